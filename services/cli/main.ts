@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { CommanderError } from "commander";
+import { ConfigError } from "../core/config.js";
+import { errorMessage } from "../core/errors.js";
+import { CliError } from "./errors.js";
+import { buildProgram } from "./program.js";
+
+// Exit codes: 0 done, 1 failure or invalid input (one line on stderr), 2 usage error.
+async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const overrideExit = (command: typeof program): void => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExit(sub);
+  };
+  overrideExit(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version are "errors" to commander; usage mistakes exit 2, and commander already printed them.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof CliError || error instanceof ConfigError) {
+      process.stderr.write(`khctl: ${error.message}\n`);
+      return error instanceof CliError ? error.exitCode : 1;
+    }
+    process.stderr.write(`khctl: ${errorMessage(error)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,19 @@
+import { Command } from "commander";
+import { register as registerMigrate } from "./commands/migrate.js";
+
+/**
+ * The khctl command tree. One file per command under commands/, each with a `register(program)`;
+ * actions throw (CliError or ConfigError) instead of exiting, so commands are testable and
+ * main.ts is the only place that exits.
+ */
+export function buildProgram(): Command {
+  const program = new Command("khctl")
+    .description(
+      "KeeperHub scheduled workflows, locally: embedded default, Docker (local) and minikube (hybrid)",
+    )
+    .showHelpAfterError("(run with --help for usage)")
+    .configureHelp({ showGlobalOptions: true });
+  // Keep this list sorted; each line registers one command file.
+  registerMigrate(program);
+  return program;
+}

@@ -1,0 +1,86 @@
+/**
+ * The names other parts and users' scripts rely on (shared/ARCHITECTURE.md). One definition each:
+ * the Pulumi program imports this module, so infra and services cannot drift apart.
+ * Dependency-free on purpose.
+ */
+
+export const QUEUE_NAME = "keeperhub-workflow-queue";
+export const DLQ_NAME = "keeperhub-workflow-dlq";
+/** Receives before SQS moves a message to the dead-letter queue. */
+export const MAX_RECEIVE_COUNT = 5;
+
+export const DEFAULT_NAMESPACE = "local";
+
+/** Kubernetes object names in the namespace. */
+export const K8S = {
+  configMap: "scheduler-env",
+  secret: "keeperhub-secrets",
+  spawnerServiceAccount: "job-spawner",
+  spawnerRole: "job-spawner",
+  spawnerRoleBinding: "job-spawner",
+  spawnerDeployment: "job-spawner",
+  runnerServiceAccount: "workflow-runner",
+  dispatcherCronJob: "schedule-dispatcher",
+} as const;
+
+/** The dispatcher CronJob's schedule: every minute, as in production. */
+export const DISPATCHER_SCHEDULE = "* * * * *";
+
+/** Runner Job labels. `app=workflow-runner` selects every runner Job and pod. */
+export const LABELS = {
+  app: "app",
+  executionId: "execution-id",
+  workflowId: "workflow-id",
+  scheduleId: "schedule-id",
+} as const;
+export const RUNNER_APP_LABEL = "workflow-runner";
+export const SPAWNER_APP_LABEL = "job-spawner";
+export const DISPATCHER_APP_LABEL = "schedule-dispatcher";
+
+/** Container images, always tagged by content hash, never `latest`. */
+export const IMAGES = {
+  runner: "keeperhub-runner",
+  scheduler: "keeperhub-scheduler",
+} as const;
+
+export const jobNameFor = (executionId: string): string => `wf-${executionId}`;
+
+/** Environment variables the services read. */
+export const ENV = {
+  databaseUrl: "DATABASE_URL",
+  awsEndpointUrl: "AWS_ENDPOINT_URL",
+  awsRegion: "AWS_REGION",
+  awsAccessKeyId: "AWS_ACCESS_KEY_ID",
+  awsSecretAccessKey: "AWS_SECRET_ACCESS_KEY",
+  sqsQueueUrl: "SQS_QUEUE_URL",
+  runnerImage: "RUNNER_IMAGE",
+  k8sNamespace: "K8S_NAMESPACE",
+  jobTtlSeconds: "JOB_TTL_SECONDS",
+  jobActiveDeadline: "JOB_ACTIVE_DEADLINE",
+  maxConcurrentJobs: "MAX_CONCURRENT_JOBS",
+  integrationEncryptionKey: "INTEGRATION_ENCRYPTION_KEY",
+  logLevel: "LOG_LEVEL",
+  executionId: "EXECUTION_ID",
+  workflowId: "WORKFLOW_ID",
+  scheduleId: "SCHEDULE_ID",
+  workflowInput: "WORKFLOW_INPUT",
+} as const;
+
+/** Env vars that hold secrets: only ever set from a Secret reference, never as a literal. */
+export const SECRET_ENV = [ENV.databaseUrl, ENV.integrationEncryptionKey] as const;
+
+/** Execution statuses, in lifecycle order. */
+export const EXECUTION_STATUSES = ["pending", "running", "success", "error", "cancelled"] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly ExecutionStatus[] = ["success", "error", "cancelled"];
+export const isTerminal = (status: string): boolean =>
+  (TERMINAL_STATUSES as readonly string[]).includes(status);
+
+export const STEP_STATUSES = ["running", "success", "error", "skipped", "cancelled"] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export const TRIGGER_TYPES = ["schedule", "manual"] as const;
+export type TriggerType = (typeof TRIGGER_TYPES)[number];
+
+/** Ids are 21-character lowercase nanoids, valid inside Kubernetes names. */
+export const ID_PATTERN = /^[0-9a-z]{21}$/;

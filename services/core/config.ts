@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { DEFAULT_NAMESPACE, ENV } from "../contracts/names.js";
+
+/**
+ * Service configuration from the environment. Each service asks for the parts it needs; a missing or
+ * malformed variable fails at start with one line naming it (ConfigError), and the CLI exits 1.
+ */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const intFrom = (min: number) => z.coerce.number().int().min(min);
+
+const databaseShape = {
+  [ENV.databaseUrl]: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }),
+};
+const queueShape = {
+  [ENV.sqsQueueUrl]: z.url({ error: "must be the queue URL (khctl queue ensure prints it)" }),
+  [ENV.awsEndpointUrl]: z.url().optional(),
+  [ENV.awsRegion]: z.string().min(1).default("us-east-1"),
+};
+const kubernetesShape = {
+  [ENV.k8sNamespace]: z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a Kubernetes namespace name")
+    .default(DEFAULT_NAMESPACE),
+  [ENV.runnerImage]: z
+    .string()
+    .min(1)
+    .refine((image) => !image.endsWith(":latest"), "must be pinned, not :latest"),
+  [ENV.jobTtlSeconds]: intFrom(0).default(3600),
+  [ENV.jobActiveDeadline]: intFrom(1).default(300),
+  [ENV.maxConcurrentJobs]: intFrom(1).default(10),
+};
+
+/** Reads the given shape from env; throws ConfigError naming the first bad variable. */
+export function readEnv<S extends z.ZodRawShape>(
+  shape: S,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<z.infer<z.ZodObject<S>>> {
+  // Empty strings count as unset, as shells and ConfigMaps often produce them.
+  const present = Object.fromEntries(
+    Object.keys(shape).flatMap((key) => (env[key] ? [[key, env[key]]] : [])),
+  );
+  const result = z.object(shape).safeParse(present);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = String(issue?.path[0] ?? "environment");
+    const message = issue?.code === "invalid_type" && env[name] === undefined ? "is not set" : issue?.message;
+    throw new ConfigError(`${name} ${message}`);
+  }
+  return Object.freeze(result.data);
+}
+
+export interface DatabaseConfig {
+  readonly databaseUrl: string;
+}
+export function loadDatabaseConfig(env: NodeJS.ProcessEnv = process.env): DatabaseConfig {
+  return { databaseUrl: readEnv(databaseShape, env)[ENV.databaseUrl] };
+}
+
+export interface QueueConfig {
+  readonly queueUrl: string;
+  /** The SQS endpoint (LocalStack or fauxqs); unset means AWS itself. */
+  readonly endpoint: string | undefined;
+  readonly region: string;
+}
+export function loadQueueConfig(env: NodeJS.ProcessEnv = process.env): QueueConfig {
+  const parsed = readEnv(queueShape, env);
+  return {
+    queueUrl: parsed[ENV.sqsQueueUrl],
+    endpoint: parsed[ENV.awsEndpointUrl],
+    region: parsed[ENV.awsRegion],
+  };
+}
+
+export interface KubernetesConfig {
+  readonly namespace: string;
+  readonly runnerImage: string;
+  /** Seconds a finished Job is kept before Kubernetes deletes it. */
+  readonly jobTtlSeconds: number;
+  /** Seconds a runner Job may run before Kubernetes kills it. */
+  readonly jobActiveDeadlineSeconds: number;
+  /** Active runner Jobs at most; at the cap the spawner stops receiving. */
+  readonly maxConcurrentJobs: number;
+}
+export function loadKubernetesConfig(env: NodeJS.ProcessEnv = process.env): KubernetesConfig {
+  const parsed = readEnv(kubernetesShape, env);
+  return {
+    namespace: parsed[ENV.k8sNamespace],
+    runnerImage: parsed[ENV.runnerImage],
+    jobTtlSeconds: parsed[ENV.jobTtlSeconds],
+    jobActiveDeadlineSeconds: parsed[ENV.jobActiveDeadline],
+    maxConcurrentJobs: parsed[ENV.maxConcurrentJobs],
+  };
+}

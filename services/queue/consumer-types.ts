@@ -1,0 +1,56 @@
+import type { Message, SQSClient } from "@aws-sdk/client-sqs";
+import type { Logger } from "../core/logger.js";
+
+/**
+ * The contract of the shared consumer loop (consumer.ts), used by the executor and the job-spawner.
+ * The loop fetches; a handler does the work for one message and says what becomes of it.
+ */
+
+/** What the loop does with a message after its handler returns. */
+export type HandleOutcome =
+  /** The work is durably recorded: delete the message. */
+  | "done"
+  /** Transient failure: leave it, so it is redelivered after a backoff (and reaches the DLQ after maxReceiveCount). */
+  | "retry"
+  /** It can never succeed (poison): move it to the DLQ now and delete it from the queue. */
+  | "dead-letter";
+
+export interface HandleContext {
+  /** Aborted when the consumer is stopped forcefully (second signal or stop timeout). */
+  readonly signal: AbortSignal;
+  /** How many times SQS has delivered this message (ApproximateReceiveCount), 1 on first delivery. */
+  readonly receiveCount: number;
+  readonly logger: Logger;
+}
+
+export type MessageHandler = (message: Message, context: HandleContext) => Promise<HandleOutcome>;
+
+export interface ConsumerOptions {
+  readonly sqs: SQSClient;
+  readonly queueUrl: string;
+  /** The DLQ for "dead-letter" outcomes; when unset they are left for the redrive policy. */
+  readonly deadLetterQueueUrl?: string;
+  readonly handle: MessageHandler;
+  /** Messages handled at once, at most. Default 10. */
+  readonly concurrency?: number;
+  /**
+   * Back-pressure: called before each receive with the free handler slots; returns how many messages
+   * may be received now (0 pauses receiving; messages stay in the queue). Default: the free slots.
+   */
+  readonly capacity?: (freeSlots: number) => Promise<number> | number;
+  /** Long-poll wait per receive, seconds (0–20). Default 20. */
+  readonly waitTimeSeconds?: number;
+  /** Visibility timeout given to received messages and renewed by the heartbeat while work runs, seconds. Default 60. */
+  readonly visibilityTimeoutSeconds?: number;
+  readonly logger: Logger;
+}
+
+export interface Consumer {
+  /** Resolves when the loop has stopped. */
+  readonly done: Promise<void>;
+  /**
+   * Graceful stop: stop receiving, let in-flight handlers finish for up to timeoutMs, then abort them
+   * (their messages are released for redelivery). Idempotent.
+   */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
