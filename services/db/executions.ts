@@ -1,0 +1,182 @@
+import type { ExecutionStatus } from "../contracts/names.js";
+import { newId } from "../core/ids.js";
+import type { Queryable } from "./pool.js";
+
+/** Trigger types the executions table accepts (`webhook` is KeeperHub's; the queue carries the other two). */
+export type ExecutionTriggerType = "schedule" | "manual" | "webhook";
+
+/** A workflow_executions row as stored (snake_case, as pg returns it). */
+export interface ExecutionRow {
+  id: string;
+  workflow_id: string;
+  schedule_id: string | null;
+  scheduled_for: Date | null;
+  trigger_type: ExecutionTriggerType;
+  status: ExecutionStatus;
+  input: Record<string, unknown> | null;
+  output: unknown;
+  error: string | null;
+  job_name: string | null;
+  enqueued_at: Date | null;
+  started_at: Date | null;
+  completed_at: Date | null;
+  duration_ms: number | null;
+  total_steps: number;
+  completed_steps: number;
+  current_node_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface NewExecution {
+  readonly workflowId: string;
+  readonly triggerType: ExecutionTriggerType;
+  /** The trigger input; the trigger node's output is `{triggeredAt, ...input}`. Default `{}`. */
+  readonly input?: Record<string, unknown> | null;
+  /** Set for scheduled runs, with scheduledFor (the cron slot). */
+  readonly scheduleId?: string | null;
+  readonly scheduledFor?: Date | null;
+  /** Use this id instead of a new one (e.g. an id carried by a queue message). */
+  readonly id?: string;
+}
+
+/**
+ * Inserts a `pending` execution. Idempotent per schedule slot: when an execution for the same
+ * (scheduleId, scheduledFor) exists, nothing is inserted and its id is returned with `created: false`.
+ * Likewise when `id` is given and that row exists.
+ */
+export async function insertExecution(
+  db: Queryable,
+  execution: NewExecution,
+): Promise<{ id: string; created: boolean }> {
+  const id = execution.id ?? newId();
+  const scheduleId = execution.scheduleId ?? null;
+  const scheduledFor = execution.scheduledFor ?? null;
+  const inserted = await db.query<{ id: string }>(
+    `INSERT INTO workflow_executions (id, workflow_id, schedule_id, scheduled_for, trigger_type, input)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT DO NOTHING
+     RETURNING id`,
+    [id, execution.workflowId, scheduleId, scheduledFor, execution.triggerType, execution.input ?? {}],
+  );
+  if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
+  const existing = await db.query<{ id: string }>(
+    `SELECT id FROM workflow_executions
+     WHERE id = $1 OR (schedule_id = $2 AND scheduled_for = $3)
+     LIMIT 1`,
+    [id, scheduleId, scheduledFor],
+  );
+  if (!existing.rows[0]) throw new Error(`execution ${id} was neither inserted nor found`);
+  return { id: existing.rows[0].id, created: false };
+}
+
+/** Creates a `pending` execution and returns its id (see insertExecution for idempotency). */
+export async function createExecution(db: Queryable, execution: NewExecution): Promise<string> {
+  return (await insertExecution(db, execution)).id;
+}
+
+export async function getExecution(db: Queryable, id: string): Promise<ExecutionRow | null> {
+  const { rows } = await db.query<ExecutionRow>("SELECT * FROM workflow_executions WHERE id = $1", [id]);
+  return rows[0] ?? null;
+}
+
+/**
+ * Moves a `pending` execution to `running` (sets started_at and total_steps) in one conditional
+ * UPDATE, so of two runners only one gets the row. Returns the claimed row, or null when the
+ * execution is missing or not pending.
+ */
+export async function claimExecution(
+  db: Queryable,
+  id: string,
+  totalSteps: number,
+): Promise<ExecutionRow | null> {
+  const { rows } = await db.query<ExecutionRow>(
+    `UPDATE workflow_executions
+     SET status = 'running', started_at = now(), total_steps = $2, completed_steps = 0
+     WHERE id = $1 AND status = 'pending'
+     RETURNING *`,
+    [id, totalSteps],
+  );
+  return rows[0] ?? null;
+}
+
+export interface ExecutionResult {
+  readonly status: "success" | "error" | "cancelled";
+  readonly output?: unknown;
+  readonly error?: string | null;
+}
+
+/**
+ * Records the end of a running execution: status, output, error, completed_at and duration_ms
+ * (from started_at, in database time). Only a `running` row changes; returns the row or null.
+ */
+export async function finishExecution(
+  db: Queryable,
+  id: string,
+  result: ExecutionResult,
+): Promise<ExecutionRow | null> {
+  const { rows } = await db.query<ExecutionRow>(
+    `UPDATE workflow_executions
+     SET status = $2, output = $3, error = $4, completed_at = now(), current_node_id = NULL,
+         duration_ms = GREATEST(0, round(extract(epoch FROM now() - coalesce(started_at, now())) * 1000))::integer
+     WHERE id = $1 AND status = 'running'
+     RETURNING *`,
+    [
+      id,
+      result.status,
+      result.output === undefined ? null : JSON.stringify(result.output),
+      result.error ?? null,
+    ],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * Marks an execution that never started as finished without running (e.g. its workflow is gone or
+ * invalid): pending -> error|cancelled. Returns the row, or null when it was not pending.
+ */
+export async function failPendingExecution(
+  db: Queryable,
+  id: string,
+  result: { status: "error" | "cancelled"; error: string },
+): Promise<ExecutionRow | null> {
+  const { rows } = await db.query<ExecutionRow>(
+    `UPDATE workflow_executions
+     SET status = $2, error = $3, started_at = coalesce(started_at, now()), completed_at = now(), duration_ms = 0
+     WHERE id = $1 AND status = 'pending'
+     RETURNING *`,
+    [id, result.status, result.error],
+  );
+  return rows[0] ?? null;
+}
+
+/** Progress: the node now running. */
+export async function setCurrentNode(db: Queryable, id: string, nodeId: string): Promise<void> {
+  await db.query("UPDATE workflow_executions SET current_node_id = $2 WHERE id = $1", [id, nodeId]);
+}
+
+/** Progress: one more step finished. Atomic in SQL, so concurrent steps never lose a count. */
+export async function incrementCompletedSteps(db: Queryable, id: string): Promise<void> {
+  await db.query("UPDATE workflow_executions SET completed_steps = completed_steps + 1 WHERE id = $1", [id]);
+}
+
+export interface ListExecutionsOptions {
+  readonly workflowId?: string;
+  readonly status?: ExecutionStatus;
+  /** Most recent first; default 50. */
+  readonly limit?: number;
+}
+
+export async function listExecutions(
+  db: Queryable,
+  options: ListExecutionsOptions = {},
+): Promise<ExecutionRow[]> {
+  const { rows } = await db.query<ExecutionRow>(
+    `SELECT * FROM workflow_executions
+     WHERE ($1::text IS NULL OR workflow_id = $1) AND ($2::text IS NULL OR status = $2)
+     ORDER BY created_at DESC
+     LIMIT $3`,
+    [options.workflowId ?? null, options.status ?? null, options.limit ?? 50],
+  );
+  return rows;
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { nextSlotAfter, ScheduleError, validateSchedule } from "../../services/scheduling/cron.js";
+
+describe("validateSchedule", () => {
+  it("accepts 5- and 6-field expressions and normalises spacing", () => {
+    expect(validateSchedule(" */5  * * * * ", "UTC")).toEqual({ cron: "*/5 * * * *", timezone: "UTC" });
+    expect(validateSchedule("30 0 * * * *", "Europe/Berlin").cron).toBe("30 0 * * * *");
+    expect(validateSchedule("@hourly").timezone).toBe("UTC");
+  });
+
+  it.each([
+    ["* * * *", "UTC", /has 4 field\(s\)/],
+    ["0 0 0 * * * *", "UTC", /has 7 field\(s\)/],
+    ["61 * * * *", "UTC", /invalid cron "61 \* \* \* \*": .*minute/],
+    ["0 0 30 2 *", "UTC", /never fires/],
+    ["", "UTC", /empty/],
+    ["0 9 * * *", "Mars/Olympus", /unknown time zone "Mars\/Olympus"/],
+    ["0 9 * * *", "", /unknown time zone/],
+  ])("rejects %j in %j", (cron, timezone, message) => {
+    expect(() => validateSchedule(cron, timezone)).toThrow(ScheduleError);
+    expect(() => validateSchedule(cron, timezone)).toThrow(message);
+  });
+});
+
+describe("nextSlotAfter", () => {
+  it("is strictly after the given time", () => {
+    const at = new Date("2026-01-01T00:00:00Z");
+    expect(nextSlotAfter("* * * * *", "UTC", at)?.toISOString()).toBe("2026-01-01T00:01:00.000Z");
+    expect(nextSlotAfter("*/15 * * * *", "UTC", new Date("2026-01-01T00:14:59.900Z"))?.toISOString()).toBe(
+      "2026-01-01T00:15:00.000Z",
+    );
+  });
+
+  it("supports seconds as a sixth field", () => {
+    expect(nextSlotAfter("*/10 * * * * *", "UTC", new Date("2026-01-01T00:00:01Z"))?.toISOString()).toBe(
+      "2026-01-01T00:00:10.000Z",
+    );
+  });
+
+  it("follows the zone's wall clock across a DST change", () => {
+    // Europe/Berlin switches to summer time on 2026-03-29: 09:00 local is 08:00Z before, 07:00Z after.
+    expect(nextSlotAfter("0 9 * * *", "Europe/Berlin", new Date("2026-03-27T12:00:00Z"))?.toISOString()).toBe(
+      "2026-03-28T08:00:00.000Z",
+    );
+    expect(nextSlotAfter("0 9 * * *", "Europe/Berlin", new Date("2026-03-28T12:00:00Z"))?.toISOString()).toBe(
+      "2026-03-29T07:00:00.000Z",
+    );
+  });
+
+  it("throws ScheduleError for an invalid schedule", () => {
+    expect(() => nextSlotAfter("nope", "UTC", new Date())).toThrow(ScheduleError);
+  });
+});
