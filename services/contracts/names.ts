@@ -84,3 +84,28 @@ export type TriggerType = (typeof TRIGGER_TYPES)[number];
 
 /** Ids are 21-character lowercase nanoids, valid inside Kubernetes names. */
 export const ID_PATTERN = /^[0-9a-z]{21}$/;
+
+/** The two Pulumi stacks and the profile each runs (`khctl doctor --profile`, `khctl status --profile`). */
+export const PROFILES = ["dev", "minikube"] as const;
+export type Profile = (typeof PROFILES)[number];
+export const STACK_OF_PROFILE: Readonly<Record<Profile, string>> = { dev: "local", minikube: "hybrid" };
+
+/** Docker objects the Pulumi stacks create (one set at a time: both stacks publish the same ports). */
+export const DOCKER = {
+  network: "keeperhub-network",
+  postgres: "keeperhub-db",
+  localstack: "keeperhub-localstack",
+  app: "keeperhub-app",
+  dispatcher: "keeperhub-dispatcher",
+  executor: "keeperhub-executor",
+  postgresVolume: "keeperhub-db-data",
+  localstackVolume: "keeperhub-localstack-data",
+} as const;
+/** Docker label on every container a stack creates; its value is the stack name. */
+export const STACK_LABEL = "io.keeperhub.stack";
+
+/** Host ports the containers publish (and pods reach through HOST_ALIAS). */
+export const DEFAULT_PORTS = { postgres: 5433, localstack: 4566, app: 3000 } as const;
+/** The name minikube pods use for the host; the host resolves it too (the /etc/hosts line). */
+export const HOST_ALIAS = "host.minikube.internal";
+export const HOSTS_LINE = `127.0.0.1 ${HOST_ALIAS}`;
