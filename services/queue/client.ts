@@ -1,0 +1,45 @@
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { z } from "zod";
+import { ENV } from "../contracts/names.js";
+import { readEnv } from "../core/config.js";
+
+/** Where SQS is: AWS itself, or an emulator (LocalStack, fauxqs) at `endpoint`. */
+export interface SqsConnection {
+  /** The SQS endpoint (LocalStack or fauxqs); unset means AWS itself. */
+  readonly endpoint: string | undefined;
+  /** AWS region. Default us-east-1. */
+  readonly region: string;
+}
+
+const connectionShape = {
+  [ENV.awsEndpointUrl]: z.url().optional(),
+  [ENV.awsRegion]: z.string().min(1).default("us-east-1"),
+};
+
+/**
+ * The SQS connection from AWS_ENDPOINT_URL and AWS_REGION, without requiring SQS_QUEUE_URL
+ * (`khctl queue ensure` runs before the queue exists).
+ */
+export function loadSqsConnection(env: NodeJS.ProcessEnv = process.env): SqsConnection {
+  const parsed = readEnv(connectionShape, env);
+  return { endpoint: parsed[ENV.awsEndpointUrl], region: parsed[ENV.awsRegion] };
+}
+
+/**
+ * An SQS client for the connection. Against an emulator (endpoint set) and with no AWS credentials in the
+ * environment it uses test/test, as LocalStack and fauxqs accept any; against AWS the SDK's own
+ * credential chain applies and nothing is defaulted.
+ */
+export function createSqsClient(connection: SqsConnection, env: NodeJS.ProcessEnv = process.env): SQSClient {
+  // The SDK warns on every start that releases after January 2027 need Node 22; this project pins its
+  // SDK version for Node 20 (README), so the warning is noise in every command's output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const hasCredentials = Boolean(env[ENV.awsAccessKeyId] && env[ENV.awsSecretAccessKey]);
+  return new SQSClient({
+    region: connection.region,
+    ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
+    ...(connection.endpoint && !hasCredentials
+      ? { credentials: { accessKeyId: "test", secretAccessKey: "test" } }
+      : {}),
+  });
+}

@@ -1,0 +1,125 @@
+import {
+  type MessageAttributeValue,
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { MESSAGE_ATTRIBUTES, type WorkflowMessage, workflowMessageSchema } from "../contracts/message.js";
+import { errorMessage } from "../core/errors.js";
+import { backoffMs, sleep } from "./backoff.js";
+
+/** SQS accepts at most 10 entries per SendMessageBatch. */
+export const SEND_BATCH_SIZE = 10;
+
+export interface SendOptions {
+  /** Attempts per entry (the first send included) before it is reported failed. Default 4. */
+  readonly maxAttempts?: number;
+  /** First retry delay ceiling, ms (exponential with full jitter). Default 100. */
+  readonly retryBaseMs?: number;
+}
+
+export interface SendFailure {
+  readonly message: WorkflowMessage;
+  readonly error: string;
+}
+
+export interface SendResult {
+  /** Messages SQS accepted, in input order. */
+  readonly sent: WorkflowMessage[];
+  readonly failed: SendFailure[];
+}
+
+/** Validates a message against the contract; throws naming the bad field. */
+export function validateMessage(message: WorkflowMessage): WorkflowMessage {
+  const result = workflowMessageSchema.safeParse(message);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(`invalid workflow message: ${issue?.path.join(".") || "body"}: ${issue?.message}`);
+  }
+  return result.data;
+}
+
+export function messageAttributes(message: WorkflowMessage): Record<string, MessageAttributeValue> {
+  return {
+    [MESSAGE_ATTRIBUTES.triggerType]: { DataType: "String", StringValue: message.triggerType },
+    [MESSAGE_ATTRIBUTES.workflowId]: { DataType: "String", StringValue: message.workflowId },
+  };
+}
+
+/** Sends one workflow message; returns the SQS MessageId. */
+export async function sendWorkflowMessage(
+  sqs: SQSClient,
+  queueUrl: string,
+  message: WorkflowMessage,
+): Promise<string> {
+  const valid = validateMessage(message);
+  const result = await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: JSON.stringify(valid),
+      MessageAttributes: messageAttributes(valid),
+    }),
+  );
+  return result.MessageId ?? "";
+}
+
+/**
+ * Sends messages with SendMessageBatch, 10 at a time. Entries SQS rejects (or whole batches that fail) are
+ * retried with backoff and jitter; after maxAttempts they are reported in `failed` instead of thrown, so
+ * the caller can keep them for a later retry (the dispatcher's outbox). Invalid messages throw before any send.
+ */
+export async function sendWorkflowMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  messages: readonly WorkflowMessage[],
+  options: SendOptions = {},
+): Promise<SendResult> {
+  const valid = messages.map(validateMessage);
+  const maxAttempts = options.maxAttempts ?? 4;
+  const ok = new Set<number>();
+  const errors = new Map<number, string>();
+  const batches: number[][] = [];
+  for (let start = 0; start < valid.length; start += SEND_BATCH_SIZE) {
+    batches.push(valid.slice(start, start + SEND_BATCH_SIZE).map((_, offset) => start + offset));
+  }
+  await Promise.all(
+    batches.map(async (batch) => {
+      let pending = batch;
+      for (let attempt = 0; attempt < maxAttempts && pending.length > 0; attempt++) {
+        if (attempt > 0) await sleep(backoffMs(attempt - 1, { baseMs: options.retryBaseMs ?? 100 }));
+        const entries: SendMessageBatchRequestEntry[] = pending.map((index) => {
+          const message = valid[index] as WorkflowMessage;
+          return {
+            Id: String(index),
+            MessageBody: JSON.stringify(message),
+            MessageAttributes: messageAttributes(message),
+          };
+        });
+        try {
+          const result = await sqs.send(
+            new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }),
+          );
+          for (const entry of result.Successful ?? []) ok.add(Number(entry.Id));
+          for (const entry of result.Failed ?? []) {
+            errors.set(Number(entry.Id), `${entry.Code}: ${entry.Message ?? "rejected"}`);
+          }
+          // SenderFault entries (bad input) will fail again: stop retrying them.
+          const senderFaults = new Set(
+            (result.Failed ?? []).filter((f) => f.SenderFault).map((f) => Number(f.Id)),
+          );
+          pending = pending.filter((index) => !ok.has(index) && !senderFaults.has(index));
+        } catch (error) {
+          for (const index of pending) errors.set(index, errorMessage(error));
+        }
+      }
+    }),
+  );
+  const sent: WorkflowMessage[] = [];
+  const failed: SendFailure[] = [];
+  valid.forEach((message, index) => {
+    if (ok.has(index)) sent.push(message);
+    else failed.push({ message, error: errors.get(index) ?? "not sent" });
+  });
+  return { sent, failed };
+}

@@ -1,0 +1,243 @@
+import { GetQueueAttributesCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { parseWorkflowMessage } from "../../services/contracts/message.js";
+import { silentLogger } from "../../services/core/logger.js";
+import { startConsumer } from "../../services/queue/consumer.js";
+import type { HandleOutcome } from "../../services/queue/consumer-types.js";
+import { sendWorkflowMessage, sendWorkflowMessages } from "../../services/queue/send.js";
+import { getQueueStats } from "../../services/queue/stats.js";
+import { createTestSqs } from "../helpers/sqs.js";
+
+const sqsTest = await createTestSqs();
+const { sqs } = sqsTest;
+
+const message = (n: number) => ({
+  workflowId: `wf-${n}`,
+  triggerType: "manual" as const,
+  triggerTime: new Date().toISOString(),
+  input: { n },
+});
+
+/** Polls a condition until it holds or the deadline passes. */
+async function until<T>(check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A deferred promise: tests release handlers explicitly instead of sleeping. */
+function deferred<T = void>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+function captureLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  return { logger, lines };
+}
+
+describe("consumer loop", () => {
+  it("handles every message, never more at once than the concurrency limit, and deletes them on done", async () => {
+    const { queueUrl } = await sqsTest.createQueues();
+    await sendWorkflowMessages(
+      sqs,
+      queueUrl,
+      Array.from({ length: 12 }, (_, n) => message(n)),
+    );
+    let running = 0;
+    let peak = 0;
+    const seen = new Set<number>();
+    const gates: (() => void)[] = [];
+    const consumer = startConsumer({
+      sqs,
+      queueUrl,
+      concurrency: 3,
+      waitTimeSeconds: 1,
+      logger: silentLogger,
+      handle: async (m) => {
+        running++;
+        peak = Math.max(peak, running);
+        const gate = deferred();
+        gates.push(gate.resolve);
+        await gate.promise;
+        seen.add(parseWorkflowMessage(m.Body ?? "").input?.n as number);
+        running--;
+        return "done";
+      },
+    });
+    // Release handlers one by one, as the loop fills its slots.
+    for (let released = 0; released < 12; released++) {
+      const gate = await until(() => gates.shift());
+      if (!gate) throw new Error("no gate");
+      gate();
+    }
+    await until(() => seen.size === 12);
+    await consumer.stop();
+    expect(peak).toBe(3);
+    expect(seen.size).toBe(12);
+    const stats = await getQueueStats(sqs, queueUrl);
+    expect(stats.visible + stats.inFlight).toBe(0);
+  });
+
+  it("processes the rest of a batch around poison: malformed goes to the DLQ, a throw is retried", async () => {
+    const { queueUrl, deadLetterQueueUrl } = await sqsTest.createQueues();
+    await sendWorkflowMessages(sqs, queueUrl, [message(1), message(2), message(3)]);
+    const { SendMessageCommand } = await import("@aws-sdk/client-sqs");
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "{not json" }));
+    await sendWorkflowMessage(sqs, queueUrl, { ...message(99), workflowId: "throws" });
+    const { logger, lines } = captureLogger();
+    const handled: string[] = [];
+    const consumer = startConsumer({
+      sqs,
+      queueUrl,
+      deadLetterQueueUrl,
+      waitTimeSeconds: 1,
+      logger,
+      handle: async (m): Promise<HandleOutcome> => {
+        let body: ReturnType<typeof parseWorkflowMessage>;
+        try {
+          body = parseWorkflowMessage(m.Body ?? "");
+        } catch {
+          return "dead-letter";
+        }
+        if (body.workflowId === "throws") throw new Error("boom");
+        handled.push(body.workflowId);
+        return "done";
+      },
+    });
+    await until(() => handled.length === 3);
+    await until(async () => (await getQueueStats(sqs, queueUrl, deadLetterQueueUrl)).deadLetter === 1);
+    await until(() => lines.some((line) => line.msg === "handler failed; message will be retried"));
+    await consumer.stop();
+    expect(handled.sort()).toEqual(["wf-1", "wf-2", "wf-3"]);
+    const failure = lines.find((line) => line.msg === "handler failed; message will be retried");
+    expect(failure?.messageId).toEqual(expect.any(String));
+    // The throwing message is still in the queue (hidden for its retry backoff), not lost and not in the DLQ.
+    const stats = await getQueueStats(sqs, queueUrl, deadLetterQueueUrl);
+    expect(stats.visible + stats.inFlight).toBe(1);
+    expect(stats.deadLetter).toBe(1);
+    const dlq = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: deadLetterQueueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+      }),
+    );
+    expect(dlq.Messages?.map((m) => m.Body)).toEqual(["{not json"]);
+  });
+
+  it("keeps a long-running message invisible with a heartbeat, so nobody else receives it", async () => {
+    const { queueUrl } = await sqsTest.createQueues();
+    await sendWorkflowMessage(sqs, queueUrl, message(1));
+    const started = deferred<Message>();
+    const release = deferred();
+    const consumer = startConsumer({
+      sqs,
+      queueUrl,
+      waitTimeSeconds: 1,
+      visibilityTimeoutSeconds: 2,
+      logger: silentLogger,
+      handle: async (m) => {
+        started.resolve(m);
+        await release.promise;
+        return "done";
+      },
+    });
+    await started.promise;
+    // Another receiver polls for longer than the visibility timeout: without the heartbeat it would get the message.
+    const other = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 4 }),
+    );
+    expect(other.Messages ?? []).toHaveLength(0);
+    release.resolve();
+    await consumer.stop();
+    const stats = await getQueueStats(sqs, queueUrl);
+    expect(stats.visible + stats.inFlight).toBe(0);
+  });
+
+  it("stops gracefully: stops receiving, aborts work after the timeout and releases its message at once", async () => {
+    const { queueUrl } = await sqsTest.createQueues();
+    await sendWorkflowMessage(sqs, queueUrl, message(1));
+    const started = deferred();
+    let aborted = false;
+    const consumer = startConsumer({
+      sqs,
+      queueUrl,
+      waitTimeSeconds: 1,
+      visibilityTimeoutSeconds: 60,
+      logger: silentLogger,
+      handle: async (_m, { signal }) => {
+        started.resolve();
+        await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+        aborted = true;
+        return "retry";
+      },
+    });
+    await started.promise;
+    await consumer.stop({ timeoutMs: 100 });
+    await consumer.done;
+    expect(aborted).toBe(true);
+    // Released with visibility 0: receivable now, not after the 60 s visibility timeout.
+    const again = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 1,
+        WaitTimeSeconds: 2,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      }),
+    );
+    expect(again.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe("2");
+  });
+
+  it("does not receive while capacity() says 0, and stop() is idempotent", async () => {
+    const { queueUrl } = await sqsTest.createQueues();
+    await sendWorkflowMessages(sqs, queueUrl, [message(1), message(2)]);
+    let asked = 0;
+    let handled = 0;
+    const consumer = startConsumer({
+      sqs,
+      queueUrl,
+      waitTimeSeconds: 1,
+      logger: silentLogger,
+      capacity: () => {
+        asked++;
+        return 0;
+      },
+      handle: async () => {
+        handled++;
+        return "done";
+      },
+    });
+    await until(() => asked >= 2);
+    await Promise.all([consumer.stop(), consumer.stop()]);
+    expect(handled).toBe(0);
+    const { Attributes } = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
+    );
+    expect(Attributes?.ApproximateNumberOfMessages).toBe("2");
+  });
+
+  it("backs off and keeps going when receives fail, and still stops", async () => {
+    const { logger, lines } = captureLogger();
+    const consumer = startConsumer({
+      sqs,
+      queueUrl: `${sqsTest.endpoint}/000000000000/no-such-queue`,
+      waitTimeSeconds: 1,
+      logger,
+      handle: async () => "done",
+    });
+    await until(() => lines.filter((line) => line.msg === "receive failed").length >= 2);
+    await consumer.stop();
+    const delays = lines.filter((line) => line.msg === "receive failed").map((line) => line.retryInMs);
+    expect(delays.every((ms) => typeof ms === "number" && ms >= 0)).toBe(true);
+  });
+});
