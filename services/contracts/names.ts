@@ -109,3 +109,6 @@ export const DEFAULT_PORTS = { postgres: 5433, localstack: 4566, app: 3000 } as 
 /** The name minikube pods use for the host; the host resolves it too (the /etc/hosts line). */
 export const HOST_ALIAS = "host.minikube.internal";
 export const HOSTS_LINE = `127.0.0.1 ${HOST_ALIAS}`;
+
+/** Where the job-spawner serves its probes (the Deployment's liveness and readiness probes use these). */
+export const SPAWNER_HEALTH = { port: 8080, livenessPath: "/healthz", readinessPath: "/readyz" } as const;
