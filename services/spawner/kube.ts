@@ -1,0 +1,211 @@
+import {
+  ApiException,
+  BatchV1Api,
+  CoreV1Api,
+  createConfiguration,
+  KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+  ServerConfiguration,
+  type V1Job,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import { errorMessage } from "../core/errors.js";
+
+/**
+ * The Kubernetes side of the spawner: loading a KubeConfig the way kubectl does, API clients whose
+ * requests time out, and the classification of API errors into "exists", "permanent" and "transient".
+ */
+
+export interface KubeConnectionOptions {
+  /** A kubeconfig context to use instead of the current one (outside a cluster only). */
+  readonly context?: string;
+  /** A kubeconfig file; default KUBECONFIG or ~/.kube/config. */
+  readonly kubeconfig?: string;
+}
+
+/**
+ * In a pod (KUBERNETES_SERVICE_HOST set) and with no kubeconfig or context asked for: the in-cluster
+ * service account. Otherwise the kubeconfig (KUBECONFIG or ~/.kube/config) and its current context, or
+ * `context` when given.
+ */
+export function loadKubeConfig(
+  options: KubeConnectionOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): KubeConfig {
+  const kc = new KubeConfig();
+  if (env.KUBERNETES_SERVICE_HOST && !options.context && !options.kubeconfig) {
+    kc.loadFromCluster();
+    return kc;
+  }
+  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
+  else kc.loadFromDefault();
+  if (options.context) {
+    if (!kc.getContextObject(options.context)) {
+      throw new Error(`kube context "${options.context}" is not in the kubeconfig`);
+    }
+    kc.setCurrentContext(options.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new Error("no Kubernetes cluster configured (no kubeconfig, and not running in a pod)");
+  }
+  return kc;
+}
+
+export interface KubeApi {
+  readonly kc: KubeConfig;
+  readonly batch: BatchV1Api;
+  readonly core: CoreV1Api;
+  readonly namespace: string;
+}
+
+/**
+ * API clients for the KubeConfig's current cluster. Every request is aborted after requestTimeoutMs, so a
+ * hung API server shows up as a (transient) error rather than a handler that never returns.
+ */
+export function createKubeApi(
+  kc: KubeConfig,
+  options: { namespace: string; requestTimeoutMs?: number },
+): KubeApi {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error("the kubeconfig has no current cluster");
+  const timeoutMs = options.requestTimeoutMs ?? 10_000;
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [
+      {
+        pre: async (context: RequestContext) => {
+          context.setSignal(AbortSignal.timeout(timeoutMs));
+          return context;
+        },
+        post: async (context: ResponseContext) => context,
+      },
+    ],
+  });
+  return {
+    kc,
+    batch: new BatchV1Api(configuration),
+    core: new CoreV1Api(configuration),
+    namespace: options.namespace,
+  };
+}
+
+/** What an API error means for the caller. */
+export interface KubeErrorInfo {
+  /** exists: 409 AlreadyExists; permanent: retrying cannot help (400, 403, 422); transient: try again later. */
+  readonly kind: "exists" | "permanent" | "transient" | "not-found";
+  /** HTTP status, when there was a response. */
+  readonly status?: number;
+  /** The API's reason (AlreadyExists, Forbidden, Invalid, ...), "Timeout" or "NetworkError". */
+  readonly reason: string;
+  /** The API's message, or the client's error message. */
+  readonly message: string;
+}
+
+// Statuses a Job create can never get past by retrying: a malformed body, RBAC, or schema validation.
+const PERMANENT_STATUSES = new Set([400, 403, 422]);
+
+/** Classifies anything the client threw. 5xx, 429, 401, timeouts and network errors are transient. */
+export function classifyKubeError(error: unknown): KubeErrorInfo {
+  if (error instanceof ApiException) {
+    const status = error.code;
+    const body = parseStatusBody(error.body);
+    const reason = body.reason ?? `HTTP${status}`;
+    const message = body.message ?? errorMessage(error);
+    if (status === 409) return { kind: "exists", status, reason, message };
+    if (status === 404) return { kind: "not-found", status, reason, message };
+    if (PERMANENT_STATUSES.has(status)) return { kind: "permanent", status, reason, message };
+    return { kind: "transient", status, reason, message };
+  }
+  const name = (error as { name?: string; type?: string })?.name;
+  const type = (error as { type?: string })?.type;
+  if (name === "AbortError" || name === "TimeoutError" || type === "aborted") {
+    return { kind: "transient", reason: "Timeout", message: "Kubernetes API request timed out" };
+  }
+  return { kind: "transient", reason: "NetworkError", message: errorMessage(error) };
+}
+
+function parseStatusBody(body: unknown): { reason?: string; message?: string } {
+  let value = body;
+  if (typeof body === "string") {
+    try {
+      value = JSON.parse(body);
+    } catch {
+      return { message: body || undefined };
+    }
+  }
+  if (value && typeof value === "object") {
+    const { reason, message } = value as { reason?: unknown; message?: unknown };
+    return {
+      ...(typeof reason === "string" && reason ? { reason } : {}),
+      ...(typeof message === "string" && message ? { message } : {}),
+    };
+  }
+  return {};
+}
+
+/** Creates the Job; resolves "created", or "exists" when a Job of that name is already there. */
+export async function createJob(api: KubeApi, job: V1Job): Promise<"created" | "exists"> {
+  try {
+    // Strict: an unknown field is an error, not silently dropped (catches template drift early).
+    await api.batch.createNamespacedJob({ namespace: api.namespace, body: job, fieldValidation: "Strict" });
+    return "created";
+  } catch (error) {
+    if (classifyKubeError(error).kind === "exists") return "exists";
+    throw error;
+  }
+}
+
+export async function listJobs(api: KubeApi, labelSelector: string): Promise<V1Job[]> {
+  return (await api.batch.listNamespacedJob({ namespace: api.namespace, labelSelector })).items;
+}
+
+export async function listPods(api: KubeApi, labelSelector: string): Promise<V1Pod[]> {
+  return (await api.core.listNamespacedPod({ namespace: api.namespace, labelSelector })).items;
+}
+
+/** Reads a Job; null when it does not exist. */
+export async function readJob(api: KubeApi, name: string): Promise<V1Job | null> {
+  try {
+    return await api.batch.readNamespacedJob({ name, namespace: api.namespace });
+  } catch (error) {
+    if (classifyKubeError(error).kind === "not-found") return null;
+    throw error;
+  }
+}
+
+/** Deletes a Job and its pods; a Job already gone is fine. */
+export async function deleteJob(api: KubeApi, name: string): Promise<void> {
+  try {
+    await api.batch.deleteNamespacedJob({ name, namespace: api.namespace, propagationPolicy: "Background" });
+  } catch (error) {
+    if (classifyKubeError(error).kind !== "not-found") throw error;
+  }
+}
+
+/** How a Job ended, from its conditions; null while it is still active. */
+export function jobFinish(
+  job: V1Job,
+): { outcome: "succeeded" | "failed"; reason: string; message: string } | null {
+  for (const condition of job.status?.conditions ?? []) {
+    if (condition.status !== "True") continue;
+    if (condition.type === "Complete" || condition.type === "SuccessCriteriaMet") {
+      return {
+        outcome: "succeeded",
+        reason: condition.reason ?? "Complete",
+        message: condition.message ?? "",
+      };
+    }
+    if (condition.type === "Failed" || condition.type === "FailureTarget") {
+      return { outcome: "failed", reason: condition.reason ?? "Failed", message: condition.message ?? "" };
+    }
+  }
+  if ((job.status?.succeeded ?? 0) > 0) return { outcome: "succeeded", reason: "Complete", message: "" };
+  if ((job.status?.failed ?? 0) > 0) return { outcome: "failed", reason: "Failed", message: "" };
+  return null;
+}
+
+/** A Job that still holds (or will hold) a runner slot: not finished and not being deleted. */
+export const isActiveJob = (job: V1Job): boolean =>
+  !job.metadata?.deletionTimestamp && jobFinish(job) === null;

@@ -1,0 +1,171 @@
+import type { Message } from "@aws-sdk/client-sqs";
+import { buildJobTemplate, JobTemplateError, runnerSelector } from "../contracts/job-template.js";
+import { parseWorkflowMessage, type WorkflowMessage } from "../contracts/message.js";
+import { isTerminal, jobNameFor } from "../contracts/names.js";
+import type { KubernetesConfig } from "../core/config.js";
+import { errorMessage } from "../core/errors.js";
+import { getExecution, insertExecution } from "../db/executions.js";
+import type { Queryable } from "../db/pool.js";
+import type { HandleContext, HandleOutcome } from "../queue/consumer-types.js";
+import { executionIdForMessage, failExecution, recordJobName } from "./executions.js";
+import { classifyKubeError, createJob, isActiveJob, type KubeApi, listJobs } from "./kube.js";
+import type { SpawnerMetrics } from "./metrics.js";
+
+/**
+ * The unit of work of the spawner: one queue message -> one runner Job. The consumer loop (queue/consumer.ts)
+ * fetches and calls `handle`; `capacity` is its back-pressure hook.
+ */
+
+export interface JobSpawnerDeps {
+  readonly db: Queryable;
+  readonly kube: KubeApi;
+  readonly config: Pick<
+    KubernetesConfig,
+    "namespace" | "runnerImage" | "jobTtlSeconds" | "jobActiveDeadlineSeconds" | "maxConcurrentJobs"
+  >;
+  readonly metrics: SpawnerMetrics;
+}
+
+export interface JobSpawner {
+  /** The consumer's MessageHandler. */
+  handle(message: Message, context: HandleContext): Promise<HandleOutcome>;
+  /** The consumer's capacity hook: how many messages may be received now, 0 at MAX_CONCURRENT_JOBS. */
+  capacity(freeSlots: number): Promise<number>;
+  /** Messages being handled right now. */
+  inFlight(): number;
+}
+
+// Postgres: the workflow the message names does not exist (foreign key); retrying cannot help.
+const FOREIGN_KEY_VIOLATION = "23503";
+
+export function createJobSpawner(deps: JobSpawnerDeps): JobSpawner {
+  const { db, kube, config, metrics } = deps;
+  let inFlight = 0;
+
+  /** The execution this message is about: the one it names, or one created for it (idempotently). */
+  const resolveExecution = async (message: WorkflowMessage, messageId: string): Promise<string> => {
+    const scheduleId = message.scheduleId ?? null;
+    const { id } = await insertExecution(db, {
+      // A message from an older dispatcher has no id: derive it from the message id, so a redelivery finds
+      // the same row; a scheduled one is also unique per (schedule, slot).
+      id: message.executionId ?? executionIdForMessage(messageId),
+      workflowId: message.workflowId,
+      triggerType: message.triggerType,
+      input: message.input ?? {},
+      scheduleId,
+      scheduledFor: scheduleId ? new Date(message.triggerTime) : null,
+    });
+    return id;
+  };
+
+  const handleOne = async (message: Message, context: HandleContext): Promise<HandleOutcome> => {
+    const messageId = message.MessageId ?? "(none)";
+    let log = context.logger;
+    metrics.messagesReceived.inc();
+
+    let parsed: WorkflowMessage;
+    try {
+      parsed = parseWorkflowMessage(message.Body ?? "");
+    } catch (error) {
+      log.error({ err: errorMessage(error) }, "malformed message; dead-lettering it");
+      return "dead-letter";
+    }
+
+    let executionId: string;
+    try {
+      executionId = await resolveExecution(parsed, messageId);
+    } catch (error) {
+      if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
+        log.error(
+          { workflowId: parsed.workflowId },
+          "message names a workflow that does not exist; dead-lettering it",
+        );
+        return "dead-letter";
+      }
+      log.warn({ err: errorMessage(error) }, "could not record the execution; will retry");
+      return "retry";
+    }
+    log = log.child({ executionId });
+
+    const execution = await getExecution(db, executionId);
+    if (!execution) {
+      log.warn("execution row vanished; will retry");
+      return "retry";
+    }
+    if (isTerminal(execution.status)) {
+      log.info({ status: execution.status }, "execution already finished; no Job");
+      return "done";
+    }
+
+    const jobName = jobNameFor(executionId);
+    let job: ReturnType<typeof buildJobTemplate>;
+    try {
+      job = buildJobTemplate({
+        executionId,
+        workflowId: execution.workflow_id,
+        scheduleId: execution.schedule_id,
+        config,
+      });
+    } catch (error) {
+      if (!(error instanceof JobTemplateError)) throw error;
+      metrics.createErrors.inc({ reason: "InvalidTemplate" });
+      await failExecution(db, executionId, `cannot build the runner Job: ${error.message}`);
+      log.error({ err: error.message }, "cannot build the runner Job; execution marked error");
+      return "done";
+    }
+
+    try {
+      const result = await createJob(kube, job);
+      if (result === "created") {
+        metrics.jobsCreated.inc();
+        log.info({ jobName }, "runner Job created");
+      } else {
+        // A redelivery, or a crash after the create and before the delete: the Job is already there.
+        log.info({ jobName }, "runner Job already exists; treating as created");
+      }
+    } catch (error) {
+      const info = classifyKubeError(error);
+      metrics.createErrors.inc({ reason: info.reason });
+      if (info.kind === "permanent") {
+        const reason = `Kubernetes refused the runner Job ${jobName}: ${info.reason}: ${info.message}`;
+        await failExecution(db, executionId, reason);
+        log.error(
+          { jobName, status: info.status, reason: info.reason, err: info.message },
+          "Job create refused; execution marked error",
+        );
+        return "done";
+      }
+      log.warn(
+        {
+          jobName,
+          status: info.status,
+          reason: info.reason,
+          err: info.message,
+          receiveCount: context.receiveCount,
+        },
+        "Job create failed; message left for redelivery",
+      );
+      return "retry";
+    }
+    await recordJobName(db, executionId, jobName);
+    return "done";
+  };
+
+  return {
+    async handle(message, context) {
+      inFlight++;
+      try {
+        return await handleOne(message, context);
+      } finally {
+        inFlight--;
+      }
+    },
+    async capacity(freeSlots) {
+      const active = (await listJobs(kube, runnerSelector())).filter(isActiveJob).length;
+      metrics.activeJobs.set(active);
+      // Creates in flight may not be in the list yet: count them too, so the cap is never overshot.
+      return Math.max(0, Math.min(freeSlots, config.maxConcurrentJobs - active - inFlight));
+    },
+    inFlight: () => inFlight,
+  };
+}
