@@ -1,0 +1,124 @@
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { runnerSelector } from "../../services/contracts/job-template.js";
+import { childOf } from "../component.js";
+import { shellQuote } from "../khctl.js";
+
+export interface MinikubeSettings {
+  /** minikube profile (`-p`). */
+  readonly profile: string;
+  /** Memory for `minikube start`, MiB. */
+  readonly memoryMb: number;
+  /** CPUs for `minikube start`. */
+  readonly cpus: number;
+  /** Stop minikube on `pulumi destroy`; false leaves it running. */
+  readonly stopOnDestroy: boolean;
+}
+
+const minikube = (profile: string, args: string) => `minikube -p ${shellQuote(profile)} ${args}`;
+
+/** Starts minikube only when it is not running, so an existing cluster (and its memory) is left alone. */
+export function minikubeStartScript(settings: MinikubeSettings): string {
+  return `${minikube(settings.profile, "status >/dev/null 2>&1")} || ${minikube(
+    settings.profile,
+    `start --memory=${settings.memoryMb} --cpus=${settings.cpus}`,
+  )}`;
+}
+
+/** Loads a locally built image into minikube's container runtime. */
+export function imageLoadScript(profile: string, ref: string): string {
+  return minikube(profile, `image load ${shellQuote(ref)}`);
+}
+
+/**
+ * Removes an image from minikube when its tag is replaced or on destroy. A stopped or deleted minikube
+ * has nothing to clean, so a failure here must not block the destroy.
+ */
+export function imageRemoveScript(profile: string, ref: string): string {
+  return `${minikube(profile, `image rm ${shellQuote(ref)}`)} || true`;
+}
+
+/**
+ * Deletes every runner Job (and, by propagation, its pods) the spawner created. Uses kubectl when
+ * installed, else the one minikube bundles. `--ignore-not-found` makes a second run harmless.
+ */
+export function deleteRunnerJobsScript(profile: string, context: string, namespace: string): string {
+  const args = `--context ${shellQuote(context)} -n ${shellQuote(namespace)} delete jobs -l ${shellQuote(
+    runnerSelector(),
+  )} --ignore-not-found --wait=true --cascade=foreground`;
+  return `if command -v kubectl >/dev/null 2>&1; then kubectl ${args}; else ${minikube(profile, "kubectl --")} ${args}; fi`;
+}
+
+export interface ClusterArgs {
+  readonly minikube: MinikubeSettings;
+  /** The kubeconfig context the provider is pinned to; it can never deploy to another cluster. */
+  readonly kubeContext: string;
+  /** Namespace to create; the scheduler objects and runner Jobs live in it. */
+  readonly namespace: string;
+  /** Images to load into minikube, by name: the image resource (built first) and its content-tagged reference. */
+  readonly images: Record<string, { readonly resource: pulumi.Resource; readonly ref: string }>;
+}
+
+/**
+ * The minikube side: minikube started if it is not running, the service images loaded (again only
+ * when a tag changes), a Kubernetes provider pinned to the configured context, the namespace, and a
+ * clean-up that deletes the spawner's runner Jobs on destroy. minikube itself is left running on destroy
+ * unless `minikubeStopOnDestroy` is set.
+ */
+export class Cluster extends pulumi.ComponentResource {
+  readonly start: command.local.Command;
+  readonly provider: k8s.Provider;
+  readonly namespace: k8s.core.v1.Namespace;
+  /** One `minikube image load` per image, by the name given in `images`. */
+  readonly imageLoads: Record<string, command.local.Command>;
+  /** Deletes runner Jobs on destroy; the spawner Deployment depends on it, so it runs after the spawner is gone. */
+  readonly runnerJobsCleanup: command.local.Command;
+
+  constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("keeperhub:infra:Cluster", name, {}, opts);
+    const profile = args.minikube.profile;
+    this.start = new command.local.Command(
+      `${name}-minikube`,
+      {
+        create: minikubeStartScript(args.minikube),
+        delete: args.minikube.stopOnDestroy ? minikube(profile, "stop") : undefined,
+        triggers: [profile, args.minikube.memoryMb, args.minikube.cpus],
+      },
+      childOf(this, opts),
+    );
+
+    this.imageLoads = Object.fromEntries(
+      Object.entries(args.images).map(([kind, image]) => [
+        kind,
+        new command.local.Command(
+          `${name}-load-${kind}`,
+          {
+            create: imageLoadScript(profile, image.ref),
+            delete: imageRemoveScript(profile, image.ref),
+            // Re-run only for a new tag; an unchanged image is not reloaded.
+            triggers: [image.ref],
+          },
+          childOf(this, opts, { dependsOn: [image.resource, this.start] }),
+        ),
+      ]),
+    );
+
+    this.provider = new k8s.Provider(
+      `${name}-provider`,
+      { context: args.kubeContext, enableServerSideApply: true },
+      childOf(this, opts, { dependsOn: [this.start] }),
+    );
+    this.namespace = new k8s.core.v1.Namespace(
+      `${name}-namespace`,
+      { metadata: { name: args.namespace } },
+      childOf(this, opts, { provider: this.provider }),
+    );
+    this.runnerJobsCleanup = new command.local.Command(
+      `${name}-runner-jobs`,
+      { delete: deleteRunnerJobsScript(profile, args.kubeContext, args.namespace) },
+      childOf(this, opts, { dependsOn: [this.namespace] }),
+    );
+    this.registerOutputs({ namespace: this.namespace.metadata.name, kubeContext: args.kubeContext });
+  }
+}

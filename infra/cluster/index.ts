@@ -1,0 +1,3 @@
+export * from "./cluster.js";
+export * from "./scheduler.js";
+export * from "./specs.js";
