@@ -188,17 +188,18 @@ export async function deleteJob(api: KubeApi, name: string): Promise<void> {
 export function jobFinish(
   job: V1Job,
 ): { outcome: "succeeded" | "failed"; reason: string; message: string } | null {
-  for (const condition of job.status?.conditions ?? []) {
-    if (condition.status !== "True") continue;
-    if (condition.type === "Complete" || condition.type === "SuccessCriteriaMet") {
-      return {
-        outcome: "succeeded",
-        reason: condition.reason ?? "Complete",
-        message: condition.message ?? "",
-      };
-    }
-    if (condition.type === "Failed" || condition.type === "FailureTarget") {
-      return { outcome: "failed", reason: condition.reason ?? "Failed", message: condition.message ?? "" };
+  const conditions = (job.status?.conditions ?? []).filter((condition) => condition.status === "True");
+  // The final conditions first: FailureTarget/SuccessCriteriaMet come earlier and may carry less detail.
+  for (const [types, outcome] of [
+    [["Failed"], "failed"],
+    [["Complete"], "succeeded"],
+    [["FailureTarget"], "failed"],
+    [["SuccessCriteriaMet"], "succeeded"],
+  ] as const) {
+    const condition = conditions.find((c) => (types as readonly string[]).includes(c.type));
+    if (condition) {
+      const fallback = outcome === "failed" ? "Failed" : "Complete";
+      return { outcome, reason: condition.reason ?? fallback, message: condition.message ?? "" };
     }
   }
   if ((job.status?.succeeded ?? 0) > 0) return { outcome: "succeeded", reason: "Complete", message: "" };

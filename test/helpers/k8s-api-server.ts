@@ -117,7 +117,7 @@ export interface K8sApiServer {
   /** Deletes a Job (and its pods) as `kubectl delete` would. */
   deleteJob(name: string, namespace?: string): void;
   /** Adds a Job directly, skipping the API (e.g. one left by an earlier spawner). */
-  putJob(job: JsonObject): void;
+  putJob(job: object): void;
   close(): Promise<void>;
 }
 
@@ -482,7 +482,8 @@ export async function startK8sApiServer(
     deleteJob(name, namespace = "local") {
       removeJob(namespace, name, "Background");
     },
-    putJob(job) {
+    putJob(object) {
+      const job = structuredClone(object) as JsonObject;
       const namespace = job.metadata.namespace ?? "local";
       const stored = {
         ...job,

@@ -1,0 +1,193 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { buildJobTemplate } from "../../services/contracts/job-template.js";
+import { silentLogger } from "../../services/core/logger.js";
+import { createKubeApi } from "../../services/spawner/kube.js";
+import { createSpawnerMetrics } from "../../services/spawner/metrics.js";
+import { createReconciler, type Reconciler, startReconcileLoop } from "../../services/spawner/reconciler.js";
+import { createTestDatabase } from "../helpers/database.js";
+import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
+import {
+  executionState,
+  insertExecution,
+  insertSchedule,
+  insertWorkflow,
+  testKubernetesConfig,
+  waitFor,
+} from "./fixtures.js";
+
+const db = await createTestDatabase();
+let api: K8sApiServer;
+let clock = 0;
+let reconciler: Reconciler;
+let metrics: ReturnType<typeof createSpawnerMetrics>;
+const STUCK_LIMIT_MS = 60_000;
+
+beforeAll(async () => {
+  api = await startK8sApiServer();
+});
+afterAll(async () => {
+  await api.close();
+});
+beforeEach(async () => {
+  // Each test starts from a clean slate: no unfinished executions or Jobs left by another test.
+  await db.pool.query(
+    "UPDATE workflow_executions SET status = 'cancelled', completed_at = now() WHERE status IN ('pending', 'running')",
+  );
+  for (const job of api.jobs()) api.deleteJob(job.metadata.name);
+  clock = 1_000_000;
+  metrics = createSpawnerMetrics({ defaultMetrics: false });
+  reconciler = createReconciler({
+    db: db.pool,
+    kube: createKubeApi(api.kubeConfig(), { namespace: "local" }),
+    metrics,
+    logger: silentLogger,
+    options: { stuckPullLimitMs: STUCK_LIMIT_MS, lostAfterSeconds: 600 },
+    now: () => clock,
+  });
+});
+
+/** A running execution of a scheduled workflow with its Job in the API server. */
+async function runningWithJob(status: "pending" | "running" = "running") {
+  const workflowId = await insertWorkflow(db.pool);
+  const scheduleId = await insertSchedule(db.pool, workflowId);
+  const id = await insertExecution(db.pool, { workflowId, scheduleId, status, jobName: null });
+  const job = buildJobTemplate({ executionId: id, workflowId, scheduleId, config: testKubernetesConfig() });
+  api.putJob(job);
+  await db.pool.query("UPDATE workflow_executions SET job_name = $2 WHERE id = $1", [id, `wf-${id}`]);
+  return { id, scheduleId, jobName: `wf-${id}` };
+}
+
+async function scheduleState(scheduleId: string) {
+  const { rows } = await db.pool.query<{ last_status: string | null; last_error: string | null }>(
+    "SELECT last_status, last_error FROM workflow_schedules WHERE id = $1",
+    [scheduleId],
+  );
+  return rows[0];
+}
+
+describe("reconciler", () => {
+  it.each([
+    ["DeadlineExceeded", "Job was active longer than specified deadline"],
+    ["BackoffLimitExceeded", "Job has reached the specified backoff limit"],
+  ])("a Job that failed with %s marks its execution and schedule error", async (reason, message) => {
+    const { id, scheduleId, jobName } = await runningWithJob();
+    api.setJobOutcome(jobName, { failed: reason });
+
+    const fixes = await reconciler.reconcileOnce();
+    expect(fixes).toEqual([{ executionId: id, reason, error: expect.stringContaining(reason) }]);
+    const state = await executionState(db.pool, id);
+    expect(state.status).toBe("error");
+    expect(state.error).toContain(jobName);
+    expect(state.error).toContain(message);
+    expect(await scheduleState(scheduleId)).toMatchObject({ last_status: "error", last_error: state.error });
+    expect(await metrics.registry.metrics()).toContain(
+      `keeperhub_spawner_reconciler_fixes_total{reason="${reason}"} 1`,
+    );
+    // A second pass finds nothing more to do.
+    expect(await reconciler.reconcileOnce()).toEqual([]);
+  });
+
+  it.each(["ImagePullBackOff", "ErrImagePull"])(
+    "a pod stuck in %s fails its execution only past the limit, and the Job is deleted",
+    async (reason) => {
+      const { id, jobName } = await runningWithJob("pending");
+      api.setPodWaiting(jobName, reason, 'Back-off pulling image "keeperhub-runner:0123abcd"');
+
+      expect(await reconciler.reconcileOnce()).toEqual([]);
+      clock += STUCK_LIMIT_MS - 1;
+      expect(await reconciler.reconcileOnce()).toEqual([]);
+      expect((await executionState(db.pool, id)).status).toBe("pending");
+
+      clock += 1;
+      const fixes = await reconciler.reconcileOnce();
+      expect(fixes.map((f) => [f.executionId, f.reason])).toEqual([[id, reason]]);
+      const state = await executionState(db.pool, id);
+      expect(state.status).toBe("error");
+      expect(state.error).toContain(reason);
+      expect(state.error).toContain("keeperhub-runner:0123abcd");
+      expect(api.job(jobName)).toBeUndefined();
+    },
+  );
+
+  it("a pod that recovers from a pull back-off restarts the clock", async () => {
+    const { id, jobName } = await runningWithJob("pending");
+    api.setPodWaiting(jobName, "ImagePullBackOff");
+    await reconciler.reconcileOnce();
+    api.appendPodLog(jobName, "started\n");
+    for (const pod of api.pods())
+      if (pod.metadata.labels["job-name"] === jobName) pod.status = { phase: "Running" };
+    clock += STUCK_LIMIT_MS;
+    await reconciler.reconcileOnce();
+    api.setPodWaiting(jobName, "ImagePullBackOff");
+    expect(await reconciler.reconcileOnce()).toEqual([]);
+    expect((await executionState(db.pool, id)).status).toBe("pending");
+  });
+
+  it("a Job deleted before its run finished marks the execution error", async () => {
+    const { id, jobName } = await runningWithJob();
+    api.deleteJob(jobName);
+    const fixes = await reconciler.reconcileOnce();
+    expect(fixes.map((f) => f.reason)).toEqual(["JobDeleted"]);
+    expect((await executionState(db.pool, id)).error).toContain(`${jobName} was deleted`);
+  });
+
+  it("an execution far past its deadline with no Job is 'runner lost'; a recent one is left alone", async () => {
+    const workflowId = await insertWorkflow(db.pool);
+    const lost = await insertExecution(db.pool, { workflowId, status: "running" });
+    const recent = await insertExecution(db.pool, { workflowId });
+    await db.pool.query(
+      "UPDATE workflow_executions SET created_at = now() - interval '2 hours', started_at = now() - interval '1 hour' WHERE id = $1",
+      [lost],
+    );
+    const fixes = await reconciler.reconcileOnce();
+    expect(fixes.map((f) => [f.executionId, f.reason])).toEqual([[lost, "RunnerLost"]]);
+    expect((await executionState(db.pool, lost)).error).toMatch(/^runner lost/);
+    expect((await executionState(db.pool, recent)).status).toBe("pending");
+  });
+
+  it("never touches a terminal execution, whatever its Job says", async () => {
+    const workflowId = await insertWorkflow(db.pool);
+    for (const status of ["success", "error", "cancelled"] as const) {
+      const id = await insertExecution(db.pool, { workflowId, status, jobName: null });
+      api.putJob(buildJobTemplate({ executionId: id, workflowId, config: testKubernetesConfig() }));
+      api.setJobOutcome(`wf-${id}`, { failed: "DeadlineExceeded" });
+      await db.pool.query("UPDATE workflow_executions SET job_name = $2 WHERE id = $1", [id, `wf-${id}`]);
+    }
+    const before = await db.pool.query(
+      "SELECT id, status, error, updated_at FROM workflow_executions ORDER BY id",
+    );
+    expect(await reconciler.reconcileOnce()).toEqual([]);
+    const after = await db.pool.query(
+      "SELECT id, status, error, updated_at FROM workflow_executions ORDER BY id",
+    );
+    expect(after.rows).toEqual(before.rows);
+  });
+
+  it("changes nothing when the API cannot be listed (a failed list is not a deleted Job)", async () => {
+    const { id } = await runningWithJob();
+    api.fail({ method: "GET", path: /\/jobs$/, status: 500 });
+    await expect(reconciler.reconcileOnce()).rejects.toThrow();
+    expect((await executionState(db.pool, id)).status).toBe("running");
+  });
+
+  it("a running Job and a succeeded Job of a finished run are left alone", async () => {
+    const { id } = await runningWithJob();
+    expect(await reconciler.reconcileOnce()).toEqual([]);
+    expect((await executionState(db.pool, id)).status).toBe("running");
+  });
+
+  it("the loop keeps running after a failed pass", async () => {
+    const { id, jobName } = await runningWithJob();
+    api.fail({ method: "GET", path: /\/jobs$/, status: 500 });
+    api.setJobOutcome(jobName, { failed: "DeadlineExceeded" });
+    const loop = startReconcileLoop(reconciler, { intervalMs: 50, logger: silentLogger });
+    try {
+      await waitFor(
+        "the retry pass to fix it",
+        async () => (await executionState(db.pool, id)).status === "error",
+      );
+    } finally {
+      await loop.stop();
+    }
+  });
+});
