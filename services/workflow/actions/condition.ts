@@ -1,0 +1,20 @@
+import { checkCondition, evaluateCondition } from "../expression.js";
+import type { ActionDefinition } from "./registry.js";
+
+/**
+ * `Condition`: evaluates `condition` (see expression.ts) and outputs `{result}`. The engine skips the
+ * node's subtree when the result is falsy. Template references in the condition are bound as values.
+ */
+export const conditionAction: ActionDefinition = {
+  rawFields: ["condition"],
+  validate(config) {
+    if (typeof config.condition !== "string" || !config.condition.trim()) {
+      throw new Error('"condition" must be a non-empty expression');
+    }
+    checkCondition(config.condition);
+  },
+  async run(config, context) {
+    if (typeof config.condition !== "string") throw new Error('"condition" must be a string');
+    return { result: Boolean(evaluateCondition(config.condition, context.scope)) };
+  },
+};

@@ -1,0 +1,138 @@
+import { findReferences } from "../templates.js";
+import { type ActionDefinition, StepError } from "./registry.js";
+
+/**
+ * `HTTP Request`, with KeeperHub's config fields:
+ * - `endpoint`: the http(s) URL (required).
+ * - `httpMethod`: GET (default), POST, PUT, DELETE or PATCH.
+ * - `httpHeaders`: an object, or a JSON string of one; values are sent as strings.
+ * - `httpBody`: an object/array (sent as JSON), or a string (sent as is; JSON by default content type);
+ *   ignored for GET.
+ * - `timeoutMs`: this request's own timeout in milliseconds (optional; the step timeout always applies).
+ *
+ * Output `{status, data, headers}`: `data` is parsed when the response is JSON, else the text. A non-2xx
+ * response is a step error that still records that output.
+ */
+export const HTTP_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"] as const;
+type HttpMethod = (typeof HTTP_METHODS)[number];
+
+const hasTemplate = (value: unknown) => typeof value === "string" && findReferences(value).length > 0;
+
+function parseMethod(value: unknown): HttpMethod {
+  const method = value === undefined || value === null || value === "" ? "GET" : String(value).toUpperCase();
+  if (!(HTTP_METHODS as readonly string[]).includes(method)) {
+    throw new Error(`"httpMethod" must be one of ${HTTP_METHODS.join(", ")}, got "${String(value)}"`);
+  }
+  return method as HttpMethod;
+}
+
+function parseUrl(value: unknown): URL {
+  if (typeof value !== "string" || !value.trim()) throw new Error('"endpoint" must be a non-empty URL');
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new Error(`"endpoint" is not a valid URL: "${value}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`"endpoint" must be an http(s) URL, got "${value}"`);
+  }
+  return url;
+}
+
+/** Headers from an object or a JSON string; empty when unset. */
+function parseHeaders(value: unknown): Record<string, string> {
+  if (value === undefined || value === null || value === "") return {};
+  let headers = value;
+  if (typeof value === "string") {
+    try {
+      headers = JSON.parse(value);
+    } catch {
+      throw new Error(`"httpHeaders" is not valid JSON: ${value}`);
+    }
+  }
+  if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
+    throw new Error('"httpHeaders" must be a JSON object of header names to values');
+  }
+  return Object.fromEntries(Object.entries(headers).map(([name, inner]) => [name, String(inner)]));
+}
+
+function parseTimeout(value: unknown): number | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw new Error(`"timeoutMs" must be a positive number, got "${String(value)}"`);
+  return ms;
+}
+
+/** The request body and its default content type; undefined when there is none. */
+function encodeBody(value: unknown): { body: string; contentType: string } | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value === "string") {
+    let json = true;
+    try {
+      JSON.parse(value);
+    } catch {
+      json = false;
+    }
+    return { body: value, contentType: json ? "application/json" : "text/plain; charset=utf-8" };
+  }
+  return { body: JSON.stringify(value), contentType: "application/json" };
+}
+
+async function readData(response: Response): Promise<unknown> {
+  const text = await response.text();
+  const type = response.headers.get("content-type") ?? "";
+  if (/\bjson\b/i.test(type) && text.trim()) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+  return text;
+}
+
+export const httpRequestAction: ActionDefinition = {
+  validate(config) {
+    if (!hasTemplate(config.endpoint)) parseUrl(config.endpoint);
+    parseMethod(config.httpMethod);
+    if (!hasTemplate(config.httpHeaders)) parseHeaders(config.httpHeaders);
+    parseTimeout(config.timeoutMs);
+  },
+  async run(config, context) {
+    const url = parseUrl(config.endpoint);
+    const method = parseMethod(config.httpMethod);
+    const headers = parseHeaders(config.httpHeaders);
+    const timeoutMs = parseTimeout(config.timeoutMs);
+    const encoded = method === "GET" ? undefined : encodeBody(config.httpBody);
+    if (encoded && !Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) {
+      headers["content-type"] = encoded.contentType;
+    }
+    const signal =
+      timeoutMs === undefined
+        ? context.signal
+        : AbortSignal.any([context.signal, AbortSignal.timeout(timeoutMs)]);
+    let response: Response;
+    let data: unknown;
+    try {
+      response = await fetch(url, { method, headers, body: encoded?.body, signal });
+      data = await readData(response);
+    } catch (error) {
+      if (context.signal.aborted) throw context.signal.reason;
+      if (signal.aborted) throw new Error(`${method} ${url.href} timed out after ${timeoutMs}ms`);
+      const cause = (error as { cause?: { message?: string } }).cause?.message;
+      throw new Error(
+        `${method} ${url.href} failed: ${(error as Error).message}${cause ? ` (${cause})` : ""}`,
+      );
+    }
+    const output = { status: response.status, data, headers: Object.fromEntries(response.headers) };
+    if (!response.ok) {
+      throw new StepError(
+        `${method} ${url.href} returned HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
+        { output },
+      );
+    }
+    return output;
+  },
+};
