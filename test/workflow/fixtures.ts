@@ -43,10 +43,10 @@ export const workflow = (nodes: unknown[], edgeList: unknown[], name = "test wor
 });
 
 /** A one-shot latch tests wait on: resolves once open() is called. */
-export function latch<T = void>() {
-  let open!: (value: T) => void;
+export function latch<T = void>(): { open: (value?: T) => void; opened: Promise<T> } {
+  let open!: (value?: T) => void;
   const opened = new Promise<T>((resolve) => {
-    open = resolve;
+    open = (value?: T) => resolve(value as T);
   });
   return { open, opened };
 }
