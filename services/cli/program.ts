@@ -1,5 +1,7 @@
 import { Command } from "commander";
+import { register as registerLogs } from "./commands/logs.js";
 import { register as registerMigrate } from "./commands/migrate.js";
+import { register as registerSpawner } from "./commands/spawner.js";
 
 /**
  * The khctl command tree. One file per command under commands/, each with a `register(program)`;
@@ -14,6 +16,8 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true });
   // Keep this list sorted; each line registers one command file.
+  registerLogs(program);
   registerMigrate(program);
+  registerSpawner(program);
   return program;
 }

@@ -13,7 +13,6 @@ export const SPAWNER_ENV = {
   stuckPullLimitSeconds: "STUCK_PULL_LIMIT_SECONDS",
   lostAfterSeconds: "RUNNER_LOST_AFTER_SECONDS",
   kubeContext: "KUBE_CONTEXT",
-  kubeconfig: "KUBECONFIG",
   requestTimeoutMs: "K8S_REQUEST_TIMEOUT_MS",
   shutdownTimeoutSeconds: "SHUTDOWN_TIMEOUT_SECONDS",
 } as const;
@@ -31,8 +30,6 @@ export interface SpawnerSettings {
   readonly lostAfterSeconds: number | undefined;
   /** kubeconfig context (outside a cluster). Default: the current context. */
   readonly kubeContext: string | undefined;
-  /** kubeconfig file (outside a cluster). Default ~/.kube/config. */
-  readonly kubeconfig: string | undefined;
   /** Each Kubernetes API request fails after this long, ms. Default 10000. */
   readonly requestTimeoutMs: number;
   /** On SIGTERM, in-flight creates get this long to finish, seconds. Default 20 (pods get 30). */
@@ -47,7 +44,6 @@ const shape = {
   [SPAWNER_ENV.stuckPullLimitSeconds]: z.coerce.number().int().min(0).default(120),
   [SPAWNER_ENV.lostAfterSeconds]: positiveInt.optional(),
   [SPAWNER_ENV.kubeContext]: z.string().min(1).optional(),
-  [SPAWNER_ENV.kubeconfig]: z.string().min(1).optional(),
   [SPAWNER_ENV.requestTimeoutMs]: positiveInt.default(10_000),
   [SPAWNER_ENV.shutdownTimeoutSeconds]: z.coerce.number().int().min(0).default(20),
 };
@@ -62,7 +58,6 @@ export function loadSpawnerSettings(env: NodeJS.ProcessEnv = process.env): Spawn
     stuckPullLimitSeconds: parsed[SPAWNER_ENV.stuckPullLimitSeconds],
     lostAfterSeconds: parsed[SPAWNER_ENV.lostAfterSeconds],
     kubeContext: parsed[SPAWNER_ENV.kubeContext],
-    kubeconfig: parsed[SPAWNER_ENV.kubeconfig],
     requestTimeoutMs: parsed[SPAWNER_ENV.requestTimeoutMs],
     shutdownTimeoutSeconds: parsed[SPAWNER_ENV.shutdownTimeoutSeconds],
   };
