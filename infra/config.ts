@@ -94,7 +94,8 @@ export function parseStackConfig(read: ConfigReader, stack: string): StackConfig
     if (raw === undefined || raw === "") return fallback;
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${option(key)} must be an integer from ${min} to ${max} (got "${raw}")`);
+      const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+      problems.push(`${option(key)} must be an integer ${range} (got "${raw}")`);
       return fallback;
     }
     return value;

@@ -38,6 +38,8 @@ export interface ProgramRun {
   readonly registrations: Registration[];
   /** The program's exports (stack outputs), resolved. */
   readonly outputs: Record<string, unknown>;
+  /** The exports as the program made them (Outputs stay Outputs, to check which are secret). */
+  readonly exports: Record<string, unknown>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: mock state is free-form provider JSON
@@ -131,7 +133,7 @@ export async function runProgram(
   for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
   // Registrations are asynchronous: wait until the runtime has no RPC in flight.
   await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-  return { registrations, outputs };
+  return { registrations, outputs, exports: program };
 }
 
 interface RegisterRequest {
@@ -157,17 +159,19 @@ export function find(run: ProgramRun, type: string, name: string): Registration 
   return found;
 }
 
-/** Every URN `registration` waits for, directly or through other resources (and through its parents). */
+/**
+ * Every URN `registration` waits for, directly or through other resources. Parents are not followed:
+ * Pulumi does not make a child wait for what its parent component depends on.
+ */
 export function dependencyClosure(run: ProgramRun, registration: Registration): Set<string> {
   const byUrn = new Map(run.registrations.map((r) => [r.urn, r]));
   const seen = new Set<string>();
-  const stack = [...registration.dependencies, registration.parent].filter(Boolean);
-  while (stack.length > 0) {
-    const urn = stack.pop() as string;
+  const pending = [...registration.dependencies];
+  while (pending.length > 0) {
+    const urn = pending.pop() as string;
     if (seen.has(urn)) continue;
     seen.add(urn);
-    const next = byUrn.get(urn);
-    if (next) stack.push(...next.dependencies, ...(next.parent ? [next.parent] : []));
+    pending.push(...(byUrn.get(urn)?.dependencies ?? []));
   }
   return seen;
 }

@@ -1,0 +1,400 @@
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { buildJobTemplate, RUNNER_JOB_REFERENCES } from "../../services/contracts/job-template.js";
+import {
+  DISPATCHER_SCHEDULE,
+  ENV,
+  HOST_ALIAS,
+  K8S,
+  SECRET_ENV,
+  SPAWNER_HEALTH,
+} from "../../services/contracts/names.js";
+import {
+  find,
+  type ProgramRun,
+  plainOccurrences,
+  type Registration,
+  runProgram,
+  unwrap,
+  waitsFor,
+} from "./mocks.js";
+
+// Stack `hybrid` with a non-default context and minikube profile, to prove the config is what is used.
+const ENCRYPTION_KEY = "c0ffee".repeat(10);
+const CONFIG = {
+  "keeperhub:profile": "minikube",
+  "keeperhub:minikubeProfile": "kh-ci",
+  "keeperhub:kubeContext": "kh-ci-context",
+  "keeperhub:jobTtlSeconds": "600",
+  "keeperhub:maxConcurrentJobs": "4",
+  "keeperhub:encryptionKey": ENCRYPTION_KEY,
+};
+// The mocks' RandomPassword result for the generated database password (see mocks.ts).
+const GENERATED_DB_PASSWORD = "generated-password-secrets-db-password";
+
+let run: ProgramRun;
+// biome-ignore lint/suspicious/noExplicitAny: Kubernetes and Docker inputs are free-form JSON
+const inputs = (r: Registration): any => unwrap(r.raw);
+
+beforeAll(async () => {
+  run = await runProgram("hybrid", CONFIG, ["keeperhub:encryptionKey"]);
+});
+
+const K8S_TYPES = {
+  namespace: "kubernetes:core/v1:Namespace",
+  configMap: "kubernetes:core/v1:ConfigMap",
+  secret: "kubernetes:core/v1:Secret",
+  serviceAccount: "kubernetes:core/v1:ServiceAccount",
+  role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
+  roleBinding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+  deployment: "kubernetes:apps/v1:Deployment",
+  cronJob: "kubernetes:batch/v1:CronJob",
+};
+const COMMAND = "command:local:Command";
+const CONTAINER = "docker:index/container:Container";
+
+describe("stack hybrid: resources", () => {
+  it("declares exactly the hybrid set: no executor or dispatcher container, no app without a checkout", () => {
+    const declared = run.registrations.map((r) => `${r.type} ${r.name}`).sort();
+    expect(declared).toEqual(
+      [
+        "keeperhub:infra:Preflight preflight",
+        `${COMMAND} preflight-doctor`,
+        "keeperhub:infra:Secrets secrets",
+        "random:index/randomPassword:RandomPassword secrets-db-password",
+        "keeperhub:infra:Containers containers",
+        "docker:index/network:Network containers-network",
+        "docker:index/volume:Volume containers-postgres-data",
+        "docker:index/volume:Volume containers-localstack-data",
+        "docker:index/remoteImage:RemoteImage containers-postgres-image",
+        "docker:index/remoteImage:RemoteImage containers-localstack-image",
+        `${CONTAINER} containers-postgres`,
+        `${CONTAINER} containers-localstack`,
+        "keeperhub:infra:Queue queue",
+        `${COMMAND} queue-ensure`,
+        "keeperhub:infra:Migrations migrations",
+        `${COMMAND} migrations-migrate`,
+        "keeperhub:infra:Images images",
+        "docker:index/image:Image images-scheduler",
+        "docker:index/image:Image images-runner",
+        "keeperhub:infra:Cluster cluster",
+        `${COMMAND} cluster-minikube`,
+        `${COMMAND} cluster-load-scheduler`,
+        `${COMMAND} cluster-load-runner`,
+        `${COMMAND} cluster-runner-jobs`,
+        "pulumi:providers:kubernetes cluster-provider",
+        `${K8S_TYPES.namespace} cluster-namespace`,
+        "keeperhub:infra:Scheduler scheduler",
+        `${K8S_TYPES.configMap} scheduler-config`,
+        `${K8S_TYPES.secret} scheduler-secrets`,
+        `${K8S_TYPES.serviceAccount} scheduler-spawner-account`,
+        `${K8S_TYPES.role} scheduler-spawner-role`,
+        `${K8S_TYPES.roleBinding} scheduler-spawner-binding`,
+        `${K8S_TYPES.serviceAccount} scheduler-runner-account`,
+        `${K8S_TYPES.deployment} scheduler-spawner`,
+        `${K8S_TYPES.cronJob} scheduler-dispatcher`,
+      ].sort(),
+    );
+  });
+
+  it("runs `khctl doctor --profile minikube` as the preflight", () => {
+    const doctor = inputs(find(run, COMMAND, "preflight-doctor"));
+    expect(doctor.create).toMatch(/services\/cli\/main\.ts doctor --profile minikube --postgres-port 5433/);
+  });
+
+  it("pins every image and publishes the configured ports", () => {
+    const pulled = run.registrations
+      .filter((r) => r.type === "docker:index/remoteImage:RemoteImage")
+      .map((r) => inputs(r).name as string);
+    expect(pulled).toEqual(["postgres:16.9-bookworm", "localstack/localstack:4.4.0"]);
+    for (const image of run.registrations.filter((r) => r.type === "docker:index/image:Image")) {
+      const { imageName, skipPush, build } = inputs(image);
+      expect(imageName).toMatch(/^keeperhub-(scheduler|runner):[0-9a-f]{16}$/);
+      expect(skipPush).toBe(true);
+      expect(build.dockerfile).toMatch(/services\/Dockerfile$/);
+      expect(build.args.NODE_IMAGE).toBe("node:20.20.2-bookworm-slim");
+    }
+    const text = JSON.stringify(run.registrations.map(inputs));
+    expect(text).not.toMatch(/:latest\b/);
+
+    const postgres = inputs(find(run, CONTAINER, "containers-postgres"));
+    expect(postgres.ports).toEqual([{ internal: 5432, external: 5433 }]);
+    expect(postgres.healthcheck.tests.join(" ")).toMatch(/pg_isready/);
+    expect(postgres.wait).toBe(true);
+    const localstack = inputs(find(run, CONTAINER, "containers-localstack"));
+    expect(localstack.ports).toEqual([{ internal: 4566, external: 4566 }]);
+    expect(localstack.envs).toEqual(
+      expect.arrayContaining([
+        "SERVICES=sqs",
+        `LOCALSTACK_HOST=${HOST_ALIAS}:4566`,
+        "SQS_ENDPOINT_STRATEGY=path",
+      ]),
+    );
+    expect(localstack.healthcheck.tests.join(" ")).toMatch(/_localstack\/health/);
+    expect(localstack.wait).toBe(true);
+  });
+
+  it("loads each image into the configured minikube profile, re-running only when its tag changes", () => {
+    const images = run.outputs.images as { scheduler: string; runner: string };
+    for (const kind of ["scheduler", "runner"] as const) {
+      const load = inputs(find(run, COMMAND, `cluster-load-${kind}`));
+      expect(load.create).toBe(`minikube -p kh-ci image load ${images[kind]}`);
+      expect(load.triggers).toEqual([images[kind]]);
+    }
+    const start = inputs(find(run, COMMAND, "cluster-minikube"));
+    expect(start.create).toMatch(
+      /minikube -p kh-ci status .*\|\| minikube -p kh-ci start --memory=4096 --cpus=2/,
+    );
+    // Destroy leaves minikube running by default.
+    expect(start.delete).toBeUndefined();
+  });
+
+  it("pins the Kubernetes provider to the configured context and uses it for every object", () => {
+    const provider = find(run, "pulumi:providers:kubernetes", "cluster-provider");
+    expect(inputs(provider).context).toBe("kh-ci-context");
+    const objects = run.registrations.filter((r) => r.type.startsWith("kubernetes:"));
+    expect(objects.length).toBe(9);
+    for (const object of objects) expect(object.provider.startsWith(`${provider.urn}::`)).toBe(true);
+  });
+
+  it("creates namespace local with the ConfigMap, Secret and accounts by their contract names", () => {
+    expect(inputs(find(run, K8S_TYPES.namespace, "cluster-namespace")).metadata.name).toBe("local");
+    const config = inputs(find(run, K8S_TYPES.configMap, "scheduler-config"));
+    expect(config.metadata).toMatchObject({ name: K8S.configMap, namespace: "local" });
+    expect(config.data).toEqual({
+      [ENV.awsEndpointUrl]: `http://${HOST_ALIAS}:4566`,
+      [ENV.awsRegion]: "us-east-1",
+      [ENV.sqsQueueUrl]: run.outputs.queueUrl,
+      [ENV.k8sNamespace]: "local",
+      [ENV.jobTtlSeconds]: "600",
+      [ENV.jobActiveDeadline]: "300",
+      [ENV.maxConcurrentJobs]: "4",
+      [ENV.logLevel]: "info",
+    });
+    const secret = find(run, K8S_TYPES.secret, "scheduler-secrets");
+    expect(inputs(secret).metadata.name).toBe(K8S.secret);
+    expect(Object.keys(inputs(secret).stringData)).toEqual(expect.arrayContaining([...SECRET_ENV]));
+    expect(inputs(secret).stringData[ENV.integrationEncryptionKey]).toBe(ENCRYPTION_KEY);
+    expect(inputs(secret).stringData[ENV.databaseUrl]).toBe(
+      `postgres://keeperhub:${GENERATED_DB_PASSWORD}@${HOST_ALIAS}:5433/keeperhub`,
+    );
+    const runner = inputs(find(run, K8S_TYPES.serviceAccount, "scheduler-runner-account"));
+    expect(runner.metadata.name).toBe(K8S.runnerServiceAccount);
+    expect(runner.automountServiceAccountToken).toBe(false);
+  });
+
+  it("gives the job-spawner least privilege: runner Jobs and their pods' logs, nothing else", () => {
+    const role = inputs(find(run, K8S_TYPES.role, "scheduler-spawner-role"));
+    expect(role.metadata).toMatchObject({ name: K8S.spawnerRole, namespace: "local" });
+    expect(role.rules).toEqual([
+      { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
+      { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list"] },
+    ]);
+    const binding = inputs(find(run, K8S_TYPES.roleBinding, "scheduler-spawner-binding"));
+    expect(binding.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: K8S.spawnerRole,
+    });
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: K8S.spawnerServiceAccount, namespace: "local" },
+    ]);
+  });
+
+  it("runs the job-spawner with probes, resources, a hardened context and RUNNER_IMAGE = the runner's tag", () => {
+    const images = run.outputs.images as { scheduler: string; runner: string };
+    const deployment = inputs(find(run, K8S_TYPES.deployment, "scheduler-spawner"));
+    expect(deployment.metadata).toMatchObject({ name: K8S.spawnerDeployment, namespace: "local" });
+    const pod = deployment.spec.template.spec;
+    expect(pod.serviceAccountName).toBe(K8S.spawnerServiceAccount);
+    const [container] = pod.containers;
+    expect(container.image).toBe(images.scheduler);
+    expect(container.args).toEqual(["spawner"]);
+    expect(container.imagePullPolicy).toBe("Never");
+    expect(container.ports).toEqual([{ name: "http", containerPort: SPAWNER_HEALTH.port }]);
+    expect(container.livenessProbe.httpGet).toEqual({ path: SPAWNER_HEALTH.livenessPath, port: "http" });
+    expect(container.readinessProbe.httpGet).toEqual({ path: SPAWNER_HEALTH.readinessPath, port: "http" });
+    expect(container.resources.requests).toBeDefined();
+    expect(container.resources.limits).toBeDefined();
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(container.env).toContainEqual({ name: ENV.runnerImage, value: images.runner });
+    expect(container.envFrom).toEqual([{ configMapRef: { name: K8S.configMap } }]);
+    expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
+  });
+
+  it("schedules the dispatcher every minute, never two at once, with a starting deadline and history limits", () => {
+    const images = run.outputs.images as { scheduler: string };
+    const cron = inputs(find(run, K8S_TYPES.cronJob, "scheduler-dispatcher"));
+    expect(cron.metadata).toMatchObject({ name: K8S.dispatcherCronJob, namespace: "local" });
+    expect(cron.spec).toMatchObject({
+      schedule: DISPATCHER_SCHEDULE,
+      concurrencyPolicy: "Forbid",
+      startingDeadlineSeconds: 30,
+      successfulJobsHistoryLimit: 3,
+      failedJobsHistoryLimit: 3,
+    });
+    const pod = cron.spec.jobTemplate.spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.containers[0].image).toBe(images.scheduler);
+    expect(pod.containers[0].args).toEqual(["dispatch"]);
+  });
+
+  it("deletes the spawner's runner Jobs on destroy, after the spawner is gone", () => {
+    const cleanup = find(run, COMMAND, "cluster-runner-jobs");
+    expect(inputs(cleanup).create).toBeUndefined();
+    expect(inputs(cleanup).delete).toMatch(
+      /--context kh-ci-context -n local delete jobs -l app=workflow-runner --ignore-not-found/,
+    );
+    // Destroy runs in reverse dependency order: the Deployment (which depends on it) goes first.
+    expect(waitsFor(run, find(run, K8S_TYPES.deployment, "scheduler-spawner"), cleanup)).toBe(true);
+    expect(waitsFor(run, cleanup, find(run, K8S_TYPES.namespace, "cluster-namespace"))).toBe(true);
+  });
+});
+
+describe("stack hybrid: order", () => {
+  it("runs the preflight before every other resource", () => {
+    const preflight = find(run, COMMAND, "preflight-doctor");
+    const others = run.registrations.filter((r) => r.custom && r !== preflight);
+    const notWaiting = others.filter((r) => !waitsFor(run, r, preflight)).map((r) => r.name);
+    expect(notWaiting).toEqual([]);
+  });
+
+  it("waits for health: the queue after LocalStack, the migrations after Postgres", () => {
+    expect(
+      waitsFor(run, find(run, COMMAND, "queue-ensure"), find(run, CONTAINER, "containers-localstack")),
+    ).toBe(true);
+    expect(
+      waitsFor(run, find(run, COMMAND, "migrations-migrate"), find(run, CONTAINER, "containers-postgres")),
+    ).toBe(true);
+  });
+
+  it("starts the Deployment and the CronJob after both image loads, the queue and the migrations", () => {
+    const before = [
+      find(run, COMMAND, "cluster-load-scheduler"),
+      find(run, COMMAND, "cluster-load-runner"),
+      find(run, COMMAND, "queue-ensure"),
+      find(run, COMMAND, "migrations-migrate"),
+    ];
+    for (const consumer of [
+      find(run, K8S_TYPES.deployment, "scheduler-spawner"),
+      find(run, K8S_TYPES.cronJob, "scheduler-dispatcher"),
+    ]) {
+      for (const dependency of before)
+        expect(waitsFor(run, consumer, dependency), dependency.name).toBe(true);
+    }
+  });
+
+  it("loads each image after it is built and minikube runs", () => {
+    for (const kind of ["scheduler", "runner"]) {
+      const load = find(run, COMMAND, `cluster-load-${kind}`);
+      expect(waitsFor(run, load, find(run, "docker:index/image:Image", `images-${kind}`))).toBe(true);
+      expect(waitsFor(run, load, find(run, COMMAND, "cluster-minikube"))).toBe(true);
+    }
+    expect(
+      waitsFor(
+        run,
+        find(run, "pulumi:providers:kubernetes", "cluster-provider"),
+        find(run, COMMAND, "cluster-minikube"),
+      ),
+    ).toBe(true);
+  });
+});
+
+describe("stack hybrid: secrets", () => {
+  it("never sends a secret as a plain value, in pod env or anywhere else", () => {
+    const secrets = [ENCRYPTION_KEY, GENERATED_DB_PASSWORD];
+    const leaks = run.registrations.flatMap((r) =>
+      plainOccurrences(r.raw, secrets).map((path) => `${r.name}: ${path}`),
+    );
+    expect(leaks).toEqual([]);
+    // And the secrets did reach the resources that need them (wrapped), so the check above means something.
+    expect(JSON.stringify(inputs(find(run, K8S_TYPES.secret, "scheduler-secrets")))).toContain(
+      ENCRYPTION_KEY,
+    );
+  });
+
+  it("passes every secret env var to pods by secretKeyRef", () => {
+    const pods = [
+      inputs(find(run, K8S_TYPES.deployment, "scheduler-spawner")).spec.template.spec,
+      inputs(find(run, K8S_TYPES.cronJob, "scheduler-dispatcher")).spec.jobTemplate.spec.template.spec,
+    ];
+    for (const pod of pods) {
+      for (const container of pod.containers) {
+        for (const name of SECRET_ENV) {
+          expect(container.env).toContainEqual({
+            name,
+            valueFrom: { secretKeyRef: { name: K8S.secret, key: name } },
+          });
+        }
+        const literal = container.env.filter((e: { value?: string }) => e.value !== undefined);
+        expect(literal.map((e: { name: string }) => e.name)).not.toEqual(
+          expect.arrayContaining([...SECRET_ENV]),
+        );
+      }
+    }
+  });
+
+  it("exports the database URL as a secret", async () => {
+    expect(await pulumi.isSecret(run.exports.databaseUrl as pulumi.Output<string>)).toBe(true);
+  });
+});
+
+describe("stack hybrid: the runner Job template's references", () => {
+  it("exist in the namespace: ServiceAccount, Secret with every key, ConfigMap", () => {
+    const images = run.outputs.images as { runner: string };
+    const job = buildJobTemplate({
+      executionId: "a".repeat(21),
+      workflowId: "wf1",
+      config: {
+        namespace: "local",
+        runnerImage: images.runner,
+        jobTtlSeconds: 600,
+        jobActiveDeadlineSeconds: 300,
+      },
+    });
+    const pod = job.spec?.template.spec;
+    const byName = (type: string) =>
+      run.registrations.filter((r) => r.type === type).map((r) => inputs(r).metadata) as {
+        name: string;
+        namespace: string;
+      }[];
+    expect(byName(K8S_TYPES.serviceAccount)).toContainEqual({
+      name: pod?.serviceAccountName,
+      namespace: "local",
+    });
+    expect(pod?.serviceAccountName).toBe(RUNNER_JOB_REFERENCES.serviceAccount);
+
+    const secretRefs = (pod?.containers ?? []).flatMap((c) =>
+      (c.env ?? []).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : [])),
+    );
+    const secret = inputs(find(run, K8S_TYPES.secret, "scheduler-secrets"));
+    for (const ref of secretRefs) {
+      expect(ref.name).toBe(secret.metadata.name);
+      expect(Object.keys(secret.stringData)).toContain(ref.key);
+    }
+    const configMaps = (pod?.containers ?? []).flatMap((c) =>
+      (c.envFrom ?? []).flatMap((e) => (e.configMapRef?.name ? [e.configMapRef.name] : [])),
+    );
+    expect(configMaps.length).toBeGreaterThan(0);
+    for (const name of configMaps) expect(byName(K8S_TYPES.configMap).map((m) => m.name)).toContain(name);
+  });
+});
+
+describe("stack hybrid: outputs", () => {
+  it("exports URLs, namespace, context, image tags and next commands", () => {
+    expect(run.outputs).toMatchObject({
+      profile: "minikube",
+      queueUrl: expect.stringMatching(/keeperhub-workflow-queue$/),
+      dlqUrl: expect.stringMatching(/keeperhub-workflow-dlq$/),
+      namespace: "local",
+      kubeContext: "kh-ci-context",
+      databaseUrl: `postgres://keeperhub:${GENERATED_DB_PASSWORD}@localhost:5433/keeperhub`,
+    });
+    expect((run.outputs.nextCommands as string[]).join("\n")).toMatch(/khctl status --profile minikube/);
+  });
+});
