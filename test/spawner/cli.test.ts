@@ -1,0 +1,131 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newId } from "../../services/core/ids.js";
+import { getQueueStats } from "../../services/queue/stats.js";
+import { createTestDatabase } from "../helpers/database.js";
+import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
+import { createTestSqs } from "../helpers/sqs.js";
+import {
+  executionState,
+  insertExecution,
+  insertWorkflow,
+  messageFor,
+  sendMessage,
+  waitFor,
+} from "./fixtures.js";
+
+const db = await createTestDatabase();
+const sqs = await createTestSqs();
+let api: K8sApiServer;
+let dir: string;
+let kubeconfig: string;
+const MAIN = path.resolve("services/cli/main.ts");
+
+beforeAll(async () => {
+  api = await startK8sApiServer();
+  dir = await mkdtemp(path.join(tmpdir(), "kh-spawner-cli-"));
+  kubeconfig = path.join(dir, "kubeconfig");
+  await writeFile(
+    kubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: test
+  cluster: { server: "${api.url}", insecure-skip-tls-verify: true }
+users:
+- name: test
+  user: { token: test-token }
+contexts:
+- name: test
+  context: { cluster: test, user: test, namespace: local }
+current-context: test
+`,
+  );
+});
+afterAll(async () => {
+  await api.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function khctl(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
+  const { KUBERNETES_SERVICE_HOST: _, ...parentEnv } = process.env;
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    env: { ...parentEnv, LOG_FORMAT: "json", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+describe("khctl spawner (process)", () => {
+  it("on SIGTERM with creates in flight: finishes them, deletes their messages, exits 0", async () => {
+    const queues = await sqs.createQueues({ visibilityTimeoutSeconds: 30 });
+    const workflowId = await insertWorkflow(db.pool);
+    const ids = await Promise.all([1, 2, 3].map(() => insertExecution(db.pool, { workflowId })));
+    const spawner = khctl(
+      ["spawner", "--kubeconfig", kubeconfig, "--port", "0", "--shutdown-timeout", "15"],
+      {
+        ...queues.env,
+        DATABASE_URL: db.url,
+        RUNNER_IMAGE: "keeperhub-runner:0123abcd",
+        LOG_LEVEL: "info",
+      },
+    );
+    try {
+      await waitFor("the spawner to start", () => spawner.output().includes("spawner started"), 20_000);
+      // Every create takes 2 s: SIGTERM lands while all three are in flight.
+      api.fail({ method: "POST", path: /\/jobs$/, delayMs: 2000, times: 3 });
+      for (const id of ids) await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
+      await waitFor("3 creates in flight", () => api.createRequests() >= 3);
+      expect(api.jobs().length).toBe(0);
+      spawner.child.kill("SIGTERM");
+
+      expect(await spawner.exited).toBe(0);
+      for (const id of ids) {
+        expect(api.job(`wf-${id}`)).toBeDefined();
+        expect((await executionState(db.pool, id)).job_name).toBe(`wf-${id}`);
+      }
+      const stats = await getQueueStats(sqs.sqs, queues.queueUrl);
+      expect(stats.visible + stats.inFlight).toBe(0);
+      expect(spawner.output()).toContain("spawner stopped");
+    } finally {
+      spawner.child.kill("SIGKILL");
+    }
+  });
+
+  it("exits 1 with one line naming a bad setting", async () => {
+    const run = khctl(["spawner", "--kubeconfig", kubeconfig, "--concurrency", "0"], {
+      DATABASE_URL: db.url,
+      SQS_QUEUE_URL: "http://127.0.0.1:1/000000000000/q",
+      RUNNER_IMAGE: "keeperhub-runner:0123abcd",
+    });
+    expect(await run.exited).toBe(1);
+    expect(run.output().trim()).toMatch(/^khctl: SPAWNER_CONCURRENCY .+$/);
+  });
+
+  it("khctl logs with no cluster prints the step log from Postgres", async () => {
+    const workflowId = await insertWorkflow(db.pool);
+    const id = await insertExecution(db.pool, { workflowId, status: "success" });
+    await db.pool.query(
+      "INSERT INTO workflow_execution_logs (id, execution_id, node_id, node_type, status, duration_ms) VALUES ($1, $2, 'trigger', 'trigger', 'success', 2)",
+      [newId(), id],
+    );
+    const run = khctl(["logs", id], { DATABASE_URL: db.url, KUBECONFIG: path.join(dir, "missing") });
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain("trigger success 2ms");
+    expect(run.output()).toContain(`execution ${id} success`);
+  });
+});
