@@ -1,0 +1,85 @@
+import type { StepStatus } from "../contracts/names.js";
+import { newId } from "../core/ids.js";
+import type { Queryable } from "./pool.js";
+
+/** A workflow_execution_logs row as stored: one per node that started or was skipped. */
+export interface ExecutionLogRow {
+  id: string;
+  execution_id: string;
+  node_id: string;
+  node_name: string | null;
+  node_type: string | null;
+  status: StepStatus;
+  input: unknown;
+  output: unknown;
+  error: string | null;
+  started_at: Date;
+  completed_at: Date | null;
+  duration_ms: number | null;
+}
+
+const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+
+export interface StepStart {
+  readonly executionId: string;
+  readonly nodeId: string;
+  readonly nodeName: string;
+  readonly nodeType: string;
+  readonly input: unknown;
+  readonly startedAt: Date;
+}
+
+/** Inserts the `running` row of a step that starts. */
+export async function insertStepStart(db: Queryable, step: StepStart): Promise<void> {
+  await db.query(
+    `INSERT INTO workflow_execution_logs (id, execution_id, node_id, node_name, node_type, status, input, started_at)
+     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)`,
+    [newId(), step.executionId, step.nodeId, step.nodeName, step.nodeType, json(step.input), step.startedAt],
+  );
+}
+
+export interface StepEnd extends StepStart {
+  readonly status: Exclude<StepStatus, "running">;
+  readonly output?: unknown;
+  readonly error?: string | null;
+  readonly completedAt: Date;
+  readonly durationMs: number;
+}
+
+/**
+ * Records the end of a step: updates its row, or inserts a finished one for a node that never started
+ * (skipped). One statement either way.
+ */
+export async function recordStepEnd(db: Queryable, step: StepEnd): Promise<void> {
+  await db.query(
+    `INSERT INTO workflow_execution_logs
+       (id, execution_id, node_id, node_name, node_type, status, input, output, error, started_at, completed_at, duration_ms)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (execution_id, node_id) DO UPDATE
+     SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
+         completed_at = EXCLUDED.completed_at, duration_ms = EXCLUDED.duration_ms`,
+    [
+      newId(),
+      step.executionId,
+      step.nodeId,
+      step.nodeName,
+      step.nodeType,
+      step.status,
+      json(step.input),
+      json(step.output),
+      step.error ?? null,
+      step.startedAt,
+      step.completedAt,
+      step.durationMs,
+    ],
+  );
+}
+
+/** The step log of an execution, in start order. */
+export async function listStepLogs(db: Queryable, executionId: string): Promise<ExecutionLogRow[]> {
+  const { rows } = await db.query<ExecutionLogRow>(
+    `SELECT * FROM workflow_execution_logs WHERE execution_id = $1 ORDER BY started_at, completed_at NULLS LAST, id`,
+    [executionId],
+  );
+  return rows;
+}

@@ -1,0 +1,81 @@
+import { EventEmitter, once } from "node:events";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { afterAll } from "vitest";
+import { createExecution } from "../../services/db/executions.js";
+import type { Pool } from "../../services/db/pool.js";
+import { createWorkflow } from "../../services/db/workflows.js";
+import { validateWorkflow } from "../../services/workflow/definition.js";
+
+/**
+ * A local HTTP server for workflow tests, on 127.0.0.1 (closed after the file):
+ * - `/` 200 text/html; `/post` echoes a POST as JSON `{json, body}`; `/json` a JSON document;
+ * - `/status/<code>` answers with that status;
+ * - `/slow` never answers; `events` emits "slow" when such a request arrives and "slow-closed" when the
+ *   client drops it (an aborted fetch).
+ */
+export async function startTestServer(): Promise<{ base: string; events: EventEmitter; requests: string[] }> {
+  const events = new EventEmitter();
+  const requests: string[] = [];
+  const server = http.createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => {
+      body += chunk;
+    });
+    request.on("end", () => {
+      const url = new URL(request.url ?? "/", "http://localhost");
+      requests.push(`${request.method} ${url.pathname}`);
+      if (url.pathname === "/") {
+        response.setHeader("content-type", "text/html");
+        response.end("<h1>up</h1>");
+      } else if (url.pathname === "/post") {
+        let json: unknown = null;
+        try {
+          json = JSON.parse(body);
+        } catch {}
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify({ json, body }));
+      } else if (url.pathname === "/json") {
+        response.setHeader("content-type", "application/json");
+        response.end(JSON.stringify({ slideshow: { slides: [{ title: "one" }] } }));
+      } else if (url.pathname.startsWith("/status/")) {
+        response.statusCode = Number(url.pathname.slice("/status/".length));
+        response.end("status");
+      } else if (url.pathname === "/slow") {
+        request.socket.once("close", () => events.emit("slow-closed"));
+        events.emit("slow");
+      } else {
+        response.statusCode = 404;
+        response.end();
+      }
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, events, requests };
+}
+
+/** An example workflow file with its public endpoints pointed at the test server. */
+export function loadExample(name: string, base: string): Record<string, unknown> {
+  const text = readFileSync(path.join(import.meta.dirname, "..", "..", "examples", name), "utf8")
+    .replaceAll("https://example.com", base)
+    .replaceAll("https://httpbin.org", base);
+  return JSON.parse(text);
+}
+
+/** Stores a workflow and creates a pending manual execution of it; returns both ids. */
+export async function createPending(
+  pool: Pool,
+  workflow: unknown,
+  input: Record<string, unknown> = {},
+): Promise<{ workflowId: string; executionId: string }> {
+  const { workflow: row } = await createWorkflow(pool, { definition: validateWorkflow(workflow) });
+  const executionId = await createExecution(pool, { workflowId: row.id, triggerType: "manual", input });
+  return { workflowId: row.id, executionId };
+}
