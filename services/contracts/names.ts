@@ -112,3 +112,13 @@ export const HOSTS_LINE = `127.0.0.1 ${HOST_ALIAS}`;
 
 /** Where the job-spawner serves its probes (the Deployment's liveness and readiness probes use these). */
 export const SPAWNER_HEALTH = { port: 8080, livenessPath: "/healthz", readinessPath: "/readyz" } as const;
+
+/**
+ * The runner's timeout settings (`khctl run`): seconds, 0 for none. Defaults: step 60 s; run
+ * JOB_ACTIVE_DEADLINE minus 10 s when that is set (so the run records a timeout before Kubernetes
+ * kills the pod), else 300 s.
+ */
+export const RUNNER_ENV = {
+  stepTimeoutSeconds: "STEP_TIMEOUT_SECONDS",
+  runTimeoutSeconds: "RUN_TIMEOUT_SECONDS",
+} as const;
