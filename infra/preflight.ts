@@ -7,8 +7,12 @@ import { khctl, REPO_ROOT } from "./khctl.js";
 export interface PreflightArgs {
   /** The profile whose checks run: `dev` (Docker) or `minikube` (Docker, minikube, the hosts line). */
   readonly profile: Profile;
+  /** The stack name: its own containers may hold the ports (a second `up`). */
+  readonly stack: string;
   /** Host ports the stack publishes; the checks fail when another stack's container holds one. */
   readonly ports: { readonly postgres: number; readonly localstack: number; readonly app: number };
+  /** Whether the app container is part of the stack (only then is its port checked). */
+  readonly appEnabled: boolean;
 }
 
 /** The `khctl doctor` arguments for a profile and its ports. Pure, for tests. */
@@ -17,19 +21,20 @@ export function doctorArgs(args: PreflightArgs): string[] {
     "doctor",
     "--profile",
     args.profile,
+    "--stack",
+    args.stack,
     "--postgres-port",
     String(args.ports.postgres),
     "--localstack-port",
     String(args.ports.localstack),
-    "--app-port",
-    String(args.ports.app),
+    ...(args.appEnabled ? ["--app-port", String(args.ports.app)] : []),
   ];
 }
 
 /**
  * Runs `khctl doctor` before anything changes; every other resource depends on it, so a failed check
- * stops the update with the doctor's one-line messages and their fixes. It re-runs when the profile or
- * ports change; run `khctl doctor` yourself at any time.
+ * stops the update with the doctor's one-line messages and their fixes. It re-runs when the profile,
+ * stack or ports change; run `khctl doctor` yourself at any time.
  */
 export class Preflight extends pulumi.ComponentResource {
   readonly check: command.local.Command;

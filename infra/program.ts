@@ -60,7 +60,12 @@ export function createKeeperhub(
   secretsConfig: StackSecrets,
   stack: string,
 ): KeeperhubOutputs {
-  const preflight = new Preflight("preflight", { profile: config.profile, ports: config.ports });
+  const preflight = new Preflight("preflight", {
+    profile: config.profile,
+    stack,
+    ports: config.ports,
+    appEnabled: config.appCheckoutPath !== undefined,
+  });
   const after = (...resources: pulumi.Resource[]): pulumi.ComponentResourceOptions => ({
     dependsOn: [preflight, ...resources],
   });

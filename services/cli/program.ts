@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { register as registerDoctor } from "./commands/doctor.js";
 import { register as registerLogs } from "./commands/logs.js";
 import { register as registerMigrate } from "./commands/migrate.js";
 import { register as registerSpawner } from "./commands/spawner.js";
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true });
   // Keep this list sorted; each line registers one command file.
+  registerDoctor(program);
   registerLogs(program);
   registerMigrate(program);
   registerSpawner(program);

@@ -99,7 +99,9 @@ describe("stack hybrid: resources", () => {
 
   it("runs `khctl doctor --profile minikube` as the preflight", () => {
     const doctor = inputs(find(run, COMMAND, "preflight-doctor"));
-    expect(doctor.create).toMatch(/services\/cli\/main\.ts doctor --profile minikube --postgres-port 5433/);
+    expect(doctor.create).toMatch(
+      /services\/cli\/main\.ts doctor --profile minikube --stack hybrid --postgres-port 5433 --localstack-port 4566$/,
+    );
   });
 
   it("pins every image and publishes the configured ports", () => {

@@ -84,7 +84,7 @@ describe("stack local: resources", () => {
 
   it("runs `khctl doctor --profile dev` as the preflight, with the configured ports", () => {
     expect(inputs(find(run, COMMAND, "preflight-doctor")).create).toMatch(
-      /doctor --profile dev --postgres-port 5433 --localstack-port 4566 --app-port 3100$/,
+      /doctor --profile dev --stack local --postgres-port 5433 --localstack-port 4566 --app-port 3100$/,
     );
   });
 

@@ -1,0 +1,79 @@
+import type { Command } from "commander";
+import {
+  DEFAULT_PORTS,
+  HOSTS_LINE,
+  PROFILES,
+  type Profile,
+  STACK_OF_PROFILE,
+} from "../../contracts/names.js";
+import {
+  type DoctorProbes,
+  failedRequired,
+  renderDoctor,
+  runDoctor,
+  systemProbes,
+} from "../../doctor/checks.js";
+import { CliError } from "../errors.js";
+import { printJson } from "../shared.js";
+
+interface DoctorFlags {
+  profile: string;
+  stack?: string;
+  postgresPort: string;
+  localstackPort: string;
+  appPort?: string;
+  json?: boolean;
+}
+
+function port(flag: string, value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 65_535) {
+    throw new CliError(`${flag} must be a port number from 1 to 65535 (got "${value}")`, 2);
+  }
+  return parsed;
+}
+
+const HELP = `
+Checks, each one line with how to fix it when it fails:
+  docker           the Docker daemon answers (both profiles)
+  minikube         minikube is installed (profile minikube)
+  hosts            host.minikube.internal resolves to this machine (profile minikube);
+                   fix: echo "${HOSTS_LINE}" | sudo tee -a /etc/hosts
+  port:<n>         each port is free, or held by this stack's own containers (not the other stack's)
+
+Exit status: 0 when every required check passes, 1 otherwise. \`pulumi up\` runs this first.
+No environment settings are read.
+`;
+
+/** `khctl doctor`; `probes` stand in for the machine in tests. */
+export function register(program: Command, probes: DoctorProbes = systemProbes()): void {
+  program
+    .command("doctor")
+    .description("check that this machine can run a stack: Docker, minikube, the /etc/hosts line, free ports")
+    .option("--profile <profile>", `dev (stack local) or minikube (stack hybrid)`, "dev")
+    .option("--stack <name>", "the stack being brought up (default: local for dev, hybrid for minikube)")
+    .option("--postgres-port <port>", "host port of Postgres", String(DEFAULT_PORTS.postgres))
+    .option("--localstack-port <port>", "host port of LocalStack", String(DEFAULT_PORTS.localstack))
+    .option("--app-port <port>", "host port of the app, checked only when given")
+    .option("--json", "print the results as JSON")
+    .addHelpText("after", HELP)
+    .action(async (flags: DoctorFlags) => {
+      if (!(PROFILES as readonly string[]).includes(flags.profile)) {
+        throw new CliError(`--profile must be one of ${PROFILES.join(", ")} (got "${flags.profile}")`, 2);
+      }
+      const profile = flags.profile as Profile;
+      const stack = flags.stack ?? STACK_OF_PROFILE[profile];
+      const ports: Record<string, number> = {
+        postgres: port("--postgres-port", flags.postgresPort),
+        localstack: port("--localstack-port", flags.localstackPort),
+        ...(flags.appPort ? { app: port("--app-port", flags.appPort) } : {}),
+      };
+      const results = await runDoctor({ profile, stack, ports }, probes);
+      const failed = failedRequired(results);
+      if (flags.json) printJson({ profile, stack, ok: failed.length === 0, checks: results });
+      else process.stdout.write(`${renderDoctor(results)}\n`);
+      if (failed.length > 0) {
+        throw new CliError(`${failed.length} required check(s) failed: ${failed.join(", ")}`);
+      }
+    });
+}

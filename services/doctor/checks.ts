@@ -1,0 +1,202 @@
+import { lookup } from "node:dns/promises";
+import net from "node:net";
+import { DEFAULT_PORTS, HOST_ALIAS, HOSTS_LINE, type Profile, STACK_LABEL } from "../contracts/names.js";
+import { errorMessage } from "../core/errors.js";
+import { type ContainerInfo, listContainers } from "./docker.js";
+import { type Exec, exec } from "./exec.js";
+
+/** The machine, as the checks see it. Injected so tests can stand in for Docker and minikube. */
+export interface DoctorProbes {
+  /** Docker server version; rejects when the daemon cannot be reached. */
+  dockerVersion(): Promise<string>;
+  /** minikube version; rejects when minikube is not installed. */
+  minikubeVersion(): Promise<string>;
+  /** Addresses a host name resolves to on this machine; rejects when it does not resolve. */
+  resolve(host: string): Promise<string[]>;
+  /** Every Docker container; rejects when Docker cannot be reached. */
+  containers(): Promise<ContainerInfo[]>;
+  /** True when something listens on the port on this machine. */
+  portInUse(port: number): Promise<boolean>;
+}
+
+/** Probes of the real machine, through the docker and minikube CLIs, DNS and a test bind. */
+export function systemProbes(run: Exec = exec): DoctorProbes {
+  return {
+    dockerVersion: async () => (await run("docker", ["version", "--format", "{{.Server.Version}}"])).trim(),
+    minikubeVersion: async () => (await run("minikube", ["version", "--short"])).trim(),
+    resolve: async (host) => (await lookup(host, { all: true })).map((a) => a.address),
+    containers: () => listContainers(run),
+    portInUse: (port) =>
+      new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "EADDRINUSE"));
+        server.listen(port, "0.0.0.0", () => server.close(() => resolve(false)));
+      }),
+  };
+}
+
+export interface CheckResult {
+  /** Short id: docker, minikube, hosts, port:5433. */
+  readonly name: string;
+  readonly ok: boolean;
+  /** A failed required check makes `khctl doctor` exit 1 (and stops `pulumi up`). */
+  readonly required: boolean;
+  /** One line: what was found. */
+  readonly message: string;
+  /** How to fix it, when it failed. */
+  readonly fix?: string;
+}
+
+export interface DoctorOptions {
+  readonly profile: Profile;
+  /** The stack being brought up: containers labelled with it may hold the ports. */
+  readonly stack: string;
+  /** Ports the stack will publish, by what they are for. */
+  readonly ports: Readonly<Record<string, number>>;
+}
+
+export const DEFAULT_DOCTOR_PORTS: Readonly<Record<string, number>> = {
+  postgres: DEFAULT_PORTS.postgres,
+  localstack: DEFAULT_PORTS.localstack,
+};
+
+async function checkDocker(probes: DoctorProbes): Promise<CheckResult> {
+  try {
+    return {
+      name: "docker",
+      ok: true,
+      required: true,
+      message: `Docker is reachable (server ${await probes.dockerVersion()})`,
+    };
+  } catch (error) {
+    return {
+      name: "docker",
+      ok: false,
+      required: true,
+      message: `Docker is not reachable: ${errorMessage(error)}`,
+      fix: "start Docker (Docker Desktop, or `sudo systemctl start docker`) and check that `docker info` works without sudo",
+    };
+  }
+}
+
+async function checkMinikube(probes: DoctorProbes): Promise<CheckResult> {
+  try {
+    return {
+      name: "minikube",
+      ok: true,
+      required: true,
+      message: `minikube ${await probes.minikubeVersion()} is installed`,
+    };
+  } catch (error) {
+    return {
+      name: "minikube",
+      ok: false,
+      required: true,
+      message: `minikube is not usable: ${errorMessage(error)}`,
+      fix: "install minikube: https://minikube.sigs.k8s.io/docs/start/",
+    };
+  }
+}
+
+async function checkHosts(probes: DoctorProbes): Promise<CheckResult> {
+  const fix = `add the line to /etc/hosts: echo "${HOSTS_LINE}" | sudo tee -a /etc/hosts`;
+  try {
+    const addresses = await probes.resolve(HOST_ALIAS);
+    const loopback = addresses.some((a) => a === "::1" || a.startsWith("127."));
+    return loopback
+      ? {
+          name: "hosts",
+          ok: true,
+          required: true,
+          message: `${HOST_ALIAS} resolves to ${addresses.join(", ")}`,
+        }
+      : {
+          name: "hosts",
+          ok: false,
+          required: true,
+          message: `${HOST_ALIAS} resolves to ${addresses.join(", ")}, not to this machine, so queue URLs would leave it`,
+          fix: `point it at 127.0.0.1 in /etc/hosts: ${HOSTS_LINE}`,
+        };
+  } catch {
+    return {
+      name: "hosts",
+      ok: false,
+      required: true,
+      message: `${HOST_ALIAS} does not resolve on this machine (queue URLs use it, from the host too)`,
+      fix,
+    };
+  }
+}
+
+async function checkPort(
+  what: string,
+  port: number,
+  stack: string,
+  containers: ContainerInfo[] | undefined,
+  probes: DoctorProbes,
+): Promise<CheckResult> {
+  const name = `port:${port}`;
+  const holder = containers?.find((c) => c.state === "running" && c.hostPorts.includes(port));
+  if (holder) {
+    const owner = holder.labels[STACK_LABEL];
+    if (owner === stack) {
+      return {
+        name,
+        ok: true,
+        required: true,
+        message: `port ${port} (${what}) is held by ${holder.name} of this stack`,
+      };
+    }
+    return {
+      name,
+      ok: false,
+      required: true,
+      message: owner
+        ? `port ${port} (${what}) is held by ${holder.name} of stack ${owner}`
+        : `port ${port} (${what}) is held by container ${holder.name}`,
+      fix: owner
+        ? `switch stacks cleanly: pulumi destroy -s ${owner}`
+        : `docker stop ${holder.name}, or pick another port: pulumi config set keeperhub:${what}Port <port>`,
+    };
+  }
+  if (await probes.portInUse(port)) {
+    return {
+      name,
+      ok: false,
+      required: true,
+      message: `port ${port} (${what}) is in use by another program`,
+      fix: `find it with \`sudo lsof -i :${port}\` and stop it, or pick another port: pulumi config set keeperhub:${what}Port <port>`,
+    };
+  }
+  return { name, ok: true, required: true, message: `port ${port} (${what}) is free` };
+}
+
+/** Runs the profile's checks; never throws (every failure is a result). */
+export async function runDoctor(options: DoctorOptions, probes: DoctorProbes): Promise<CheckResult[]> {
+  const docker = await checkDocker(probes);
+  const results: CheckResult[] = [docker];
+  if (options.profile === "minikube") {
+    results.push(await checkMinikube(probes), await checkHosts(probes));
+  }
+  // Without Docker the container list is unknown; the bind test still finds a taken port.
+  const containers = docker.ok ? await probes.containers().catch(() => undefined) : undefined;
+  for (const [what, port] of Object.entries(options.ports)) {
+    results.push(await checkPort(what, port, options.stack, containers, probes));
+  }
+  return results;
+}
+
+/** The report for people: one line per check, and the fix under each failure. Pure. */
+export function renderDoctor(results: readonly CheckResult[]): string {
+  const lines: string[] = [];
+  for (const result of results) {
+    const mark = result.ok ? "ok  " : result.required ? "FAIL" : "warn";
+    lines.push(`${mark} ${result.name.padEnd(10)} ${result.message}`);
+    if (!result.ok && result.fix) lines.push(`     ${"".padEnd(10)} fix: ${result.fix}`);
+  }
+  return lines.join("\n");
+}
+
+/** Names of the required checks that failed. */
+export const failedRequired = (results: readonly CheckResult[]): string[] =>
+  results.filter((r) => r.required && !r.ok).map((r) => r.name);

@@ -1,0 +1,3 @@
+export * from "./checks.js";
+export * from "./docker.js";
+export * from "./exec.js";

@@ -1,0 +1,215 @@
+import { execFile } from "node:child_process";
+import { lookup } from "node:dns/promises";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { HOSTS_LINE, STACK_LABEL } from "../../services/contracts/names.js";
+import {
+  type ContainerInfo,
+  type DoctorProbes,
+  failedRequired,
+  parseDockerPs,
+  renderDoctor,
+  runDoctor,
+  systemProbes,
+} from "../../services/doctor/index.js";
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+function container(name: string, hostPorts: number[], stack?: string): ContainerInfo {
+  return {
+    name,
+    image: "x:1",
+    state: "running",
+    status: "Up 1 minute (healthy)",
+    health: "healthy",
+    labels: stack ? { [STACK_LABEL]: stack } : {},
+    hostPorts,
+    ports: "",
+  };
+}
+
+/** A machine where everything is in order, with overrides. */
+function probes(overrides: Partial<DoctorProbes> = {}): DoctorProbes {
+  return {
+    dockerVersion: async () => "27.3.1",
+    minikubeVersion: async () => "v1.36.0",
+    resolve: async () => ["127.0.0.1"],
+    containers: async () => [],
+    portInUse: async () => false,
+    ...overrides,
+  };
+}
+const ports = { postgres: 5433, localstack: 4566 };
+
+describe("khctl doctor checks", () => {
+  it("passes on a ready machine, with the minikube checks only for the minikube profile", async () => {
+    const hybrid = await runDoctor({ profile: "minikube", stack: "hybrid", ports }, probes());
+    expect(hybrid.map((r) => r.name)).toEqual(["docker", "minikube", "hosts", "port:5433", "port:4566"]);
+    expect(failedRequired(hybrid)).toEqual([]);
+    const local = await runDoctor({ profile: "dev", stack: "local", ports }, probes());
+    expect(local.map((r) => r.name)).toEqual(["docker", "port:5433", "port:4566"]);
+  });
+
+  it("fails on the other stack's containers holding the ports, and says how to switch", async () => {
+    const results = await runDoctor(
+      { profile: "minikube", stack: "hybrid", ports },
+      probes({
+        containers: async () => [
+          container("keeperhub-db", [5433], "local"),
+          container("keeperhub-localstack", [4566], "hybrid"),
+        ],
+        portInUse: async () => true,
+      }),
+    );
+    const postgres = results.find((r) => r.name === "port:5433");
+    expect(postgres).toMatchObject({
+      ok: false,
+      message: "port 5433 (postgres) is held by keeperhub-db of stack local",
+      fix: "switch stacks cleanly: pulumi destroy -s local",
+    });
+    // The stack's own container is fine: a second `pulumi up` finds it there.
+    expect(results.find((r) => r.name === "port:4566")).toMatchObject({ ok: true });
+    expect(failedRequired(results)).toEqual(["port:5433"]);
+  });
+
+  it("names a foreign container or program that holds a port", async () => {
+    const results = await runDoctor(
+      { profile: "dev", stack: "local", ports },
+      probes({
+        containers: async () => [container("my-postgres", [5433])],
+        portInUse: async (p) => p === 4566,
+      }),
+    );
+    expect(results.find((r) => r.name === "port:5433")?.fix).toMatch(
+      /^docker stop my-postgres, or pick another port: pulumi config set keeperhub:postgresPort/,
+    );
+    expect(results.find((r) => r.name === "port:4566")).toMatchObject({
+      ok: false,
+      message: "port 4566 (localstack) is in use by another program",
+      fix: expect.stringContaining("sudo lsof -i :4566"),
+    });
+  });
+
+  it("fails when host.minikube.internal points away from this machine", async () => {
+    const results = await runDoctor(
+      { profile: "minikube", stack: "hybrid", ports },
+      probes({ resolve: async () => ["192.168.49.1"] }),
+    );
+    expect(results.find((r) => r.name === "hosts")).toMatchObject({
+      ok: false,
+      fix: expect.stringContaining(HOSTS_LINE),
+    });
+  });
+
+  it("renders one line per check and the fix under each failure", async () => {
+    const results = await runDoctor(
+      { profile: "minikube", stack: "hybrid", ports },
+      probes({
+        minikubeVersion: async () =>
+          Promise.reject(new Error("minikube is not installed (not found on PATH)")),
+      }),
+    );
+    const text = renderDoctor(results);
+    expect(text).toMatch(/^FAIL minikube +minikube is not usable: minikube is not installed/m);
+    expect(text).toMatch(/^ +fix: install minikube: https:\/\/minikube\.sigs\.k8s\.io\/docs\/start\/$/m);
+    expect(text).toMatch(/^ok {3}docker +Docker is reachable \(server 27\.3\.1\)$/m);
+  });
+});
+
+describe("khctl doctor on this machine", () => {
+  const dirs: string[] = [];
+  afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+  it("finds a port that a program listens on, and a free one", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const system = systemProbes();
+    expect(await system.portInUse(port)).toBe(true);
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(await system.portInUse(port)).toBe(false);
+  });
+
+  it("runs as a process: without docker and minikube on PATH it prints each failure with its fix and exits 1", async () => {
+    // A PATH holding only node: the docker and minikube CLIs are missing, wherever this runs.
+    const bin = await mkdtemp(path.join(tmpdir(), "kh-doctor-bin-"));
+    dirs.push(bin);
+    await symlink(process.execPath, path.join(bin, "node"));
+    const result = await run(
+      process.execPath,
+      ["--import", "tsx", "services/cli/main.ts", "doctor", "--profile", "minikube", "--postgres-port", "1"],
+      { cwd: ROOT, env: { ...process.env, PATH: bin } },
+    ).then(
+      () => ({ code: 0, stdout: "", stderr: "" }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      /^FAIL docker +Docker is not reachable: docker is not installed \(not found on PATH\)$/m,
+    );
+    expect(result.stdout).toMatch(/fix: start Docker/);
+    expect(result.stdout).toMatch(/^FAIL minikube +minikube is not usable: minikube is not installed/m);
+    const hostsResolve = await lookup("host.minikube.internal").then(
+      () => true,
+      () => false,
+    );
+    if (!hostsResolve) {
+      expect(result.stdout).toContain(
+        `fix: add the line to /etc/hosts: echo "${HOSTS_LINE}" | sudo tee -a /etc/hosts`,
+      );
+    }
+    // Port 1 needs root to bind, so as a normal user it reads as taken; as root it is free. Either way one line.
+    expect(result.stdout).toMatch(/^(ok|FAIL) +port:1 /m);
+    expect(result.stderr).toMatch(/^khctl: \d required check\(s\) failed: docker, minikube/m);
+  });
+
+  it("rejects an unknown profile as a usage error (exit 2)", async () => {
+    const result = await run(
+      process.execPath,
+      ["--import", "tsx", "services/cli/main.ts", "doctor", "--profile", "prod"],
+      {
+        cwd: ROOT,
+      },
+    ).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--profile must be one of dev, minikube (got "prod")');
+  });
+});
+
+describe("docker ps parsing", () => {
+  it("reads names, state, health, labels and host ports", () => {
+    const line = JSON.stringify({
+      Names: "keeperhub-db",
+      Image: "postgres:16.9-bookworm",
+      State: "running",
+      Status: "Up 3 minutes (healthy)",
+      Labels: `${STACK_LABEL}=hybrid,com.docker.compose.project=x`,
+      Ports: "0.0.0.0:5433->5432/tcp, [::]:5433->5432/tcp",
+    });
+    const [parsed] = parseDockerPs(`${line}\n`);
+    expect(parsed).toEqual({
+      name: "keeperhub-db",
+      image: "postgres:16.9-bookworm",
+      state: "running",
+      status: "Up 3 minutes (healthy)",
+      health: "healthy",
+      labels: { [STACK_LABEL]: "hybrid", "com.docker.compose.project": "x" },
+      hostPorts: [5433],
+      ports: "0.0.0.0:5433->5432/tcp, [::]:5433->5432/tcp",
+    });
+    expect(
+      parseDockerPs(JSON.stringify({ Names: "x", State: "exited", Status: "Exited (0)", Ports: "" }))[0],
+    ).toMatchObject({
+      health: undefined,
+      hostPorts: [],
+    });
+  });
+});
