@@ -1,0 +1,74 @@
+import { EXECUTION_STATUSES, type ExecutionStatus } from "../contracts/names.js";
+import { errorMessage } from "../core/errors.js";
+import type { Queryable } from "../db/pool.js";
+import { type StatusPart, unreachable } from "./parts.js";
+
+export interface ExecutionsStatus {
+  /** Window of the counts, hours. */
+  readonly sinceHours: number;
+  readonly byStatus: Record<ExecutionStatus, number>;
+  /** The latest executions, newest first. */
+  readonly recent: {
+    id: string;
+    workflowId: string;
+    status: string;
+    createdAt: string;
+    error: string | null;
+  }[];
+}
+
+/** Executions by status in the last `sinceHours`, and the latest few. */
+export async function executionsPart(
+  db: Queryable | Error,
+  options: { sinceHours?: number; recent?: number } = {},
+): Promise<StatusPart<ExecutionsStatus>> {
+  const sinceHours = options.sinceHours ?? 24;
+  if (db instanceof Error) return unreachable("executions", true, errorMessage(db));
+  try {
+    const counts = await db.query<{ status: ExecutionStatus; count: number }>(
+      `SELECT status, count(*)::int AS count FROM workflow_executions
+        WHERE created_at > now() - make_interval(hours => $1) GROUP BY status`,
+      [sinceHours],
+    );
+    const latest = await db.query<{
+      id: string;
+      workflow_id: string;
+      status: string;
+      created_at: Date;
+      error: string | null;
+    }>(
+      `SELECT id, workflow_id, status, created_at, error FROM workflow_executions
+        ORDER BY created_at DESC, id DESC LIMIT $1`,
+      [options.recent ?? 5],
+    );
+    const byStatus = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<
+      ExecutionStatus,
+      number
+    >;
+    for (const row of counts.rows) byStatus[row.status] = row.count;
+    const recent = latest.rows.map((r) => ({
+      id: r.id,
+      workflowId: r.workflow_id,
+      status: r.status,
+      createdAt: r.created_at.toISOString(),
+      error: r.error,
+    }));
+    return {
+      name: "executions",
+      required: true,
+      ok: true,
+      summary: `last ${sinceHours} h: ${EXECUTION_STATUSES.map((s) => `${byStatus[s]} ${s}`).join(", ")}`,
+      lines: recent.map(
+        (r) =>
+          `${r.id}  ${r.status.padEnd(9)} ${r.createdAt}  workflow ${r.workflowId}${r.error ? `  ${r.error.split("\n")[0]}` : ""}`,
+      ),
+      data: { sinceHours, byStatus, recent },
+    };
+  } catch (error) {
+    return unreachable(
+      "executions",
+      true,
+      `database: ${errorMessage(error)} (docker logs keeperhub-db; khctl migrate)`,
+    );
+  }
+}

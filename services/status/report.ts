@@ -1,0 +1,139 @@
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { KubeConfig } from "@kubernetes/client-node";
+import { DOCKER, type Profile, STACK_LABEL, STACK_OF_PROFILE } from "../contracts/names.js";
+import { errorMessage } from "../core/errors.js";
+import { createPool } from "../db/pool.js";
+import { listContainers } from "../doctor/docker.js";
+import { type Exec, exec } from "../doctor/exec.js";
+import { createSqsClient, type SqsConnection } from "../queue/client.js";
+import { containersPart } from "./containers.js";
+import { executionsPart } from "./executions.js";
+import { type KubeSource, kubernetesPart, kubeSource } from "./kubernetes.js";
+import { minikubePart } from "./minikube.js";
+import { type StatusPart, unreachable } from "./parts.js";
+import { queuePart } from "./queue.js";
+
+export interface StatusOptions {
+  /** dev (stack local) or minikube (stack hybrid); undefined: read from the Postgres container's stack label. */
+  readonly profile: Profile | undefined;
+  readonly minikubeProfile: string;
+  /** kubeconfig context; undefined: the current one. */
+  readonly kubeContext: string | undefined;
+  readonly namespace: string;
+  /** Unset: the executions part says how to set it. */
+  readonly databaseUrl: string | undefined;
+  readonly queueUrl: string;
+  readonly sqs: SqsConnection;
+  /** A part that takes longer is reported as unreachable, ms. Default 15000. */
+  readonly partTimeoutMs?: number;
+}
+
+/** How `khctl status` reaches each part. Injected so tests use fauxqs, a test API server, a fake docker. */
+export interface StatusDeps {
+  readonly exec: Exec;
+  readonly kube: (context: string | undefined) => KubeSource;
+  readonly sqs: (connection: SqsConnection) => SQSClient;
+}
+
+export const systemStatusDeps: StatusDeps = {
+  exec,
+  kube: (context) => {
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    if (context) {
+      if (!kc.getContextObject(context))
+        throw new Error(`kube context "${context}" is not in the kubeconfig`);
+      kc.setCurrentContext(context);
+    }
+    return kubeSource(kc);
+  },
+  sqs: (connection) => createSqsClient(connection),
+};
+
+export interface StatusReport {
+  readonly profile: Profile;
+  /** Names of the required parts that are down. */
+  readonly down: string[];
+  readonly parts: StatusPart[];
+}
+
+async function withTimeout(name: string, ms: number, work: Promise<StatusPart>): Promise<StatusPart> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<StatusPart>((resolve) => {
+    timer = setTimeout(() => resolve(unreachable(name, true, `no answer within ${ms / 1000}s`)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function databasePart(url: string | undefined): Promise<StatusPart> {
+  if (!url) {
+    return unreachable(
+      "executions",
+      true,
+      "DATABASE_URL is not set (export DATABASE_URL=$(pulumi stack output databaseUrl --show-secrets))",
+    );
+  }
+  const pool = createPool(url, { max: 1, applicationName: "khctl-status" });
+  try {
+    return await executionsPart(pool);
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
+/** Collects every part at once; a part that fails is one line in the report, never an exception. */
+export async function collectStatus(
+  options: StatusOptions,
+  deps: StatusDeps = systemStatusDeps,
+): Promise<StatusReport> {
+  const ms = options.partTimeoutMs ?? 15_000;
+  const listed = await listContainers(deps.exec).catch((error: unknown) => new Error(errorMessage(error)));
+  // Without --profile, the stack label of the Postgres container tells which stack is up.
+  const stackOf = Array.isArray(listed)
+    ? listed.find((c) => c.name === DOCKER.postgres)?.labels[STACK_LABEL]
+    : undefined;
+  const profile: Profile = options.profile ?? (stackOf === STACK_OF_PROFILE.minikube ? "minikube" : "dev");
+
+  const sqsClient = deps.sqs(options.sqs);
+  try {
+    const pending: Promise<StatusPart>[] = [Promise.resolve(containersPart(profile, listed))];
+    if (profile === "minikube") {
+      pending.push(withTimeout("minikube", ms, minikubePart(deps.exec, options.minikubeProfile)));
+      let source: KubeSource | Error;
+      try {
+        source = deps.kube(options.kubeContext);
+      } catch (error) {
+        source = new Error(errorMessage(error));
+      }
+      pending.push(
+        withTimeout(
+          "kubernetes",
+          ms,
+          kubernetesPart(source, { namespace: options.namespace, context: options.kubeContext }),
+        ),
+      );
+    }
+    pending.push(withTimeout("queue", ms, queuePart(sqsClient, options.queueUrl)));
+    pending.push(withTimeout("executions", ms, databasePart(options.databaseUrl)));
+    const parts = await Promise.all(pending);
+    return { profile, parts, down: parts.filter((p) => p.required && !p.ok).map((p) => p.name) };
+  } finally {
+    sqsClient.destroy();
+  }
+}
+
+/** One screen: a line per part (ok or DOWN, and its summary), its details indented under it. Pure. */
+export function renderStatus(report: StatusReport): string {
+  const lines = [`profile ${report.profile} (stack ${STACK_OF_PROFILE[report.profile]})`];
+  for (const part of report.parts) {
+    lines.push(
+      `${(part.ok ? "ok" : part.required ? "DOWN" : "warn").padEnd(5)}${part.name.padEnd(12)}${part.summary}`,
+    );
+    for (const line of part.lines) lines.push(`       ${line}`);
+  }
+  return lines.join("\n");
+}
