@@ -6,7 +6,6 @@ import { register as registerMigrate } from "./commands/migrate.js";
 import { register as registerRun } from "./commands/run.js";
 import { register as registerSpawner } from "./commands/spawner.js";
 import { register as registerStatus } from "./commands/status.js";
-import { register as registerStatus } from "./commands/status.js";
 import { register as registerWorkflow } from "./commands/workflow.js";
 
 /**
@@ -28,7 +27,6 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerRun(program);
   registerSpawner(program);
-  registerStatus(program);
   registerStatus(program);
   registerWorkflow(program);
   return program;
