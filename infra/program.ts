@@ -34,7 +34,7 @@ export function nextCommands(config: StackConfig, stack: string): string[] {
   const common = [
     env,
     `npx khctl status --profile ${config.profile}`,
-    "npx khctl workflow create --file <workflow.json>",
+    "npx khctl workflow create --file examples/http-check.json",
     "npx khctl trigger <workflowId> --wait",
   ];
   if (config.profile === "dev") {
