@@ -24,6 +24,11 @@ export interface JobSpawnerDeps {
     "namespace" | "runnerImage" | "jobTtlSeconds" | "jobActiveDeadlineSeconds" | "maxConcurrentJobs"
   >;
   readonly metrics: SpawnerMetrics;
+  /**
+   * How long the active-Job count may be reused before capacity() lists the Jobs again, ms. At the cap it
+   * lists on every call. Default 2000.
+   */
+  readonly activeRefreshMs?: number;
 }
 
 export interface JobSpawner {
@@ -40,7 +45,12 @@ const FOREIGN_KEY_VIOLATION = "23503";
 
 export function createJobSpawner(deps: JobSpawnerDeps): JobSpawner {
   const { db, kube, config, metrics } = deps;
+  const activeRefreshMs = deps.activeRefreshMs ?? 2000;
   let inFlight = 0;
+  /** Jobs this spawner created (or found existing) since it started. */
+  let created = 0;
+  /** The last count of active runner Jobs, and the value of `created` when that list began. */
+  let active = { listed: 0, createdAtList: 0, listedAt: Number.NEGATIVE_INFINITY };
 
   /** The execution this message is about: the one it names, or one created for it (idempotently). */
   const resolveExecution = async (message: WorkflowMessage, messageId: string): Promise<string> => {
@@ -147,6 +157,7 @@ export function createJobSpawner(deps: JobSpawnerDeps): JobSpawner {
       );
       return "retry";
     }
+    created++;
     await recordJobName(db, executionId, jobName);
     return "done";
   };
@@ -161,10 +172,18 @@ export function createJobSpawner(deps: JobSpawnerDeps): JobSpawner {
       }
     },
     async capacity(freeSlots) {
-      const active = (await listJobs(kube, runnerSelector())).filter(isActiveJob).length;
-      metrics.activeJobs.set(active);
+      const estimate = () => active.listed + (created - active.createdAtList) + inFlight;
+      // Listing every Job on each receive would cost a large request per message: trust the last count
+      // plus our own creates for a while, and list again when it is stale or says we are at the cap.
+      if (performance.now() - active.listedAt >= activeRefreshMs || estimate() >= config.maxConcurrentJobs) {
+        const createdBefore = created;
+        const listed = (await listJobs(kube, runnerSelector())).filter(isActiveJob).length;
+        // A create that finished during the list may be counted twice: an over-count, never an overshoot.
+        active = { listed, createdAtList: createdBefore, listedAt: performance.now() };
+        metrics.activeJobs.set(listed);
+      }
       // Creates in flight may not be in the list yet: count them too, so the cap is never overshot.
-      return Math.max(0, Math.min(freeSlots, config.maxConcurrentJobs - active - inFlight));
+      return Math.max(0, Math.min(freeSlots, config.maxConcurrentJobs - estimate()));
     },
     inFlight: () => inFlight,
   };

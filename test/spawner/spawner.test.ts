@@ -228,7 +228,11 @@ describe("spawner", () => {
       message: "etcd timeout",
     });
     await sendMessage(sqs.sqs, queues.queueUrl, messageFor(failing, workflowId));
-    await waitFor("the Job after a retry", () => jobsFor(failing).length === 1, 20_000);
+    await waitFor(
+      "the Job after a retry, recorded",
+      async () => jobsFor(failing).length === 1 && (await executionState(db.pool, failing)).job_name,
+      20_000,
+    );
     expect(await executionState(db.pool, failing)).toMatchObject({
       status: "pending",
       job_name: `wf-${failing}`,
@@ -238,7 +242,11 @@ describe("spawner", () => {
     const before = api.createRequests();
     api.fail({ method: "POST", path: /\/jobs$/, delayMs: 1500, status: 504, reason: "Timeout" });
     await sendMessage(sqs.sqs, queues.queueUrl, messageFor(slow, workflowId));
-    await waitFor("the Job after a timed-out create", () => jobsFor(slow).length === 1, 20_000);
+    await waitFor(
+      "the Job after a timed-out create, recorded",
+      async () => jobsFor(slow).length === 1 && (await executionState(db.pool, slow)).job_name,
+      20_000,
+    );
     expect(api.createRequests() - before).toBeGreaterThanOrEqual(2);
     expect((await executionState(db.pool, slow)).status).toBe("pending");
     const metrics = await service?.metrics.registry.metrics();
