@@ -1,0 +1,3 @@
+export * from "./dispatcher.js";
+export * from "./outbox.js";
+export * from "./slots.js";
