@@ -40,8 +40,10 @@ export interface JobSpawner {
   inFlight(): number;
 }
 
-// Postgres: the workflow the message names does not exist (foreign key); retrying cannot help.
-const FOREIGN_KEY_VIOLATION = "23503";
+// Postgres integrity errors (class 23: e.g. the workflow does not exist, a CHECK fails) and bad input
+// (class 22) mean the message can never be recorded; retrying cannot help. Conflicts never reach here.
+const isPermanentDbError = (error: unknown): boolean =>
+  /^2[23]/.test((error as { code?: string }).code ?? "");
 
 export function createJobSpawner(deps: JobSpawnerDeps): JobSpawner {
   const { db, kube, config, metrics } = deps;
@@ -63,7 +65,7 @@ export function createJobSpawner(deps: JobSpawnerDeps): JobSpawner {
       triggerType: message.triggerType,
       input: message.input ?? {},
       scheduleId,
-      scheduledFor: scheduleId ? new Date(message.triggerTime) : null,
+      scheduledFor: scheduleId || message.triggerType === "schedule" ? new Date(message.triggerTime) : null,
     });
     return id;
   };
@@ -85,10 +87,10 @@ export function createJobSpawner(deps: JobSpawnerDeps): JobSpawner {
     try {
       executionId = await resolveExecution(parsed, messageId);
     } catch (error) {
-      if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
+      if (isPermanentDbError(error)) {
         log.error(
-          { workflowId: parsed.workflowId },
-          "message names a workflow that does not exist; dead-lettering it",
+          { workflowId: parsed.workflowId, err: errorMessage(error) },
+          "message cannot be recorded (e.g. its workflow does not exist); dead-lettering it",
         );
         return "dead-letter";
       }

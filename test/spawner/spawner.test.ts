@@ -172,6 +172,12 @@ describe("spawner", () => {
       expect(await spawner.handle(scheduled, context)).toBe("done");
       expect(await spawner.handle(manual, context)).toBe("done");
     }
+    // A workflow that does not exist can never be recorded: dead-letter, not retry forever.
+    const orphan: Message = {
+      MessageId: "m-orphan",
+      Body: JSON.stringify({ workflowId: "no-such-workflow", triggerType: "manual", triggerTime: slot }),
+    };
+    expect(await spawner.handle(orphan, context)).toBe("dead-letter");
     const { rows } = await db.pool.query<{ id: string; schedule_id: string | null; job_name: string }>(
       "SELECT id, schedule_id, job_name FROM workflow_executions WHERE workflow_id = $1 ORDER BY schedule_id",
       [workflowId],
