@@ -26,9 +26,9 @@ import { resolveTemplates, type TemplateScope } from "./templates.js";
  *   reason; other branches go on. The run is `error` when any step failed.
  * - A Condition whose result is falsy skips its subtree (every descendant, even one that has another
  *   parent), reported `skipped`.
- * - A disabled node (`data.enabled: false`) does not run and is reported `skipped` ("disabled"); its
- *   children run. Its output is its parent's output when it has exactly one parent, else it has none
- *   (a template reading it is then a step error). A trigger always runs.
+ * - A disabled node (`data.enabled: false`) does not run and is reported `skipped` ("disabled: passed
+ *   through"); its children run. Its output is empty (null), as in KeeperHub: a template reading it
+ *   gives null, or "" inside a string, rather than failing the step. A trigger always runs.
  * - The step timeout ends one step (an error); the run timeout and the external signal abort every
  *   step in flight (reported `cancelled`), start nothing new, and end the run `error` (timeout) or
  *   `cancelled` (signal). Nodes that never started are not reported.
@@ -185,9 +185,7 @@ export async function runWorkflow(
     if (failed) return skip(node, failed.reason, "failed");
     if (parentStops[0]) return skip(node, parentStops[0].reason, "skip");
     if (!isTrigger(node) && !isEnabled(node)) {
-      const parents = graph.parents.get(node.id) ?? [];
-      if (parents.length === 1 && outputs.has(parents[0] as string))
-        outputs.set(node.id, outputs.get(parents[0] as string));
+      outputs.set(node.id, null);
       const now = new Date();
       return end(node, {
         ...info(node),

@@ -23,7 +23,9 @@ beforeAll(async () => {
       const url = new URL(request.url ?? "/", "http://localhost");
       if (url.pathname === "/echo") {
         response.setHeader("content-type", "application/json");
-        response.end(JSON.stringify({ method: request.method, headers: request.headers, body }));
+        response.end(
+          JSON.stringify({ method: request.method, headers: request.headers, body, query: url.search }),
+        );
       } else if (url.pathname === "/text") {
         response.setHeader("content-type", "text/plain");
         response.end("plain words");
@@ -91,6 +93,14 @@ describe("HTTP Request", () => {
       context(),
     )) as { data: { body: string } };
     expect(put.data.body).toBe('{"raw": true}');
+  });
+
+  it("appends httpQueryParams (object or JSON string) to the endpoint's query", async () => {
+    const output = (await httpRequestAction.run(
+      { endpoint: `${base}/echo?a=1`, httpQueryParams: '{"b": "two words", "c": 3}' },
+      context(),
+    )) as { data: { query: string } };
+    expect(output.data.query).toBe("?a=1&b=two+words&c=3");
   });
 
   it("returns text when the response is not JSON", async () => {

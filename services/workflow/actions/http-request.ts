@@ -8,6 +8,7 @@ import { type ActionDefinition, StepError } from "./registry.js";
  * - `httpHeaders`: an object, or a JSON string of one; values are sent as strings.
  * - `httpBody`: an object/array (sent as JSON), or a string (sent as is; JSON by default content type);
  *   ignored for GET.
+ * - `httpQueryParams`: an object, or a JSON string of one, appended to the endpoint's query string.
  * - `timeoutMs`: this request's own timeout in milliseconds (optional; the step timeout always applies).
  *
  * Output `{status, data, headers}`: `data` is parsed when the response is JSON, else the text. A non-2xx
@@ -40,22 +41,29 @@ function parseUrl(value: unknown): URL {
   return url;
 }
 
-/** Headers from an object or a JSON string; empty when unset. */
-function parseHeaders(value: unknown): Record<string, string> {
+/** A string map from an object or a JSON string of one (headers, query parameters); empty when unset. */
+function parseStringMap(value: unknown, field: string): Record<string, string> {
   if (value === undefined || value === null || value === "") return {};
-  let headers = value;
+  let map = value;
   if (typeof value === "string") {
     try {
-      headers = JSON.parse(value);
+      map = JSON.parse(value);
     } catch {
-      throw new Error(`"httpHeaders" is not valid JSON: ${value}`);
+      throw new Error(`"${field}" is not valid JSON: ${value}`);
     }
   }
-  if (headers === null || typeof headers !== "object" || Array.isArray(headers)) {
-    throw new Error('"httpHeaders" must be a JSON object of header names to values');
+  if (map === null || typeof map !== "object" || Array.isArray(map)) {
+    throw new Error(`"${field}" must be a JSON object of names to values`);
   }
-  return Object.fromEntries(Object.entries(headers).map(([name, inner]) => [name, String(inner)]));
+  return Object.fromEntries(
+    Object.entries(map).map(([name, inner]) => [
+      name,
+      inner !== null && typeof inner === "object" ? JSON.stringify(inner) : String(inner),
+    ]),
+  );
 }
+const parseHeaders = (value: unknown) => parseStringMap(value, "httpHeaders");
+const parseQuery = (value: unknown) => parseStringMap(value, "httpQueryParams");
 
 function parseTimeout(value: unknown): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
@@ -98,12 +106,15 @@ export const httpRequestAction: ActionDefinition = {
     if (!hasTemplate(config.endpoint)) parseUrl(config.endpoint);
     parseMethod(config.httpMethod);
     if (!hasTemplate(config.httpHeaders)) parseHeaders(config.httpHeaders);
+    if (!hasTemplate(config.httpQueryParams)) parseQuery(config.httpQueryParams);
     parseTimeout(config.timeoutMs);
   },
   async run(config, context) {
     const url = parseUrl(config.endpoint);
     const method = parseMethod(config.httpMethod);
     const headers = parseHeaders(config.httpHeaders);
+    for (const [name, value] of Object.entries(parseQuery(config.httpQueryParams)))
+      url.searchParams.append(name, value);
     const timeoutMs = parseTimeout(config.timeoutMs);
     const encoded = method === "GET" ? undefined : encodeBody(config.httpBody);
     if (encoded && !Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) {
