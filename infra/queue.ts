@@ -19,18 +19,18 @@ export interface QueueUrls {
 }
 
 /** Reads the URLs from `khctl queue ensure --json` output. Throws naming what is missing. */
-export function parseEnsureOutput(stdout: string): QueueUrls {
+export function parseEnsureOutput(stdout: string | undefined): QueueUrls {
   let parsed: Record<string, unknown>;
   try {
-    parsed = JSON.parse(stdout) as Record<string, unknown>;
+    parsed = JSON.parse(stdout ?? "") as Record<string, unknown>;
   } catch {
-    throw new Error(`khctl queue ensure --json printed no JSON: ${stdout.slice(0, 200)}`);
+    throw new Error(`khctl queue ensure --json printed no JSON: ${(stdout ?? "").slice(0, 200)}`);
   }
   const queueUrl = parsed.queueUrl;
   const deadLetterQueueUrl = parsed.deadLetterQueueUrl ?? parsed.dlqUrl;
   if (typeof queueUrl !== "string" || typeof deadLetterQueueUrl !== "string") {
     throw new Error(
-      `khctl queue ensure --json: expected queueUrl and deadLetterQueueUrl in ${stdout.slice(0, 200)}`,
+      `khctl queue ensure --json: expected queueUrl and deadLetterQueueUrl in ${(stdout ?? "").slice(0, 200)}`,
     );
   }
   return { queueUrl, deadLetterQueueUrl };

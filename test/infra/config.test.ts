@@ -1,7 +1,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { deleteRunnerJobsScript, imageRemoveScript, minikubeStartScript } from "../../infra/cluster/index.js";
 import { isPinnedImage, parseStackConfig, StackConfigError } from "../../infra/config.js";
 import { imageTag } from "../../infra/images.js";
+import { khctl } from "../../infra/khctl.js";
+import { parseEnsureOutput } from "../../infra/queue.js";
 
 const reader = (values: Record<string, string>) => (key: string) => values[key];
 
@@ -116,5 +119,44 @@ describe("image tags", () => {
     expect(imageTag("scheduler", "node:20.20.2-bookworm-slim")).toBe(scheduler);
     expect(imageTag("runner", "node:20.20.2-bookworm-slim")).not.toBe(scheduler);
     expect(imageTag("scheduler", "node:20.20.1-bookworm-slim")).not.toBe(scheduler);
+  });
+});
+
+describe("command steps", () => {
+  it("reads the queue URLs from `khctl queue ensure --json`, and names what is missing", () => {
+    expect(
+      parseEnsureOutput(
+        JSON.stringify({ queueUrl: "http://h/1/q", deadLetterQueueUrl: "http://h/1/d", x: 1 }),
+      ),
+    ).toEqual({ queueUrl: "http://h/1/q", deadLetterQueueUrl: "http://h/1/d" });
+    expect(() => parseEnsureOutput("Created queues")).toThrow(/printed no JSON: Created queues/);
+    expect(() => parseEnsureOutput(undefined)).toThrow(/printed no JSON/);
+    expect(() => parseEnsureOutput('{"queueUrl":"http://h/1/q"}')).toThrow(
+      /expected queueUrl and deadLetterQueueUrl/,
+    );
+  });
+
+  it("starts minikube only when it is not running, and stops it on destroy only when asked", () => {
+    const settings = { profile: "kh", memoryMb: 6144, cpus: 4, stopOnDestroy: false };
+    expect(minikubeStartScript(settings)).toBe(
+      "minikube -p kh status >/dev/null 2>&1 || minikube -p kh start --memory=6144 --cpus=4",
+    );
+    expect(imageRemoveScript("kh", "keeperhub-runner:abc")).toBe(
+      "minikube -p kh image rm keeperhub-runner:abc || true",
+    );
+  });
+
+  it("deletes runner Jobs with kubectl, or minikube's own kubectl when none is installed", () => {
+    const script = deleteRunnerJobsScript("kh", "kh-ctx", "local");
+    expect(script).toContain(
+      "then kubectl --context kh-ctx -n local delete jobs -l app=workflow-runner --ignore-not-found",
+    );
+    expect(script).toContain("else minikube -p kh kubectl -- --context kh-ctx -n local delete jobs");
+  });
+
+  it("quotes what the shell would split", () => {
+    expect(khctl(["doctor", "--stack", "my stack"])).toBe(
+      "node --import tsx services/cli/main.ts doctor --stack 'my stack'",
+    );
   });
 });
