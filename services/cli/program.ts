@@ -1,11 +1,15 @@
 import { Command } from "commander";
+import { register as registerDispatch } from "./commands/dispatch.js";
 import { register as registerDoctor } from "./commands/doctor.js";
 import { register as registerExecution } from "./commands/execution.js";
+import { register as registerExecutor } from "./commands/executor.js";
 import { register as registerLogs } from "./commands/logs.js";
 import { register as registerMigrate } from "./commands/migrate.js";
+import { register as registerQueue } from "./commands/queue.js";
 import { register as registerRun } from "./commands/run.js";
 import { register as registerSpawner } from "./commands/spawner.js";
 import { register as registerStatus } from "./commands/status.js";
+import { register as registerTrigger } from "./commands/trigger.js";
 import { register as registerWorkflow } from "./commands/workflow.js";
 
 /**
@@ -21,13 +25,17 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true });
   // Keep this list sorted; each line registers one command file.
+  registerDispatch(program);
   registerDoctor(program);
   registerExecution(program);
+  registerExecutor(program);
   registerLogs(program);
   registerMigrate(program);
+  registerQueue(program);
   registerRun(program);
   registerSpawner(program);
   registerStatus(program);
+  registerTrigger(program);
   registerWorkflow(program);
   return program;
 }

@@ -122,3 +122,16 @@ export const RUNNER_ENV = {
   stepTimeoutSeconds: "STEP_TIMEOUT_SECONDS",
   runTimeoutSeconds: "RUN_TIMEOUT_SECONDS",
 } as const;
+
+/** The dispatcher's settings (`khctl dispatch`); each has a flag that overrides it. */
+export const DISPATCHER_ENV = {
+  intervalSeconds: "DISPATCH_INTERVAL_SECONDS",
+  catchUpWindowSeconds: "DISPATCH_CATCH_UP_WINDOW_SECONDS",
+  batchSize: "DISPATCH_BATCH_SIZE",
+} as const;
+
+/** The executor's settings (`khctl executor`); each has a flag that overrides it. */
+export const EXECUTOR_ENV = {
+  concurrency: "EXECUTOR_CONCURRENCY",
+  shutdownTimeoutSeconds: "EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS",
+} as const;

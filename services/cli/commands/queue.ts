@@ -1,0 +1,89 @@
+import type { Command } from "commander";
+import { DLQ_NAME, ENV, MAX_RECEIVE_COUNT, QUEUE_NAME } from "../../contracts/names.js";
+import { loadQueueConfig } from "../../core/config.js";
+import { createSqsClient, loadSqsConnection } from "../../queue/client.js";
+import { ensureQueues, findDeadLetterQueueUrl } from "../../queue/ensure.js";
+import { getQueueStats } from "../../queue/stats.js";
+import { CliError } from "../errors.js";
+import { printJson, renderTable } from "../shared.js";
+
+const CONNECTION_HELP = `
+Environment:
+  ${ENV.awsEndpointUrl}     SQS endpoint (LocalStack http://localhost:4566, fauxqs); unset = AWS
+  ${ENV.awsRegion}           default us-east-1
+  ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set`;
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new CliError(`${flag} must be a whole number of seconds, got "${value}"`, 2);
+  return n;
+}
+
+export function register(program: Command): void {
+  const queue = program.command("queue").description("the workflow queue and its dead-letter queue");
+
+  queue
+    .command("ensure")
+    .description(
+      `create ${QUEUE_NAME} and ${DLQ_NAME} (RedrivePolicy maxReceiveCount ${MAX_RECEIVE_COUNT}) if missing, or set their attributes; print both URLs`,
+    )
+    .option("--visibility-timeout <seconds>", "visibility timeout of the queue (default 60)")
+    .option("--json", "print {queueUrl, deadLetterQueueUrl, deadLetterQueueArn} as JSON")
+    .addHelpText(
+      "after",
+      `${CONNECTION_HELP}
+
+Attributes set explicitly: VisibilityTimeout 60, MessageRetentionPeriod 4 days (DLQ: 14 days),
+ReceiveMessageWaitTimeSeconds 20, RedrivePolicy to the DLQ after ${MAX_RECEIVE_COUNT} receives. Idempotent.`,
+    )
+    .action(async (flags: { visibilityTimeout?: string; json?: boolean }) => {
+      const sqs = createSqsClient(loadSqsConnection());
+      try {
+        const queues = await ensureQueues(sqs, {
+          ...(flags.visibilityTimeout
+            ? { visibilityTimeoutSeconds: positiveInt(flags.visibilityTimeout, "--visibility-timeout") }
+            : {}),
+        });
+        if (flags.json) printJson(queues);
+        else {
+          console.log(`queue  ${queues.queueUrl}`);
+          console.log(`dlq    ${queues.deadLetterQueueUrl}`);
+          console.log(`\nexport ${ENV.sqsQueueUrl}=${queues.queueUrl}`);
+        }
+      } finally {
+        sqs.destroy();
+      }
+    });
+
+  queue
+    .command("stats")
+    .description("approximate depths: visible, in flight (received, not deleted), delayed, and the DLQ")
+    .option("--json", "print the numbers as JSON")
+    .addHelpText(
+      "after",
+      `${CONNECTION_HELP}\n  ${ENV.sqsQueueUrl}        (required) the queue; its DLQ is found from its RedrivePolicy`,
+    )
+    .action(async (flags: { json?: boolean }) => {
+      const config = loadQueueConfig();
+      const sqs = createSqsClient(config);
+      try {
+        const dlq = await findDeadLetterQueueUrl(sqs, config.queueUrl);
+        const stats = await getQueueStats(sqs, config.queueUrl, dlq);
+        if (flags.json) printJson({ queueUrl: config.queueUrl, deadLetterQueueUrl: dlq ?? null, ...stats });
+        else {
+          console.log(
+            renderTable(
+              ["queue", "visible", "in flight", "delayed"],
+              [[config.queueUrl, stats.visible, stats.inFlight, stats.delayed]],
+            ),
+          );
+          console.log(
+            dlq ? `dead-letter queue: ${stats.deadLetter} message(s)  (${dlq})` : "no dead-letter queue",
+          );
+        }
+      } finally {
+        sqs.destroy();
+      }
+    });
+}

@@ -1,0 +1,3 @@
+export * from "./child.js";
+export * from "./executor.js";
+export * from "./handler.js";
