@@ -177,16 +177,24 @@ describe("runWorkflow", () => {
     expect(ends.get("other")).toMatchObject({ status: "success" });
   });
 
-  it("a true Condition runs its subtree", async () => {
+  it("a true Condition runs its subtree; a boolean condition is taken as is", async () => {
     const { ends } = await run(
       workflow(
-        [trigger(), action("c", "Condition", { condition: "{{@t:Start.n}} > 10" }), action("yes", "Echo")],
-        edges("t->c", "c->yes"),
+        [
+          trigger(),
+          action("c", "Condition", { condition: "{{@t:Start.n}} > 10" }),
+          action("yes", "Echo"),
+          action("never", "Condition", { condition: false }),
+          action("no", "Echo"),
+        ],
+        edges("t->c", "c->yes", "t->never", "never->no"),
       ),
       undefined,
       { input: { n: 30 } },
     );
     expect(ends.get("yes")).toMatchObject({ status: "success" });
+    expect(ends.get("never")).toMatchObject({ status: "success", output: { result: false } });
+    expect(ends.get("no")).toMatchObject({ status: "skipped" });
   });
 
   it("a disabled node passes through: it does not run, its children do, and its output is empty", async () => {
