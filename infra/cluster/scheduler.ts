@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, K8S, SECRET_ENV } from "../../services/contracts/names.js";
@@ -48,9 +49,10 @@ export class Scheduler extends pulumi.ComponentResource {
     const child = childOf(this, opts, { provider: args.provider });
     const namespace = args.namespace.metadata.name;
 
+    const configData = schedulerConfigData(args.settings);
     this.configMap = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: { name: K8S.configMap, namespace }, data: schedulerConfigData(args.settings) },
+      { metadata: { name: K8S.configMap, namespace }, data: configData },
       child,
     );
     const secretData: Record<string, pulumi.Input<string>> = {
@@ -104,6 +106,9 @@ export class Scheduler extends pulumi.ComponentResource {
         image: args.images.scheduler,
         runnerImage: args.images.runner,
         probes: args.spawnerProbes,
+        configHash: pulumi
+          .output(configData)
+          .apply((data) => createHash("sha256").update(JSON.stringify(data)).digest("hex").slice(0, 16)),
       }),
       childOf(this, opts, {
         provider: args.provider,

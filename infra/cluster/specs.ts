@@ -104,7 +104,12 @@ export interface SpawnerDeploymentInput {
   /** keeperhub-runner:<tag>, given to the spawner as RUNNER_IMAGE; a new tag rolls the Deployment. */
   readonly runnerImage: Input<string>;
   readonly probes: SpawnerProbes;
+  /** A hash of ConfigMap `scheduler-env`: envFrom is read at pod start, so a change must roll the pods. */
+  readonly configHash: Input<string>;
 }
+
+/** The pod annotation that carries the ConfigMap's hash. */
+export const CONFIG_HASH_ANNOTATION = "keeperhub.io/config-hash";
 
 /** Deployment `job-spawner` (`khctl spawner`): one replica, probes, resources, non-root. */
 export function spawnerDeploymentArgs(input: SpawnerDeploymentInput): k8s.apps.v1.DeploymentArgs {
@@ -129,7 +134,7 @@ export function spawnerDeploymentArgs(input: SpawnerDeploymentInput): k8s.apps.v
       // One consumer at a time keeps MAX_CONCURRENT_JOBS meaningful during a rollout.
       strategy: { type: "Recreate" },
       template: {
-        metadata: { labels },
+        metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: input.configHash } },
         spec: {
           serviceAccountName: K8S.spawnerServiceAccount,
           enableServiceLinks: false,

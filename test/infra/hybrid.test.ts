@@ -227,6 +227,10 @@ describe("stack hybrid: resources", () => {
     expect(container.env).toContainEqual({ name: ENV.runnerImage, value: images.runner });
     expect(container.envFrom).toEqual([{ configMapRef: { name: K8S.configMap } }]);
     expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
+    // A changed ConfigMap rolls the pods (envFrom is read only at start).
+    expect(deployment.spec.template.metadata.annotations["keeperhub.io/config-hash"]).toMatch(
+      /^[0-9a-f]{16}$/,
+    );
   });
 
   it("schedules the dispatcher every minute, never two at once, with a starting deadline and history limits", () => {
