@@ -44,7 +44,10 @@ export interface StepInfo {
 }
 
 export interface StepStartEvent extends StepInfo {
-  /** What the step runs with: the resolved config (actions) or the run input (trigger). */
+  /**
+   * What the step runs with: the resolved config (actions; secrets masked by the action's `redact`) or
+   * the run input (trigger).
+   */
   readonly input: unknown;
   readonly startedAt: Date;
 }
@@ -205,11 +208,12 @@ export async function runWorkflow(
     let input: unknown;
     let outcome: StepOutcome | undefined;
     let action: ReturnType<ActionRegistry["get"]> | undefined;
+    const type = actionTypeOf(node);
     if (isTrigger(node)) {
       input = options.input ?? {};
     } else {
       try {
-        action = registry.get(actionTypeOf(node));
+        action = registry.get(type);
         input = resolveTemplates(node.data.config, scope, action.rawFields);
       } catch (error) {
         input = node.data.config;
@@ -217,7 +221,10 @@ export async function runWorkflow(
         outcome = { status: "error", error: coerceError(error).message };
       }
     }
-    await options.onStepStart?.({ ...info(node), input, startedAt });
+    // What is reported (and recorded): the config with the action's secrets masked.
+    const redact = !isTrigger(node) && registry.has(type) ? registry.get(type).redact : undefined;
+    const shown = redact ? redact(input as Record<string, unknown>) : input;
+    await options.onStepStart?.({ ...info(node), input: shown, startedAt });
     if (isTrigger(node)) {
       outcome = run.signal.aborted
         ? { status: "cancelled", error: abortMessage(run.signal) }
@@ -248,7 +255,7 @@ export async function runWorkflow(
     await end(node, {
       ...info(node),
       status: result.status,
-      input,
+      input: shown,
       output: "output" in result ? result.output : undefined,
       error: "error" in result ? result.error : undefined,
       started: true,

@@ -175,3 +175,36 @@ describe("HTTP Request", () => {
     expect(ends.get("c")).toMatchObject({ status: "success", output: { result: true } });
   });
 });
+
+describe("HTTP Request step log", () => {
+  it("masks secret header values in the recorded input, but sends them", async () => {
+    const definition = validateWorkflow(
+      workflow(
+        [
+          trigger(),
+          action("h", "HTTP Request", {
+            endpoint: `${base}/echo`,
+            httpHeaders: '{"Authorization": "Bearer {{@t:Start.token}}", "X-Trace": "on", "x-api-key": "k"}',
+          }),
+        ],
+        edges("t->h"),
+      ),
+    );
+    const inputs: unknown[] = [];
+    const ends = new Map<string, { output?: unknown; input?: unknown }>();
+    await runWorkflow(definition, {
+      input: { token: "s3cret" },
+      onStepStart: (event) => {
+        if (event.nodeId === "h") inputs.push(event.input);
+      },
+      onStepEnd: (event) => {
+        ends.set(event.nodeId, event);
+      },
+    });
+    const recorded = JSON.parse((inputs[0] as { httpHeaders: string }).httpHeaders);
+    expect(recorded).toEqual({ Authorization: "[redacted]", "X-Trace": "on", "x-api-key": "[redacted]" });
+    expect(JSON.stringify(ends.get("h")?.input)).not.toContain("s3cret");
+    const output = ends.get("h")?.output as { data: { headers: Record<string, string> } } | undefined;
+    expect(output?.data.headers.authorization).toBe("Bearer s3cret");
+  });
+});

@@ -11,6 +11,9 @@ import { type ActionDefinition, StepError } from "./registry.js";
  * - `httpQueryParams`: an object, or a JSON string of one, appended to the endpoint's query string.
  * - `timeoutMs`: this request's own timeout in milliseconds (optional; the step timeout always applies).
  *
+ * Secret header values (Authorization, Cookie, API keys, anything named like a token or secret) are
+ * masked in the recorded step input.
+ *
  * Output `{status, data, headers}`: `data` is parsed when the response is JSON, else the text. A non-2xx
  * response is a step error that still records that output.
  */
@@ -101,7 +104,27 @@ async function readData(response: Response): Promise<unknown> {
   return text;
 }
 
+/** Header names whose values never go into the step log. */
+const SECRET_HEADER =
+  /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$|token|secret|password/i;
+
+/** The config with secret header values masked, for the step log; unparseable headers are left as they are. */
+function redactHeaders(config: Record<string, unknown>): Record<string, unknown> {
+  let headers: Record<string, string>;
+  try {
+    headers = parseHeaders(config.httpHeaders);
+  } catch {
+    return config;
+  }
+  if (!Object.keys(headers).some((name) => SECRET_HEADER.test(name))) return config;
+  const masked = Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name, SECRET_HEADER.test(name) ? "[redacted]" : value]),
+  );
+  return { ...config, httpHeaders: typeof config.httpHeaders === "string" ? JSON.stringify(masked) : masked };
+}
+
 export const httpRequestAction: ActionDefinition = {
+  redact: redactHeaders,
   validate(config) {
     if (!hasTemplate(config.endpoint)) parseUrl(config.endpoint);
     parseMethod(config.httpMethod);

@@ -21,6 +21,11 @@ export interface ActionDefinition {
    * whose message names the bad field. Optional.
    */
   validate?(config: Record<string, unknown>): void;
+  /**
+   * The config as it may be recorded in the step log, with secrets masked (e.g. an Authorization
+   * header). Optional; default: recorded as is.
+   */
+  redact?(config: Record<string, unknown>): Record<string, unknown>;
   /** Top-level config fields the engine leaves unresolved, for the action to interpret. */
   readonly rawFields?: readonly string[];
 }
