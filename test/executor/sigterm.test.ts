@@ -1,0 +1,71 @@
+import { once } from "node:events";
+import { describe, expect, it } from "vitest";
+import { getExecution } from "../../services/db/executions.js";
+import { sendWorkflowMessage } from "../../services/queue/send.js";
+import { getQueueStats } from "../../services/queue/stats.js";
+import { spawnCli } from "../cli/cli.js";
+import { createTestDatabase } from "../helpers/database.js";
+import { createTestSqs } from "../helpers/sqs.js";
+import { createPending, startTestServer } from "../runner/fixtures.js";
+import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
+
+const { pool, url } = await createTestDatabase();
+const testSqs = await createTestSqs();
+const server = await startTestServer();
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms}ms`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+describe("khctl executor (the real CLI process)", () => {
+  it("on SIGTERM during a run: stops receiving, cancels the run after the shutdown timeout, exits 0, nothing orphaned", async () => {
+    const { queueUrl, env } = await testSqs.createQueues();
+    const { executionId, workflowId } = await createPending(
+      pool,
+      workflow(
+        [trigger(), action("slow", "HTTP Request", { endpoint: `${server.base}/slow` })],
+        edges("t->slow"),
+      ),
+    );
+    await sendWorkflowMessage(testSqs.sqs, queueUrl, {
+      executionId,
+      workflowId,
+      triggerType: "manual",
+      triggerTime: new Date().toISOString(),
+    });
+    const slowStarted = once(server.events, "slow");
+    const fetchClosed = once(server.events, "slow-closed");
+    const child = spawnCli(["executor", "--shutdown-timeout", "0.5", "--concurrency", "2"], {
+      ...env,
+      DATABASE_URL: url,
+      LOG_LEVEL: "info",
+      LOG_FORMAT: "json",
+    });
+    await within(slowStarted, 20_000, "the run reaching its slow step");
+    expect((await getExecution(pool, executionId))?.status).toBe("running");
+
+    child.kill("SIGTERM");
+    const result = await within(child.result, 15_000, "the executor exiting after SIGTERM");
+    await within(fetchClosed, 5_000, "the run's request being aborted");
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toMatch(/khctl:/);
+    expect(await getExecution(pool, executionId)).toMatchObject({
+      status: "cancelled",
+      error: "cancelled: SIGTERM",
+    });
+    // The run is recorded, so its message is deleted rather than redelivered.
+    const stats = await getQueueStats(testSqs.sqs, queueUrl);
+    expect(stats.visible + stats.inFlight).toBe(0);
+    // The child runner is gone too: its pid (from the executor's log) no longer exists.
+    const started = result.stderr
+      .split("\n")
+      .filter((line) => line.includes("execution started"))
+      .map((line) => JSON.parse(line) as { pid: number });
+    expect(started).toHaveLength(1);
+    expect(() => process.kill(started[0]?.pid as number, 0)).toThrow();
+  });
+});
