@@ -5,6 +5,9 @@ import { childOf } from "./component.js";
 import { stackLabels } from "./containers.js";
 import { type DockerServiceSettings, dockerServiceEnv } from "./env.js";
 
+/** The khctl arguments of each worker container (the image's entrypoint is khctl). */
+export const WORKER_ARGS = { dispatcher: ["dispatch", "--loop"], executor: ["executor"] } as const;
+
 export interface LocalServicesArgs {
   readonly stack: string;
   /** keeperhub-scheduler:<tag>, built by Images. */
@@ -41,7 +44,7 @@ export class LocalServices extends pulumi.ComponentResource {
       {
         ...common,
         name: DOCKER.dispatcher,
-        command: ["dispatch", "--loop"],
+        command: [...WORKER_ARGS.dispatcher],
         envs: dockerServiceEnv(withoutKey),
       },
       childOf(this, opts),
@@ -51,7 +54,7 @@ export class LocalServices extends pulumi.ComponentResource {
       {
         ...common,
         name: DOCKER.executor,
-        command: ["executor"],
+        command: [...WORKER_ARGS.executor],
         envs: dockerServiceEnv({ ...withoutKey, encryptionKey }),
       },
       childOf(this, opts),

@@ -6,6 +6,7 @@ import { hashFiles, listFiles } from "./hash.js";
 import { khctl, REPO_ROOT } from "./khctl.js";
 
 export const MIGRATIONS_DIR = "services/db/migrations";
+export const MIGRATE_ARGS = ["migrate"] as const;
 
 /** A hash of the migration files: `khctl migrate` re-runs when it changes. */
 export function migrationsHash(root: string = REPO_ROOT): string {
@@ -31,7 +32,7 @@ export class Migrations extends pulumi.ComponentResource {
     this.migrate = new command.local.Command(
       `${name}-migrate`,
       {
-        create: khctl(["migrate"]),
+        create: khctl(MIGRATE_ARGS),
         dir: REPO_ROOT,
         environment: { [ENV.databaseUrl]: pulumi.secret(args.databaseUrl) },
         triggers: [migrationsHash(), args.postgresId],

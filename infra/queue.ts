@@ -5,6 +5,9 @@ import { childOf } from "./component.js";
 import { LOCALSTACK_CREDENTIALS } from "./containers.js";
 import { khctl, REPO_ROOT } from "./khctl.js";
 
+/** `khctl queue ensure --json`: creates both queues (idempotent) and prints their URLs. */
+export const QUEUE_ENSURE_ARGS = ["queue", "ensure", "--json"] as const;
+
 export interface QueueArgs {
   /** SQS endpoint reachable from the host, e.g. http://localhost:4566. */
   readonly endpoint: string;
@@ -61,7 +64,7 @@ export class Queue extends pulumi.ComponentResource {
     this.ensure = new command.local.Command(
       `${name}-ensure`,
       {
-        create: khctl(["queue", "ensure", "--json"]),
+        create: khctl(QUEUE_ENSURE_ARGS),
         dir: REPO_ROOT,
         environment: queueEnsureEnv(args),
         triggers: [args.localstackId],
