@@ -41,13 +41,18 @@ export function imageRemoveScript(profile: string, ref: string): string {
 
 /**
  * Deletes every runner Job (and, by propagation, its pods) the spawner created. Uses kubectl when
- * installed, else the one minikube bundles. `--ignore-not-found` makes a second run harmless.
+ * installed, else the one minikube bundles. `--ignore-not-found` makes a second run harmless. A minikube
+ * that is not running (stopped or deleted by hand) has no Jobs to delete, so destroy goes on; any other
+ * failure stops it.
  */
 export function deleteRunnerJobsScript(profile: string, context: string, namespace: string): string {
   const args = `--context ${shellQuote(context)} -n ${shellQuote(namespace)} delete jobs -l ${shellQuote(
     runnerSelector(),
   )} --ignore-not-found --wait=true --cascade=foreground`;
-  return `if command -v kubectl >/dev/null 2>&1; then kubectl ${args}; else ${minikube(profile, "kubectl --")} ${args}; fi`;
+  return [
+    `if ! ${minikube(profile, "status >/dev/null 2>&1")}; then echo "minikube ${profile} is not running: no runner Jobs to delete" >&2; exit 0; fi`,
+    `if command -v kubectl >/dev/null 2>&1; then kubectl ${args}; else ${minikube(profile, "kubectl --")} ${args}; fi`,
+  ].join("\n");
 }
 
 export interface ClusterArgs {
@@ -106,7 +111,8 @@ export class Cluster extends pulumi.ComponentResource {
 
     this.provider = new k8s.Provider(
       `${name}-provider`,
-      { context: args.kubeContext, enableServerSideApply: true },
+      // deleteUnreachable: a minikube deleted by hand must not make `pulumi destroy` impossible.
+      { context: args.kubeContext, enableServerSideApply: true, deleteUnreachable: true },
       childOf(this, opts, { dependsOn: [this.start] }),
     );
     this.namespace = new k8s.core.v1.Namespace(

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { deleteRunnerJobsScript, imageRemoveScript, minikubeStartScript } from "../../infra/cluster/index.js";
@@ -152,6 +153,20 @@ describe("command steps", () => {
       "then kubectl --context kh-ctx -n local delete jobs -l app=workflow-runner --ignore-not-found",
     );
     expect(script).toContain("else minikube -p kh kubectl -- --context kh-ctx -n local delete jobs");
+    expect(script.split("\n")[0]).toBe(
+      'if ! minikube -p kh status >/dev/null 2>&1; then echo "minikube kh is not running: no runner Jobs to delete" >&2; exit 0; fi',
+    );
+  });
+
+  it("writes scripts that /bin/sh parses", () => {
+    const scripts = [
+      minikubeStartScript({ profile: "kh", memoryMb: 4096, cpus: 2, stopOnDestroy: false }),
+      imageRemoveScript("kh", "keeperhub-runner:abc"),
+      deleteRunnerJobsScript("kh", "kh-ctx", "local"),
+      khctl(["doctor", "--stack", "it's"]),
+    ];
+    for (const script of scripts) expect(() => execFileSync("sh", ["-n", "-c", script])).not.toThrow();
+    expect(() => execFileSync("sh", ["-n", "-c", "if then"], { stdio: "ignore" })).toThrow();
   });
 
   it("quotes what the shell would split", () => {
