@@ -103,7 +103,8 @@ export async function runWorkflow(
   options: RunWorkflowOptions = {},
 ): Promise<WorkflowRunResult> {
   const registry = options.registry ?? actionRegistry;
-  const graph = buildGraph(definition, registry);
+  // Configs are not re-checked here: a bad one is that node's step error, and other branches still run.
+  const graph = buildGraph(definition, registry, { checkConfigs: false });
   const state = new Map<string, NodeState>([...graph.nodes.keys()].map((id) => [id, "waiting"]));
   const outputs = new Map<string, unknown>();
   /** Nodes whose children must not run, with the reason given to them. */
@@ -213,6 +214,7 @@ export async function runWorkflow(
       input = options.input ?? {};
     } else {
       try {
+        if (!type) throw new Error("config.actionType is missing");
         action = registry.get(type);
         input = resolveTemplates(node.data.config, scope, action.rawFields);
       } catch (error) {

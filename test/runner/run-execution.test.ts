@@ -268,10 +268,14 @@ describe("runExecution", () => {
     expect(trigger0?.output).toEqual({ triggeredAt: "2026-01-01T10:00:00.000Z" });
   });
 
-  it("records an error without running when the stored workflow is invalid", async () => {
+  it("records an error without running when the stored workflow's graph is invalid", async () => {
     const { rows } = await pool.query<{ id: string }>(
       `INSERT INTO workflows (id, name, nodes, edges) VALUES ('brokenworkflow0000000', 'broken', $1, '[]') RETURNING id`,
-      [JSON.stringify([{ id: "x", data: { type: "action", label: "X", config: { actionType: "Nope" } } }])],
+      [
+        JSON.stringify([
+          { id: "x", data: { type: "action", label: "X", config: { actionType: "Condition" } } },
+        ]),
+      ],
     );
     const executionId = await createExecution(pool, {
       workflowId: rows[0]?.id as string,
@@ -282,10 +286,35 @@ describe("runExecution", () => {
     expect(await getExecution(pool, executionId)).toMatchObject({
       status: "error",
       error:
-        'workflow brokenworkflow0000000 is invalid: node "x" (X): unknown action type "Nope" (known: Condition, HTTP Request)',
+        'workflow brokenworkflow0000000 is invalid: workflow has no trigger: add one node with data.type "trigger"',
       total_steps: 1,
       completed_steps: 0,
     });
+    expect(await listStepLogs(pool, executionId)).toEqual([]);
+  });
+
+  it("an unknown action type in a stored workflow (e.g. a KeeperHub plugin step) is a step error; other branches run", async () => {
+    const nodes = [
+      trigger(),
+      action("plugin", "web3/check-balance", { address: "0x0" }, { label: "Check Balance" }),
+      action("ok", "HTTP Request", { endpoint: `${server.base}/json` }),
+    ];
+    const { rows } = await pool.query<{ id: string }>(
+      "INSERT INTO workflows (id, name, nodes, edges) VALUES ('pluginworkflow0000000', 'plugin', $1, $2) RETURNING id",
+      [JSON.stringify(nodes), JSON.stringify(edges("t->plugin", "t->ok"))],
+    );
+    const executionId = await createExecution(pool, {
+      workflowId: rows[0]?.id as string,
+      triggerType: "manual",
+    });
+    const result = await runExecution(pool, executionId);
+    expect(result).toMatchObject({ outcome: "ran", status: "error" });
+    expect(result.outcome === "ran" && result.error).toMatch(
+      /^node "plugin" \(Check Balance\): unknown action type "web3\/check-balance" \(known: .*HTTP Request/,
+    );
+    const logs = Object.fromEntries((await listStepLogs(pool, executionId)).map((log) => [log.node_id, log]));
+    expect(logs.plugin).toMatchObject({ status: "error", node_type: "web3/check-balance" });
+    expect(logs.ok).toMatchObject({ status: "success" });
   });
 
   it("runWorkflowNow creates a manual execution and runs it", async () => {
