@@ -15,7 +15,7 @@ import { type Pool, withTransaction } from "../db/pool.js";
 import { recordScheduleOutcome } from "../db/schedules.js";
 import { getWorkflow } from "../db/workflows.js";
 import type { ActionRegistry } from "../workflow/actions/registry.js";
-import { validateWorkflow, type WorkflowDefinition } from "../workflow/definition.js";
+import { buildGraph, validateWorkflow, type WorkflowDefinition } from "../workflow/definition.js";
 import { runWorkflow, type WorkflowRunResult } from "../workflow/engine.js";
 
 /**
@@ -59,24 +59,28 @@ export type RunExecutionResult =
       readonly status: ExecutionStatus | "missing";
     };
 
-/** Loads and validates the execution's workflow; an Error says why it cannot run. */
+/** Loads and checks the execution's workflow; `problem` says why it cannot run. */
 async function loadDefinition(
   pool: Pool,
   workflowId: string,
   registry: ActionRegistry | undefined,
-): Promise<{ definition?: WorkflowDefinition; nodeCount: number; problem?: string }> {
+): Promise<{ definition?: WorkflowDefinition; stepCount: number; problem?: string }> {
   const row = await getWorkflow(pool, workflowId);
-  if (!row) return { nodeCount: 0, problem: `workflow ${workflowId} does not exist` };
+  if (!row) return { stepCount: 0, problem: `workflow ${workflowId} does not exist` };
   const nodeCount = Array.isArray(row.nodes) ? row.nodes.length : 0;
   try {
+    // Not strict: an unknown action type or bad field is a step error when that node runs, not a reason
+    // to run nothing; nodes not reachable from the trigger are ignored.
     const definition = validateWorkflow(
       { name: row.name, description: row.description, nodes: row.nodes, edges: row.edges },
-      // An unknown action type or bad field is a step error when that node runs, not a reason to run nothing.
-      { registry, checkConfigs: false },
+      { registry, strict: false },
     );
-    return { definition, nodeCount };
+    return { definition, stepCount: buildGraph(definition, registry, { strict: false }).reachable.size };
   } catch (error) {
-    return { nodeCount, problem: `workflow ${workflowId} is invalid: ${coerceError(error).message}` };
+    return {
+      stepCount: nodeCount,
+      problem: `workflow ${workflowId} is invalid: ${coerceError(error).message}`,
+    };
   }
 }
 
@@ -104,7 +108,7 @@ export async function runExecution(
   }
 
   const loaded = await loadDefinition(pool, existing.workflow_id, options.registry);
-  const claimed = await claimExecution(pool, executionId, loaded.nodeCount);
+  const claimed = await claimExecution(pool, executionId, loaded.stepCount);
   if (!claimed) {
     const now = await getExecution(pool, executionId);
     logger.info({ status: now?.status }, "another runner claimed the execution first; nothing to run");

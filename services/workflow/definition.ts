@@ -16,7 +16,8 @@ import { referencedNodeIds } from "./templates.js";
  * - every action has an `actionType` known to the action registry (plugins included), and a config
  *   that action accepts;
  * - no cycles (reported as a path, `a -> b -> a`);
- * - every node is reachable from the trigger: a node that could never run is a mistake, not a no-op;
+ * - every node is reachable from the trigger: a node that could never run is a mistake, not a no-op
+ *   (strict mode; at run time such nodes are ignored);
  * - a template reference names an existing node upstream of the node that uses it (anything else
  *   could not have run yet when the step starts).
  */
@@ -73,6 +74,8 @@ export interface WorkflowGraph {
   /** Distinct parent ids of each node (duplicate edges count once). */
   readonly parents: ReadonlyMap<string, readonly string[]>;
   readonly children: ReadonlyMap<string, readonly string[]>;
+  /** The trigger and every node reachable from it: the nodes a run can reach. */
+  readonly reachable: ReadonlySet<string>;
 }
 
 export const isTrigger = (node: WorkflowNode): boolean => node.data.type === "trigger";
@@ -87,11 +90,12 @@ export interface ValidateOptions {
   /** Where action types are looked up. Default: the process-wide registry (built-ins and plugins). */
   readonly registry?: ActionRegistry;
   /**
-   * Check node configs: trigger type and schedule, action type known to the registry, the action's own
-   * fields. Default true (`khctl workflow create`). The runner passes false for stored workflows, so an
-   * unknown action type or a bad field is a step error of that node while other branches still run.
+   * Default true (`khctl workflow create`): check node configs (trigger type and schedule, action type
+   * known to the registry, the action's own fields) and require every node to be reachable from the
+   * trigger. The runner passes false for stored workflows: an unknown action type or a bad field is then
+   * a step error of that node while other branches still run, and unreachable nodes are ignored.
    */
-  readonly checkConfigs?: boolean;
+  readonly strict?: boolean;
 }
 
 /** Validates a workflow file or stored row; returns the typed definition or throws WorkflowValidationError. */
@@ -100,7 +104,7 @@ export function validateWorkflow(input: unknown, options: ValidateOptions = {}):
   const parsed = workflowSchema.safeParse(input);
   if (!parsed.success) throw new WorkflowValidationError(describeIssue(input, parsed.error.issues[0]));
   const definition = parsed.data;
-  buildGraph(definition, registry, { checkConfigs: options.checkConfigs ?? true });
+  buildGraph(definition, registry, { strict: options.strict ?? true });
   return definition;
 }
 
@@ -121,13 +125,13 @@ function describeIssue(input: unknown, issue: z.core.$ZodIssue | undefined): str
 }
 
 /**
- * Checks the graph rules above (node configs too unless checkConfigs is false) and returns the graph;
- * throws WorkflowValidationError.
+ * Checks the graph rules above (node configs and reachability only when strict, the default) and
+ * returns the graph; throws WorkflowValidationError.
  */
 export function buildGraph(
   definition: WorkflowDefinition,
   registry: ActionRegistry = actionRegistry,
-  options: { checkConfigs?: boolean } = {},
+  options: { strict?: boolean } = {},
 ): WorkflowGraph {
   const fail = (message: string): never => {
     throw new WorkflowValidationError(message);
@@ -138,7 +142,8 @@ export function buildGraph(
     nodes.set(node.id, node);
   }
 
-  if (options.checkConfigs ?? true) {
+  const strict = options.strict ?? true;
+  if (strict) {
     for (const node of definition.nodes) checkNodeConfig(node, registry, fail);
   }
 
@@ -184,7 +189,7 @@ export function buildGraph(
   const reachable = descendantsOf(trigger.id, children);
   reachable.add(trigger.id);
   for (const node of definition.nodes) {
-    if (!reachable.has(node.id)) {
+    if (strict && !reachable.has(node.id)) {
       fail(`${describeNode(node)}: not reachable from the trigger "${trigger.id}"; connect it or remove it`);
     }
   }
@@ -202,7 +207,7 @@ export function buildGraph(
     }
   }
 
-  return { trigger, nodes, parents, children };
+  return { trigger, nodes, parents, children, reachable };
 }
 
 function checkNodeConfig(

@@ -103,8 +103,8 @@ export async function runWorkflow(
   options: RunWorkflowOptions = {},
 ): Promise<WorkflowRunResult> {
   const registry = options.registry ?? actionRegistry;
-  // Configs are not re-checked here: a bad one is that node's step error, and other branches still run.
-  const graph = buildGraph(definition, registry, { checkConfigs: false });
+  // Not strict: a bad config is that node's step error (other branches still run); unreachable nodes never run.
+  const graph = buildGraph(definition, registry, { strict: false });
   const state = new Map<string, NodeState>([...graph.nodes.keys()].map((id) => [id, "waiting"]));
   const outputs = new Map<string, unknown>();
   /** Nodes whose children must not run, with the reason given to them. */

@@ -293,11 +293,12 @@ describe("runExecution", () => {
     expect(await listStepLogs(pool, executionId)).toEqual([]);
   });
 
-  it("an unknown action type in a stored workflow (e.g. a KeeperHub plugin step) is a step error; other branches run", async () => {
+  it("a stored workflow: an unknown action type (a KeeperHub plugin step) is a step error, other branches run, a stray node is ignored", async () => {
     const nodes = [
       trigger(),
       action("plugin", "web3/check-balance", { address: "0x0" }, { label: "Check Balance" }),
       action("ok", "HTTP Request", { endpoint: `${server.base}/json` }),
+      action("stray", "HTTP Request", { endpoint: `${server.base}/json` }),
     ];
     const { rows } = await pool.query<{ id: string }>(
       "INSERT INTO workflows (id, name, nodes, edges) VALUES ('pluginworkflow0000000', 'plugin', $1, $2) RETURNING id",
@@ -315,6 +316,8 @@ describe("runExecution", () => {
     const logs = Object.fromEntries((await listStepLogs(pool, executionId)).map((log) => [log.node_id, log]));
     expect(logs.plugin).toMatchObject({ status: "error", node_type: "web3/check-balance" });
     expect(logs.ok).toMatchObject({ status: "success" });
+    expect(logs.stray).toBeUndefined();
+    expect(await getExecution(pool, executionId)).toMatchObject({ total_steps: 3, completed_steps: 3 });
   });
 
   it("runWorkflowNow creates a manual execution and runs it", async () => {
