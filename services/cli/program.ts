@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { register as registerDev } from "./commands/dev.js";
 import { register as registerDispatch } from "./commands/dispatch.js";
 import { register as registerDoctor } from "./commands/doctor.js";
 import { register as registerExecution } from "./commands/execution.js";
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true });
   // Keep this list sorted; each line registers one command file.
+  registerDev(program);
   registerDispatch(program);
   registerDoctor(program);
   registerExecution(program);

@@ -1,0 +1,147 @@
+import type { Logger } from "../core/logger.js";
+import { startDispatcherLoop } from "../dispatcher/dispatcher.js";
+import type { RunnerProcessOptions } from "../executor/child.js";
+import { type Executor, startExecutor } from "../executor/executor.js";
+import type { ExecutionEndEvent, ExecutionStartEvent } from "../executor/handler.js";
+import { triggerWorkflow } from "../executor/trigger.js";
+import { waitForExecution } from "../executor/wait.js";
+import { sendWorkflowMessages } from "../queue/send.js";
+import type { DevEnvironment } from "./environment.js";
+
+export interface DevRunOptions {
+  readonly logger: Logger;
+  /** Where the human-readable lines go. Default console.log. */
+  readonly out?: (line: string) => void;
+  /** Seconds between dispatcher passes. Default 5. */
+  readonly intervalSeconds?: number;
+  /** Executions run at once. Default 4. */
+  readonly concurrency?: number;
+  /** How the child `khctl run` is started; its env gets the dev DATABASE_URL. */
+  readonly runner?: RunnerProcessOptions;
+}
+
+const clock = (date: Date = new Date()) => date.toTimeString().slice(0, 8);
+const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`);
+
+/** Prints what happens as a person wants to read it: one line per dispatch, run start and run end. */
+function reporter(environment: DevEnvironment, out: (line: string) => void) {
+  const names = new Map<string, string>();
+  const nameOf = async (workflowId: string): Promise<string> => {
+    if (!names.has(workflowId)) {
+      const { rows } = await environment.pool.query<{ name: string }>(
+        "SELECT name FROM workflows WHERE id = $1",
+        [workflowId],
+      );
+      names.set(workflowId, rows[0]?.name ?? workflowId);
+    }
+    return names.get(workflowId) as string;
+  };
+  const line = (what: string, text: string) => out(`${clock()}  ${what.padEnd(9)} ${text}`);
+  return {
+    async dispatched(d: { executionId: string; workflowId: string; scheduledFor: Date }) {
+      line(
+        "dispatch",
+        `"${await nameOf(d.workflowId)}" slot ${clock(d.scheduledFor)} -> execution ${d.executionId}`,
+      );
+    },
+    async skipped(s: { scheduleId: string; count: number | null }) {
+      line(
+        "skip",
+        `${s.count ?? "100+"} missed slot(s) of schedule ${s.scheduleId} (outside the catch-up window)`,
+      );
+    },
+    async started(e: ExecutionStartEvent) {
+      const lag = e.scheduledFor ? `, ${seconds(Date.now() - e.scheduledFor.getTime())} after its slot` : "";
+      line("start", `${e.executionId} "${await nameOf(e.workflowId)}" (${e.triggerType}${lag})`);
+    },
+    async ended(e: ExecutionEndEvent) {
+      const error = e.error ? `: ${e.error}` : "";
+      line(
+        e.status,
+        `${e.executionId} in ${seconds(e.durationMs)}${error}   details: khctl execution ${e.executionId}`,
+      );
+    },
+  };
+}
+
+function startExecutorFor(environment: DevEnvironment, options: DevRunOptions): Executor {
+  return startExecutor({
+    pool: environment.pool,
+    sqs: environment.sqs,
+    queueUrl: environment.queueUrl,
+    deadLetterQueueUrl: environment.deadLetterQueueUrl,
+    logger: options.logger,
+    concurrency: options.concurrency ?? 4,
+    waitTimeSeconds: 2,
+    runner: {
+      ...options.runner,
+      env: { ...process.env, LOG_LEVEL: "warn", ...options.runner?.env, ...environment.env },
+    },
+  });
+}
+
+export interface DevRun {
+  readonly done: Promise<void>;
+  /** Stops the dispatcher, then the executor (runs get timeoutMs to finish, then are cancelled). */
+  stop(options?: { timeoutMs?: number }): Promise<void>;
+}
+
+/** The dispatcher loop and the executor, wired to the reporter. */
+export function runDev(environment: DevEnvironment, options: DevRunOptions): DevRun {
+  const report = reporter(environment, options.out ?? console.log);
+  const ignore = (error: unknown) => options.logger.debug({ err: String(error) }, "report line failed");
+  const executor = startExecutorFor(environment, options);
+  executor.events.on("start", (e) => void report.started(e).catch(ignore));
+  executor.events.on("end", (e) => void report.ended(e).catch(ignore));
+  const dispatcher = startDispatcherLoop({
+    pool: environment.pool,
+    logger: options.logger,
+    send: (messages) => sendWorkflowMessages(environment.sqs, environment.queueUrl, messages),
+    intervalMs: (options.intervalSeconds ?? 5) * 1000,
+    onPass: (pass) => {
+      for (const d of pass.dispatched) void report.dispatched(d).catch(ignore);
+      for (const s of pass.skipped) void report.skipped(s).catch(ignore);
+    },
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (stopOptions: { timeoutMs?: number } = {}) => {
+    stopping ??= (async () => {
+      await dispatcher.stop();
+      await executor.stop({ timeoutMs: stopOptions.timeoutMs ?? 10_000 });
+    })();
+    return stopping;
+  };
+  return { done: Promise.all([dispatcher.done, executor.done]).then(() => {}), stop };
+}
+
+/**
+ * `khctl dev --demo`: triggers the manual example, waits for it with the executor running, and returns
+ * its execution id and final status.
+ */
+export async function runDemo(
+  environment: DevEnvironment,
+  options: DevRunOptions & { timeoutMs?: number; signal?: AbortSignal },
+): Promise<{ executionId: string; status: string }> {
+  const workflowId = environment.seed.manualId;
+  if (!workflowId) throw new Error('the manual example workflow is missing (reset with "khctl dev --reset")');
+  const report = reporter(environment, options.out ?? console.log);
+  const executor = startExecutorFor(environment, options);
+  executor.events.on("start", (e) => void report.started(e));
+  executor.events.on("end", (e) => void report.ended(e));
+  try {
+    const triggered = await triggerWorkflow(
+      environment.pool,
+      (messages) => sendWorkflowMessages(environment.sqs, environment.queueUrl, messages),
+      workflowId,
+      { who: "khctl dev --demo" },
+    );
+    if (!triggered.enqueued) throw new Error(`could not enqueue the demo run: ${triggered.error}`);
+    const row = await waitForExecution(environment.pool, triggered.executionId, {
+      timeoutMs: options.timeoutMs ?? 120_000,
+      signal: options.signal,
+    });
+    return { executionId: row.id, status: row.status };
+  } finally {
+    await executor.stop({ timeoutMs: 5_000 });
+  }
+}

