@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { coerceError } from "../core/errors.js";
 import { actionRegistry } from "./actions/index.js";
 import type { ActionRegistry } from "./actions/registry.js";
@@ -117,6 +118,8 @@ export async function runWorkflow(
   };
 
   const run = new AbortController();
+  // Every step in flight listens on the run's signal; many parallel branches are normal, not a leak.
+  setMaxListeners(0, run.signal);
   let callbackError: Error | undefined;
   const onExternalAbort = () =>
     run.abort(new RunAbortedError("cancelled", `cancelled: ${abortMessage(options.signal as AbortSignal)}`));

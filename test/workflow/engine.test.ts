@@ -317,3 +317,30 @@ describe("runWorkflow", () => {
     ).rejects.toThrow("database is gone");
   });
 });
+
+describe("runWorkflow with many parallel branches", () => {
+  it("runs 200 concurrent steps without a MaxListeners warning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on("warning", onWarning);
+    try {
+      const ids = Array.from({ length: 200 }, (_, index) => `p${index}`);
+      const allStarted = latch();
+      let started = 0;
+      const { result } = await run(
+        workflow([trigger(), ...ids.map((id) => action(id, "Hook"))], edges(...ids.map((id) => `t->${id}`))),
+        async () => {
+          started += 1;
+          if (started === ids.length) allStarted.open();
+          await allStarted.opened;
+          return {};
+        },
+      );
+      expect(result.status).toBe("success");
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain("MaxListenersExceededWarning");
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
