@@ -99,14 +99,16 @@ flight get 10 s to finish (then they are cancelled), the servers stop, Postgres 
       // exits at the first SIGINT, before the runs in flight could be recorded. We stop things in order.
       for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(name);
       const stopRequested = new AbortController();
-      let signals = 0;
+      let firstSignalAt = 0;
       const onSignal = (signal: NodeJS.Signals) => {
-        signals++;
-        if (signals === 1) {
+        if (!firstSignalAt) {
+          firstSignalAt = Date.now();
           process.stderr.write(`\n${signal}: stopping (runs in flight get up to 10 s)…\n`);
           stopRequested.abort(signal);
-        } else
+        } else if (Date.now() - firstSignalAt > 1000) {
+          // npm and tsx relay the terminal's Ctrl-C too, so the same one can arrive twice at once.
           process.stderr.write("still stopping; Postgres is stopped last so that runs can be recorded\n");
+        }
       };
       for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(name, onSignal);
 
