@@ -29,11 +29,17 @@ export interface StepStart {
   readonly startedAt: Date;
 }
 
-/** Inserts the `running` row of a step that starts. */
-export async function insertStepStart(db: Queryable, step: StepStart): Promise<void> {
+/**
+ * Records that a step starts: inserts its `running` row and sets the execution's current_node_id, in one
+ * statement, so the progress shown never runs ahead of the log.
+ */
+export async function recordStepStart(db: Queryable, step: StepStart): Promise<void> {
   await db.query(
-    `INSERT INTO workflow_execution_logs (id, execution_id, node_id, node_name, node_type, status, input, started_at)
-     VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)`,
+    `WITH log AS (
+       INSERT INTO workflow_execution_logs (id, execution_id, node_id, node_name, node_type, status, input, started_at)
+       VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)
+     )
+     UPDATE workflow_executions SET current_node_id = $3 WHERE id = $2`,
     [newId(), step.executionId, step.nodeId, step.nodeName, step.nodeType, json(step.input), step.startedAt],
   );
 }
@@ -47,17 +53,21 @@ export interface StepEnd extends StepStart {
 }
 
 /**
- * Records the end of a step: updates its row, or inserts a finished one for a node that never started
- * (skipped). One statement either way.
+ * Records the end of a step: updates its row (or inserts a finished one for a node that never started,
+ * i.e. skipped) and counts it in the execution's completed_steps (`completed_steps + 1`, in SQL), in one
+ * statement: the counter and the log never disagree, and concurrent steps never lose a count.
  */
 export async function recordStepEnd(db: Queryable, step: StepEnd): Promise<void> {
   await db.query(
-    `INSERT INTO workflow_execution_logs
-       (id, execution_id, node_id, node_name, node_type, status, input, output, error, started_at, completed_at, duration_ms)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-     ON CONFLICT (execution_id, node_id) DO UPDATE
-     SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
-         completed_at = EXCLUDED.completed_at, duration_ms = EXCLUDED.duration_ms`,
+    `WITH log AS (
+       INSERT INTO workflow_execution_logs
+         (id, execution_id, node_id, node_name, node_type, status, input, output, error, started_at, completed_at, duration_ms)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+       ON CONFLICT (execution_id, node_id) DO UPDATE
+       SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
+           completed_at = EXCLUDED.completed_at, duration_ms = EXCLUDED.duration_ms
+     )
+     UPDATE workflow_executions SET completed_steps = completed_steps + 1 WHERE id = $2`,
     [
       newId(),
       step.executionId,

@@ -1,15 +1,13 @@
 import type { ExecutionStatus } from "../contracts/names.js";
 import { coerceError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
-import { insertStepStart, recordStepEnd } from "../db/execution-logs.js";
+import { recordStepEnd, recordStepStart } from "../db/execution-logs.js";
 import {
   claimExecution,
   createExecution,
   type ExecutionRow,
   finishExecution,
   getExecution,
-  incrementCompletedSteps,
-  setCurrentNode,
 } from "../db/executions.js";
 import { type Pool, withTransaction } from "../db/pool.js";
 import { recordScheduleOutcome } from "../db/schedules.js";
@@ -134,17 +132,14 @@ export async function runExecution(
       runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
       onStepStart: async (step) => {
         logger.debug({ nodeId: step.nodeId, nodeType: step.nodeType }, "step started");
-        await Promise.all([
-          insertStepStart(pool, {
-            executionId,
-            nodeId: step.nodeId,
-            nodeName: step.label,
-            nodeType: step.nodeType,
-            input: step.input,
-            startedAt: step.startedAt,
-          }),
-          setCurrentNode(pool, executionId, step.nodeId),
-        ]);
+        await recordStepStart(pool, {
+          executionId,
+          nodeId: step.nodeId,
+          nodeName: step.label,
+          nodeType: step.nodeType,
+          input: step.input,
+          startedAt: step.startedAt,
+        });
       },
       onStepEnd: async (step) => {
         logger.debug({ nodeId: step.nodeId, status: step.status, error: step.error }, "step ended");
@@ -161,7 +156,6 @@ export async function runExecution(
           completedAt: step.completedAt,
           durationMs: step.durationMs,
         });
-        await incrementCompletedSteps(pool, executionId);
       },
     });
   } catch (thrown) {
