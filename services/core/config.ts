@@ -46,7 +46,7 @@ export function readEnv<S extends z.ZodRawShape>(
   if (!result.success) {
     const issue = result.error.issues[0];
     const name = String(issue?.path[0] ?? "environment");
-    const message = issue?.code === "invalid_type" && env[name] === undefined ? "is not set" : issue?.message;
+    const message = issue?.code === "invalid_type" && !env[name] ? "is not set" : issue?.message;
     throw new ConfigError(`${name} ${message}`);
   }
   return Object.freeze(result.data);

@@ -10,6 +10,7 @@ describe("service config from env", () => {
   it("names the missing variable in one line", () => {
     expect(() => loadDatabaseConfig({})).toThrow(new ConfigError("DATABASE_URL is not set"));
     expect(() => loadQueueConfig({})).toThrow(/^SQS_QUEUE_URL is not set$/);
+    expect(() => loadDatabaseConfig({ DATABASE_URL: "" })).toThrow(/^DATABASE_URL is not set$/);
   });
 
   it("names the malformed variable and what it must be", () => {
