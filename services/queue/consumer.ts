@@ -54,8 +54,12 @@ export function startConsumer(options: ConsumerOptions): Consumer {
 
   const waitForSlot = () =>
     new Promise<void>((resolve) => {
-      slotFreed = resolve;
-      receiving.signal.addEventListener("abort", () => resolve(), { once: true });
+      const onAbort = () => resolve();
+      slotFreed = () => {
+        receiving.signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      receiving.signal.addEventListener("abort", onAbort, { once: true });
     });
 
   /** Best effort: an SQS error here only delays redelivery, so log it and go on. */
