@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { register as registerDev } from "./commands/dev.js";
 import { register as registerDispatch } from "./commands/dispatch.js";
+import { register as registerDlq } from "./commands/dlq.js";
 import { register as registerDoctor } from "./commands/doctor.js";
 import { register as registerExecution } from "./commands/execution.js";
 import { register as registerExecutor } from "./commands/executor.js";
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   // Keep this list sorted; each line registers one command file.
   registerDev(program);
   registerDispatch(program);
+  registerDlq(program);
   registerDoctor(program);
   registerExecution(program);
   registerExecutor(program);

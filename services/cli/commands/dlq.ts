@@ -1,0 +1,87 @@
+import type { Command } from "commander";
+import { ENV } from "../../contracts/names.js";
+import { loadQueueConfig } from "../../core/config.js";
+import { createSqsClient } from "../../queue/client.js";
+import { listDeadLetters, redriveDeadLetters } from "../../queue/dlq.js";
+import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
+import { CliError } from "../errors.js";
+import { printJson, renderTable } from "../shared.js";
+
+const HELP = `
+Environment:
+  ${ENV.sqsQueueUrl}         (required) the workflow queue; its DLQ is found from its RedrivePolicy
+  ${ENV.awsEndpointUrl}      SQS endpoint (LocalStack, fauxqs); unset = AWS
+  ${ENV.awsRegion}            default us-east-1
+  ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set`;
+
+function maxFlag(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CliError(`--max must be a whole number >= 1, got "${value}"`, 2);
+  return n;
+}
+
+async function withDeadLetterQueue<T>(
+  fn: (sqs: ReturnType<typeof createSqsClient>, queueUrl: string, dlqUrl: string) => Promise<T>,
+): Promise<T> {
+  const config = loadQueueConfig();
+  const sqs = createSqsClient(config);
+  try {
+    const dlqUrl = await findDeadLetterQueueUrl(sqs, config.queueUrl);
+    if (!dlqUrl) throw new CliError(`queue ${config.queueUrl} has no RedrivePolicy (run khctl queue ensure)`);
+    return await fn(sqs, config.queueUrl, dlqUrl);
+  } finally {
+    sqs.destroy();
+  }
+}
+
+const shorten = (text: string, max = 70) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+export function register(program: Command): void {
+  const dlq = program.command("dlq").description("the dead-letter queue: messages that could not be handled");
+
+  dlq
+    .command("list")
+    .description("show the messages in the DLQ without removing them")
+    .option("--max <n>", "at most this many (default 50)")
+    .option("--json", "print them as JSON")
+    .addHelpText("after", HELP)
+    .action(async (flags: { max?: string; json?: boolean }) => {
+      const max = maxFlag(flags.max, 50);
+      await withDeadLetterQueue(async (sqs, _queueUrl, dlqUrl) => {
+        const letters = await listDeadLetters(sqs, dlqUrl, max);
+        if (flags.json) printJson(letters);
+        else if (letters.length === 0) console.log("The dead-letter queue is empty.");
+        else {
+          console.log(
+            renderTable(
+              ["message id", "first sent", "receives", "body"],
+              letters.map((l) => [l.messageId, l.sentAt, l.receiveCount, shorten(l.body)]),
+            ),
+          );
+        }
+      });
+    });
+
+  dlq
+    .command("redrive")
+    .description("move messages from the DLQ back to the queue, to be handled again (after a fix)")
+    .option("--max <n>", "at most this many (default 1000)")
+    .option("--json", "print {moved: [messageId…]} as JSON")
+    .addHelpText(
+      "after",
+      `${HELP}
+
+Each message is sent to the queue before it is deleted from the DLQ: an interruption can duplicate one,
+never lose one (the runner's claim makes a duplicate harmless).`,
+    )
+    .action(async (flags: { max?: string; json?: boolean }) => {
+      const max = maxFlag(flags.max, 1000);
+      await withDeadLetterQueue(async (sqs, queueUrl, dlqUrl) => {
+        const moved = await redriveDeadLetters(sqs, dlqUrl, queueUrl, max);
+        if (flags.json) printJson({ moved });
+        else console.log(`Moved ${moved.length} message(s) back to the queue.`);
+      });
+    });
+}

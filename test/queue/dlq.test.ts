@@ -1,0 +1,40 @@
+import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
+import { getQueueStats } from "../../services/queue/stats.js";
+import { runCliInProcess } from "../cli/cli.js";
+import { createTestSqs } from "../helpers/sqs.js";
+
+const testSqs = await createTestSqs();
+
+describe("khctl dlq", () => {
+  it("lists dead letters without removing them, and redrive moves them back to the queue", async () => {
+    const { queueUrl, deadLetterQueueUrl, env } = await testSqs.createQueues();
+    for (const body of ["{not json", '{"workflowId": 1}', "third"]) {
+      await testSqs.sqs.send(new SendMessageCommand({ QueueUrl: deadLetterQueueUrl, MessageBody: body }));
+    }
+    const previous = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const listed = await runCliInProcess(["dlq", "list", "--json"]);
+      expect(listed.code).toBe(0);
+      expect(
+        JSON.parse(listed.stdout)
+          .map((l: { body: string }) => l.body)
+          .sort(),
+      ).toEqual(['{"workflowId": 1}', "third", "{not json"].sort());
+      // Listing is a peek: all three are still there, visible.
+      expect((await getQueueStats(testSqs.sqs, deadLetterQueueUrl)).visible).toBe(3);
+
+      const moved = await runCliInProcess(["dlq", "redrive", "--max", "2"]);
+      expect(moved.stdout).toBe("Moved 2 message(s) back to the queue.\n");
+      const rest = await runCliInProcess(["dlq", "redrive", "--json"]);
+      expect(JSON.parse(rest.stdout).moved).toHaveLength(1);
+      const dlq = await getQueueStats(testSqs.sqs, deadLetterQueueUrl);
+      expect(dlq.visible + dlq.inFlight).toBe(0);
+      expect((await getQueueStats(testSqs.sqs, queueUrl)).visible).toBe(3);
+      expect((await runCliInProcess(["dlq", "list"])).stdout).toBe("The dead-letter queue is empty.\n");
+    } finally {
+      process.env = previous;
+    }
+  });
+});
