@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import path from "node:path";
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../services/core/logger.js";
 import { getExecution } from "../../services/db/executions.js";
@@ -162,6 +162,56 @@ describe("executor", () => {
     await until(() => skips.includes("success"));
     await Promise.all([a.stop(), b.stop()]);
     expect(runs).toBe(1);
+    const stats = await getQueueStats(testSqs.sqs, queueUrl);
+    expect(stats.visible + stats.inFlight).toBe(0);
+  });
+
+  it("a message redelivered after its visibility ran out (the first executor died) does not run the execution again", async () => {
+    const { queueUrl } = await testSqs.createQueues();
+    const running = await createPending(pool, okWorkflow());
+    const finished = await createPending(pool, okWorkflow());
+    for (const p of [running, finished]) {
+      await sendWorkflowMessage(testSqs.sqs, queueUrl, messageFor(p.executionId, p.workflowId));
+    }
+    // A first executor receives both with a 1 s visibility timeout, its runners claim them (one even finishes),
+    // and then it dies: no delete, no heartbeat.
+    const first = await testSqs.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        WaitTimeSeconds: 1,
+        VisibilityTimeout: 1,
+      }),
+    );
+    expect(first.Messages).toHaveLength(2);
+    await pool.query(
+      "UPDATE workflow_executions SET status = 'running', started_at = now() WHERE id = ANY($1)",
+      [[running.executionId, finished.executionId]],
+    );
+    await pool.query(
+      "UPDATE workflow_executions SET status = 'success', completed_at = now() WHERE id = $1",
+      [finished.executionId],
+    );
+    let runs = 0;
+    const second = startExecutor({
+      pool,
+      sqs: testSqs.sqs,
+      queueUrl,
+      logger: silentLogger,
+      waitTimeSeconds: 1,
+      runProcess: async () => {
+        runs++;
+        return exitOk;
+      },
+    });
+    const skipped: string[] = [];
+    second.events.on("skip", (e) => skipped.push(`${e.executionId}:${e.status}`));
+    await until(() => skipped.length === 2);
+    await second.stop();
+    expect(runs).toBe(0);
+    expect(skipped.sort()).toEqual(
+      [`${finished.executionId}:success`, `${running.executionId}:running`].sort(),
+    );
     const stats = await getQueueStats(testSqs.sqs, queueUrl);
     expect(stats.visible + stats.inFlight).toBe(0);
   });
