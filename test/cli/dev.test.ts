@@ -53,8 +53,8 @@ describe("khctl dev (the real CLI process)", () => {
     expect(await processesUsing(dataDir)).not.toEqual([]);
     child.kill("SIGINT");
     const result = await child.result;
-    expect(result.code).toBe(0);
     expect(result.stderr).toContain("stopped.");
+    expect(result.code).toBe(0);
     expect(await processesUsing(dataDir)).toEqual([]);
   });
 });

