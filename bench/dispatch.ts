@@ -35,7 +35,7 @@ export interface DispatchBenchOptions {
   readonly due?: number;
   /** Total schedules, one database each. Default [10000, 200000]. */
   readonly sizes?: readonly number[];
-  /** Repetitions per measurement; the median is reported. Default 3. */
+  /** Repetitions per measurement; the median is reported. Default 5. */
   readonly repeats?: number;
   /** Executions in the end-to-end run. Default 40. */
   readonly endToEnd?: number;
@@ -275,7 +275,7 @@ interface SizeFixture {
 export async function runDispatchBench(options: DispatchBenchOptions = {}): Promise<DispatchBenchResult> {
   const due = options.due ?? 1000;
   const sizes = options.sizes ?? [10_000, 200_000];
-  const repeats = options.repeats ?? 3;
+  const repeats = options.repeats ?? 5;
   const dataRoot = await mkdtemp("/tmp/kh-bench-dispatch-");
   const server = await startEmbeddedPostgres({ dataDir: `${dataRoot}/data`, ephemeral: true });
   const sqsServer = await startEmbeddedSqs();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runCliInProcess } from "../cli/cli.js";
+import { runCliInProcess, spawnCli } from "../cli/cli.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { insertScheduledWorkflow } from "./fixtures.js";
@@ -46,6 +46,30 @@ describe("khctl dispatch (once-mode, the CronJob)", () => {
     const stats = await withEnv({ ...env }, () => runCliInProcess(["queue", "stats", "--json"]));
     expect(JSON.parse(stats.stdout)).toMatchObject({ visible: 1 });
     expect(queueUrl).toBe(env.SQS_QUEUE_URL);
+  });
+
+  it("--loop dispatches as slots come due and exits 0 on SIGTERM", async () => {
+    const { env } = await testSqs.createQueues();
+    const { scheduleId } = await insertScheduledWorkflow(pool, {
+      cron: "* * * * * *",
+      nextRunAt: new Date(Date.now() - 500),
+    });
+    const child = spawnCli(["dispatch", "--loop", "--interval", "0.2"], { ...env, DATABASE_URL: url });
+    // Every second: wait for two slots, which needs at least two passes of the loop.
+    for (;;) {
+      const { rows } = await pool.query<{ n: number }>(
+        "SELECT count(*) AS n FROM workflow_executions WHERE schedule_id = $1 AND enqueued_at IS NOT NULL",
+        [scheduleId],
+      );
+      if ((rows[0]?.n ?? 0) >= 2) break;
+      if (child.exitCode !== null) throw new Error(`dispatcher exited early: ${(await child.result).stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await pool.query("UPDATE workflow_schedules SET enabled = false WHERE id = $1", [scheduleId]);
+    child.kill("SIGTERM");
+    const result = await child.result;
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toMatch(/khctl:/);
   });
 
   it("refuses bad settings with one line naming them", async () => {
