@@ -134,7 +134,7 @@ async function recover(pool: Pool): Promise<{ interrupted: number; requeued: num
  */
 export async function startDevEnvironment(options: DevEnvironmentOptions): Promise<DevEnvironment> {
   const { logger } = options;
-  const dataDir = options.dataDir ?? defaultDataDir();
+  const dataDir = path.resolve(options.dataDir ?? defaultDataDir());
   const clusterDir = path.join(dataDir, "postgres");
   if (options.reset) await rm(clusterDir, { recursive: true, force: true });
   const cleanups: (() => Promise<void>)[] = [];

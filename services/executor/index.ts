@@ -1,3 +1,5 @@
 export * from "./child.js";
 export * from "./executor.js";
 export * from "./handler.js";
+export * from "./trigger.js";
+export * from "./wait.js";
