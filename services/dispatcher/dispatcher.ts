@@ -48,6 +48,7 @@ export interface DispatchReport {
 
 interface DueRow {
   id: string;
+  workflow_enabled: boolean;
   workflow_id: string;
   cron_expression: string;
   timezone: string;
@@ -109,9 +110,10 @@ export async function dispatchOnce(options: DispatcherOptions): Promise<Dispatch
       const now = await databaseNow(client, options.now);
       report.now = now;
       const { rows } = await client.query<DueRow>(
-        `SELECT s.id, s.workflow_id, s.cron_expression, s.timezone, s.next_run_at
+        `SELECT s.id, s.workflow_id, s.cron_expression, s.timezone, s.next_run_at,
+                w.enabled AS workflow_enabled
          FROM workflow_schedules s JOIN workflows w ON w.id = s.workflow_id
-         WHERE s.enabled AND w.enabled AND s.next_run_at <= $1
+         WHERE s.enabled AND s.next_run_at <= $1
          ORDER BY s.next_run_at
          LIMIT $2
          FOR UPDATE OF s SKIP LOCKED`,
@@ -147,6 +149,12 @@ export async function dispatchOnce(options: DispatcherOptions): Promise<Dispatch
           report.invalid++;
           advance.ids.push(row.id);
           advance.next.push(null);
+          continue;
+        }
+        if (!row.workflow_enabled) {
+          // A disabled workflow's slots pass without runs; advancing keeps them out of the due set.
+          advance.ids.push(row.id);
+          advance.next.push(plan.nextRunAt);
           continue;
         }
         if (plan.fire) {

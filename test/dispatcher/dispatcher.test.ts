@@ -211,6 +211,9 @@ describe("dispatchOnce", () => {
     });
     const report = await dispatchOnce({ pool, send: sender, logger: silentLogger, now });
     expect(await executionsOf(disabled.scheduleId)).toHaveLength(0);
+    // Its slots pass without runs: next_run_at moves on, so it does not stay in the due set.
+    expect((await nextRunOf(disabled.scheduleId))?.toISOString()).toBe("2026-05-01T00:01:00.000Z");
+    expect(report.skipped.map((s) => s.scheduleId)).not.toContain(disabled.scheduleId);
     expect((await nextRunOf(fresh.scheduleId))?.toISOString()).toBe("2026-05-01T00:10:00.000Z");
     expect(await nextRunOf(broken.scheduleId)).toBeNull();
     expect(report.invalid).toBeGreaterThanOrEqual(1);
