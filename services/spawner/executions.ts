@@ -1,20 +1,9 @@
-import { createHash } from "node:crypto";
 import type { Queryable } from "../db/pool.js";
 
 /**
  * The spawner's own writes to workflow_executions. Every state change is a conditional UPDATE that only
  * matches a non-terminal row, so neither the spawner nor the reconciler ever overwrites a finished run.
  */
-
-/**
- * The execution id for a message that carries none (an older dispatcher): derived from the SQS message id,
- * which stays the same across redeliveries, so a redelivered message finds the row it created before.
- */
-export function executionIdForMessage(messageId: string): string {
-  const digest = createHash("sha256").update(`sqs-message:${messageId}`).digest();
-  const value = BigInt(`0x${digest.subarray(0, 16).toString("hex")}`);
-  return value.toString(36).padStart(21, "0").slice(-21);
-}
 
 /** Records the Job that runs the execution. */
 export async function recordJobName(db: Queryable, executionId: string, jobName: string): Promise<void> {
@@ -25,8 +14,9 @@ export async function recordJobName(db: Queryable, executionId: string, jobName:
 }
 
 /**
- * pending|running -> error with the reason, and the schedule's last_status/last_error with it (unless a later
- * slot of the same schedule already finished, whose outcome is the newer news). Returns false when the
+ * pending|running -> error with the reason, and on its schedule one more run_count and last_run_at/last_status/
+ * last_error as the runner records them (unless a later slot of the same schedule already finished, whose
+ * outcome is the newer news). Returns false when the
  * execution was already terminal (or missing): nothing was changed.
  */
 export async function failExecution(db: Queryable, executionId: string, reason: string): Promise<boolean> {
@@ -38,17 +28,24 @@ export async function failExecution(db: Queryable, executionId: string, reason: 
                          ELSE GREATEST(0, round(extract(epoch FROM now() - started_at) * 1000))::integer END,
            started_at = coalesce(started_at, now())
        WHERE id = $1 AND status IN ('pending', 'running')
-       RETURNING id, schedule_id, scheduled_for
+       RETURNING id, schedule_id, scheduled_for, started_at AS ran_at
      ), schedule AS (
+       -- The run ended: count it as the runner would. Its status becomes the schedule's latest news unless
+       -- a later slot of the same schedule already finished.
        UPDATE workflow_schedules s
-       SET last_status = 'error', last_error = $2
+       SET run_count = s.run_count + 1,
+           last_run_at = CASE WHEN newer.id IS NULL THEN failed.ran_at ELSE s.last_run_at END,
+           last_status = CASE WHEN newer.id IS NULL THEN 'error' ELSE s.last_status END,
+           last_error = CASE WHEN newer.id IS NULL THEN $2 ELSE s.last_error END
        FROM failed
+       LEFT JOIN LATERAL (
+         SELECT later.id FROM workflow_executions later
+         WHERE later.schedule_id = failed.schedule_id
+           AND later.scheduled_for > failed.scheduled_for
+           AND later.status IN ('success', 'error', 'cancelled')
+         LIMIT 1
+       ) newer ON true
        WHERE s.id = failed.schedule_id
-         AND NOT EXISTS (
-           SELECT 1 FROM workflow_executions later
-           WHERE later.schedule_id = failed.schedule_id
-             AND later.scheduled_for > failed.scheduled_for
-             AND later.status IN ('success', 'error', 'cancelled'))
        RETURNING s.id
      )
      SELECT id FROM failed`,

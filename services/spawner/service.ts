@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { KubernetesConfig } from "../core/config.js";
 import type { Logger } from "../core/logger.js";
-import type { Queryable } from "../db/pool.js";
+import type { Pool } from "../db/pool.js";
 import { startConsumer } from "../queue/consumer.js";
 import { type HealthServer, startHealthServer } from "./http.js";
 import type { KubeApi } from "./kube.js";
@@ -15,7 +15,7 @@ import { createJobSpawner, type JobSpawner } from "./spawner.js";
  */
 
 export interface SpawnerServiceDeps {
-  readonly db: Queryable;
+  readonly db: Pool;
   readonly sqs: SQSClient;
   readonly queueUrl: string;
   /** DLQ for malformed messages; unset leaves them to the queue's redrive policy. */

@@ -5,9 +5,10 @@ import { isTerminal, jobNameFor } from "../contracts/names.js";
 import type { KubernetesConfig } from "../core/config.js";
 import { errorMessage } from "../core/errors.js";
 import { getExecution, insertExecution } from "../db/executions.js";
-import type { Queryable } from "../db/pool.js";
+import type { Pool } from "../db/pool.js";
+import { adoptExecution } from "../executor/handler.js";
 import type { HandleContext, HandleOutcome } from "../queue/consumer-types.js";
-import { executionIdForMessage, failExecution, recordJobName } from "./executions.js";
+import { failExecution, recordJobName } from "./executions.js";
 import { classifyKubeError, createJob, isActiveJob, type KubeApi, listJobs } from "./kube.js";
 import type { SpawnerMetrics } from "./metrics.js";
 
@@ -17,7 +18,7 @@ import type { SpawnerMetrics } from "./metrics.js";
  */
 
 export interface JobSpawnerDeps {
-  readonly db: Queryable;
+  readonly db: Pool;
   readonly kube: KubeApi;
   readonly config: Pick<
     KubernetesConfig,
@@ -56,11 +57,13 @@ export function createJobSpawner(deps: JobSpawnerDeps): JobSpawner {
 
   /** The execution this message is about: the one it names, or one created for it (idempotently). */
   const resolveExecution = async (message: WorkflowMessage, messageId: string): Promise<string> => {
+    // An older dispatcher sends no id: adopt the execution as the executor does, keyed by the schedule slot
+    // or the SQS message id, so a redelivery finds the same row.
+    if (!message.executionId) return adoptExecution(db, message, messageId);
+    // Normally the row exists (the dispatcher writes it first); if not, record it from the message.
     const scheduleId = message.scheduleId ?? null;
     const { id } = await insertExecution(db, {
-      // A message from an older dispatcher has no id: derive it from the message id, so a redelivery finds
-      // the same row; a scheduled one is also unique per (schedule, slot).
-      id: message.executionId ?? executionIdForMessage(messageId),
+      id: message.executionId,
       workflowId: message.workflowId,
       triggerType: message.triggerType,
       input: message.input ?? {},

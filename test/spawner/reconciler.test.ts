@@ -58,10 +58,14 @@ async function runningWithJob(status: "pending" | "running" = "running") {
 }
 
 async function scheduleState(scheduleId: string) {
-  const { rows } = await db.pool.query<{ last_status: string | null; last_error: string | null }>(
-    "SELECT last_status, last_error FROM workflow_schedules WHERE id = $1",
-    [scheduleId],
-  );
+  const { rows } = await db.pool.query<{
+    last_status: string | null;
+    last_error: string | null;
+    last_run_at: Date | null;
+    run_count: number;
+  }>("SELECT last_status, last_error, last_run_at, run_count FROM workflow_schedules WHERE id = $1", [
+    scheduleId,
+  ]);
   return rows[0];
 }
 
@@ -79,7 +83,12 @@ describe("reconciler", () => {
     expect(state.status).toBe("error");
     expect(state.error).toContain(jobName);
     expect(state.error).toContain(message);
-    expect(await scheduleState(scheduleId)).toMatchObject({ last_status: "error", last_error: state.error });
+    expect(await scheduleState(scheduleId)).toMatchObject({
+      last_status: "error",
+      last_error: state.error,
+      run_count: 1,
+    });
+    expect((await scheduleState(scheduleId))?.last_run_at).toBeInstanceOf(Date);
     expect(await metrics.registry.metrics()).toContain(
       `keeperhub_spawner_reconciler_fixes_total{reason="${reason}"} 1`,
     );
@@ -121,6 +130,29 @@ describe("reconciler", () => {
     api.setPodWaiting(jobName, "ImagePullBackOff");
     expect(await reconciler.reconcileOnce()).toEqual([]);
     expect((await executionState(db.pool, id)).status).toBe("pending");
+  });
+
+  it("an older slot's failure counts the run but leaves a later slot's outcome as the schedule's latest", async () => {
+    const { id, scheduleId, jobName } = await runningWithJob();
+    const workflowId = (
+      await db.pool.query("SELECT workflow_id FROM workflow_schedules WHERE id = $1", [scheduleId])
+    ).rows[0].workflow_id;
+    await db.pool.query(
+      "UPDATE workflow_executions SET scheduled_for = now() - interval '1 hour' WHERE id = $1",
+      [id],
+    );
+    await insertExecution(db.pool, { workflowId, scheduleId, status: "success" });
+    await db.pool.query(
+      "UPDATE workflow_schedules SET last_status = 'success', run_count = 1 WHERE id = $1",
+      [scheduleId],
+    );
+    api.setJobOutcome(jobName, { failed: "DeadlineExceeded" });
+    expect((await reconciler.reconcileOnce()).map((f) => f.executionId)).toEqual([id]);
+    expect(await scheduleState(scheduleId)).toMatchObject({
+      last_status: "success",
+      last_error: null,
+      run_count: 2,
+    });
   });
 
   it("a Job deleted before its run finished marks the execution error", async () => {

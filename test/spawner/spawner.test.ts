@@ -2,7 +2,6 @@ import { type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../services/core/logger.js";
 import { getQueueStats } from "../../services/queue/stats.js";
-import { executionIdForMessage } from "../../services/spawner/executions.js";
 import { createKubeApi } from "../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../services/spawner/metrics.js";
 import { type SpawnerService, startSpawnerService } from "../../services/spawner/service.js";
@@ -178,13 +177,20 @@ describe("spawner", () => {
       Body: JSON.stringify({ workflowId: "no-such-workflow", triggerType: "manual", triggerTime: slot }),
     };
     expect(await spawner.handle(orphan, context)).toBe("dead-letter");
-    const { rows } = await db.pool.query<{ id: string; schedule_id: string | null; job_name: string }>(
-      "SELECT id, schedule_id, job_name FROM workflow_executions WHERE workflow_id = $1 ORDER BY schedule_id",
+    const { rows } = await db.pool.query<{
+      id: string;
+      schedule_id: string | null;
+      scheduled_for: Date | null;
+      dedup_key: string | null;
+      job_name: string;
+    }>(
+      "SELECT id, schedule_id, scheduled_for, dedup_key, job_name FROM workflow_executions WHERE workflow_id = $1",
       [workflowId],
     );
     expect(rows).toHaveLength(2);
-    const manualRow = rows.find((row) => row.schedule_id === null);
-    expect(manualRow?.id).toBe(executionIdForMessage("m-manual"));
+    // Keyed as the executor keys them: the slot for a scheduled run, the SQS message id for a manual one.
+    expect(rows.find((row) => row.schedule_id === scheduleId)?.scheduled_for?.toISOString()).toBe(slot);
+    expect(rows.find((row) => row.schedule_id === null)?.dedup_key).toBe("m-manual");
     for (const row of rows) {
       expect(jobsFor(row.id)).toHaveLength(1);
       expect(row.job_name).toBe(`wf-${row.id}`);
