@@ -230,19 +230,26 @@ async function endToEnd(
       intervalMs: 200,
       send: (messages) => sendWorkflowMessages(sqs, queues.queueUrl, messages),
     });
-    for (;;) {
-      const { rows: done } = await pool.query<{ n: number }>(
-        "SELECT count(*) AS n FROM workflow_executions WHERE status IN ('success', 'error', 'cancelled')",
+    // One slot only: once its executions exist the dispatcher stops (a run past the next minute must
+    // not add that minute's slot), then wait for every run to end.
+    const countWhere = async (condition: string) => {
+      const { rows: counted } = await pool.query<{ n: number }>(
+        `SELECT count(*) AS n FROM workflow_executions WHERE scheduled_for = $1 AND ${condition}`,
+        [slot],
       );
-      if ((done[0]?.n ?? 0) >= count) break;
+      return counted[0]?.n ?? 0;
+    };
+    while ((await countWhere("true")) < count) await new Promise((resolve) => setTimeout(resolve, 100));
+    await dispatcher.stop();
+    while ((await countWhere("status IN ('success', 'error', 'cancelled')")) < count) {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await dispatcher.stop();
     await executor.stop();
     const { rows: runs } = await pool.query<{ lag_ms: number; end_ms: number }>(
       `SELECT extract(epoch FROM started_at - scheduled_for) * 1000 AS lag_ms,
               extract(epoch FROM completed_at - scheduled_for) * 1000 AS end_ms
-       FROM workflow_executions`,
+       FROM workflow_executions WHERE scheduled_for = $1`,
+      [slot],
     );
     const lags = runs.map((r) => Number(r.lag_ms));
     const lastEnd = Math.max(...runs.map((r) => Number(r.end_ms)));
