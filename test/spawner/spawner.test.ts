@@ -335,7 +335,8 @@ describe("spawner", () => {
     api.fail({ method: "POST", path: /\/jobs$/, delayMs: 1000, times: 3 });
     for (const id of ids) await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
     await waitFor("3 creates in flight", () => api.createRequests() - before === 3);
-    expect(ids.some((id) => jobsFor(id).length === 1)).toBe(false);
+    // At least the last create is still in flight (each takes 1 s) when the stop begins.
+    expect(ids.filter((id) => jobsFor(id).length === 1).length).toBeLessThan(3);
 
     await service?.stop({ timeoutMs: 10_000 });
     service = undefined;
