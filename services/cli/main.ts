@@ -7,7 +7,7 @@ import { buildProgram } from "./program.js";
 
 // Exit codes: 0 done, 1 failure or invalid input (one line on stderr), 2 usage error.
 async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   const overrideExit = (command: typeof program): void => {
     command.exitOverride();
     for (const sub of command.commands) overrideExit(sub);
@@ -29,5 +29,11 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// `khctl … | head` closes stdout early: that is the reader's choice, not an error to print a stack for.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw error;
+});
 
 process.exitCode = await main(process.argv);

@@ -1,45 +1,50 @@
 import { Command } from "commander";
-import { register as registerDev } from "./commands/dev.js";
-import { register as registerDispatch } from "./commands/dispatch.js";
-import { register as registerDlq } from "./commands/dlq.js";
-import { register as registerDoctor } from "./commands/doctor.js";
-import { register as registerExecution } from "./commands/execution.js";
-import { register as registerExecutor } from "./commands/executor.js";
-import { register as registerLogs } from "./commands/logs.js";
-import { register as registerMigrate } from "./commands/migrate.js";
-import { register as registerQueue } from "./commands/queue.js";
-import { register as registerRun } from "./commands/run.js";
-import { register as registerSpawner } from "./commands/spawner.js";
-import { register as registerStatus } from "./commands/status.js";
-import { register as registerTrigger } from "./commands/trigger.js";
-import { register as registerWorkflow } from "./commands/workflow.js";
+
+/** A command file under commands/: registers one top-level command named like the file. */
+interface CommandModule {
+  register(program: Command): void;
+}
+
+/**
+ * The khctl commands, loaded on demand: `khctl run <id>` is started once per workflow run (executor
+ * children, Kubernetes Jobs), so it should not pay for loading the Kubernetes and SQS clients of every
+ * other command. Keep this list sorted; the key is the command's name.
+ */
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  dev: () => import("./commands/dev.js"),
+  dispatch: () => import("./commands/dispatch.js"),
+  dlq: () => import("./commands/dlq.js"),
+  doctor: () => import("./commands/doctor.js"),
+  execution: () => import("./commands/execution.js"),
+  executor: () => import("./commands/executor.js"),
+  logs: () => import("./commands/logs.js"),
+  migrate: () => import("./commands/migrate.js"),
+  queue: () => import("./commands/queue.js"),
+  run: () => import("./commands/run.js"),
+  spawner: () => import("./commands/spawner.js"),
+  status: () => import("./commands/status.js"),
+  trigger: () => import("./commands/trigger.js"),
+  workflow: () => import("./commands/workflow.js"),
+};
+
+export const COMMAND_NAMES = Object.keys(COMMANDS);
 
 /**
  * The khctl command tree. One file per command under commands/, each with a `register(program)`;
  * actions throw (CliError or ConfigError) instead of exiting, so commands are testable and
- * main.ts is the only place that exits.
+ * main.ts is the only place that exits. Given the argv, only the command it names is loaded
+ * (all of them for the top-level help or an unknown verb, so help and errors list every verb).
  */
-export function buildProgram(): Command {
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command("khctl")
     .description(
       "KeeperHub scheduled workflows, locally: embedded default, Docker (local) and minikube (hybrid)",
     )
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true });
-  // Keep this list sorted; each line registers one command file.
-  registerDev(program);
-  registerDispatch(program);
-  registerDlq(program);
-  registerDoctor(program);
-  registerExecution(program);
-  registerExecutor(program);
-  registerLogs(program);
-  registerMigrate(program);
-  registerQueue(program);
-  registerRun(program);
-  registerSpawner(program);
-  registerStatus(program);
-  registerTrigger(program);
-  registerWorkflow(program);
+  const verb = argv?.[2];
+  const names = verb !== undefined && verb in COMMANDS ? [verb] : COMMAND_NAMES;
+  const modules = await Promise.all(names.map((name) => COMMANDS[name]?.()));
+  for (const module of modules) module?.register(program);
   return program;
 }

@@ -31,7 +31,7 @@ export async function runCliInProcess(args: string[]): Promise<CliResult> {
     stderr += String(chunk);
     return true;
   });
-  const program = buildProgram();
+  const program = await buildProgram();
   const overrideExit = (command: typeof program): void => {
     command.exitOverride();
     command.configureOutput({ writeOut: (text) => (stdout += text), writeErr: (text) => (stderr += text) });

@@ -35,8 +35,9 @@ function resolve(program: Command, argv: readonly string[]): { path: string[]; u
   return { path, unknownFlags };
 }
 
+const program = await buildProgram();
+
 describe("the khctl verbs the Pulumi program runs", () => {
-  const program = buildProgram();
   const pod = { namespace: "local", image: "keeperhub-scheduler:0", startingDeadlineSeconds: 30 };
   const uses: [string, readonly string[], string[]][] = [
     [
