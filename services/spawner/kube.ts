@@ -2,55 +2,18 @@ import {
   ApiException,
   BatchV1Api,
   CoreV1Api,
-  createConfiguration,
-  KubeConfig,
-  type RequestContext,
-  type ResponseContext,
-  ServerConfiguration,
+  type KubeConfig,
   type V1Job,
   type V1Pod,
 } from "@kubernetes/client-node";
 import { errorMessage } from "../core/errors.js";
+import { kubeApiConfiguration } from "../core/kube-config.js";
 
 /**
- * The Kubernetes side of the spawner: loading a KubeConfig the way kubectl does, API clients whose
- * requests time out, and the classification of API errors into "exists", "permanent" and "transient".
+ * The Kubernetes side of the spawner: API clients whose requests time out, the classification of API
+ * errors into "exists", "permanent" and "transient", and the Job operations. Loading a KubeConfig is
+ * in core/kube-config.ts.
  */
-
-export interface KubeConnectionOptions {
-  /** A kubeconfig context to use instead of the current one (outside a cluster only). */
-  readonly context?: string;
-  /** A kubeconfig file; default KUBECONFIG or ~/.kube/config. */
-  readonly kubeconfig?: string;
-}
-
-/**
- * In a pod (KUBERNETES_SERVICE_HOST set) and with no kubeconfig or context asked for: the in-cluster
- * service account. Otherwise the kubeconfig (KUBECONFIG or ~/.kube/config) and its current context, or
- * `context` when given.
- */
-export function loadKubeConfig(
-  options: KubeConnectionOptions = {},
-  env: NodeJS.ProcessEnv = process.env,
-): KubeConfig {
-  const kc = new KubeConfig();
-  if (env.KUBERNETES_SERVICE_HOST && !options.context && !options.kubeconfig) {
-    kc.loadFromCluster();
-    return kc;
-  }
-  if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-  else kc.loadFromDefault();
-  if (options.context) {
-    if (!kc.getContextObject(options.context)) {
-      throw new Error(`kube context "${options.context}" is not in the kubeconfig`);
-    }
-    kc.setCurrentContext(options.context);
-  }
-  if (!kc.getCurrentCluster()) {
-    throw new Error("no Kubernetes cluster configured (no kubeconfig, and not running in a pod)");
-  }
-  return kc;
-}
 
 export interface KubeApi {
   readonly kc: KubeConfig;
@@ -67,22 +30,7 @@ export function createKubeApi(
   kc: KubeConfig,
   options: { namespace: string; requestTimeoutMs?: number },
 ): KubeApi {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("the kubeconfig has no current cluster");
-  const timeoutMs = options.requestTimeoutMs ?? 10_000;
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    promiseMiddleware: [
-      {
-        pre: async (context: RequestContext) => {
-          context.setSignal(AbortSignal.timeout(timeoutMs));
-          return context;
-        },
-        post: async (context: ResponseContext) => context,
-      },
-    ],
-  });
+  const configuration = kubeApiConfiguration(kc, options.requestTimeoutMs ?? 10_000);
   return {
     kc,
     batch: new BatchV1Api(configuration),

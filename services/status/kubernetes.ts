@@ -1,17 +1,8 @@
-import {
-  ApiException,
-  AppsV1Api,
-  BatchV1Api,
-  createConfiguration,
-  type KubeConfig,
-  type RequestContext,
-  type ResponseContext,
-  ServerConfiguration,
-  type V1Job,
-} from "@kubernetes/client-node";
+import { ApiException, AppsV1Api, BatchV1Api, type KubeConfig, type V1Job } from "@kubernetes/client-node";
 import { runnerSelector } from "../contracts/job-template.js";
 import { K8S } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
+import { kubeApiConfiguration } from "../core/kube-config.js";
 import { type StatusPart, unreachable } from "./parts.js";
 
 export interface DeploymentState {
@@ -54,21 +45,7 @@ const notFound = (error: unknown) => error instanceof ApiException && error.code
 
 /** Reads through @kubernetes/client-node; every request gives up after `timeoutMs`. */
 export function kubeSource(kc: KubeConfig, timeoutMs = 5_000): KubeSource {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("the kubeconfig has no current cluster");
-  const configuration = createConfiguration({
-    baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
-    promiseMiddleware: [
-      {
-        pre: async (context: RequestContext) => {
-          context.setSignal(AbortSignal.timeout(timeoutMs));
-          return context;
-        },
-        post: async (context: ResponseContext) => context,
-      },
-    ],
-  });
+  const configuration = kubeApiConfiguration(kc, timeoutMs);
   const apps = new AppsV1Api(configuration);
   const batch = new BatchV1Api(configuration);
   return {

@@ -1,7 +1,7 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { KubeConfig } from "@kubernetes/client-node";
 import { DOCKER, type Profile, STACK_LABEL, STACK_OF_PROFILE } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
+import { loadKubeConfig } from "../core/kube-config.js";
 import { createPool } from "../db/pool.js";
 import { listContainers } from "../doctor/docker.js";
 import { type Exec, exec } from "../doctor/exec.js";
@@ -37,16 +37,7 @@ export interface StatusDeps {
 
 export const systemStatusDeps: StatusDeps = {
   exec,
-  kube: (context) => {
-    const kc = new KubeConfig();
-    kc.loadFromDefault();
-    if (context) {
-      if (!kc.getContextObject(context))
-        throw new Error(`kube context "${context}" is not in the kubeconfig`);
-      kc.setCurrentContext(context);
-    }
-    return kubeSource(kc);
-  },
+  kube: (context) => kubeSource(loadKubeConfig({ context })),
   sqs: (connection) => createSqsClient(connection),
 };
 

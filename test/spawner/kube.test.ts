@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { ApiException } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { classifyKubeError, jobFinish, loadKubeConfig } from "../../services/spawner/kube.js";
+import { loadKubeConfig } from "../../services/core/kube-config.js";
+import { classifyKubeError, jobFinish } from "../../services/spawner/kube.js";
 
 let dir: string;
 let file: string;

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { DEFAULT_NAMESPACE, ENV } from "../../contracts/names.js";
 import { errorMessage } from "../../core/errors.js";
-import { createKubeApi, type KubeApi, loadKubeConfig } from "../../spawner/kube.js";
+import { loadKubeConfig } from "../../core/kube-config.js";
+import { createKubeApi, type KubeApi } from "../../spawner/kube.js";
 import { ExecutionNotFoundError, showExecutionLogs } from "../../spawner/logs.js";
 import { CliError } from "../errors.js";
 import { withDatabase } from "../shared.js";

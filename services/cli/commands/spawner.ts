@@ -2,12 +2,13 @@ import type { Command } from "commander";
 import { SPAWNER_HEALTH } from "../../contracts/names.js";
 import { loadDatabaseConfig, loadKubernetesConfig, loadQueueConfig } from "../../core/config.js";
 import { errorMessage } from "../../core/errors.js";
+import { loadKubeConfig } from "../../core/kube-config.js";
 import { createLogger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
 import { createSqsClient } from "../../queue/client.js";
 import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { loadSpawnerSettings, SPAWNER_ENV } from "../../spawner/config.js";
-import { createKubeApi, loadKubeConfig } from "../../spawner/kube.js";
+import { createKubeApi } from "../../spawner/kube.js";
 import { startSpawnerService } from "../../spawner/service.js";
 
 interface SpawnerFlags {
