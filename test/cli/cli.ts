@@ -1,21 +1,13 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
-import path from "node:path";
 import { CommanderError } from "commander";
 import { vi } from "vitest";
 import { CliError } from "../../services/cli/errors.js";
 import { buildProgram } from "../../services/cli/program.js";
 import { ConfigError } from "../../services/core/config.js";
-
-export interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import type { CliResult } from "../helpers/cli-process.js";
 
 /**
  * Runs khctl in this process, the way main.ts does (exit codes 0/1/2, `khctl: message` on stderr), with
- * stdout and stderr captured. Fast; the spawned variant below proves the real entry point.
+ * stdout and stderr captured. Fast; spawnCli (test/helpers/cli-process.ts) proves the real entry point.
  */
 export async function runCliInProcess(args: string[]): Promise<CliResult> {
   let stdout = "";
@@ -56,33 +48,4 @@ export async function runCliInProcess(args: string[]): Promise<CliResult> {
     err.mockRestore();
   }
   return { code, stdout, stderr };
-}
-
-const root = path.join(import.meta.dirname, "..", "..");
-
-/** Starts the real CLI (`node --import tsx services/cli/main.ts …`) as a child process. */
-export function spawnCli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): ChildProcess & { result: Promise<CliResult> } {
-  const child = spawn(process.execPath, ["--import", "tsx", "services/cli/main.ts", ...args], {
-    cwd: root,
-    // An env value of undefined removes that variable from the child's environment.
-    env: Object.fromEntries(
-      Object.entries({ ...process.env, LOG_LEVEL: "warn", ...env }).filter(
-        ([, value]) => value !== undefined,
-      ),
-    ),
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  const result = once(child, "exit").then(([code]) => ({ code: code as number, stdout, stderr }));
-  return Object.assign(child, { result });
 }

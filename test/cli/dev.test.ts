@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { spawnCli } from "./cli.js";
+import { spawnCli } from "../helpers/cli-process.js";
 
 const dataDir = await mkdtemp("/tmp/kh-dev-test-");
 afterAll(() => rm(dataDir, { recursive: true, force: true }));
@@ -38,14 +38,8 @@ describe("khctl dev (the real CLI process)", () => {
 
   it("keeps its data across runs, and SIGINT stops everything: exit 0, no Postgres left behind", async () => {
     const child = spawnCli(["dev", "--port", "0"], env);
-    let stdout = "";
-    const waiting = new Promise<void>((resolve) => {
-      child.stdout?.on("data", (chunk) => {
-        stdout += chunk;
-        if (stdout.includes("Waiting for the next minute")) resolve();
-      });
-    });
-    await Promise.race([waiting, child.result]);
+    await child.waitForOutput("Waiting for the next minute", 30_000);
+    const stdout = child.output("stdout");
     expect(stdout).toContain("Waiting for the next minute");
     // The second run finds the examples from the first: nothing is seeded again.
     expect(stdout).not.toContain("seeded just now");

@@ -2,22 +2,14 @@ import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 import { listStepLogs } from "../../services/db/execution-logs.js";
 import { getExecution } from "../../services/db/executions.js";
+import { spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { within } from "../helpers/wait.js";
 import { createPending, startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
-import { spawnCli } from "./cli.js";
 
 const { pool, url } = await createTestDatabase();
 const server = await startTestServer();
-
-/** Fails the test if the promise does not settle by the deadline: a bound, not a measurement. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 describe("khctl run (the real CLI process)", () => {
   it("on SIGTERM during a slow step: aborts the fetch, records cancelled with the reason, exits 0 promptly", async () => {

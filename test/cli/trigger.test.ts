@@ -1,20 +1,18 @@
-import path from "node:path";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseWorkflowMessage } from "../../services/contracts/message.js";
 import { silentLogger } from "../../services/core/logger.js";
 import { getExecution } from "../../services/db/executions.js";
 import { startExecutor } from "../../services/executor/executor.js";
+import { spawnCli, tsxRunner } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { createPending, startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
-import { spawnCli } from "./cli.js";
 
 const { pool, url } = await createTestDatabase();
 const testSqs = await createTestSqs();
 const server = await startTestServer();
-const root = path.join(import.meta.dirname, "..", "..");
 
 const httpWorkflow = (endpoint: string) =>
   workflow([trigger(), action("get", "HTTP Request", { endpoint })], edges("t->get"));
@@ -52,11 +50,7 @@ describe("khctl trigger", () => {
       queueUrl,
       logger: silentLogger,
       waitTimeSeconds: 1,
-      runner: {
-        cliEntry: path.join(root, "services", "cli", "main.ts"),
-        execArgv: ["--import", "tsx"],
-        env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: "warn" },
-      },
+      runner: tsxRunner({ DATABASE_URL: url }),
     });
     afterAll(() => executor.stop());
     const ok = await createPending(pool, httpWorkflow(`${server.base}/`));

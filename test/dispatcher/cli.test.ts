@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { runCliInProcess, spawnCli } from "../cli/cli.js";
+import { runCliInProcess } from "../cli/cli.js";
+import { spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { insertScheduledWorkflow } from "./fixtures.js";

@@ -1,5 +1,4 @@
 import { once } from "node:events";
-import path from "node:path";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../services/core/logger.js";
@@ -8,35 +7,25 @@ import { adoptExecution } from "../../services/executor/handler.js";
 import { type RunnerExit, startExecutor } from "../../services/executor/index.js";
 import { sendWorkflowMessage } from "../../services/queue/send.js";
 import { getQueueStats } from "../../services/queue/stats.js";
+import { tsxRunner } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
+import { until as poll } from "../helpers/wait.js";
 import { createPending, startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
 const { pool, url } = await createTestDatabase();
 const testSqs = await createTestSqs();
 const server = await startTestServer();
-const root = path.join(import.meta.dirname, "..", "..");
 
 /** The real `khctl run` child, started the way the executor starts it under tsx. */
-const runner = {
-  cliEntry: path.join(root, "services", "cli", "main.ts"),
-  execArgv: ["--import", "tsx"],
-  env: { ...process.env, DATABASE_URL: url, LOG_LEVEL: "warn" },
-};
+const runner = tsxRunner({ DATABASE_URL: url });
 
 const okWorkflow = () =>
   workflow([trigger(), action("get", "HTTP Request", { endpoint: `${server.base}/` })], edges("t->get"));
 
-async function until<T>(check: () => Promise<T> | T, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+// Real child processes under tsx: a longer deadline than the helper's default.
+const until = <T>(check: () => Promise<T> | T) => poll(check, 20_000);
 
 const messageFor = (executionId: string, workflowId: string) => ({
   executionId,

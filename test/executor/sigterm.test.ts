@@ -3,23 +3,16 @@ import { describe, expect, it } from "vitest";
 import { getExecution } from "../../services/db/executions.js";
 import { sendWorkflowMessage } from "../../services/queue/send.js";
 import { getQueueStats } from "../../services/queue/stats.js";
-import { spawnCli } from "../cli/cli.js";
+import { spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
+import { within } from "../helpers/wait.js";
 import { createPending, startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
 const { pool, url } = await createTestDatabase();
 const testSqs = await createTestSqs();
 const server = await startTestServer();
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms}ms`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
 
 describe("khctl executor (the real CLI process)", () => {
   it("on SIGTERM during a run: stops receiving, cancels the run after the shutdown timeout, exits 0, nothing orphaned", async () => {

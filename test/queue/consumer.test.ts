@@ -8,6 +8,7 @@ import type { HandleOutcome } from "../../services/queue/consumer-types.js";
 import { sendWorkflowMessage, sendWorkflowMessages } from "../../services/queue/send.js";
 import { getQueueStats } from "../../services/queue/stats.js";
 import { createTestSqs } from "../helpers/sqs.js";
+import { until } from "../helpers/wait.js";
 
 const sqsTest = await createTestSqs();
 const { sqs } = sqsTest;
@@ -18,17 +19,6 @@ const message = (n: number) => ({
   triggerTime: new Date().toISOString(),
   input: { n },
 });
-
-/** Polls a condition until it holds or the deadline passes. */
-async function until<T>(check: () => Promise<T> | T, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error("condition not met before the deadline");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** A deferred promise: tests release handlers explicitly instead of sleeping. */
 function deferred<T = void>() {

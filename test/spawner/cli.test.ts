@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../services/core/ids.js";
 import { getQueueStats } from "../../services/queue/stats.js";
+import { spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTestSqs } from "../helpers/sqs.js";
@@ -22,7 +22,6 @@ const sqs = await createTestSqs();
 let api: K8sApiServer;
 let dir: string;
 let kubeconfig: string;
-const MAIN = path.resolve("services/cli/main.ts");
 
 beforeAll(async () => {
   api = await startK8sApiServer();
@@ -50,25 +49,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function khctl(
-  args: string[],
-  env: Record<string, string>,
-): { child: ChildProcess; exited: Promise<number | null>; output: () => string } {
-  const { KUBERNETES_SERVICE_HOST: _, ...parentEnv } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-    env: { ...parentEnv, LOG_FORMAT: "json", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on("data", (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, exited, output: () => output };
-}
+/** khctl outside a pod (so a kubeconfig is used even if these tests run in one), logging JSON. */
+const khctl = (args: string[], env: Record<string, string>) =>
+  spawnCli(args, { KUBERNETES_SERVICE_HOST: undefined, LOG_FORMAT: "json", ...env });
 
 describe("khctl spawner (process)", () => {
   it("on SIGTERM with creates in flight: finishes them, deletes their messages, exits 0", async () => {
@@ -85,16 +68,16 @@ describe("khctl spawner (process)", () => {
       },
     );
     try {
-      await waitFor("the spawner to start", () => spawner.output().includes("spawner started"), 20_000);
+      await spawner.waitForOutput("spawner started", 20_000);
       // Every create takes 2 s: SIGTERM lands while all three are in flight.
       api.fail({ method: "POST", path: /\/jobs$/, delayMs: 2000, times: 3 });
       for (const id of ids) await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
       await waitFor("3 creates sent", () => api.createRequests() >= 3);
       // At least the last create is still in flight (each takes 2 s) when SIGTERM lands.
       expect(api.jobs().length).toBeLessThan(3);
-      spawner.child.kill("SIGTERM");
+      spawner.kill("SIGTERM");
 
-      expect(await spawner.exited).toBe(0);
+      expect((await spawner.result).code).toBe(0);
       for (const id of ids) {
         expect(api.job(`wf-${id}`)).toBeDefined();
         expect((await executionState(db.pool, id)).job_name).toBe(`wf-${id}`);
@@ -103,7 +86,7 @@ describe("khctl spawner (process)", () => {
       expect(stats.visible + stats.inFlight).toBe(0);
       expect(spawner.output()).toContain("spawner stopped");
     } finally {
-      spawner.child.kill("SIGKILL");
+      spawner.kill("SIGKILL");
     }
   }, 60_000);
 
@@ -113,7 +96,7 @@ describe("khctl spawner (process)", () => {
       SQS_QUEUE_URL: "http://127.0.0.1:1/000000000000/q",
       RUNNER_IMAGE: "keeperhub-runner:0123abcd",
     });
-    expect(await run.exited).toBe(1);
+    expect((await run.result).code).toBe(1);
     expect(run.output().trim()).toMatch(/^khctl: SPAWNER_CONCURRENCY .+$/);
   });
 
@@ -125,7 +108,7 @@ describe("khctl spawner (process)", () => {
       [newId(), id],
     );
     const run = khctl(["logs", id], { DATABASE_URL: db.url, KUBECONFIG: path.join(dir, "missing") });
-    expect(await run.exited).toBe(0);
+    expect((await run.result).code).toBe(0);
     expect(run.output()).toContain("trigger success 2ms");
     expect(run.output()).toContain(`execution ${id} success`);
   });

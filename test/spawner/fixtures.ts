@@ -3,6 +3,7 @@ import type { WorkflowMessage } from "../../services/contracts/message.js";
 import type { KubernetesConfig } from "../../services/core/config.js";
 import { newId } from "../../services/core/ids.js";
 import type { Queryable } from "../../services/db/pool.js";
+import { until } from "../helpers/wait.js";
 
 /** Rows and messages the spawner tests share. */
 
@@ -107,16 +108,10 @@ export async function sendMessage(
 }
 
 /** Polls `check` until it returns a truthy value; fails with `what` after timeoutMs. */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   check: () => Promise<T> | T,
   timeoutMs = 15_000,
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return until(check, timeoutMs, what);
 }

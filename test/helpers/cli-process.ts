@@ -1,0 +1,88 @@
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { within } from "./wait.js";
+
+/** The real khctl as a child process (`node --import tsx services/cli/main.ts …`), for tests of the entry point. */
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const root = path.join(import.meta.dirname, "..", "..");
+/** services/cli/main.ts, run under tsx. */
+export const CLI_ENTRY = path.join(root, "services", "cli", "main.ts");
+
+export type CliProcess = ChildProcessByStdio<null, Readable, Readable> & {
+  /** Resolves when the process exits, with its exit code and all it wrote. */
+  readonly result: Promise<CliResult>;
+  /** What it wrote so far: stdout, stderr, or both in the order it arrived (default). */
+  output(stream?: "stdout" | "stderr"): string;
+  /** Resolves once the output contains `text`; rejects if the process ends first or after timeoutMs (default 20000). */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+};
+
+/**
+ * Starts khctl with process.env plus `env` (LOG_LEVEL defaults to warn). An env value of undefined
+ * removes that variable from the child's environment.
+ */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", CLI_ENTRY, ...args], {
+    cwd: root,
+    env: Object.fromEntries(
+      Object.entries({ ...process.env, LOG_LEVEL: "warn", ...env }).filter(
+        ([, value]) => value !== undefined,
+      ),
+    ),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const text = { stdout: "", stderr: "", all: "" };
+  child.stdout.on("data", (chunk) => {
+    text.stdout += chunk;
+    text.all += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    text.stderr += chunk;
+    text.all += chunk;
+  });
+  const result = once(child, "exit").then(([code]) => ({
+    code: code as number,
+    stdout: text.stdout,
+    stderr: text.stderr,
+  }));
+  // "close" (not "exit"): all output has been read by then, so a line written just before exiting counts.
+  const closed = new Promise((resolve) => child.on("close", resolve));
+  const waitForOutput = (wanted: string, timeoutMs = 20_000): Promise<void> => {
+    let check = () => {};
+    const seen = new Promise<void>((resolve, reject) => {
+      check = () => {
+        if (text.all.includes(wanted)) resolve();
+      };
+      child.stdout.on("data", check);
+      child.stderr.on("data", check);
+      check();
+      closed.then(() => reject(new Error(`khctl ended without writing "${wanted}":\n${text.all}`)));
+    });
+    return within(seen, timeoutMs, `khctl writing "${wanted}"`).finally(() => {
+      child.stdout.off("data", check);
+      child.stderr.off("data", check);
+    });
+  };
+  return Object.assign(child, {
+    result,
+    output: (stream?: "stdout" | "stderr") => (stream ? text[stream] : text.all),
+    waitForOutput,
+  });
+}
+
+/** Runner options for the executor (services/executor/child.ts) that start the real `khctl run` under tsx. */
+export function tsxRunner(env: NodeJS.ProcessEnv) {
+  return {
+    cliEntry: CLI_ENTRY,
+    execArgv: ["--import", "tsx"],
+    env: { ...process.env, ...env, LOG_LEVEL: "warn" },
+  };
+}
