@@ -134,4 +134,8 @@ export const DISPATCHER_ENV = {
 export const EXECUTOR_ENV = {
   concurrency: "EXECUTOR_CONCURRENCY",
   shutdownTimeoutSeconds: "EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS",
+  /** Seconds past the run timeout before a still-running execution counts as lost (default 60). */
+  lostRunGraceSeconds: "EXECUTOR_LOST_RUN_GRACE_SECONDS",
+  /** Seconds between lost-run sweeps, 0 for none (default 30). */
+  lostRunSweepSeconds: "EXECUTOR_LOST_RUN_SWEEP_SECONDS",
 } as const;

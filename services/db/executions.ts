@@ -131,6 +131,64 @@ export async function finishExecution(
   return rows[0] ?? null;
 }
 
+export interface FailExecutionOptions {
+  /**
+   * Only a `running` execution whose started_at is more than this many seconds ago (database clock)
+   * changes; a pending one, or one started later, is left alone. Unset: any pending or running row.
+   */
+  readonly runningLongerThanSeconds?: number;
+}
+
+/**
+ * The one way a run that will not record its own end is closed (runner process died, Job lost or
+ * failed, executor gone): pending|running -> error with the reason, and on its schedule one more
+ * run_count and last_run_at/last_status/last_error as the runner records them (unless a later slot of
+ * the same schedule already finished, whose outcome is the newer news). One statement, so the two
+ * writes cannot part. Returns false when nothing changed (already terminal, missing, or not matching
+ * options).
+ */
+export async function failExecution(
+  db: Queryable,
+  executionId: string,
+  reason: string,
+  options: FailExecutionOptions = {},
+): Promise<boolean> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH failed AS (
+       UPDATE workflow_executions
+       SET status = 'error', error = $2, completed_at = now(), current_node_id = NULL,
+           duration_ms = CASE WHEN started_at IS NULL THEN 0
+                         ELSE GREATEST(0, round(extract(epoch FROM now() - started_at) * 1000))::integer END,
+           started_at = coalesce(started_at, now())
+       WHERE id = $1 AND status IN ('pending', 'running')
+         AND ($3::double precision IS NULL
+              OR (status = 'running' AND started_at < now() - make_interval(secs => $3::double precision)))
+       RETURNING id, schedule_id, scheduled_for, started_at AS ran_at
+     ), schedule AS (
+       -- The run ended: count it as the runner would. Its status becomes the schedule's latest news unless
+       -- a later slot of the same schedule already finished.
+       UPDATE workflow_schedules s
+       SET run_count = s.run_count + 1,
+           last_run_at = CASE WHEN newer.id IS NULL THEN failed.ran_at ELSE s.last_run_at END,
+           last_status = CASE WHEN newer.id IS NULL THEN 'error' ELSE s.last_status END,
+           last_error = CASE WHEN newer.id IS NULL THEN $2 ELSE s.last_error END
+       FROM failed
+       LEFT JOIN LATERAL (
+         SELECT later.id FROM workflow_executions later
+         WHERE later.schedule_id = failed.schedule_id
+           AND later.scheduled_for > failed.scheduled_for
+           AND later.status IN ('success', 'error', 'cancelled')
+         LIMIT 1
+       ) newer ON true
+       WHERE s.id = failed.schedule_id
+       RETURNING s.id
+     )
+     SELECT id FROM failed`,
+    [executionId, reason, options.runningLongerThanSeconds ?? null],
+  );
+  return rows.length > 0;
+}
+
 /**
  * Marks an execution that never started as finished without running (e.g. its workflow is gone or
  * invalid): pending -> error|cancelled. Returns the row, or null when it was not pending.

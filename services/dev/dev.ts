@@ -3,6 +3,7 @@ import { startDispatcherLoop } from "../dispatcher/dispatcher.js";
 import type { RunnerProcessOptions } from "../executor/child.js";
 import { type Executor, startExecutor } from "../executor/executor.js";
 import type { ExecutionEndEvent, ExecutionStartEvent } from "../executor/handler.js";
+import type { LostRun } from "../executor/lost-runs.js";
 import { triggerWorkflow } from "../executor/trigger.js";
 import { waitForExecution } from "../executor/wait.js";
 import { sendWorkflowMessages } from "../queue/send.js";
@@ -54,6 +55,9 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
       const lag = e.scheduledFor ? `, ${seconds(Date.now() - e.scheduledFor.getTime())} after its slot` : "";
       line("start", `${e.executionId} "${await nameOf(e.workflowId)}" (${e.triggerType}${lag})`);
     },
+    lost(l: LostRun) {
+      line("error", `${l.executionId} ${l.error}   details: khctl execution ${l.executionId}`);
+    },
     async ended(e: ExecutionEndEvent) {
       const error = e.error ? `: ${e.error}` : "";
       line(
@@ -93,6 +97,7 @@ export function runDev(environment: DevEnvironment, options: DevRunOptions): Dev
   const executor = startExecutorFor(environment, options);
   executor.events.on("start", (e) => void report.started(e).catch(ignore));
   executor.events.on("end", (e) => void report.ended(e).catch(ignore));
+  executor.events.on("lost", (l) => report.lost(l));
   const dispatcher = startDispatcherLoop({
     pool: environment.pool,
     logger: options.logger,

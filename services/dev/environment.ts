@@ -5,10 +5,9 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import pg from "pg";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { finishExecution } from "../db/executions.js";
+import { failExecution } from "../db/executions.js";
 import { migrate } from "../db/migrate.js";
 import { createPool, type Pool } from "../db/pool.js";
-import { recordScheduleOutcome } from "../db/schedules.js";
 import { defaultDataDir, type RunningPostgres, startEmbeddedPostgres } from "../embedded/postgres.js";
 import { type RunningSqs, startEmbeddedSqs } from "../embedded/sqs.js";
 import { sleep } from "../queue/backoff.js";
@@ -113,17 +112,7 @@ async function recover(pool: Pool): Promise<{ interrupted: number; requeued: num
     "SELECT id FROM workflow_executions WHERE status = 'running'",
   );
   for (const row of rows) {
-    const finished = await finishExecution(pool, row.id, {
-      status: "error",
-      error: "interrupted: khctl dev stopped during the run",
-    });
-    if (finished?.schedule_id) {
-      await recordScheduleOutcome(pool, finished.schedule_id, {
-        status: "error",
-        error: finished.error,
-        ranAt: finished.started_at ?? new Date(),
-      });
-    }
+    await failExecution(pool, row.id, "interrupted: khctl dev stopped during the run");
   }
   return { interrupted: rows.length, requeued: requeued.rowCount ?? 0 };
 }

@@ -4,11 +4,11 @@ import { parseWorkflowMessage, type WorkflowMessage } from "../contracts/message
 import { isTerminal } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import { newId } from "../core/ids.js";
-import { type ExecutionRow, finishExecution, getExecution } from "../db/executions.js";
+import { type ExecutionRow, failExecution, getExecution } from "../db/executions.js";
 import type { Pool } from "../db/pool.js";
-import { recordScheduleOutcome } from "../db/schedules.js";
 import type { HandleContext, HandleOutcome, MessageHandler } from "../queue/consumer-types.js";
 import type { RunnerExit } from "./child.js";
+import type { LostRun } from "./lost-runs.js";
 
 /** Runs one execution to its end in some isolated way (a child process in production, a stub in tests). */
 export type RunExecutionProcess = (
@@ -37,11 +37,15 @@ export interface ExecutionEndEvent {
   readonly exitCode: number | null;
 }
 
-/** Events of the executor: `start` (ExecutionStartEvent), `end` (ExecutionEndEvent), `skip` ({executionId, status}). */
+/**
+ * Events of the executor: `start` (ExecutionStartEvent), `end` (ExecutionEndEvent), `skip` ({executionId,
+ * status}), `lost` (a run the lost-run sweep marked error).
+ */
 export type ExecutorEvents = EventEmitter<{
   start: [ExecutionStartEvent];
   end: [ExecutionEndEvent];
   skip: [{ executionId: string; status: string }];
+  lost: [LostRun];
 }>;
 
 /** Postgres error codes that mean "this message can never succeed". */
@@ -83,22 +87,18 @@ export async function adoptExecution(pool: Pool, body: WorkflowMessage, messageI
 
 /**
  * Records a run whose process died without recording its end (killed, out of memory): the execution
- * becomes `error` and its schedule gets the outcome, so nothing stays `running` forever.
+ * becomes `error` and its schedule gets the outcome (failExecution, as every lost-run path does), so
+ * nothing stays `running` forever.
  */
 async function recordLostRun(pool: Pool, row: ExecutionRow, exit: RunnerExit): Promise<ExecutionRow> {
   const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
-  const finished = await finishExecution(pool, row.id, {
-    status: "error",
-    error: `runner process ended (${how}) without recording the result${exit.tail.length ? `: ${exit.tail.at(-1)}` : ""}`,
-  });
-  if (finished?.schedule_id && finished.completed_at) {
-    await recordScheduleOutcome(pool, finished.schedule_id, {
-      status: "error",
-      error: finished.error,
-      ranAt: finished.started_at ?? finished.completed_at,
-    });
-  }
-  return finished ?? ((await getExecution(pool, row.id)) as ExecutionRow);
+  const last = exit.tail.at(-1);
+  await failExecution(
+    pool,
+    row.id,
+    `runner process ended (${how}) without recording the result${last ? `: ${last}` : ""}`,
+  );
+  return (await getExecution(pool, row.id)) ?? row;
 }
 
 /**

@@ -4,8 +4,9 @@ import { runnerSelector } from "../contracts/job-template.js";
 import { LABELS } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
+import { failExecution } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
-import { failExecution, listUnfinishedExecutions } from "./executions.js";
+import { listUnfinishedExecutions } from "./executions.js";
 import { deleteJob, jobFinish, type KubeApi, listJobs, listPods } from "./kube.js";
 import type { SpawnerMetrics } from "./metrics.js";
 

@@ -4,11 +4,11 @@ import { parseWorkflowMessage, type WorkflowMessage } from "../contracts/message
 import { isTerminal, jobNameFor } from "../contracts/names.js";
 import type { KubernetesConfig } from "../core/config.js";
 import { errorMessage } from "../core/errors.js";
-import { getExecution, insertExecution } from "../db/executions.js";
+import { failExecution, getExecution, insertExecution } from "../db/executions.js";
 import type { Pool } from "../db/pool.js";
 import { adoptExecution } from "../executor/handler.js";
 import type { HandleContext, HandleOutcome } from "../queue/consumer-types.js";
-import { failExecution, recordJobName } from "./executions.js";
+import { recordJobName } from "./executions.js";
 import { classifyKubeError, createJob, isActiveJob, type KubeApi, listJobs } from "./kube.js";
 import type { SpawnerMetrics } from "./metrics.js";
 

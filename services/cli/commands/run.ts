@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { ENV, ID_PATTERN, RUNNER_ENV } from "../../contracts/names.js";
-import { ConfigError } from "../../core/config.js";
 import { errorMessage } from "../../core/errors.js";
 import { createLogger } from "../../core/logger.js";
 import { createExecution, getExecution } from "../../db/executions.js";
@@ -12,6 +11,7 @@ import {
   type RunExecutionResult,
   runExecution,
 } from "../../runner/index.js";
+import { type RunTimeouts, resolveRunnerTimeouts, timeoutSecondsToMs } from "../../runner/timeouts.js";
 import { CliError } from "../errors.js";
 import { printJson, withDatabase } from "../shared.js";
 import { loadReport, renderReport } from "./execution.js";
@@ -24,37 +24,15 @@ interface RunFlags {
   json?: boolean;
 }
 
-/** Seconds from a flag or env var (0 = none), as milliseconds; ConfigError/CliError names the source. */
-function secondsSetting(value: string | undefined, source: string, isFlag: boolean): number | undefined {
-  if (value === undefined || value === "") return undefined;
-  const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds < 0) {
-    const message = `${source} must be a number of seconds (0 for none), got "${value}"`;
-    throw isFlag ? new CliError(message, 2) : new ConfigError(message);
-  }
-  return Math.round(seconds * 1000);
-}
+export type { RunTimeouts };
 
-export interface RunTimeouts {
-  readonly stepTimeoutMs: number;
-  readonly runTimeoutMs: number;
-}
-
-/**
- * Timeouts from flags, then env, then defaults: step 60 s; run JOB_ACTIVE_DEADLINE − 10 s when that is
- * set (the run records its own timeout before Kubernetes kills the pod), else 300 s.
- */
+/** Timeouts from flags, then env, then defaults (resolveRunnerTimeouts); a bad flag is a usage error. */
 export function resolveTimeouts(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunTimeouts {
-  const step =
-    secondsSetting(flags.stepTimeout, "--step-timeout", true) ??
-    secondsSetting(env[RUNNER_ENV.stepTimeoutSeconds], RUNNER_ENV.stepTimeoutSeconds, false) ??
-    DEFAULT_STEP_TIMEOUT_MS;
-  const deadline = secondsSetting(env[ENV.jobActiveDeadline], ENV.jobActiveDeadline, false);
-  const run =
-    secondsSetting(flags.runTimeout, "--run-timeout", true) ??
-    secondsSetting(env[RUNNER_ENV.runTimeoutSeconds], RUNNER_ENV.runTimeoutSeconds, false) ??
-    (deadline ? Math.max(1000, deadline - 10_000) : DEFAULT_RUN_TIMEOUT_MS);
-  return { stepTimeoutMs: step, runTimeoutMs: run };
+  const usage = (message: string) => new CliError(message, 2);
+  return resolveRunnerTimeouts(env, {
+    stepTimeoutMs: timeoutSecondsToMs(flags.stepTimeout, "--step-timeout", usage),
+    runTimeoutMs: timeoutSecondsToMs(flags.runTimeout, "--run-timeout", usage),
+  });
 }
 
 function parseInput(text: string | undefined, source: string): Record<string, unknown> {
