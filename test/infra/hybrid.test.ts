@@ -10,12 +10,15 @@ import {
   SPAWNER_HEALTH,
 } from "../../services/contracts/names.js";
 import {
+  COMMAND,
+  COMMON_REGISTRATIONS,
+  CONTAINER,
   find,
+  inputs,
+  notWaitingFor,
   type ProgramRun,
   plainOccurrences,
-  type Registration,
   runProgram,
-  unwrap,
   waitsFor,
 } from "./mocks.js";
 
@@ -33,8 +36,6 @@ const CONFIG = {
 const GENERATED_DB_PASSWORD = "generated-password-secrets-db-password";
 
 let run: ProgramRun;
-// biome-ignore lint/suspicious/noExplicitAny: Kubernetes and Docker inputs are free-form JSON
-const inputs = (r: Registration): any => unwrap(r.raw);
 
 beforeAll(async () => {
   run = await runProgram("hybrid", CONFIG, ["keeperhub:encryptionKey"]);
@@ -50,33 +51,14 @@ const K8S_TYPES = {
   deployment: "kubernetes:apps/v1:Deployment",
   cronJob: "kubernetes:batch/v1:CronJob",
 };
-const COMMAND = "command:local:Command";
-const CONTAINER = "docker:index/container:Container";
 
 describe("stack hybrid: resources", () => {
   it("declares exactly the hybrid set: no executor or dispatcher container, no app without a checkout", () => {
     const declared = run.registrations.map((r) => `${r.type} ${r.name}`).sort();
     expect(declared).toEqual(
       [
-        "keeperhub:infra:Preflight preflight",
-        `${COMMAND} preflight-doctor`,
-        "keeperhub:infra:Secrets secrets",
+        ...COMMON_REGISTRATIONS,
         "random:index/randomPassword:RandomPassword secrets-db-password",
-        "keeperhub:infra:Containers containers",
-        "docker:index/network:Network containers-network",
-        "docker:index/volume:Volume containers-postgres-data",
-        "docker:index/volume:Volume containers-localstack-data",
-        "docker:index/remoteImage:RemoteImage containers-postgres-image",
-        "docker:index/remoteImage:RemoteImage containers-localstack-image",
-        `${CONTAINER} containers-postgres`,
-        `${CONTAINER} containers-localstack`,
-        "keeperhub:infra:Queue queue",
-        `${COMMAND} queue-ensure`,
-        "keeperhub:infra:Migrations migrations",
-        `${COMMAND} migrations-migrate`,
-        "keeperhub:infra:Images images",
-        "docker:index/image:Image images-scheduler",
-        "docker:index/image:Image images-runner",
         "keeperhub:infra:Cluster cluster",
         `${COMMAND} cluster-minikube`,
         `${COMMAND} cluster-load-scheduler`,
@@ -265,9 +247,7 @@ describe("stack hybrid: resources", () => {
 describe("stack hybrid: order", () => {
   it("runs the preflight before every other resource", () => {
     const preflight = find(run, COMMAND, "preflight-doctor");
-    const others = run.registrations.filter((r) => r.custom && r !== preflight);
-    const notWaiting = others.filter((r) => !waitsFor(run, r, preflight)).map((r) => r.name);
-    expect(notWaiting).toEqual([]);
+    expect(notWaitingFor(run, preflight)).toEqual([]);
   });
 
   it("waits for health: the queue after LocalStack, the migrations after Postgres", () => {

@@ -5,12 +5,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DOCKER, ENV, STACK_LABEL } from "../../services/contracts/names.js";
 import {
+  COMMAND,
+  COMMON_REGISTRATIONS,
+  CONTAINER,
   find,
+  inputs,
+  notWaitingFor,
   type ProgramRun,
   plainOccurrences,
   type Registration,
   runProgram,
-  unwrap,
   waitsFor,
 } from "./mocks.js";
 
@@ -27,10 +31,6 @@ const CONFIG = {
 const GENERATED_KEY = "9f".repeat(32);
 
 let run: ProgramRun;
-// biome-ignore lint/suspicious/noExplicitAny: Docker inputs are free-form JSON
-const inputs = (r: Registration): any => unwrap(r.raw);
-const CONTAINER = "docker:index/container:Container";
-const COMMAND = "command:local:Command";
 
 beforeAll(async () => {
   run = await runProgram("local", CONFIG, ["keeperhub:dbPassword"]);
@@ -52,25 +52,8 @@ describe("stack local: resources", () => {
     const declared = run.registrations.map((r) => `${r.type} ${r.name}`).sort();
     expect(declared).toEqual(
       [
-        "keeperhub:infra:Preflight preflight",
-        `${COMMAND} preflight-doctor`,
-        "keeperhub:infra:Secrets secrets",
+        ...COMMON_REGISTRATIONS,
         "random:index/randomBytes:RandomBytes secrets-encryption-key",
-        "keeperhub:infra:Containers containers",
-        "docker:index/network:Network containers-network",
-        "docker:index/volume:Volume containers-postgres-data",
-        "docker:index/volume:Volume containers-localstack-data",
-        "docker:index/remoteImage:RemoteImage containers-postgres-image",
-        "docker:index/remoteImage:RemoteImage containers-localstack-image",
-        `${CONTAINER} containers-postgres`,
-        `${CONTAINER} containers-localstack`,
-        "keeperhub:infra:Queue queue",
-        `${COMMAND} queue-ensure`,
-        "keeperhub:infra:Migrations migrations",
-        `${COMMAND} migrations-migrate`,
-        "keeperhub:infra:Images images",
-        "docker:index/image:Image images-scheduler",
-        "docker:index/image:Image images-runner",
         "keeperhub:infra:AppDev app",
         "docker:index/remoteImage:RemoteImage app-image",
         `${CONTAINER} app-app`,
@@ -137,10 +120,7 @@ describe("stack local: resources", () => {
 describe("stack local: order", () => {
   it("runs the preflight before every other resource", () => {
     const preflight = find(run, COMMAND, "preflight-doctor");
-    const notWaiting = run.registrations
-      .filter((r) => r.custom && r !== preflight && !waitsFor(run, r, preflight))
-      .map((r) => r.name);
-    expect(notWaiting).toEqual([]);
+    expect(notWaitingFor(run, preflight)).toEqual([]);
   });
 
   it("starts the consumers (dispatcher, executor, app) after the queue, the migrations and healthy containers", () => {

@@ -208,3 +208,42 @@ export function plainOccurrences(value: unknown, needles: string[], path = ""): 
   }
   return [];
 }
+
+export const COMMAND = "command:local:Command";
+export const CONTAINER = "docker:index/container:Container";
+
+/**
+ * `type name` of what both stacks declare: preflight, the Secrets component, Postgres and LocalStack,
+ * the queue, the migrations and the images. Each stack adds its own secret resource and the rest.
+ */
+export const COMMON_REGISTRATIONS: readonly string[] = [
+  "keeperhub:infra:Preflight preflight",
+  `${COMMAND} preflight-doctor`,
+  "keeperhub:infra:Secrets secrets",
+  "keeperhub:infra:Containers containers",
+  "docker:index/network:Network containers-network",
+  "docker:index/volume:Volume containers-postgres-data",
+  "docker:index/volume:Volume containers-localstack-data",
+  "docker:index/remoteImage:RemoteImage containers-postgres-image",
+  "docker:index/remoteImage:RemoteImage containers-localstack-image",
+  `${CONTAINER} containers-postgres`,
+  `${CONTAINER} containers-localstack`,
+  "keeperhub:infra:Queue queue",
+  `${COMMAND} queue-ensure`,
+  "keeperhub:infra:Migrations migrations",
+  `${COMMAND} migrations-migrate`,
+  "keeperhub:infra:Images images",
+  "docker:index/image:Image images-scheduler",
+  "docker:index/image:Image images-runner",
+];
+
+/** A registration's inputs with secrets unwrapped. */
+// biome-ignore lint/suspicious/noExplicitAny: Kubernetes and Docker inputs are free-form JSON
+export const inputs = (r: Registration): any => unwrap(r.raw);
+
+/** Names of the custom resources that do not wait for `registration` (directly or transitively). */
+export function notWaitingFor(run: ProgramRun, registration: Registration): string[] {
+  return run.registrations
+    .filter((r) => r.custom && r !== registration && !waitsFor(run, r, registration))
+    .map((r) => r.name);
+}
