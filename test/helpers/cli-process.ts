@@ -48,13 +48,13 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
     text.stderr += chunk;
     text.all += chunk;
   });
-  const result = once(child, "exit").then(([code]) => ({
+  // "close" (not "exit"): all output has been read by then, so a line written just before exiting counts.
+  const result = once(child, "close").then(([code]) => ({
     code: code as number,
     stdout: text.stdout,
     stderr: text.stderr,
   }));
-  // "close" (not "exit"): all output has been read by then, so a line written just before exiting counts.
-  const closed = new Promise((resolve) => child.on("close", resolve));
+  const closed = result;
   const waitForOutput = (wanted: string, timeoutMs = 20_000): Promise<void> => {
     let check = () => {};
     const seen = new Promise<void>((resolve, reject) => {
