@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { DISPATCHER_ENV, ENV } from "../../contracts/names.js";
-import { ConfigError, loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
+import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
 import { onStopSignals } from "../../dev/signals.js";
@@ -13,7 +13,7 @@ import {
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
 import { CliError } from "../errors.js";
-import { printJson } from "../shared.js";
+import { numberSetting, printJson } from "../shared.js";
 
 interface DispatchFlags {
   loop?: boolean;
@@ -30,25 +30,6 @@ export interface DispatchSettings {
   readonly catchUpWindowSeconds: number;
   /** Due schedules claimed per transaction. Default 500. */
   readonly batchSize: number;
-}
-
-/** A flag overrides its env var; a bad value names its source (usage error for a flag, config error for env). */
-function numberSetting(
-  flag: string | undefined,
-  flagName: string,
-  envName: string,
-  fallback: number,
-  min: number,
-  env: NodeJS.ProcessEnv,
-): number {
-  const raw = flag ?? (env[envName] || undefined);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    const message = `${flag !== undefined ? flagName : envName} must be a number >= ${min}, got "${raw}"`;
-    throw flag !== undefined ? new CliError(message, 2) : new ConfigError(message);
-  }
-  return value;
 }
 
 export function resolveDispatchSettings(

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { ENV, EXECUTOR_ENV, RUNNER_ENV } from "../../contracts/names.js";
-import { ConfigError, loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
+import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
 import { createLogger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
 import { onStopSignals } from "../../dev/signals.js";
@@ -12,31 +12,13 @@ import {
 import { createSqsClient } from "../../queue/client.js";
 import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
-import { CliError } from "../errors.js";
-import { formatDuration } from "../shared.js";
+import { formatDuration, numberSetting } from "../shared.js";
 
 interface ExecutorFlags {
   concurrency?: string;
   shutdownTimeout?: string;
   lostRunGrace?: string;
   lostRunSweep?: string;
-}
-
-function setting(
-  flag: string | undefined,
-  flagName: string,
-  envName: string,
-  fallback: number,
-  min: number,
-): number {
-  const raw = flag ?? (process.env[envName] || undefined);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    const message = `${flag !== undefined ? flagName : envName} must be a number >= ${min}, got "${raw}"`;
-    throw flag !== undefined ? new CliError(message, 2) : new ConfigError(message);
-  }
-  return value;
 }
 
 export function register(program: Command): void {
@@ -84,23 +66,23 @@ them (recorded as cancelled), exit 0. A second signal cancels at once.`,
     )
     .action(async (flags: ExecutorFlags) => {
       const concurrency = Math.floor(
-        setting(flags.concurrency, "--concurrency", EXECUTOR_ENV.concurrency, 4, 1),
+        numberSetting(flags.concurrency, "--concurrency", EXECUTOR_ENV.concurrency, 4, 1),
       );
-      const shutdownSeconds = setting(
+      const shutdownSeconds = numberSetting(
         flags.shutdownTimeout,
         "--shutdown-timeout",
         EXECUTOR_ENV.shutdownTimeoutSeconds,
         30,
         0,
       );
-      const lostRunGrace = setting(
+      const lostRunGrace = numberSetting(
         flags.lostRunGrace,
         "--lost-run-grace",
         EXECUTOR_ENV.lostRunGraceSeconds,
         DEFAULT_LOST_RUN_GRACE_SECONDS,
         0,
       );
-      const lostRunSweep = setting(
+      const lostRunSweep = numberSetting(
         flags.lostRunSweep,
         "--lost-run-sweep",
         EXECUTOR_ENV.lostRunSweepSeconds,
