@@ -104,7 +104,7 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
  * the previous run are re-queued (outbox), and runs that a previous run left `running` are recorded
  * as interrupted.
  */
-async function recover(pool: Pool): Promise<{ interrupted: number; requeued: number }> {
+export async function recoverPreviousRun(pool: Pool): Promise<{ interrupted: number; requeued: number }> {
   const requeued = await pool.query(
     "UPDATE workflow_executions SET enqueued_at = NULL WHERE status = 'pending' AND enqueued_at IS NOT NULL",
   );
@@ -163,7 +163,7 @@ export async function startDevEnvironment(options: DevEnvironmentOptions): Promi
     cleanups.push(() => demo.stop());
     const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
     const seed = await seedExamples(pool, demo.base, (rows[0] as { now: Date }).now);
-    const recovered = await recover(pool);
+    const recovered = await recoverPreviousRun(pool);
 
     let stopping: Promise<void> | undefined;
     return {
