@@ -38,6 +38,12 @@ export interface NewExecution {
   readonly scheduledFor?: Date | null;
   /** Use this id instead of a new one (e.g. an id carried by a queue message). */
   readonly id?: string;
+  /**
+   * The caller runs it in this process (`khctl run --workflow`): the row is created marked as enqueued,
+   * so the dispatcher's outbox never sends it to the queue (where an executor or a runner Job would
+   * only find it already claimed). Default false.
+   */
+  readonly runsInProcess?: boolean;
 }
 
 /**
@@ -53,11 +59,20 @@ export async function insertExecution(
   const scheduleId = execution.scheduleId ?? null;
   const scheduledFor = execution.scheduledFor ?? null;
   const inserted = await db.query<{ id: string }>(
-    `INSERT INTO workflow_executions (id, workflow_id, schedule_id, scheduled_for, trigger_type, input)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO workflow_executions
+       (id, workflow_id, schedule_id, scheduled_for, trigger_type, input, enqueued_at)
+     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::boolean THEN now() END)
      ON CONFLICT DO NOTHING
      RETURNING id`,
-    [id, execution.workflowId, scheduleId, scheduledFor, execution.triggerType, execution.input ?? {}],
+    [
+      id,
+      execution.workflowId,
+      scheduleId,
+      scheduledFor,
+      execution.triggerType,
+      execution.input ?? {},
+      execution.runsInProcess ?? false,
+    ],
   );
   if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
   const existing = await db.query<{ id: string }>(

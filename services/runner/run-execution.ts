@@ -215,6 +215,7 @@ export async function runWorkflowNow(
     workflowId,
     triggerType: "manual",
     input: options.input ?? {},
+    runsInProcess: true,
   });
   return runExecution(pool, executionId, options);
 }

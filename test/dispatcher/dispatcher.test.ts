@@ -2,6 +2,7 @@ import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { parseWorkflowMessage } from "../../services/contracts/message.js";
 import { silentLogger } from "../../services/core/logger.js";
+import { createExecution } from "../../services/db/executions.js";
 import { dispatchOnce } from "../../services/dispatcher/dispatcher.js";
 import { sendWorkflowMessages } from "../../services/queue/send.js";
 import { createTestDatabase } from "../helpers/database.js";
@@ -141,6 +142,17 @@ describe("dispatchOnce", () => {
     await dispatchOnce({ pool, send: sender, logger: silentLogger, now });
     expect(sender.messages.filter((m) => m.scheduleId === scheduleId)).toHaveLength(1);
     expect(await executionsOf(scheduleId)).toHaveLength(1);
+  });
+
+  it("the outbox sends a manual run created for the queue, never one a process runs itself", async () => {
+    const { workflowId } = await insertScheduledWorkflow(pool, { cron: "0 0 1 1 *", nextRunAt: null });
+    const queued = await createExecution(pool, { workflowId, triggerType: "manual" });
+    const inProcess = await createExecution(pool, { workflowId, triggerType: "manual", runsInProcess: true });
+    const sender = recordingSender();
+    await dispatchOnce({ pool, send: sender, logger: silentLogger, now: () => at("2026-03-02T00:00:00Z") });
+    const sent = sender.messages.map((m) => m.executionId);
+    expect(sent).toContain(queued);
+    expect(sent).not.toContain(inProcess);
   });
 
   it("catch-up: fires only the most recent missed slot within the window and reports the skipped ones", async () => {

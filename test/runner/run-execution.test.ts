@@ -326,10 +326,10 @@ describe("runExecution", () => {
     });
     const result = await runWorkflowNow(pool, row.id, { input: { a: 1 } });
     expect(result).toMatchObject({ outcome: "ran", status: "success" });
-    expect(await getExecution(pool, result.executionId)).toMatchObject({
-      trigger_type: "manual",
-      input: { a: 1 },
-    });
+    const row2 = await getExecution(pool, result.executionId);
+    expect(row2).toMatchObject({ trigger_type: "manual", input: { a: 1 } });
+    // Marked enqueued at creation, so the dispatcher's outbox never queues a run this process does itself.
+    expect(row2?.enqueued_at).toBeInstanceOf(Date);
     await expect(runWorkflowNow(pool, "nosuchworkflow")).rejects.toThrow(
       "workflow nosuchworkflow does not exist",
     );
