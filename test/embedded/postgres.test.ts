@@ -1,0 +1,28 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { afterAll, describe, expect, it } from "vitest";
+import { startEmbeddedPostgres, startFailure } from "../../services/embedded/postgres.js";
+
+// Under /tmp, not root's home: the server runs as `postgres` when the tests run as root.
+const root = await mkdtemp("/tmp/kh-test-embedded-");
+afterAll(() => rm(root, { recursive: true, force: true }));
+
+describe("startEmbeddedPostgres", () => {
+  it("says why a second server on the same data directory cannot start", async () => {
+    const dataDir = `${root}/cluster`;
+    const first = await startEmbeddedPostgres({ dataDir });
+    try {
+      await expect(startEmbeddedPostgres({ dataDir })).rejects.toThrow(
+        /^Postgres did not start in .*\/cluster: lock file "postmaster.pid" already exists \(Is another postmaster/,
+      );
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it("startFailure prefers the server's FATAL line and hint over what was thrown", () => {
+    const lines = ["LOG:  starting", "FATAL:  could not bind to port", "HINT:  Is another server running?"];
+    expect(startFailure(lines, undefined)).toBe("could not bind to port (Is another server running?)");
+    expect(startFailure(["LOG:  something"], new Error("boom"))).toBe("boom");
+    expect(startFailure([], undefined)).toBe("no reason given");
+  });
+});
