@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from "commander";
 import { ConfigError } from "../core/config.js";
-import { errorMessage } from "../core/errors.js";
-import { CliError } from "./errors.js";
+import { CliError, describeError } from "./errors.js";
 import { buildProgram } from "./program.js";
 
 // Exit codes: 0 done, 1 failure or invalid input (one line on stderr), 2 usage error.
@@ -25,7 +24,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`khctl: ${error.message}\n`);
       return error instanceof CliError ? error.exitCode : 1;
     }
-    process.stderr.write(`khctl: ${errorMessage(error)}\n`);
+    process.stderr.write(`khctl: ${describeError(error)}\n`);
     return 1;
   }
 }
