@@ -27,9 +27,14 @@ export type CliProcess = ChildProcessByStdio<null, Readable, Readable> & {
 
 /**
  * Starts khctl with process.env plus `env` (LOG_LEVEL defaults to warn). An env value of undefined
- * removes that variable from the child's environment.
+ * removes that variable from the child's environment. `detached`: in a process group of its own, which
+ * the test can signal as a terminal does (`process.kill(-child.pid, "SIGINT")`).
  */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
+export function spawnCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: { detached?: boolean } = {},
+): CliProcess {
   const child = spawn(process.execPath, ["--import", "tsx", CLI_ENTRY, ...args], {
     cwd: root,
     env: Object.fromEntries(
@@ -38,6 +43,7 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
       ),
     ),
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.detached ?? false,
   });
   const text = { stdout: "", stderr: "", all: "" };
   child.stdout.on("data", (chunk) => {

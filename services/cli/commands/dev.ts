@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { DLQ_NAME, QUEUE_NAME } from "../../contracts/names.js";
 import { errorMessage } from "../../core/errors.js";
 import { createLogger } from "../../core/logger.js";
+import { runDetachedWorker, shouldDetach, superviseWorker } from "../../dev/detach.js";
 import { runDemo, runDev } from "../../dev/dev.js";
 import { DEV_POSTGRES_PORT, type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
 import { MANUAL_EXAMPLE, SCHEDULED_EXAMPLE } from "../../dev/seed.js";
@@ -88,9 +89,18 @@ at the next start, and runs cut off by a stop are recorded as error ("interrupte
 
 Environment: KH_DATA_DIR (see above); LOG_LEVEL (default warn here: the output is the run lines).
 Everything listens on 127.0.0.1 only. Ctrl-C (SIGINT) or SIGTERM: the dispatcher stops, runs in
-flight get 10 s to finish (then they are cancelled), the servers stop, Postgres last.`,
+flight get 10 s to finish (then they are cancelled), the servers stop, Postgres last. In a terminal
+(stdin is a TTY) dev runs as a worker in its own session, so Ctrl-C reaches only khctl, which relays it,
+and not Postgres; the worker stops when khctl goes away. KH_DEV_DETACH=1 does so without a terminal,
+KH_DEV_DETACH=0 never.`,
     )
     .action(async (flags: DevFlags) => {
+      // In a terminal, dev runs as a detached worker so that Ctrl-C cannot reach Postgres (see detach.ts).
+      if (shouldDetach(process.env, process.stdin.isTTY === true)) {
+        process.exitCode = await runDetachedWorker();
+        return;
+      }
+      superviseWorker();
       const intervalSeconds = numberFlag(flags.interval, "--interval", 5, 0.5);
       const concurrency = Math.floor(numberFlag(flags.concurrency, "--concurrency", 4, 1));
       const port = flags.port === undefined ? undefined : Math.floor(numberFlag(flags.port, "--port", 0, 0));
