@@ -113,16 +113,6 @@ export async function listPods(api: KubeApi, labelSelector: string): Promise<V1P
   return (await api.core.listNamespacedPod({ namespace: api.namespace, labelSelector })).items;
 }
 
-/** Reads a Job; null when it does not exist. */
-export async function readJob(api: KubeApi, name: string): Promise<V1Job | null> {
-  try {
-    return await api.batch.readNamespacedJob({ name, namespace: api.namespace });
-  } catch (error) {
-    if (classifyKubeError(error).kind === "not-found") return null;
-    throw error;
-  }
-}
-
 /** Deletes a Job and its pods; a Job already gone is fine. */
 export async function deleteJob(api: KubeApi, name: string): Promise<void> {
   try {

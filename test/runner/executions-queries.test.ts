@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { listStepLogs, recordStepEnd } from "../../services/db/execution-logs.js";
 import {
   claimExecution,
   finishExecution,
   getExecution,
-  incrementCompletedSteps,
   insertExecution,
 } from "../../services/db/executions.js";
 import { createWorkflow } from "../../services/db/workflows.js";
@@ -45,8 +45,25 @@ describe("execution queries", () => {
   it("progress counters are atomic increments; finish sets the end fields once", async () => {
     const { id } = await insertExecution(pool, { workflowId: stored.id, triggerType: "manual" });
     await claimExecution(pool, id, 50);
-    await Promise.all(Array.from({ length: 50 }, () => incrementCompletedSteps(pool, id)));
+    // 50 steps ending at once, as parallel branches do: each counts once, with its log row.
+    const now = new Date();
+    await Promise.all(
+      Array.from({ length: 50 }, (_, n) =>
+        recordStepEnd(pool, {
+          executionId: id,
+          nodeId: `n${n}`,
+          nodeName: `Node ${n}`,
+          nodeType: "action",
+          input: {},
+          startedAt: now,
+          status: "success",
+          completedAt: now,
+          durationMs: 0,
+        }),
+      ),
+    );
     expect(await getExecution(pool, id)).toMatchObject({ completed_steps: 50 });
+    expect(await listStepLogs(pool, id)).toHaveLength(50);
     const finished = await finishExecution(pool, id, { status: "success", output: [1, { b: 2 }] });
     expect(finished).toMatchObject({ status: "success", output: [1, { b: 2 }], error: null });
     expect(finished?.duration_ms).toBeGreaterThanOrEqual(0);
