@@ -66,6 +66,8 @@ export async function sweepLostRuns(deps: {
   const timeoutSeconds = Math.ceil(options.runTimeoutMs / 1000);
   const lost: LostRun[] = [];
   for (const row of rows) {
+    // Asked again per row: a run this executor started while the query ran is ours, not lost.
+    if (new Set(deps.active?.() ?? []).has(row.id)) continue;
     const error =
       `runner lost: still running ${row.running_seconds}s after it started, past the run timeout ` +
       `(${timeoutSeconds}s) plus ${after - timeoutSeconds}s; the executor running it stopped without recording the result`;

@@ -118,6 +118,16 @@ describe("lost-run sweep", () => {
     expect((await schedule(ours.scheduleId)).run_count).toBe(0);
   });
 
+  it("leaves a run alone that this executor started while the sweep's query ran", async () => {
+    const ours = await runningExecution(3600);
+    let asked = 0;
+    // The first answer is from before the run started here; every later one includes it.
+    const active = () => (asked++ === 0 ? [] : [ours.executionId]);
+    const lost = await sweepLostRuns({ db: pool, logger: silentLogger, options, active });
+    expect(lost.map((l) => l.executionId)).not.toContain(ours.executionId);
+    expect((await getExecution(pool, ours.executionId))?.status).toBe("running");
+  });
+
   it("does nothing when runs have no timeout", async () => {
     const { executionId } = await runningExecution(100_000);
     const lost = await sweepLostRuns({ db: pool, logger: silentLogger, options: { runTimeoutMs: 0 } });
