@@ -57,7 +57,10 @@ export function statusBody(code: number, reason: string, message: string): Recor
   return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Failure", message, reason, code };
 }
 
-/** An injected failure: the next `times` requests that match answer `status` (or hang for `delayMs` first). */
+/**
+ * An injected fault: the next `times` requests that match answer `status`, or proceed normally when it is
+ * unset, after `delayMs` and once `holdUntil` has settled.
+ */
 export interface Fault {
   /** HTTP method to match (GET, POST, DELETE); any when unset. */
   readonly method?: string;
@@ -69,6 +72,8 @@ export interface Fault {
   readonly message?: string;
   /** Wait this long before answering (or proceeding), ms. */
   readonly delayMs?: number;
+  /** Hold the request until this settles, then answer (or proceed): in flight for as long as the test says. */
+  readonly holdUntil?: Promise<unknown>;
   /** How many matching requests this fault applies to. Default 1. */
   readonly times?: number;
 }
@@ -332,6 +337,7 @@ export async function startK8sApiServer(
       if (--entry.left <= 0) faults.splice(index, 1);
       const { fault } = entry;
       if (fault.delayMs) await sleep(fault.delayMs);
+      if (fault.holdUntil) await fault.holdUntil.catch(() => {});
       if (fault.status) {
         // Drain the body so the client sees the answer rather than a reset connection.
         await readBody(req);

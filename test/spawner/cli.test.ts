@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newId } from "../../services/core/ids.js";
@@ -8,25 +7,18 @@ import { spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTestSqs } from "../helpers/sqs.js";
-import {
-  executionState,
-  insertExecution,
-  insertWorkflow,
-  messageFor,
-  sendMessage,
-  waitFor,
-} from "./fixtures.js";
+import { createTempDir } from "../helpers/temp.js";
+import { scaled, until } from "../helpers/wait.js";
+import { executionState, insertExecution, insertWorkflow, messageFor, sendMessage } from "./fixtures.js";
 
 const db = await createTestDatabase();
 const sqs = await createTestSqs();
 let api: K8sApiServer;
-let dir: string;
-let kubeconfig: string;
+const dir = await createTempDir("kh-spawner-cli");
+const kubeconfig = path.join(dir, "kubeconfig");
 
 beforeAll(async () => {
   api = await startK8sApiServer();
-  dir = await mkdtemp(path.join(tmpdir(), "kh-spawner-cli-"));
-  kubeconfig = path.join(dir, "kubeconfig");
   await writeFile(
     kubeconfig,
     `apiVersion: v1
@@ -44,51 +36,58 @@ current-context: test
 `,
   );
 });
-afterAll(async () => {
-  await api.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => api.close());
 
 /** khctl outside a pod (so a kubeconfig is used even if these tests run in one), logging JSON. */
 const khctl = (args: string[], env: Record<string, string>) =>
   spawnCli(args, { KUBERNETES_SERVICE_HOST: undefined, LOG_FORMAT: "json", ...env });
 
 describe("khctl spawner (process)", () => {
-  it("on SIGTERM with creates in flight: finishes them, deletes their messages, exits 0", async () => {
-    const queues = await sqs.createQueues({ visibilityTimeoutSeconds: 30 });
-    const workflowId = await insertWorkflow(db.pool);
-    const ids = await Promise.all([1, 2, 3].map(() => insertExecution(db.pool, { workflowId })));
-    const spawner = khctl(
-      ["spawner", "--kubeconfig", kubeconfig, "--port", "0", "--shutdown-timeout", "15"],
-      {
-        ...queues.env,
-        DATABASE_URL: db.url,
-        RUNNER_IMAGE: "keeperhub-runner:0123abcd",
-        LOG_LEVEL: "info",
-      },
-    );
-    try {
-      await spawner.waitForOutput("spawner started", 20_000);
-      // Every create takes 2 s: SIGTERM lands while all three are in flight.
-      api.fail({ method: "POST", path: /\/jobs$/, delayMs: 2000, times: 3 });
-      for (const id of ids) await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
-      await waitFor("3 creates sent", () => api.createRequests() >= 3);
-      // At least the last create is still in flight (each takes 2 s) when SIGTERM lands.
-      expect(api.jobs().length).toBeLessThan(3);
-      spawner.kill("SIGTERM");
+  it(
+    "on SIGTERM with creates in flight: finishes them, deletes their messages, exits 0",
+    async () => {
+      const queues = await sqs.createQueues({ visibilityTimeoutSeconds: 30 });
+      const workflowId = await insertWorkflow(db.pool);
+      const ids = await Promise.all([1, 2, 3].map(() => insertExecution(db.pool, { workflowId })));
+      const spawner = khctl(
+        ["spawner", "--kubeconfig", kubeconfig, "--port", "0", "--shutdown-timeout", "15"],
+        {
+          ...queues.env,
+          DATABASE_URL: db.url,
+          RUNNER_IMAGE: "keeperhub-runner:0123abcd",
+          LOG_LEVEL: "info",
+        },
+      );
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      try {
+        await spawner.waitForOutput("spawner started");
+        // The API holds every create until the spawner has taken SIGTERM: all three are in flight then.
+        api.fail({ method: "POST", path: /\/jobs$/, holdUntil: released, times: 3 });
+        for (const id of ids) await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
+        await until("3 creates sent", () => api.createRequests() >= 3);
+        expect(api.jobs()).toEqual([]);
+        spawner.kill("SIGTERM");
+        await spawner.waitForOutput("spawner stopping");
+        release();
 
-      expect((await spawner.result).code).toBe(0);
-      for (const id of ids) {
-        expect(api.job(`wf-${id}`)).toBeDefined();
-        expect((await executionState(db.pool, id)).job_name).toBe(`wf-${id}`);
+        expect((await spawner.result).code).toBe(0);
+        for (const id of ids) {
+          expect(api.job(`wf-${id}`)).toBeDefined();
+          expect((await executionState(db.pool, id)).job_name).toBe(`wf-${id}`);
+        }
+        const stats = await getQueueStats(sqs.sqs, queues.queueUrl);
+        expect(stats.visible + stats.inFlight).toBe(0);
+        expect(spawner.output()).toContain("spawner stopped");
+      } finally {
+        release();
+        spawner.kill("SIGKILL");
       }
-      const stats = await getQueueStats(sqs.sqs, queues.queueUrl);
-      expect(stats.visible + stats.inFlight).toBe(0);
-      expect(spawner.output()).toContain("spawner stopped");
-    } finally {
-      spawner.kill("SIGKILL");
-    }
-  }, 60_000);
+    },
+    scaled(60_000),
+  );
 
   it("exits 1 with one line naming a bad setting", async () => {
     const run = khctl(["spawner", "--kubeconfig", kubeconfig, "--concurrency", "0"], {

@@ -3,7 +3,6 @@ import type { WorkflowMessage } from "../../services/contracts/message.js";
 import type { KubernetesConfig } from "../../services/core/config.js";
 import { newId } from "../../services/core/ids.js";
 import type { Queryable } from "../../services/db/pool.js";
-import { until } from "../helpers/wait.js";
 
 /** Rows and messages the spawner tests share. */
 
@@ -105,13 +104,4 @@ export async function sendMessage(
     }),
   );
   return result.MessageId ?? "";
-}
-
-/** Polls `check` until it returns a truthy value; fails with `what` after timeoutMs. */
-export function waitFor<T>(
-  what: string,
-  check: () => Promise<T> | T,
-  timeoutMs = 15_000,
-): Promise<NonNullable<T>> {
-  return until(check, timeoutMs, what);
 }

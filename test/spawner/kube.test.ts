@@ -1,17 +1,14 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ApiException } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { loadKubeConfig } from "../../services/core/kube-config.js";
 import { classifyKubeError, jobFinish } from "../../services/spawner/kube.js";
+import { createTempDir } from "../helpers/temp.js";
 
-let dir: string;
-let file: string;
+const file = path.join(await createTempDir("kh-kube"), "config");
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "kh-kube-"));
-  file = path.join(dir, "config");
   await writeFile(
     file,
     `apiVersion: v1
@@ -28,7 +25,6 @@ current-context: minikube
 `,
   );
 });
-afterAll(() => rm(dir, { recursive: true, force: true }));
 
 describe("loadKubeConfig", () => {
   it("uses the kubeconfig's current context, or the one asked for", () => {

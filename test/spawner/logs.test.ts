@@ -6,7 +6,8 @@ import { createKubeApi, type KubeApi } from "../../services/spawner/kube.js";
 import { ExecutionNotFoundError, showExecutionLogs } from "../../services/spawner/logs.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
-import { insertExecution, insertWorkflow, testKubernetesConfig, waitFor } from "./fixtures.js";
+import { until } from "../helpers/wait.js";
+import { insertExecution, insertWorkflow, testKubernetesConfig } from "./fixtures.js";
 
 const db = await createTestDatabase();
 let api: K8sApiServer;
@@ -67,9 +68,9 @@ describe("khctl logs", () => {
     api.appendPodLog(jobName, "first\n");
     const io = capture();
     const following = showExecutionLogs({ db: db.pool, kube, ...io }, id, { follow: true });
-    await waitFor("the first line", () => io.text() === "first\n");
+    await until("the first line", () => io.text() === "first\n");
     api.appendPodLog(jobName, "second\n");
-    await waitFor("the second line", () => io.text() === "first\nsecond\n");
+    await until("the second line", () => io.text() === "first\nsecond\n");
     api.setJobOutcome(jobName, { succeeded: true });
     expect(await following).toBe("pod");
   });
@@ -108,7 +109,7 @@ describe("khctl logs", () => {
       `INSERT INTO workflow_execution_logs (id, execution_id, node_id, node_type, status) VALUES ($1, $2, 'trigger', 'trigger', 'running')`,
       [newId(), id],
     );
-    await waitFor("the running step", () => io.text().includes("trigger running"));
+    await until("the running step", () => io.text().includes("trigger running"));
     await db.pool.query(
       "UPDATE workflow_execution_logs SET status = 'success', completed_at = now(), duration_ms = 3 WHERE execution_id = $1",
       [id],

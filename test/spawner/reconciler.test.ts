@@ -6,13 +6,13 @@ import { createSpawnerMetrics } from "../../services/spawner/metrics.js";
 import { createReconciler, type Reconciler, startReconcileLoop } from "../../services/spawner/reconciler.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
+import { until } from "../helpers/wait.js";
 import {
   executionState,
   insertExecution,
   insertSchedule,
   insertWorkflow,
   testKubernetesConfig,
-  waitFor,
 } from "./fixtures.js";
 
 const db = await createTestDatabase();
@@ -214,7 +214,7 @@ describe("reconciler", () => {
     api.setJobOutcome(jobName, { failed: "DeadlineExceeded" });
     const loop = startReconcileLoop(reconciler, { intervalMs: 50, logger: silentLogger });
     try {
-      await waitFor(
+      await until(
         "the retry pass to fix it",
         async () => (await executionState(db.pool, id)).status === "error",
       );

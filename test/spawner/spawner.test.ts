@@ -9,6 +9,7 @@ import { createJobSpawner } from "../../services/spawner/spawner.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTestSqs, type TestQueues } from "../helpers/sqs.js";
+import { until } from "../helpers/wait.js";
 import {
   executionState,
   insertExecution,
@@ -17,7 +18,6 @@ import {
   messageFor,
   sendMessage,
   testKubernetesConfig,
-  waitFor,
 } from "./fixtures.js";
 
 const db = await createTestDatabase();
@@ -74,7 +74,7 @@ describe("spawner", () => {
     const ids = await Promise.all([1, 2, 3, 4, 5].map(() => insertExecution(db.pool, { workflowId })));
     for (const id of ids) await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
 
-    await waitFor("5 Jobs and an empty queue", async () => api.jobs().length >= 5 && (await queueEmpty()));
+    await until("5 Jobs and an empty queue", async () => api.jobs().length >= 5 && (await queueEmpty()));
     for (const id of ids) {
       expect(jobsFor(id)).toHaveLength(1);
       expect(await executionState(db.pool, id)).toMatchObject({ status: "pending", job_name: `wf-${id}` });
@@ -94,7 +94,7 @@ describe("spawner", () => {
     await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
     await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
 
-    await waitFor(
+    await until(
       "both copies handled",
       async () => api.createRequests() - before >= 2 && (await queueEmpty()),
     );
@@ -139,7 +139,7 @@ describe("spawner", () => {
       { port: null, waitTimeSeconds: 1 },
     );
     service = restarted;
-    await waitFor(
+    await until(
       "the redelivery handled",
       async () => (await queueEmpty()) && (await executionState(db.pool, id)).job_name,
     );
@@ -211,20 +211,20 @@ describe("spawner", () => {
     for (const id of ids) await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
     const ours = () => api.jobs().filter((job) => job.metadata.labels["workflow-id"] === workflowId);
 
-    await waitFor("2 Jobs", () => ours().length === 2);
+    await until("2 Jobs", () => ours().length === 2);
     // Let the loop ask for capacity several more times: it must keep receiving nothing.
     const lists = () => api.requests.filter((r) => r.method === "GET" && r.path.endsWith("/jobs")).length;
     const listsNow = lists();
-    await waitFor("3 more capacity checks", () => lists() >= listsNow + 3);
+    await until("3 more capacity checks", () => lists() >= listsNow + 3);
     expect(ours()).toHaveLength(2);
     const stats = await getQueueStats(sqs.sqs, queues.queueUrl);
     expect(stats.visible).toBe(3);
     expect(stats.inFlight).toBe(0);
 
     finishActive();
-    await waitFor("4 Jobs", () => ours().length === 4);
+    await until("4 Jobs", () => ours().length === 4);
     finishActive();
-    await waitFor("5 Jobs and an empty queue", async () => ours().length === 5 && (await queueEmpty()));
+    await until("5 Jobs and an empty queue", async () => ours().length === 5 && (await queueEmpty()));
     expect(Math.max(...api.activeAtCreate.slice(createdBefore))).toBeLessThanOrEqual(2);
   });
 
@@ -240,7 +240,7 @@ describe("spawner", () => {
       message: "etcd timeout",
     });
     await sendMessage(sqs.sqs, queues.queueUrl, messageFor(failing, workflowId));
-    await waitFor(
+    await until(
       "the Job after a retry, recorded",
       async () => jobsFor(failing).length === 1 && (await executionState(db.pool, failing)).job_name,
       20_000,
@@ -254,7 +254,7 @@ describe("spawner", () => {
     const before = api.createRequests();
     api.fail({ method: "POST", path: /\/jobs$/, delayMs: 1500, status: 504, reason: "Timeout" });
     await sendMessage(sqs.sqs, queues.queueUrl, messageFor(slow, workflowId));
-    await waitFor(
+    await until(
       "the Job after a timed-out create, recorded",
       async () => jobsFor(slow).length === 1 && (await executionState(db.pool, slow)).job_name,
       20_000,
@@ -287,14 +287,14 @@ describe("spawner", () => {
         messageFor(id, workflowId, { scheduleId, triggerType: "schedule" }),
       );
 
-      const state = await waitFor("the execution marked error", async () => {
+      const state = await until("the execution marked error", async () => {
         const current = await executionState(db.pool, id);
         return current.status === "error" ? current : null;
       });
       expect(state.error).toContain(reason);
       expect(state.error).toContain(message);
       expect(jobsFor(id)).toHaveLength(0);
-      await waitFor("the message deleted", queueEmpty);
+      await until("the message deleted", queueEmpty);
       const { rows } = await db.pool.query(
         "SELECT last_status, last_error FROM workflow_schedules WHERE id = $1",
         [scheduleId],
@@ -310,8 +310,8 @@ describe("spawner", () => {
     const id = await insertExecution(db.pool, { workflowId });
     await sendMessage(sqs.sqs, queues.queueUrl, "{not json");
     await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
-    await waitFor("the good one's Job", () => jobsFor(id).length === 1);
-    await waitFor("the bad one in the DLQ", async () => {
+    await until("the good one's Job", () => jobsFor(id).length === 1);
+    await until("the bad one in the DLQ", async () => {
       const stats = await getQueueStats(sqs.sqs, queues.queueUrl, queues.deadLetterQueueUrl);
       return stats.deadLetter === 1 && stats.visible === 0 && stats.inFlight === 0;
     });
@@ -322,7 +322,7 @@ describe("spawner", () => {
     const workflowId = await insertWorkflow(db.pool);
     const id = await insertExecution(db.pool, { workflowId, status: "cancelled" });
     await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
-    await waitFor("the message handled", queueEmpty);
+    await until("the message handled", queueEmpty);
     expect(jobsFor(id)).toHaveLength(0);
     expect((await executionState(db.pool, id)).status).toBe("cancelled");
   });
@@ -332,14 +332,20 @@ describe("spawner", () => {
     const workflowId = await insertWorkflow(db.pool);
     const ids = await Promise.all([1, 2, 3].map(() => insertExecution(db.pool, { workflowId })));
     const before = api.createRequests();
-    api.fail({ method: "POST", path: /\/jobs$/, delayMs: 1000, times: 3 });
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    api.fail({ method: "POST", path: /\/jobs$/, holdUntil: released, times: 3 });
     for (const id of ids) await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
-    await waitFor("3 creates in flight", () => api.createRequests() - before === 3);
-    // At least the last create is still in flight (each takes 1 s) when the stop begins.
-    expect(ids.filter((id) => jobsFor(id).length === 1).length).toBeLessThan(3);
+    await until("3 creates in flight", () => api.createRequests() - before === 3);
+    expect(ids.filter((id) => jobsFor(id).length === 1)).toEqual([]);
 
-    await service?.stop({ timeoutMs: 10_000 });
+    // The stop begins while all three are held; they complete only after it has begun.
+    const stopped = service?.stop({ timeoutMs: 10_000 });
     service = undefined;
+    release();
+    await stopped;
     for (const id of ids) {
       expect(jobsFor(id)).toHaveLength(1);
       expect((await executionState(db.pool, id)).job_name).toBe(`wf-${id}`);
