@@ -3,6 +3,7 @@ import { runCliInProcess } from "../cli/cli.js";
 import { spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
+import { until } from "../helpers/wait.js";
 import { insertScheduledWorkflow } from "./fixtures.js";
 
 const { pool, url } = await createTestDatabase();
@@ -23,8 +24,10 @@ async function withEnv<T>(env: Record<string, string>, fn: () => Promise<T>): Pr
 describe("khctl dispatch (once-mode, the CronJob)", () => {
   it("exits 1 when it cannot send, keeps the execution in the outbox, and a rerun sends it exactly once", async () => {
     const { queueUrl, env } = await testSqs.createQueues();
+    // One slot due 30 s ago, and the next one months away: a minute passing during the test (a loaded
+    // machine) brings no second slot that the rerun would send too.
     const { scheduleId } = await insertScheduledWorkflow(pool, {
-      cron: "* * * * *",
+      cron: "0 0 1 1 *",
       nextRunAt: new Date(Date.now() - 30_000),
     });
     const down = await withEnv({ ...env, DATABASE_URL: url, AWS_ENDPOINT_URL: "http://127.0.0.1:9" }, () =>
@@ -57,15 +60,14 @@ describe("khctl dispatch (once-mode, the CronJob)", () => {
     });
     const child = spawnCli(["dispatch", "--loop", "--interval", "0.2"], { ...env, DATABASE_URL: url });
     // Every second: wait for two slots, which needs at least two passes of the loop.
-    for (;;) {
+    await until("two slots enqueued", async () => {
+      if (child.exitCode !== null) throw new Error(`dispatcher exited early: ${(await child.result).stderr}`);
       const { rows } = await pool.query<{ n: number }>(
-        "SELECT count(*) AS n FROM workflow_executions WHERE schedule_id = $1 AND enqueued_at IS NOT NULL",
+        "SELECT count(*)::int AS n FROM workflow_executions WHERE schedule_id = $1 AND enqueued_at IS NOT NULL",
         [scheduleId],
       );
-      if ((rows[0]?.n ?? 0) >= 2) break;
-      if (child.exitCode !== null) throw new Error(`dispatcher exited early: ${(await child.result).stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      return (rows[0]?.n ?? 0) >= 2;
+    });
     await pool.query("UPDATE workflow_schedules SET enabled = false WHERE id = $1", [scheduleId]);
     child.kill("SIGTERM");
     const result = await child.result;
