@@ -1,7 +1,7 @@
 import { once } from "node:events";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { getExecution } from "../../services/db/executions.js";
 import { createPool } from "../../services/db/pool.js";
 import { createWorkflow } from "../../services/db/workflows.js";
@@ -10,22 +10,17 @@ import { DEV_DATABASE } from "../../services/dev/environment.js";
 import { startEmbeddedPostgres } from "../../services/embedded/postgres.js";
 import { validateWorkflow } from "../../services/workflow/definition.js";
 import { spawnCli } from "../helpers/cli-process.js";
-import { until, within } from "../helpers/wait.js";
+import { createTempDir } from "../helpers/temp.js";
+import { scaled, until, within } from "../helpers/wait.js";
 import { startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
 // khctl dev as a terminal runs it: KH_DEV_DETACH=1 stands for "stdin is a TTY", and the test signals
 // dev's whole process group, as a terminal's Ctrl-C does.
 
-const dataDirs: string[] = [];
-afterAll(() => Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 const server = await startTestServer();
 
-async function newDataDir(): Promise<string> {
-  const dir = await mkdtemp("/tmp/kh-dev-detach-test-");
-  dataDirs.push(dir);
-  return dir;
-}
+const newDataDir = () => createTempDir("kh-dev-detach");
 
 /** Processes that name the data dir in their command line or environment: dev's worker, its Postgres, runs. */
 async function processesUsing(dir: string): Promise<string[]> {
@@ -86,55 +81,60 @@ describe("when dev detaches, and the exit code it passes on", () => {
 });
 
 describe("khctl dev in a terminal (detached worker)", () => {
-  it("Ctrl-C to the whole process group: the run in flight is recorded cancelled, exit 0, no Postgres left", async () => {
-    const dataDir = await newDataDir();
-    const dev = startDev(dataDir);
-    await dev.waitForOutput("Waiting for the next minute", 30_000);
-    const env = bannerEnv(dev.output("stdout"));
+  it(
+    "Ctrl-C to the whole process group: the run in flight is recorded cancelled, exit 0, no Postgres left",
+    async () => {
+      const dataDir = await newDataDir();
+      const dev = startDev(dataDir);
+      await dev.waitForOutput("Waiting for the next minute", 30_000);
+      const env = bannerEnv(dev.output("stdout"));
 
-    const pool = createPool(env.DATABASE_URL as string);
-    let executionId: string;
-    try {
-      const slow = validateWorkflow(
-        workflow(
-          [trigger(), action("slow", "HTTP Request", { endpoint: `${server.base}/slow` })],
-          edges("t->slow"),
-          "slow manual",
-        ),
-      );
-      const { workflow: row } = await createWorkflow(pool, { definition: slow });
-      const slowStarted = once(server.events, "slow");
-      const triggered = await spawnCli(["trigger", row.id], env).result;
-      expect(triggered.stderr).toBe("");
-      executionId = triggered.stdout.trim();
-      await within(slowStarted, 20_000, "the run's slow request");
-      expect(await getExecution(pool, executionId)).toMatchObject({ status: "running" });
-    } finally {
-      await pool.end();
-    }
+      const pool = createPool(env.DATABASE_URL as string);
+      let executionId: string;
+      try {
+        const slow = validateWorkflow(
+          workflow(
+            [trigger(), action("slow", "HTTP Request", { endpoint: `${server.base}/slow` })],
+            edges("t->slow"),
+            "slow manual",
+          ),
+        );
+        const { workflow: row } = await createWorkflow(pool, { definition: slow });
+        const slowStarted = once(server.events, "slow");
+        const triggered = await spawnCli(["trigger", row.id], env).result;
+        expect(triggered.stderr).toBe("");
+        executionId = triggered.stdout.trim();
+        await within(slowStarted, 20_000, "the run's slow request");
+        expect(await getExecution(pool, executionId)).toMatchObject({ status: "running" });
+      } finally {
+        await pool.end();
+      }
 
-    process.kill(-(dev.pid as number), "SIGINT");
-    const result = await within(dev.result, 25_000, "dev stopping after Ctrl-C");
-    expect(result.stderr).not.toMatch(/khctl:/);
-    expect(result.stderr).toContain("SIGINT: stopping");
-    expect(result.stderr).toContain("stopped.");
-    expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(new RegExp(`cancelled\\s+${executionId}`));
-    expect(await processesUsing(dataDir)).toEqual([]);
+      process.kill(-(dev.pid as number), "SIGINT");
+      const result = await within(dev.result, 25_000, "dev stopping after Ctrl-C");
+      expect(result.stderr).not.toMatch(/khctl:/);
+      expect(result.stderr).toContain("SIGINT: stopping");
+      expect(result.stderr).toContain("stopped.");
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`cancelled\\s+${executionId}`));
+      expect(await processesUsing(dataDir)).toEqual([]);
 
-    // What the runner recorded, read before any later dev start could "recover" it.
-    const postgres = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "postgres") });
-    const check = createPool(postgres.urlFor(DEV_DATABASE));
-    try {
-      expect(await getExecution(check, executionId)).toMatchObject({
-        status: "cancelled",
-        error: "cancelled: SIGTERM",
-      });
-    } finally {
-      await check.end();
-      await postgres.stop();
-    }
-  });
+      // What the runner recorded, read before any later dev start could "recover" it.
+      const postgres = await startEmbeddedPostgres({ dataDir: path.join(dataDir, "postgres") });
+      const check = createPool(postgres.urlFor(DEV_DATABASE));
+      try {
+        expect(await getExecution(check, executionId)).toMatchObject({
+          status: "cancelled",
+          error: "cancelled: SIGTERM",
+        });
+      } finally {
+        await check.end();
+        await postgres.stop();
+      }
+      // Its bounded waits (start, the slow request, the stop) add up to more than the default timeout.
+    },
+    scaled(90_000),
+  );
 
   it("the worker never outlives khctl: SIGKILL of the parent stops the worker and its Postgres", async () => {
     const dataDir = await newDataDir();
@@ -145,10 +145,6 @@ describe("khctl dev in a terminal (detached worker)", () => {
 
     dev.kill("SIGKILL");
     await once(dev, "exit");
-    await until(
-      async () => (await processesUsing(dataDir)).length === 0,
-      20_000,
-      "worker and Postgres to stop",
-    );
+    await until("worker and Postgres to stop", async () => (await processesUsing(dataDir)).length === 0);
   });
 });

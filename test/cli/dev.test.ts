@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { afterAll, describe, expect, it } from "vitest";
+import { readdir, readFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
 import { spawnCli } from "../helpers/cli-process.js";
+import { createTempDir } from "../helpers/temp.js";
 
-const dataDir = await mkdtemp("/tmp/kh-dev-test-");
-afterAll(() => rm(dataDir, { recursive: true, force: true }));
+const dataDir = await createTempDir("kh-dev");
 
 /** Processes whose command line mentions the data dir: a Postgres left running would show up here. */
 async function processesUsing(dir: string): Promise<string[]> {

@@ -4,7 +4,7 @@ import { parseWorkflowMessage } from "../../services/contracts/message.js";
 import { silentLogger } from "../../services/core/logger.js";
 import { getExecution } from "../../services/db/executions.js";
 import { startExecutor } from "../../services/executor/executor.js";
-import { spawnCli, tsxRunner } from "../helpers/cli-process.js";
+import { builtRunner, spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { createPending, startTestServer } from "../runner/fixtures.js";
@@ -50,7 +50,7 @@ describe("khctl trigger", () => {
       queueUrl,
       logger: silentLogger,
       waitTimeSeconds: 1,
-      runner: tsxRunner({ DATABASE_URL: url }),
+      runner: builtRunner({ DATABASE_URL: url }),
     });
     afterAll(() => executor.stop());
     const ok = await createPending(pool, httpWorkflow(`${server.base}/`));

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -6,13 +6,14 @@ import { createExecution, getExecution } from "../../services/db/executions.js";
 import { getScheduleForWorkflow } from "../../services/db/schedules.js";
 import { getWorkflow } from "../../services/db/workflows.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { createTempDir } from "../helpers/temp.js";
 import { loadExample, startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 import { runCliInProcess as khctl } from "./cli.js";
 
 const { pool, url } = await createTestDatabase();
 const server = await startTestServer();
-let dir: string;
+const dir = await createTempDir("kh-cli");
 
 /** Writes a workflow file (object as JSON, or raw text) and returns its path. */
 async function file(name: string, content: unknown): Promise<string> {
@@ -24,7 +25,6 @@ async function file(name: string, content: unknown): Promise<string> {
 beforeAll(async () => {
   process.env.DATABASE_URL = url;
   process.env.LOG_LEVEL = "silent";
-  dir = await mkdtemp(path.join(os.tmpdir(), "kh-cli-"));
 });
 
 async function createFromExample(name: string): Promise<string> {

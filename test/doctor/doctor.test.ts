@@ -1,11 +1,8 @@
-import { execFile } from "node:child_process";
 import { lookup } from "node:dns/promises";
-import { mkdtemp, rm, symlink } from "node:fs/promises";
+import { symlink } from "node:fs/promises";
 import net from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { HOSTS_LINE, STACK_LABEL } from "../../services/contracts/names.js";
 import {
   type ContainerInfo,
@@ -16,9 +13,8 @@ import {
   runDoctor,
   systemProbes,
 } from "../../services/doctor/index.js";
-
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, "../..");
+import { spawnCli } from "../helpers/cli-process.js";
+import { createTempDir } from "../helpers/temp.js";
 
 function container(name: string, hostPorts: number[], stack?: string): ContainerInfo {
   return {
@@ -122,9 +118,6 @@ describe("khctl doctor checks", () => {
 });
 
 describe("khctl doctor on this machine", () => {
-  const dirs: string[] = [];
-  afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
-
   it("finds a port that a program listens on, and a free one", async () => {
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
@@ -137,17 +130,10 @@ describe("khctl doctor on this machine", () => {
 
   it("runs as a process: without docker and minikube on PATH it prints each failure with its fix and exits 1", async () => {
     // A PATH holding only node: the docker and minikube CLIs are missing, wherever this runs.
-    const bin = await mkdtemp(path.join(tmpdir(), "kh-doctor-bin-"));
-    dirs.push(bin);
+    const bin = await createTempDir("kh-doctor-bin");
     await symlink(process.execPath, path.join(bin, "node"));
-    const result = await run(
-      process.execPath,
-      ["--import", "tsx", "services/cli/main.ts", "doctor", "--profile", "minikube", "--postgres-port", "1"],
-      { cwd: ROOT, env: { ...process.env, PATH: bin } },
-    ).then(
-      () => ({ code: 0, stdout: "", stderr: "" }),
-      (error: { code: number; stdout: string; stderr: string }) => error,
-    );
+    const result = await spawnCli(["doctor", "--profile", "minikube", "--postgres-port", "1"], { PATH: bin })
+      .result;
     expect(result.code).toBe(1);
     expect(result.stdout).toMatch(
       /^FAIL docker +Docker is not reachable: docker is not installed \(not found on PATH\)$/m,
@@ -169,16 +155,7 @@ describe("khctl doctor on this machine", () => {
   });
 
   it("rejects an unknown profile as a usage error (exit 2)", async () => {
-    const result = await run(
-      process.execPath,
-      ["--import", "tsx", "services/cli/main.ts", "doctor", "--profile", "prod"],
-      {
-        cwd: ROOT,
-      },
-    ).then(
-      () => ({ code: 0, stderr: "" }),
-      (error: { code: number; stderr: string }) => error,
-    );
+    const result = await spawnCli(["doctor", "--profile", "prod"], {}).result;
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--profile must be one of dev, minikube (got "prod")');
   });

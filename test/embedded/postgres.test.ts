@@ -1,10 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startEmbeddedPostgres, startFailure } from "../../services/embedded/postgres.js";
+import { createTempDir } from "../helpers/temp.js";
 
-// Under /tmp, not root's home: the server runs as `postgres` when the tests run as root.
-const root = await mkdtemp("/tmp/kh-test-embedded-");
-afterAll(() => rm(root, { recursive: true, force: true }));
+const root = await createTempDir("kh-embedded");
 
 describe("startEmbeddedPostgres", () => {
   it("says why a second server on the same data directory cannot start", async () => {

@@ -7,10 +7,10 @@ import { adoptExecution } from "../../services/executor/handler.js";
 import { type RunnerExit, startExecutor } from "../../services/executor/index.js";
 import { sendWorkflowMessage } from "../../services/queue/send.js";
 import { getQueueStats } from "../../services/queue/stats.js";
-import { tsxRunner } from "../helpers/cli-process.js";
+import { builtRunner } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
-import { until as poll } from "../helpers/wait.js";
+import { until } from "../helpers/wait.js";
 import { createPending, startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
@@ -18,14 +18,11 @@ const { pool, url } = await createTestDatabase();
 const testSqs = await createTestSqs();
 const server = await startTestServer();
 
-/** The real `khctl run` child, started the way the executor starts it under tsx. */
-const runner = tsxRunner({ DATABASE_URL: url });
+/** The real, built `khctl run` child, started the way the executor starts it. */
+const runner = builtRunner({ DATABASE_URL: url });
 
 const okWorkflow = () =>
   workflow([trigger(), action("get", "HTTP Request", { endpoint: `${server.base}/` })], edges("t->get"));
-
-// Real child processes under tsx: a longer deadline than the helper's default.
-const until = <T>(check: () => Promise<T> | T) => poll(check, 20_000);
 
 const messageFor = (executionId: string, workflowId: string) => ({
   executionId,
@@ -53,7 +50,7 @@ describe("executor", () => {
     });
     const ended: string[] = [];
     executor.events.on("end", (e) => ended.push(`${e.executionId}:${e.status}`));
-    await until(() => ended.length === 2);
+    await until("2 runs ended", () => ended.length === 2);
     await executor.stop();
     expect(ended.sort()).toEqual(pending.map((p) => `${p.executionId}:success`).sort());
     const stats = await getQueueStats(testSqs.sqs, queueUrl);
@@ -92,10 +89,10 @@ describe("executor", () => {
     executor.events.on("end", () => ended++);
     for (let released = 0; released < 6; released++) {
       // Both slots fill before the test opens one: the cap, not the test's pace, limits concurrency.
-      await until(() => gates.length === Math.min(2, 6 - released));
+      await until("2 runs in progress", () => gates.length === Math.min(2, 6 - released));
       gates.shift()?.();
     }
-    await until(() => ended === 6);
+    await until("6 runs ended", () => ended === 6);
     await executor.stop();
     expect(peak).toBe(2);
   });
@@ -140,15 +137,21 @@ describe("executor", () => {
     const skips: string[] = [];
     for (const executor of [a, b]) executor.events.on("skip", (e) => skips.push(e.status));
     await sendWorkflowMessage(testSqs.sqs, queueUrl, messageFor(executionId, workflowId));
-    await until(async () => (await getExecution(pool, executionId))?.status === "running");
+    await until(
+      "the execution running",
+      async () => (await getExecution(pool, executionId))?.status === "running",
+    );
     // The redelivery SQS makes when a visibility timeout runs out, while the first run is still going.
     await sendWorkflowMessage(testSqs.sqs, queueUrl, messageFor(executionId, workflowId));
-    await until(() => skips.includes("running"));
+    await until("a skip of the running execution", () => skips.includes("running"));
     release();
-    await until(async () => (await getExecution(pool, executionId))?.status === "success");
+    await until(
+      "the execution succeeding",
+      async () => (await getExecution(pool, executionId))?.status === "success",
+    );
     // And once more after it finished.
     await sendWorkflowMessage(testSqs.sqs, queueUrl, messageFor(executionId, workflowId));
-    await until(() => skips.includes("success"));
+    await until("a skip of the finished execution", () => skips.includes("success"));
     await Promise.all([a.stop(), b.stop()]);
     expect(runs).toBe(1);
     const stats = await getQueueStats(testSqs.sqs, queueUrl);
@@ -195,7 +198,7 @@ describe("executor", () => {
     });
     const skipped: string[] = [];
     second.events.on("skip", (e) => skipped.push(`${e.executionId}:${e.status}`));
-    await until(() => skipped.length === 2);
+    await until("2 skips", () => skipped.length === 2);
     await second.stop();
     expect(runs).toBe(0);
     expect(skipped.sort()).toEqual(
@@ -228,6 +231,7 @@ describe("executor", () => {
     const end = once(executor.events, "end");
     const [event] = await end;
     await until(
+      "the message in the DLQ",
       async () => (await getQueueStats(testSqs.sqs, queueUrl, deadLetterQueueUrl)).deadLetter === 1,
     );
     await executor.stop();

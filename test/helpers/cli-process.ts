@@ -4,7 +4,10 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import { within } from "./wait.js";
 
-/** The real khctl as a child process (`node --import tsx services/cli/main.ts …`), for tests of the entry point. */
+/**
+ * The real khctl as a child process: the built entry (`node dist/services/cli/main.js …`), as `npm start`
+ * and the images run it, for tests of the entry point. Global setup builds dist/ once per test run.
+ */
 
 export interface CliResult {
   readonly code: number;
@@ -13,15 +16,15 @@ export interface CliResult {
 }
 
 const root = path.join(import.meta.dirname, "..", "..");
-/** services/cli/main.ts, run under tsx. */
-export const CLI_ENTRY = path.join(root, "services", "cli", "main.ts");
+/** dist/services/cli/main.js, the compiled khctl (global setup runs the build first). */
+export const CLI_ENTRY = path.join(root, "dist", "services", "cli", "main.js");
 
 export type CliProcess = ChildProcessByStdio<null, Readable, Readable> & {
   /** Resolves when the process exits, with its exit code and all it wrote. */
   readonly result: Promise<CliResult>;
   /** What it wrote so far: stdout, stderr, or both in the order it arrived (default). */
   output(stream?: "stdout" | "stderr"): string;
-  /** Resolves once the output contains `text`; rejects if the process ends first or after timeoutMs (default 20000). */
+  /** Resolves once the output contains `text`; rejects if the process ends first or after timeoutMs (default 20000, scaled). */
   waitForOutput(text: string, timeoutMs?: number): Promise<void>;
 };
 
@@ -35,7 +38,7 @@ export function spawnCli(
   env: NodeJS.ProcessEnv,
   options: { detached?: boolean } = {},
 ): CliProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", CLI_ENTRY, ...args], {
+  const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
     cwd: root,
     env: Object.fromEntries(
       Object.entries({ ...process.env, LOG_LEVEL: "warn", ...env }).filter(
@@ -84,11 +87,11 @@ export function spawnCli(
   });
 }
 
-/** Runner options for the executor (services/executor/child.ts) that start the real `khctl run` under tsx. */
-export function tsxRunner(env: NodeJS.ProcessEnv) {
+/** Runner options for the executor (services/executor/child.ts) that start the real, built `khctl run`. */
+export function builtRunner(env: NodeJS.ProcessEnv) {
   return {
     cliEntry: CLI_ENTRY,
-    execArgv: ["--import", "tsx"],
+    execArgv: [],
     env: { ...process.env, ...env, LOG_LEVEL: "warn" },
   };
 }

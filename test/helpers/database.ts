@@ -2,7 +2,6 @@ import pg from "pg";
 import { afterAll, inject } from "vitest";
 import { newId } from "../../services/core/ids.js";
 import { createPool, type Pool } from "../../services/db/pool.js";
-import { TEMPLATE_DATABASE } from "./global-setup.js";
 
 export interface TestDatabase {
   /** URL of this file's own database. */
@@ -26,7 +25,7 @@ async function adminQuery(sql: string): Promise<void> {
  */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `kh_test_${newId()}`;
-  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE ${inject("templateDatabase")}`);
   const url = new URL(inject("postgresAdminUrl"));
   url.pathname = `/${name}`;
   const pool = createPool(url.toString(), { max: 20 });

@@ -1,48 +1,113 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { type ChildProcessByStdio, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { promisify } from "node:util";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
+import { newId } from "../../services/core/ids.js";
 import { migrate } from "../../services/db/migrate.js";
-import { type RunningPostgres, startEmbeddedPostgres } from "../../services/embedded/postgres.js";
+import { isolateEnvironment } from "./environment.js";
+import { scaled, within } from "./wait.js";
 
 /**
- * Once per test run: a Postgres server (embedded, or the one DATABASE_URL names) with a migrated
- * template database. Each test file clones the template (see database.ts), so files never share state.
+ * Once per test run, in vitest's main process:
+ * - makes the run's own dir (/tmp/kh-test-run-*, removed at the end) and isolates the run from the shell's
+ *   settings (environment.ts), before any worker starts;
+ * - builds dist/ (tests of the entry point run the compiled khctl, as users do);
+ * - starts a Postgres server in a child process (postgres-process.ts), or uses TEST_DATABASE_URL's server,
+ *   and creates a migrated template database that each test file clones (database.ts).
+ * The server's library never loads in this process: its exit hook would turn a failing run into exit 0.
  */
-export const TEMPLATE_DATABASE = "kh_test_template";
 
 declare module "vitest" {
   export interface ProvidedContext {
     /** URL of the server's maintenance database; test databases are created beside it. */
     postgresAdminUrl: string;
+    /** The migrated template database of this run (unique per run, so two runs can share a server). */
+    templateDatabase: string;
   }
 }
 
-let server: RunningPostgres | undefined;
-let dataRoot: string | undefined;
+const root = path.resolve(import.meta.dirname, "..", "..");
+const require = createRequire(import.meta.url);
+
+let runDir: string | undefined;
+let postgres: ChildProcessByStdio<Writable, Readable, null> | undefined;
+let adminUrl: string | undefined;
+let templateDatabase: string | undefined;
 
 export async function setup(project: TestProject): Promise<void> {
-  let adminUrl = process.env.DATABASE_URL;
-  if (!adminUrl) {
-    // Under /tmp, not root's home: the server runs as `postgres` when we are root.
-    dataRoot = await mkdtemp("/tmp/kh-test-pg-");
-    server = await startEmbeddedPostgres({ dataDir: `${dataRoot}/data`, ephemeral: true });
-    adminUrl = server.url;
-  }
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
-    await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
-  } finally {
-    await admin.end();
-  }
+  runDir = await mkdtemp("/tmp/kh-test-run-");
+  // Open to the `postgres` user that embedded servers run as when the tests run as root.
+  await chmod(runDir, 0o755);
+  isolateEnvironment(process.env, runDir);
+  await mkdir(process.env.TMPDIR as string, { mode: 0o755 });
+  const server = process.env.TEST_DATABASE_URL ? undefined : startPostgresProcess(runDir);
+  const [, url] = await Promise.all([buildDist(), server ?? (process.env.TEST_DATABASE_URL as string)]);
+  adminUrl = url;
+  templateDatabase = `kh_test_template_${newId()}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${templateDatabase}`);
   const templateUrl = new URL(adminUrl);
-  templateUrl.pathname = `/${TEMPLATE_DATABASE}`;
+  templateUrl.pathname = `/${templateDatabase}`;
   await migrate(templateUrl.toString());
   project.provide("postgresAdminUrl", adminUrl);
+  project.provide("templateDatabase", templateDatabase);
 }
 
 export async function teardown(): Promise<void> {
-  await server?.stop();
-  if (dataRoot) await rm(dataRoot, { recursive: true, force: true });
+  if (adminUrl && templateDatabase && !postgres) {
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${templateDatabase} WITH (FORCE)`);
+  }
+  if (postgres) await stopPostgresProcess(postgres);
+  if (runDir) await rm(runDir, { recursive: true, force: true });
+}
+
+/** tsc -p tsconfig.build.json (incremental: seconds when little changed). */
+async function buildDist(): Promise<void> {
+  const tsc = require.resolve("typescript/bin/tsc");
+  await promisify(execFile)(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root }).catch(
+    (error: { stdout?: string; stderr?: string }) => {
+      throw new Error(`the build (tsc -p tsconfig.build.json) failed:\n${error.stdout}${error.stderr}`);
+    },
+  );
+}
+
+/** Starts postgres-process.ts under tsx in `dir`; resolves with the server's URL once it accepts connections. */
+async function startPostgresProcess(dir: string): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", path.join(import.meta.dirname, "postgres-process.ts"), path.join(dir, "postgres")],
+    { cwd: root, stdio: ["pipe", "pipe", "inherit"] },
+  );
+  postgres = child;
+  const firstLine = once(createInterface({ input: child.stdout }), "line").then(([line]) => String(line));
+  const exited = once(child, "exit").then(([code]) => {
+    throw new Error(`the test Postgres process exited (code ${code}) before it was ready`);
+  });
+  exited.catch(() => {}); // after start-up, exiting is no error: it exits at teardown
+  const line = await within(Promise.race([firstLine, exited]), 60_000, "the test Postgres starting");
+  return (JSON.parse(line) as { url: string }).url;
+}
+
+/** Closing its stdin asks the process to stop the server; SIGKILL only if it does not end in time. */
+async function stopPostgresProcess(child: ChildProcessByStdio<Writable, Readable, null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, "exit");
+  child.stdin.end();
+  const timer = setTimeout(() => child.kill("SIGKILL"), scaled(20_000));
+  await exited.finally(() => clearTimeout(timer));
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
 }

@@ -1,9 +1,7 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { DOCKER, ENV, STACK_LABEL } from "../../services/contracts/names.js";
+import { createTempDir } from "../helpers/temp.js";
 import {
   COMMAND,
   COMMON_REGISTRATIONS,
@@ -20,7 +18,7 @@ import {
 
 // Stack `local` with a password from config, a generated encryption key, and an app checkout.
 const DB_PASSWORD = "from-config-pw-4f9a";
-const appCheckout = mkdtempSync(path.join(tmpdir(), "kh-app-"));
+const appCheckout = await createTempDir("kh-app");
 const CONFIG = {
   "keeperhub:dbPassword": DB_PASSWORD,
   "keeperhub:appCheckoutPath": appCheckout,
@@ -35,7 +33,6 @@ let run: ProgramRun;
 beforeAll(async () => {
   run = await runProgram("local", CONFIG, ["keeperhub:dbPassword"]);
 });
-afterAll(() => rmSync(appCheckout, { recursive: true, force: true }));
 
 /** `NAME=value` entries of a container, as a map (values unwrapped). */
 function envOf(r: Registration): Record<string, string> {

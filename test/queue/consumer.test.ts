@@ -66,11 +66,11 @@ describe("consumer loop", () => {
     });
     // Release handlers one by one, as the loop fills its slots.
     for (let released = 0; released < 12; released++) {
-      const gate = await until(() => gates.shift());
+      const gate = await until("a handler waiting", () => gates.shift());
       if (!gate) throw new Error("no gate");
       gate();
     }
-    await until(() => seen.size === 12);
+    await until("12 messages seen", () => seen.size === 12);
     await consumer.stop();
     expect(peak).toBe(3);
     expect(seen.size).toBe(12);
@@ -104,9 +104,14 @@ describe("consumer loop", () => {
         return "done";
       },
     });
-    await until(() => handled.length === 3);
-    await until(async () => (await getQueueStats(sqs, queueUrl, deadLetterQueueUrl)).deadLetter === 1);
-    await until(() => lines.some((line) => line.msg === "handler failed; message will be retried"));
+    await until("3 attempts handled", () => handled.length === 3);
+    await until(
+      "the message in the DLQ",
+      async () => (await getQueueStats(sqs, queueUrl, deadLetterQueueUrl)).deadLetter === 1,
+    );
+    await until("a retry logged", () =>
+      lines.some((line) => line.msg === "handler failed; message will be retried"),
+    );
     await consumer.stop();
     expect(handled.sort()).toEqual(["wf-1", "wf-2", "wf-3"]);
     const failure = lines.find((line) => line.msg === "handler failed; message will be retried");
@@ -207,7 +212,7 @@ describe("consumer loop", () => {
         return "done";
       },
     });
-    await until(() => asked >= 2);
+    await until("2 receives", () => asked >= 2);
     await Promise.all([consumer.stop(), consumer.stop()]);
     expect(handled).toBe(0);
     const { Attributes } = await sqs.send(
@@ -225,7 +230,10 @@ describe("consumer loop", () => {
       logger,
       handle: async () => "done",
     });
-    await until(() => lines.filter((line) => line.msg === "receive failed").length >= 2);
+    await until(
+      "2 failed receives logged",
+      () => lines.filter((line) => line.msg === "receive failed").length >= 2,
+    );
     await consumer.stop();
     const delays = lines.filter((line) => line.msg === "receive failed").map((line) => line.retryInMs);
     expect(delays.every((ms) => typeof ms === "number" && ms >= 0)).toBe(true);

@@ -1,8 +1,5 @@
-import { execFile } from "node:child_process";
-import { mkdtemp, rm, symlink } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { symlink } from "node:fs/promises";
 import path from "node:path";
-import { promisify } from "node:util";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DOCKER, K8S, RUNNER_APP_LABEL, STACK_LABEL } from "../../services/contracts/names.js";
@@ -16,11 +13,12 @@ import {
   type StatusDeps,
   type StatusOptions,
 } from "../../services/status/index.js";
+import { spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTestSqs, type TestQueues, type TestSqs } from "../helpers/sqs.js";
+import { createTempDir } from "../helpers/temp.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const NAMESPACE = "local";
 
 let db: TestDatabase;
@@ -276,17 +274,13 @@ describe("khctl status, dev", () => {
 describe("khctl status as a process", () => {
   it("prints JSON for scripts and exits 1 when a required part is down", async () => {
     // PATH with node only: no docker, so the containers part is down whatever machine this runs on.
-    const bin = await mkdtemp(path.join(tmpdir(), "kh-status-bin-"));
-    cleanups.push(() => rm(bin, { recursive: true, force: true }));
+    const bin = await createTempDir("kh-status-bin");
     await symlink(process.execPath, path.join(bin, "node"));
-    const result = await promisify(execFile)(
-      process.execPath,
-      ["--import", "tsx", "services/cli/main.ts", "status", "--profile", "dev", "--json"],
-      { cwd: ROOT, env: { ...process.env, PATH: bin, DATABASE_URL: db.url, ...queues.env } },
-    ).then(
-      (ok) => ({ code: 0, ...ok }),
-      (error: { code: number; stdout: string; stderr: string }) => error,
-    );
+    const result = await spawnCli(["status", "--profile", "dev", "--json"], {
+      PATH: bin,
+      DATABASE_URL: db.url,
+      ...queues.env,
+    }).result;
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^khctl: down: containers$/m);
     const report = JSON.parse(result.stdout) as {

@@ -1,0 +1,40 @@
+import path from "node:path";
+import { DISPATCHER_ENV, ENV, EXECUTOR_ENV, RUNNER_ENV } from "../../services/contracts/names.js";
+
+/**
+ * What the test run must not inherit from the shell it starts in: the services' settings (an exported
+ * `DATABASE_URL` from `khctl dev`'s banner would point tests at the user's own database), libpq's PG*
+ * defaults, and the user's Kubernetes and AWS configuration. Tests pass what they need explicitly.
+ */
+const SERVICE_NAMES = new Set<string>([
+  ...Object.values(ENV),
+  ...Object.values(RUNNER_ENV),
+  ...Object.values(DISPATCHER_ENV),
+  ...Object.values(EXECUTOR_ENV),
+  "SHUTDOWN_TIMEOUT_SECONDS",
+  "RECONCILE_INTERVAL_SECONDS",
+  "STUCK_PULL_LIMIT_SECONDS",
+  "RUNNER_LOST_AFTER_SECONDS",
+  "LOG_FORMAT",
+  "KUBECONFIG",
+  "KUBERNETES_SERVICE_HOST",
+  "KUBERNETES_SERVICE_PORT",
+]);
+const SERVICE_PREFIXES = ["AWS_", "KH_", "K8S_", "KUBE_", "SPAWNER_", "DISPATCH_", "EXECUTOR_", "PG"];
+
+export function isInheritedSetting(name: string): boolean {
+  return SERVICE_NAMES.has(name) || SERVICE_PREFIXES.some((prefix) => name.startsWith(prefix));
+}
+
+/**
+ * Removes every inherited setting from `env`; points KUBECONFIG at a file in `runDir` that does not exist
+ * (so no test reaches the user's cluster through ~/.kube/config) and TMPDIR at `runDir`/tmp (so what tests
+ * and their processes leave in a temp dir goes when the run's dir does). Returns what it removed.
+ */
+export function isolateEnvironment(env: NodeJS.ProcessEnv, runDir: string): string[] {
+  const removed = Object.keys(env).filter(isInheritedSetting);
+  for (const name of removed) delete env[name];
+  env.KUBECONFIG = path.join(runDir, "no-kubeconfig");
+  env.TMPDIR = path.join(runDir, "tmp");
+  return removed;
+}
