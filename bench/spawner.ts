@@ -14,13 +14,14 @@ import { migrate } from "../services/db/migrate.js";
 import { createPool, type Pool } from "../services/db/pool.js";
 import { startEmbeddedPostgres } from "../services/embedded/postgres.js";
 import { startEmbeddedSqs } from "../services/embedded/sqs.js";
+import { createIntake } from "../services/intake/intake.js";
 import { createSqsClient } from "../services/queue/client.js";
 import { ensureQueues } from "../services/queue/ensure.js";
 import { getQueueStats } from "../services/queue/stats.js";
+import { createJobLauncher } from "../services/spawner/job-launcher.js";
 import { createKubeApi } from "../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../services/spawner/metrics.js";
 import { startSpawnerService } from "../services/spawner/service.js";
-import { createJobSpawner } from "../services/spawner/spawner.js";
 import { type K8sApiServer, startK8sApiServer } from "../test/helpers/k8s-api-server.js";
 
 /**
@@ -144,12 +145,13 @@ async function runBaseline(fixture: Fixture, count: number): Promise<number> {
   const namespace = "bench-baseline";
   const queueUrl = await prepare(fixture, "baseline", count);
   const kube = createKubeApi(fixture.api.kubeConfig(), { namespace });
-  const spawner = createJobSpawner({
+  const launcher = createJobLauncher({
     db: fixture.pool,
     kube,
     config: config(namespace),
     metrics: createSpawnerMetrics({ defaultMetrics: false }),
   });
+  const handle = createIntake({ db: fixture.pool, launcher });
   const context = { signal: new AbortController().signal, receiveCount: 1, logger: silentLogger };
   const started = performance.now();
   while (fixture.api.jobs(namespace).length < count) {
@@ -158,7 +160,7 @@ async function runBaseline(fixture: Fixture, count: number): Promise<number> {
     );
     const message = Messages?.[0];
     if (!message) continue;
-    if ((await spawner.handle(message, context)) === "done") {
+    if ((await handle(message, context)) === "done") {
       await fixture.sqs.send(
         new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
       );

@@ -1,7 +1,6 @@
 import Table from "cli-table3";
-import { ConfigError, type DatabaseConfig, loadDatabaseConfig } from "../core/config.js";
+import { type DatabaseConfig, loadDatabaseConfig } from "../core/config.js";
 import { createPool, type Pool } from "../db/pool.js";
-import { CliError } from "./errors.js";
 
 /** Opens a pool on DATABASE_URL for the length of fn. */
 export async function withDatabase<T>(
@@ -32,26 +31,4 @@ export function renderTable(head: string[], rows: (string | number | null | unde
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "";
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-}
-
-/**
- * A numeric setting that a flag overrides and an env var supplies: the flag, else the env var, else the
- * fallback. A bad value names its source: a usage error (exit 2) for a flag, a config error for env.
- */
-export function numberSetting(
-  flag: string | undefined,
-  flagName: string,
-  envName: string,
-  fallback: number,
-  min: number,
-  env: NodeJS.ProcessEnv = process.env,
-): number {
-  const raw = flag ?? (env[envName] || undefined);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) {
-    const message = `${flag !== undefined ? flagName : envName} must be a number >= ${min}, got "${raw}"`;
-    throw flag !== undefined ? new CliError(message, 2) : new ConfigError(message);
-  }
-  return value;
 }

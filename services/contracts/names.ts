@@ -1,7 +1,9 @@
+import { JOB_SETTINGS } from "./settings.js";
+
 /**
- * The names other parts and users' scripts rely on (shared/ARCHITECTURE.md). One definition each:
- * the Pulumi program imports this module, so infra and services cannot drift apart.
- * Dependency-free on purpose.
+ * The names other parts and users' scripts rely on (docs/architecture.md). One definition each: the
+ * Pulumi program imports this module, so infra and services cannot drift apart. Numeric settings and
+ * their defaults are in settings.ts. Dependency-free (but for settings.ts) on purpose.
  */
 
 export const QUEUE_NAME = "keeperhub-workflow-queue";
@@ -55,15 +57,25 @@ export const ENV = {
   sqsQueueUrl: "SQS_QUEUE_URL",
   runnerImage: "RUNNER_IMAGE",
   k8sNamespace: "K8S_NAMESPACE",
-  jobTtlSeconds: "JOB_TTL_SECONDS",
-  jobActiveDeadline: "JOB_ACTIVE_DEADLINE",
-  maxConcurrentJobs: "MAX_CONCURRENT_JOBS",
+  jobTtlSeconds: JOB_SETTINGS.jobTtlSeconds.env,
+  jobActiveDeadline: JOB_SETTINGS.jobActiveDeadlineSeconds.env,
+  maxConcurrentJobs: JOB_SETTINGS.maxConcurrentJobs.env,
   integrationEncryptionKey: "INTEGRATION_ENCRYPTION_KEY",
   logLevel: "LOG_LEVEL",
   executionId: "EXECUTION_ID",
   workflowId: "WORKFLOW_ID",
   scheduleId: "SCHEDULE_ID",
   workflowInput: "WORKFLOW_INPUT",
+  /** kubeconfig context outside a cluster (`khctl spawner`, `khctl logs`, `khctl status`). */
+  kubeContext: "KUBE_CONTEXT",
+  /** `khctl dev`'s data directory. */
+  dataDir: "KH_DATA_DIR",
+  /** `json` keeps logs JSON on a terminal too. */
+  logFormat: "LOG_FORMAT",
+  /** Set in `khctl dev`'s detached worker (dev/detach.ts). */
+  devWorker: "KH_DEV_WORKER",
+  /** "1": `khctl dev` detaches without a terminal too, "0": never (dev/detach.ts). */
+  devDetach: "KH_DEV_DETACH",
 } as const;
 
 /** Env vars that hold secrets: only ever set from a Secret reference, never as a literal. */
@@ -112,30 +124,3 @@ export const HOSTS_LINE = `127.0.0.1 ${HOST_ALIAS}`;
 
 /** Where the job-spawner serves its probes (the Deployment's liveness and readiness probes use these). */
 export const SPAWNER_HEALTH = { port: 8080, livenessPath: "/healthz", readinessPath: "/readyz" } as const;
-
-/**
- * The runner's timeout settings (`khctl run`): seconds, 0 for none. Defaults: step 60 s; run
- * JOB_ACTIVE_DEADLINE minus 10 s when that is set (so the run records a timeout before Kubernetes
- * kills the pod), else 300 s.
- */
-export const RUNNER_ENV = {
-  stepTimeoutSeconds: "STEP_TIMEOUT_SECONDS",
-  runTimeoutSeconds: "RUN_TIMEOUT_SECONDS",
-} as const;
-
-/** The dispatcher's settings (`khctl dispatch`); each has a flag that overrides it. */
-export const DISPATCHER_ENV = {
-  intervalSeconds: "DISPATCH_INTERVAL_SECONDS",
-  catchUpWindowSeconds: "DISPATCH_CATCH_UP_WINDOW_SECONDS",
-  batchSize: "DISPATCH_BATCH_SIZE",
-} as const;
-
-/** The executor's settings (`khctl executor`); each has a flag that overrides it. */
-export const EXECUTOR_ENV = {
-  concurrency: "EXECUTOR_CONCURRENCY",
-  shutdownTimeoutSeconds: "EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS",
-  /** Seconds past the run timeout before a still-running execution counts as lost (default 60). */
-  lostRunGraceSeconds: "EXECUTOR_LOST_RUN_GRACE_SECONDS",
-  /** Seconds between lost-run sweeps, 0 for none (default 30). */
-  lostRunSweepSeconds: "EXECUTOR_LOST_RUN_SWEEP_SECONDS",
-} as const;

@@ -1,15 +1,14 @@
 import { z } from "zod";
 import { DEFAULT_NAMESPACE, ENV } from "../contracts/names.js";
+import { JOB_SETTINGS } from "../contracts/settings.js";
+import { ConfigError } from "./errors.js";
+import { readSettings } from "./settings.js";
 
 /**
  * Service configuration from the environment. Each service asks for the parts it needs; a missing or
  * malformed variable fails at start with one line naming it (ConfigError), and the CLI exits 1.
  */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
-const intFrom = (min: number) => z.coerce.number().int().min(min);
+export { ConfigError } from "./errors.js";
 
 const databaseShape = {
   [ENV.databaseUrl]: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }),
@@ -28,9 +27,6 @@ const kubernetesShape = {
     .string()
     .min(1)
     .refine((image) => !image.endsWith(":latest"), "must be pinned, not :latest"),
-  [ENV.jobTtlSeconds]: intFrom(0).default(3600),
-  [ENV.jobActiveDeadline]: intFrom(1).default(300),
-  [ENV.maxConcurrentJobs]: intFrom(1).default(10),
 };
 
 /** Reads the given shape from env; throws ConfigError naming the first bad variable. */
@@ -89,8 +85,6 @@ export function loadKubernetesConfig(env: NodeJS.ProcessEnv = process.env): Kube
   return {
     namespace: parsed[ENV.k8sNamespace],
     runnerImage: parsed[ENV.runnerImage],
-    jobTtlSeconds: parsed[ENV.jobTtlSeconds],
-    jobActiveDeadlineSeconds: parsed[ENV.jobActiveDeadline],
-    maxConcurrentJobs: parsed[ENV.maxConcurrentJobs],
+    ...readSettings(JOB_SETTINGS, env),
   };
 }

@@ -5,3 +5,8 @@ export function coerceError(thrown: unknown): Error {
 }
 
 export const errorMessage = (thrown: unknown): string => coerceError(thrown).message;
+
+/** A missing or malformed setting: the services exit 1 with its one-line message, which names it. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}

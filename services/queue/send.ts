@@ -6,8 +6,8 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { MESSAGE_ATTRIBUTES, type WorkflowMessage, workflowMessageSchema } from "../contracts/message.js";
+import { backoffMs, sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
-import { backoffMs, sleep } from "./backoff.js";
 
 /** SQS accepts at most 10 entries per SendMessageBatch. */
 export const SEND_BATCH_SIZE = 10;

@@ -1,4 +1,5 @@
 import type { ExecutionStatus } from "../contracts/names.js";
+import { RUNNER_SETTINGS } from "../contracts/settings.js";
 import { coerceError } from "../core/errors.js";
 import { type Logger, silentLogger } from "../core/logger.js";
 import { recordStepEnd, recordStepStart } from "../db/execution-logs.js";
@@ -22,10 +23,10 @@ import { runWorkflow, type WorkflowRunResult } from "../workflow/engine.js";
  * schedule's last_* fields. The runner behind `khctl run`, the executor and `khctl run --workflow`.
  */
 
-/** Default per-step timeout: 60 s. */
-export const DEFAULT_STEP_TIMEOUT_MS = 60_000;
-/** Default whole-run timeout: 300 s, the runner Job's activeDeadlineSeconds default. */
-export const DEFAULT_RUN_TIMEOUT_MS = 300_000;
+/** Default per-step timeout (contracts/settings.ts). */
+export const DEFAULT_STEP_TIMEOUT_MS = RUNNER_SETTINGS.stepTimeoutSeconds.default * 1000;
+/** Default whole-run timeout (contracts/settings.ts): the runner Job's activeDeadlineSeconds default. */
+export const DEFAULT_RUN_TIMEOUT_MS = RUNNER_SETTINGS.runTimeoutSeconds.default * 1000;
 
 export interface RunExecutionOptions {
   /** Cancels the run (e.g. on SIGTERM); the reason (`"SIGTERM"`) is recorded with the `cancelled` status. */
@@ -215,7 +216,7 @@ export async function runWorkflowNow(
     workflowId,
     triggerType: "manual",
     input: options.input ?? {},
-    runsInProcess: true,
+    enqueued: true,
   });
   return runExecution(pool, executionId, options);
 }

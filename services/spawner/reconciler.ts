@@ -1,4 +1,3 @@
-import { setTimeout as delay } from "node:timers/promises";
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { runnerSelector } from "../contracts/job-template.js";
 import { LABELS } from "../contracts/names.js";
@@ -6,14 +5,20 @@ import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { failExecution } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
-import { listUnfinishedExecutions } from "./executions.js";
+import {
+  listUnfinishedExecutions,
+  overdueReason,
+  type StaleRunPolicy,
+  type UnfinishedExecution,
+} from "../db/stale-run-policy.js";
 import { deleteJob, jobFinish, type KubeApi, listJobs, listPods } from "./kube.js";
 import type { SpawnerMetrics } from "./metrics.js";
 
 /**
- * Keeps executions and Jobs in agreement. Runs on an interval; each pass reads the unfinished executions
- * first and the Jobs second, so a Job created during the pass is never mistaken for a deleted one.
- * Every change is a conditional UPDATE on a pending/running row: a terminal execution is never touched.
+ * Keeps executions and their runner Jobs in agreement (sample-controller style): each pass lists the
+ * unfinished executions first and the Jobs and pods second (so a Job created during the pass is never
+ * mistaken for a deleted one), asks the pure `decide` what each execution needs, and applies that. Every
+ * change is a conditional UPDATE on a pending/running row: a finished execution is never touched.
  */
 
 /** Container waiting reasons that mean the runner will not start by itself. */
@@ -27,11 +32,107 @@ export const STUCK_WAITING_REASONS = [
 export interface ReconcilerOptions {
   /** How long a runner pod may wait in a STUCK_WAITING_REASONS state before its execution fails, ms. */
   readonly stuckPullLimitMs: number;
-  /**
-   * Seconds after coalesce(started_at, created_at) when an execution with no Job counts as lost
-   * (keep it well above JOB_ACTIVE_DEADLINE plus the queue's backlog time).
-   */
-  readonly lostAfterSeconds: number;
+  /** When an execution with no live Job is overdue (db/stale-run-policy.ts). */
+  readonly policy: StaleRunPolicy;
+}
+
+/** What one execution and its Job look like in this pass. */
+export interface Observed {
+  readonly execution: UnfinishedExecution;
+  readonly job: V1Job | undefined;
+  readonly pods: readonly V1Pod[];
+  /** When its pod was first seen stuck (the reconciler's clock), if it was. */
+  readonly stuckSince: number | undefined;
+}
+
+/** What to do about it. */
+export type ReconcileAction =
+  | { readonly kind: "none"; readonly stuckSince?: number }
+  | {
+      readonly kind: "fail";
+      readonly reason: string;
+      readonly error: string;
+      /** Delete this Job too (a pod that would keep pulling holds a runner slot). */
+      readonly deleteJob?: string;
+      /** Only if it is still overdue when recorded (it was judged lost for its age, not for its Job). */
+      readonly onlyIfOverdue?: boolean;
+    };
+
+export interface ReconcileFix {
+  readonly executionId: string;
+  /** DeadlineExceeded, BackoffLimitExceeded, ImagePullBackOff, ErrImagePull, JobDeleted, RunnerLost, ... */
+  readonly reason: string;
+  readonly error: string;
+}
+
+/** The reconciler's rules, as a pure function of what it observed and the time. */
+export function decide(observed: Observed, now: number, options: ReconcilerOptions): ReconcileAction {
+  const { execution, job } = observed;
+  if (!job) return decideWithoutJob(execution, options.policy);
+  const name = job.metadata?.name ?? execution.jobName ?? execution.id;
+  const finish = jobFinish(job);
+  if (finish?.outcome === "failed") {
+    const detail = finish.message ? `: ${finish.message}` : "";
+    return {
+      kind: "fail",
+      reason: finish.reason,
+      error: `runner Job ${name} failed: ${finish.reason}${detail}`,
+    };
+  }
+  if (finish?.outcome === "succeeded") {
+    // The runner records its result before it exits 0; a finished Job with an unfinished run lost it.
+    return execution.overdue
+      ? lost(execution, options.policy, `its Job ${name} finished without recording a result`)
+      : { kind: "none" };
+  }
+  return decideStuck(observed, name, now, options.stuckPullLimitMs);
+}
+
+function decideWithoutJob(execution: UnfinishedExecution, policy: StaleRunPolicy): ReconcileAction {
+  if (execution.jobName) {
+    return {
+      kind: "fail",
+      reason: "JobDeleted",
+      error: `runner Job ${execution.jobName} was deleted before the run finished`,
+    };
+  }
+  return execution.overdue ? lost(execution, policy, "no runner Job exists for it") : { kind: "none" };
+}
+
+function lost(execution: UnfinishedExecution, policy: StaleRunPolicy, detail: string): ReconcileAction {
+  return {
+    kind: "fail",
+    reason: "RunnerLost",
+    error: overdueReason(execution, policy, detail),
+    onlyIfOverdue: true,
+  };
+}
+
+function decideStuck(observed: Observed, jobName: string, now: number, limitMs: number): ReconcileAction {
+  const stuck = stuckContainer(observed.pods);
+  if (!stuck) return { kind: "none" };
+  const since = observed.stuckSince ?? now;
+  if (now - since < limitMs) return { kind: "none", stuckSince: since };
+  const detail = stuck.message ? `: ${stuck.message}` : "";
+  return {
+    kind: "fail",
+    reason: stuck.reason,
+    error: `runner pod of Job ${jobName} stuck in ${stuck.reason} for ${Math.round((now - since) / 1000)}s${detail}`,
+    deleteJob: jobName,
+  };
+}
+
+function stuckContainer(pods: readonly V1Pod[]): { reason: string; message: string } | null {
+  for (const pod of pods) {
+    const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+    for (const status of statuses) {
+      const waiting = status.state?.waiting;
+      if (waiting?.reason && (STUCK_WAITING_REASONS as readonly string[]).includes(waiting.reason)) {
+        return { reason: waiting.reason, message: waiting.message ?? "" };
+      }
+    }
+  }
+  return null;
 }
 
 export interface ReconcilerDeps {
@@ -44,158 +145,81 @@ export interface ReconcilerDeps {
   readonly now?: () => number;
 }
 
-export interface ReconcileFix {
-  readonly executionId: string;
-  /** DeadlineExceeded, BackoffLimitExceeded, ImagePullBackOff, ErrImagePull, JobDeleted, RunnerLost, ... */
-  readonly reason: string;
-  readonly error: string;
-}
-
 export interface Reconciler {
   /** One pass; resolves the executions it marked `error`. Throws when the database or the API fails. */
   reconcileOnce(): Promise<ReconcileFix[]>;
 }
 
-const executionIdOf = (object: V1Job | V1Pod): string | undefined =>
-  object.metadata?.labels?.[LABELS.executionId];
-
-function stuckContainer(pods: readonly V1Pod[]): { reason: string; message: string } | null {
-  for (const pod of pods) {
-    for (const status of [
-      ...(pod.status?.initContainerStatuses ?? []),
-      ...(pod.status?.containerStatuses ?? []),
-    ]) {
-      const waiting = status.state?.waiting;
-      if (waiting?.reason && (STUCK_WAITING_REASONS as readonly string[]).includes(waiting.reason)) {
-        return { reason: waiting.reason, message: waiting.message ?? "" };
-      }
-    }
-  }
-  return null;
-}
-
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
-  const { db, kube, metrics, logger, options } = deps;
   const now = deps.now ?? Date.now;
   /** When each execution's pod was first seen stuck (our clock, so API server skew does not matter). */
-  const stuckSince = new Map<string, number>();
-
-  const fix = async (executionId: string, reason: string, error: string): Promise<ReconcileFix | null> => {
-    const changed = await failExecution(db, executionId, error);
-    if (!changed) return null;
-    metrics.reconcilerFixes.inc({ reason });
-    logger.warn({ executionId, reason, err: error }, "reconciler marked execution error");
-    return { executionId, reason, error };
-  };
-
+  let stuckSince = new Map<string, number>();
   return {
     async reconcileOnce() {
-      const executions = await listUnfinishedExecutions(db, { lostAfterSeconds: options.lostAfterSeconds });
-      if (executions.length === 0) {
-        stuckSince.clear();
-        return [];
-      }
-      const jobs = new Map<string, V1Job>();
-      for (const job of await listJobs(kube, runnerSelector())) {
-        const id = executionIdOf(job);
-        if (id) jobs.set(id, job);
-      }
-      const podsByExecution = new Map<string, V1Pod[]>();
-      for (const pod of await listPods(kube, runnerSelector())) {
-        const id = executionIdOf(pod);
-        if (id) podsByExecution.set(id, [...(podsByExecution.get(id) ?? []), pod]);
-      }
-
+      const observed = await observe(deps, stuckSince);
+      const stillStuck = new Map<string, number>();
       const fixes: ReconcileFix[] = [];
-      const seenStuck = new Set<string>();
-      for (const execution of executions) {
-        const job = jobs.get(execution.id);
-        let result: ReconcileFix | null = null;
-        if (!job) {
-          if (execution.jobName) {
-            result = await fix(
-              execution.id,
-              "JobDeleted",
-              `runner Job ${execution.jobName} was deleted before the run finished`,
-            );
-          } else if (execution.overdue) {
-            result = await fix(
-              execution.id,
-              "RunnerLost",
-              `runner lost: no runner Job for this execution after ${options.lostAfterSeconds}s`,
-            );
-          }
-        } else {
-          const name = job.metadata?.name ?? execution.jobName ?? execution.id;
-          const finish = jobFinish(job);
-          if (finish?.outcome === "failed") {
-            const detail = finish.message ? `: ${finish.message}` : "";
-            result = await fix(
-              execution.id,
-              finish.reason,
-              `runner Job ${name} failed: ${finish.reason}${detail}`,
-            );
-          } else if (finish?.outcome === "succeeded") {
-            // The runner records its result before it exits 0; a finished Job with an unfinished run lost it.
-            if (execution.overdue) {
-              result = await fix(
-                execution.id,
-                "RunnerLost",
-                `runner lost: Job ${name} finished without recording a result`,
-              );
-            }
-          } else {
-            const stuck = stuckContainer(podsByExecution.get(execution.id) ?? []);
-            if (stuck) {
-              seenStuck.add(execution.id);
-              const since = stuckSince.get(execution.id) ?? now();
-              stuckSince.set(execution.id, since);
-              if (now() - since >= options.stuckPullLimitMs) {
-                const detail = stuck.message ? `: ${stuck.message}` : "";
-                result = await fix(
-                  execution.id,
-                  stuck.reason,
-                  `runner pod of Job ${name} stuck in ${stuck.reason} for ${Math.round((now() - since) / 1000)}s${detail}`,
-                );
-                // The pod would keep pulling: remove the Job so it stops holding a runner slot.
-                await deleteJob(kube, name).catch((error) =>
-                  logger.warn(
-                    { executionId: execution.id, jobName: name, err: errorMessage(error) },
-                    "could not delete stuck Job",
-                  ),
-                );
-              }
-            }
-          }
+      const at = now();
+      for (const item of observed) {
+        const action = decide(item, at, deps.options);
+        if (action.kind === "none") {
+          if (action.stuckSince !== undefined) stillStuck.set(item.execution.id, action.stuckSince);
+          continue;
         }
-        if (result) fixes.push(result);
+        const fix = await apply(deps, item.execution.id, action);
+        if (fix) fixes.push(fix);
       }
-      for (const id of stuckSince.keys()) if (!seenStuck.has(id)) stuckSince.delete(id);
+      stuckSince = stillStuck;
       return fixes;
     },
   };
 }
 
-/** Runs reconcileOnce at once and then every intervalMs until stop(); a failed pass is logged and retried next time. */
-export function startReconcileLoop(
-  reconciler: Reconciler,
-  options: { intervalMs: number; logger: Logger },
-): { stop(): Promise<void> } {
-  const stopping = new AbortController();
-  const loop = (async () => {
-    while (!stopping.signal.aborted) {
-      try {
-        await reconciler.reconcileOnce();
-      } catch (error) {
-        options.logger.warn({ err: errorMessage(error) }, "reconcile pass failed; retrying next interval");
-      }
-      await delay(options.intervalMs, undefined, { signal: stopping.signal }).catch(() => {});
-    }
-  })();
-  return {
-    async stop() {
-      stopping.abort();
-      await loop;
-    },
-  };
+/** The unfinished executions with their Jobs and pods; nothing from the API when nothing is unfinished. */
+async function observe(deps: ReconcilerDeps, stuckSince: ReadonlyMap<string, number>): Promise<Observed[]> {
+  const executions = await listUnfinishedExecutions(deps.db, deps.options.policy);
+  if (executions.length === 0) return [];
+  const jobs = byExecution(await listJobs(deps.kube, runnerSelector()));
+  const pods = byExecution(await listPods(deps.kube, runnerSelector()));
+  return executions.map((execution) => ({
+    execution,
+    job: jobs.get(execution.id)?.[0],
+    pods: pods.get(execution.id) ?? [],
+    stuckSince: stuckSince.get(execution.id),
+  }));
+}
+
+function byExecution<T extends V1Job | V1Pod>(objects: readonly T[]): Map<string, T[]> {
+  const map = new Map<string, T[]>();
+  for (const object of objects) {
+    const id = object.metadata?.labels?.[LABELS.executionId];
+    if (id) map.set(id, [...(map.get(id) ?? []), object]);
+  }
+  return map;
+}
+
+async function apply(
+  deps: ReconcilerDeps,
+  executionId: string,
+  action: Extract<ReconcileAction, { kind: "fail" }>,
+): Promise<ReconcileFix | null> {
+  const changed = await failExecution(
+    deps.db,
+    executionId,
+    action.error,
+    action.onlyIfOverdue ? { onlyIfOverdue: deps.options.policy } : {},
+  );
+  if (action.deleteJob) {
+    const jobName = action.deleteJob;
+    await deleteJob(deps.kube, jobName).catch((error) =>
+      deps.logger.warn({ executionId, jobName, err: errorMessage(error) }, "could not delete stuck Job"),
+    );
+  }
+  if (!changed) return null;
+  deps.metrics.reconcilerFixes.inc({ reason: action.reason });
+  deps.logger.warn(
+    { executionId, reason: action.reason, err: action.error },
+    "reconciler marked execution error",
+  );
+  return { executionId, reason: action.reason, error: action.error };
 }

@@ -1,16 +1,19 @@
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { KubernetesConfig } from "../core/config.js";
+import type { Stoppable } from "../core/lifecycle.js";
 import type { Logger } from "../core/logger.js";
+import { startPeriodic } from "../core/periodic.js";
 import type { Pool } from "../db/pool.js";
-import { startConsumer } from "../queue/consumer.js";
+import type { StaleRunPolicy } from "../db/stale-run-policy.js";
+import { startIntake } from "../intake/intake.js";
 import { type HealthServer, startHealthServer } from "./http.js";
+import { createJobLauncher } from "./job-launcher.js";
 import type { KubeApi } from "./kube.js";
 import { createSpawnerMetrics, type SpawnerMetrics } from "./metrics.js";
-import { createReconciler, startReconcileLoop } from "./reconciler.js";
-import { createJobSpawner, type JobSpawner } from "./spawner.js";
+import { createReconciler } from "./reconciler.js";
 
 /**
- * The running spawner: the shared consumer loop feeding the JobSpawner, the reconciler on its interval,
+ * The running spawner: the shared intake (intake/) with the Job launcher, the reconciler on its interval,
  * and the health/metrics port. `khctl spawner` builds the dependencies and calls this.
  */
 
@@ -30,12 +33,12 @@ export interface SpawnerServiceDeps {
 export interface SpawnerServiceOptions {
   /** Messages handled at once. Default 10. */
   readonly concurrency?: number;
-  /** Reconciler interval, ms. Default 15000. */
+  /** Reconciler interval, ms; 0: no reconciler. Default 15000. */
   readonly reconcileIntervalMs?: number;
   /** Stuck image pull limit, ms. Default 120000. */
   readonly stuckPullLimitMs?: number;
-  /** Seconds before an execution with no Job is "runner lost". Default JOB_ACTIVE_DEADLINE + 600. */
-  readonly lostAfterSeconds?: number;
+  /** When an execution with no live Job is overdue. Default: runs of JOB_ACTIVE_DEADLINE plus 60 s, pending 1 h. */
+  readonly staleRunPolicy?: StaleRunPolicy;
   /** Health port; 0 picks a free one; null serves none. Default 8080. */
   readonly port?: number | null;
   /** Listen address of the health port. Default 0.0.0.0. */
@@ -46,9 +49,10 @@ export interface SpawnerServiceOptions {
   readonly visibilityTimeoutSeconds?: number;
 }
 
-export interface SpawnerService {
-  readonly spawner: JobSpawner;
+export interface SpawnerService extends Stoppable {
   readonly metrics: SpawnerMetrics;
+  /** Resolves when the spawner has stopped. */
+  readonly done: Promise<void>;
   /** The health server's base URL, when one is served. */
   readonly healthUrl: string | undefined;
   /**
@@ -64,34 +68,20 @@ export async function startSpawnerService(
 ): Promise<SpawnerService> {
   const { db, sqs, queueUrl, kube, config, logger } = deps;
   const metrics = deps.metrics ?? createSpawnerMetrics();
-  const spawner = createJobSpawner({ db, kube, config, metrics });
-
-  let health: HealthServer | undefined;
-  if (options.port !== null) {
-    health = await startHealthServer({
-      port: options.port ?? undefined,
-      host: options.host,
-      registry: metrics.registry,
-      checks: {
-        queue: () =>
-          sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] })),
-        kubernetes: () => kube.batch.getAPIResources(),
-      },
-    });
-  }
-
-  const consumer = startConsumer({
+  const health = options.port === null ? undefined : await startHealth(deps, options, metrics);
+  const launcher = createJobLauncher({ db, kube, config, metrics });
+  const consumer = startIntake({
+    db,
+    launcher,
     sqs,
     queueUrl,
     deadLetterQueueUrl: deps.deadLetterQueueUrl,
-    handle: spawner.handle,
-    capacity: spawner.capacity,
     concurrency: options.concurrency ?? 10,
     waitTimeSeconds: options.waitTimeSeconds,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
     logger,
+    onMessage: () => metrics.messagesReceived.inc(),
   });
-
   const reconciler = createReconciler({
     db,
     kube,
@@ -99,13 +89,21 @@ export async function startSpawnerService(
     logger,
     options: {
       stuckPullLimitMs: options.stuckPullLimitMs ?? 120_000,
-      lostAfterSeconds: options.lostAfterSeconds ?? config.jobActiveDeadlineSeconds + 600,
+      policy: options.staleRunPolicy ?? {
+        runningAfterSeconds: config.jobActiveDeadlineSeconds + 60,
+        pendingAfterSeconds: 3600,
+      },
     },
   });
-  const reconcileLoop = startReconcileLoop(reconciler, {
-    intervalMs: options.reconcileIntervalMs ?? 15_000,
-    logger,
-  });
+  const reconcileIntervalMs = options.reconcileIntervalMs ?? 15_000;
+  const reconcileLoop =
+    reconcileIntervalMs > 0
+      ? startPeriodic(() => reconciler.reconcileOnce(), {
+          intervalMs: reconcileIntervalMs,
+          logger,
+          what: "reconcile pass",
+        })
+      : undefined;
   logger.info(
     {
       queueUrl,
@@ -117,22 +115,35 @@ export async function startSpawnerService(
   );
 
   let stopping: Promise<void> | undefined;
-  return {
-    spawner,
-    metrics,
-    healthUrl: health?.url,
-    stop({ timeoutMs } = {}) {
-      stopping ??= (async () => {
-        health?.markStopping();
-        logger.info(
-          { inFlight: spawner.inFlight() },
-          "spawner stopping: no more receives, finishing creates",
-        );
-        await Promise.all([consumer.stop({ timeoutMs }), reconcileLoop.stop()]);
-        await health?.close();
-        logger.info("spawner stopped");
-      })();
-      return stopping;
-    },
+  const stop = ({ timeoutMs }: { timeoutMs?: number } = {}) => {
+    if (stopping) return consumer.stop({ timeoutMs }).then(() => stopping);
+    stopping = (async () => {
+      health?.markStopping();
+      logger.info({ inFlight: consumer.inFlight() }, "spawner stopping: no more receives, finishing creates");
+      await Promise.all([consumer.stop({ timeoutMs }), reconcileLoop?.stop()]);
+      await health?.close();
+      logger.info("spawner stopped");
+    })();
+    return stopping;
   };
+  return { metrics, healthUrl: health?.url, done: consumer.done.then(() => stopping), stop };
+}
+
+function startHealth(
+  deps: SpawnerServiceDeps,
+  options: SpawnerServiceOptions,
+  metrics: SpawnerMetrics,
+): Promise<HealthServer> {
+  return startHealthServer({
+    port: options.port ?? undefined,
+    host: options.host,
+    registry: metrics.registry,
+    checks: {
+      queue: () =>
+        deps.sqs.send(
+          new GetQueueAttributesCommand({ QueueUrl: deps.queueUrl, AttributeNames: ["QueueArn"] }),
+        ),
+      kubernetes: () => deps.kube.batch.getAPIResources(),
+    },
+  });
 }

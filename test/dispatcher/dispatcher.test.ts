@@ -147,7 +147,7 @@ describe("dispatchOnce", () => {
   it("the outbox sends a manual run created for the queue, never one a process runs itself", async () => {
     const { workflowId } = await insertScheduledWorkflow(pool, { cron: "0 0 1 1 *", nextRunAt: null });
     const queued = await createExecution(pool, { workflowId, triggerType: "manual" });
-    const inProcess = await createExecution(pool, { workflowId, triggerType: "manual", runsInProcess: true });
+    const inProcess = await createExecution(pool, { workflowId, triggerType: "manual", enqueued: true });
     const sender = recordingSender();
     await dispatchOnce({ pool, send: sender, logger: silentLogger, now: () => at("2026-03-02T00:00:00Z") });
     const sent = sender.messages.map((m) => m.executionId);

@@ -2,8 +2,7 @@ import { once } from "node:events";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../services/core/logger.js";
-import { getExecution } from "../../services/db/executions.js";
-import { adoptExecution } from "../../services/executor/handler.js";
+import { executionForMessage, getExecution } from "../../services/db/executions.js";
 import { type RunnerExit, startExecutor } from "../../services/executor/index.js";
 import { sendWorkflowMessage } from "../../services/queue/send.js";
 import { getQueueStats } from "../../services/queue/stats.js";
@@ -240,11 +239,13 @@ describe("executor", () => {
   });
 
   it("creates one execution for a message without executionId, however often it is delivered", async () => {
+    const adoptExecution = async (message: Parameters<typeof executionForMessage>[1], messageId: string) =>
+      (await executionForMessage(pool, message, messageId)).id;
     const { workflowId } = await createPending(pool, okWorkflow());
     const manual = { workflowId, triggerType: "manual" as const, triggerTime: new Date().toISOString() };
-    const first = await adoptExecution(pool, manual, "message-1");
-    expect(await adoptExecution(pool, manual, "message-1")).toBe(first);
-    expect(await adoptExecution(pool, manual, "message-2")).not.toBe(first);
+    const first = await adoptExecution(manual, "message-1");
+    expect(await adoptExecution(manual, "message-1")).toBe(first);
+    expect(await adoptExecution(manual, "message-2")).not.toBe(first);
     const row = await getExecution(pool, first);
     expect(row).toMatchObject({ status: "pending", trigger_type: "manual" });
     // Marked enqueued: the dispatcher's outbox must not send it a second time.
@@ -260,8 +261,8 @@ describe("executor", () => {
       triggerType: "schedule" as const,
       triggerTime: "2026-06-01T10:00:00.000Z",
     };
-    const a = await adoptExecution(pool, scheduled, "message-3");
-    expect(await adoptExecution(pool, scheduled, "message-4")).toBe(a);
+    const a = await adoptExecution(scheduled, "message-3");
+    expect(await adoptExecution(scheduled, "message-4")).toBe(a);
     expect((await getExecution(pool, a))?.scheduled_for?.toISOString()).toBe("2026-06-01T10:00:00.000Z");
   });
 });

@@ -61,4 +61,39 @@ describe("khctl executor (the real CLI process)", () => {
     expect(started).toHaveLength(1);
     expect(() => process.kill(started[0]?.pid as number, 0)).toThrow();
   });
+
+  it("a second signal is acknowledged and cancels the run at once, whatever the shutdown timeout", async () => {
+    const { queueUrl, env } = await testSqs.createQueues();
+    const { executionId, workflowId } = await createPending(
+      pool,
+      workflow(
+        [trigger(), action("slow", "HTTP Request", { endpoint: `${server.base}/slow` })],
+        edges("t->slow"),
+      ),
+    );
+    await sendWorkflowMessage(testSqs.sqs, queueUrl, {
+      executionId,
+      workflowId,
+      triggerType: "manual",
+      triggerTime: new Date().toISOString(),
+    });
+    const slowStarted = once(server.events, "slow");
+    // An hour to finish after the first signal: only the second one can end the run in time.
+    const child = spawnCli(["executor", "--shutdown-timeout", "3600"], {
+      ...env,
+      DATABASE_URL: url,
+      LOG_LEVEL: "info",
+      LOG_FORMAT: "json",
+    });
+    await within(slowStarted, 20_000, "the run reaching its slow step");
+    child.kill("SIGTERM");
+    await child.waitForOutput("SIGTERM: stopping (work in flight gets up to 3600 s");
+    // Past the window in which a second signal counts as the same one relayed.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    child.kill("SIGTERM");
+    const result = await within(child.result, 15_000, "the executor exiting after the second SIGTERM");
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain("SIGTERM again: stopping now, aborting work in flight");
+    expect(await getExecution(pool, executionId)).toMatchObject({ status: "cancelled" });
+  });
 });

@@ -1,5 +1,6 @@
 import path from "node:path";
-import { DISPATCHER_ENV, ENV, EXECUTOR_ENV, RUNNER_ENV } from "../../services/contracts/names.js";
+import { ENV } from "../../services/contracts/names.js";
+import { ENV_SETTINGS, REPLACED_SETTINGS } from "../../services/contracts/settings.js";
 
 /**
  * What the test run must not inherit from the shell it starts in: the services' settings (an exported
@@ -8,14 +9,8 @@ import { DISPATCHER_ENV, ENV, EXECUTOR_ENV, RUNNER_ENV } from "../../services/co
  */
 const SERVICE_NAMES = new Set<string>([
   ...Object.values(ENV),
-  ...Object.values(RUNNER_ENV),
-  ...Object.values(DISPATCHER_ENV),
-  ...Object.values(EXECUTOR_ENV),
-  "SHUTDOWN_TIMEOUT_SECONDS",
-  "RECONCILE_INTERVAL_SECONDS",
-  "STUCK_PULL_LIMIT_SECONDS",
-  "RUNNER_LOST_AFTER_SECONDS",
-  "LOG_FORMAT",
+  ...ENV_SETTINGS.map((setting) => setting.env),
+  ...Object.keys(REPLACED_SETTINGS),
   "KUBECONFIG",
   "KUBERNETES_SERVICE_HOST",
   "KUBERNETES_SERVICE_PORT",

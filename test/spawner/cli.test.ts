@@ -89,14 +89,29 @@ describe("khctl spawner (process)", () => {
     scaled(60_000),
   );
 
-  it("exits 1 with one line naming a bad setting", async () => {
-    const run = khctl(["spawner", "--kubeconfig", kubeconfig, "--concurrency", "0"], {
+  it("refuses a bad setting with one line naming it: a flag exits 2, a variable 1", async () => {
+    const env = {
       DATABASE_URL: db.url,
       SQS_QUEUE_URL: "http://127.0.0.1:1/000000000000/q",
       RUNNER_IMAGE: "keeperhub-runner:0123abcd",
+    };
+    const flag = khctl(["spawner", "--kubeconfig", kubeconfig, "--concurrency", "0"], env);
+    expect((await flag.result).code).toBe(2);
+    expect(flag.output().trim()).toBe('khctl: --concurrency must be a whole number from 1 to 100, got "0"');
+    const variable = khctl(["spawner", "--kubeconfig", kubeconfig], { ...env, SPAWNER_CONCURRENCY: "many" });
+    expect((await variable.result).code).toBe(1);
+    expect(variable.output().trim()).toBe(
+      'khctl: SPAWNER_CONCURRENCY must be a whole number from 1 to 100, got "many"',
+    );
+    // A variable an earlier version read is refused, naming what replaced it, rather than ignored.
+    const replaced = khctl(["spawner", "--kubeconfig", kubeconfig], {
+      ...env,
+      RUNNER_LOST_AFTER_SECONDS: "900",
     });
-    expect((await run.result).code).toBe(1);
-    expect(run.output().trim()).toMatch(/^khctl: SPAWNER_CONCURRENCY .+$/);
+    expect((await replaced.result).code).toBe(1);
+    expect(replaced.output().trim()).toMatch(
+      /^khctl: RUNNER_LOST_AFTER_SECONDS is no longer read: use PENDING_LIMIT_SECONDS and LOST_RUN_GRACE_SECONDS/,
+    );
   });
 
   it("khctl logs with no cluster prints the step log from Postgres", async () => {

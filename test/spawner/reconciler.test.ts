@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildJobTemplate } from "../../services/contracts/job-template.js";
 import { silentLogger } from "../../services/core/logger.js";
+import { startPeriodic } from "../../services/core/periodic.js";
 import { createKubeApi } from "../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../services/spawner/metrics.js";
-import { createReconciler, type Reconciler, startReconcileLoop } from "../../services/spawner/reconciler.js";
+import { createReconciler, type Reconciler } from "../../services/spawner/reconciler.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { until } from "../helpers/wait.js";
@@ -41,7 +42,10 @@ beforeEach(async () => {
     kube: createKubeApi(api.kubeConfig(), { namespace: "local" }),
     metrics,
     logger: silentLogger,
-    options: { stuckPullLimitMs: STUCK_LIMIT_MS, lostAfterSeconds: 600 },
+    options: {
+      stuckPullLimitMs: STUCK_LIMIT_MS,
+      policy: { runningAfterSeconds: 600, pendingAfterSeconds: 600 },
+    },
     now: () => clock,
   });
 });
@@ -166,14 +170,26 @@ describe("reconciler", () => {
   it("an execution far past its deadline with no Job is 'runner lost'; a recent one is left alone", async () => {
     const workflowId = await insertWorkflow(db.pool);
     const lost = await insertExecution(db.pool, { workflowId, status: "running" });
+    const neverStarted = await insertExecution(db.pool, { workflowId });
     const recent = await insertExecution(db.pool, { workflowId });
     await db.pool.query(
       "UPDATE workflow_executions SET created_at = now() - interval '2 hours', started_at = now() - interval '1 hour' WHERE id = $1",
       [lost],
     );
+    await db.pool.query(
+      "UPDATE workflow_executions SET enqueued_at = now() - interval '1 hour' WHERE id = $1",
+      [neverStarted],
+    );
+    await db.pool.query("UPDATE workflow_executions SET enqueued_at = now() WHERE id = $1", [recent]);
     const fixes = await reconciler.reconcileOnce();
-    expect(fixes.map((f) => [f.executionId, f.reason])).toEqual([[lost, "RunnerLost"]]);
-    expect((await executionState(db.pool, lost)).error).toMatch(/^runner lost/);
+    expect(fixes.map((f) => [f.executionId, f.reason])).toEqual([
+      [lost, "RunnerLost"],
+      [neverStarted, "RunnerLost"],
+    ]);
+    expect((await executionState(db.pool, lost)).error).toMatch(
+      /^runner lost: .*no runner Job exists for it/,
+    );
+    expect((await executionState(db.pool, neverStarted)).error).toMatch(/^never started: /);
     expect((await executionState(db.pool, recent)).status).toBe("pending");
   });
 
@@ -212,7 +228,11 @@ describe("reconciler", () => {
     const { id, jobName } = await runningWithJob();
     api.fail({ method: "GET", path: /\/jobs$/, status: 500 });
     api.setJobOutcome(jobName, { failed: "DeadlineExceeded" });
-    const loop = startReconcileLoop(reconciler, { intervalMs: 50, logger: silentLogger });
+    const loop = startPeriodic(() => reconciler.reconcileOnce(), {
+      intervalMs: 50,
+      logger: silentLogger,
+      what: "reconcile pass",
+    });
     try {
       await until(
         "the retry pass to fix it",

@@ -1,11 +1,12 @@
 import { type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../services/core/logger.js";
+import { createIntake } from "../../services/intake/intake.js";
 import { getQueueStats } from "../../services/queue/stats.js";
+import { createJobLauncher } from "../../services/spawner/job-launcher.js";
 import { createKubeApi } from "../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../services/spawner/metrics.js";
 import { type SpawnerService, startSpawnerService } from "../../services/spawner/service.js";
-import { createJobSpawner } from "../../services/spawner/spawner.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTestSqs, type TestQueues } from "../helpers/sqs.js";
@@ -151,12 +152,13 @@ describe("spawner", () => {
     const workflowId = await insertWorkflow(db.pool);
     const scheduleId = await insertSchedule(db.pool, workflowId);
     const kube = createKubeApi(api.kubeConfig(), { namespace: "local" });
-    const spawner = createJobSpawner({
+    const launcher = createJobLauncher({
       db: db.pool,
       kube,
       config: testKubernetesConfig(),
       metrics: createSpawnerMetrics({ defaultMetrics: false }),
     });
+    const handle = createIntake({ db: db.pool, launcher });
     const context = { signal: new AbortController().signal, receiveCount: 1, logger: silentLogger };
     const slot = "2026-03-01T10:00:00.000Z";
     const scheduled: Message = {
@@ -168,15 +170,15 @@ describe("spawner", () => {
       Body: JSON.stringify({ workflowId, scheduleId: null, triggerType: "manual", triggerTime: slot }),
     };
     for (let delivery = 0; delivery < 3; delivery++) {
-      expect(await spawner.handle(scheduled, context)).toBe("done");
-      expect(await spawner.handle(manual, context)).toBe("done");
+      expect(await handle(scheduled, context)).toBe("done");
+      expect(await handle(manual, context)).toBe("done");
     }
     // A workflow that does not exist can never be recorded: dead-letter, not retry forever.
     const orphan: Message = {
       MessageId: "m-orphan",
       Body: JSON.stringify({ workflowId: "no-such-workflow", triggerType: "manual", triggerTime: slot }),
     };
-    expect(await spawner.handle(orphan, context)).toBe("dead-letter");
+    expect(await handle(orphan, context)).toBe("dead-letter");
     const { rows } = await db.pool.query<{
       id: string;
       schedule_id: string | null;

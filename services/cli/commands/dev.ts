@@ -1,31 +1,29 @@
 import type { Command } from "commander";
 import { DLQ_NAME, QUEUE_NAME } from "../../contracts/names.js";
+import { DISPATCHER_SETTINGS, EXECUTOR_SETTINGS, FLAG_SETTINGS } from "../../contracts/settings.js";
 import { errorMessage } from "../../core/errors.js";
+import { handleStopSignals, type Stoppable } from "../../core/lifecycle.js";
 import { createLogger } from "../../core/logger.js";
 import { runDetachedWorker, shouldDetach, superviseWorker } from "../../dev/detach.js";
-import { runDemo, runDev } from "../../dev/dev.js";
-import { DEV_POSTGRES_PORT, type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
+import { DEV_SHUTDOWN_TIMEOUT_MS, type DevRun, runDemo, runDev } from "../../dev/dev.js";
+import { type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
 import { MANUAL_EXAMPLE, SCHEDULED_EXAMPLE } from "../../dev/seed.js";
 import { defaultDataDir } from "../../embedded/postgres.js";
 import { CliError } from "../errors.js";
-import { loadReport, renderReport } from "./execution.js";
+import { loadReport, renderReport } from "../execution-report.js";
+import { commandSettings, settingOption } from "../settings.js";
 
 interface DevFlags {
   demo?: boolean;
   dataDir?: string;
   reset?: boolean;
-  port?: string;
-  interval?: string;
-  concurrency?: string;
 }
 
-function numberFlag(value: string | undefined, flag: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min)
-    throw new CliError(`${flag} must be a number >= ${min}, got "${value}"`, 2);
-  return n;
-}
+/** dev runs the dispatcher and the executor: it reads their interval and concurrency, with its own flags. */
+const DEV_SETTINGS = {
+  intervalSeconds: { ...DISPATCHER_SETTINGS.intervalSeconds, summary: "seconds between dispatcher passes" },
+  concurrency: EXECUTOR_SETTINGS.concurrency,
+};
 
 function banner(environment: DevEnvironment, intervalSeconds: number, concurrency: number): string {
   const { seed, env } = environment;
@@ -70,12 +68,9 @@ export function register(program: Command): void {
     )
     .option("--data-dir <dir>", "where the data lives (env KH_DATA_DIR; default: see below)")
     .option("--reset", "delete the embedded database first: a fresh start with the examples seeded again")
-    .option(
-      "--port <port>",
-      `Postgres port on 127.0.0.1 (default ${DEV_POSTGRES_PORT}, or any free port when taken; 0 = any)`,
-    )
-    .option("--interval <seconds>", "seconds between dispatcher passes (default 5)")
-    .option("--concurrency <n>", "executions run at once (default 4)")
+    .addOption(settingOption(FLAG_SETTINGS.devPostgresPort))
+    .addOption(settingOption(DEV_SETTINGS.intervalSeconds))
+    .addOption(settingOption(DEV_SETTINGS.concurrency))
     .addHelpText(
       "after",
       `
@@ -93,31 +88,24 @@ flight get 10 s to finish (then they are cancelled), the servers stop, Postgres 
 and not Postgres; the worker stops when khctl goes away. KH_DEV_DETACH=1 does so without a terminal,
 KH_DEV_DETACH=0 never.`,
     )
-    .action(async (flags: DevFlags) => {
+    .action(async (flags: DevFlags, self: Command) => {
       // In a terminal, dev runs as a detached worker so that Ctrl-C cannot reach Postgres (see detach.ts).
       if (shouldDetach(process.env, process.stdin.isTTY === true)) {
         process.exitCode = await runDetachedWorker();
         return;
       }
       superviseWorker();
-      const intervalSeconds = numberFlag(flags.interval, "--interval", 5, 0.5);
-      const concurrency = Math.floor(numberFlag(flags.concurrency, "--concurrency", 4, 1));
-      const port = flags.port === undefined ? undefined : Math.floor(numberFlag(flags.port, "--port", 0, 0));
+      const { intervalSeconds, concurrency } = commandSettings(self, DEV_SETTINGS);
+      const { devPostgresPort } = commandSettings(self, { devPostgresPort: FLAG_SETTINGS.devPostgresPort });
+      const port = self.getOptionValueSource("port") === "cli" ? devPostgresPort : undefined;
       const logger = createLogger("dev", { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
-
-      const stopRequested = new AbortController();
-      let firstSignalAt = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        if (!firstSignalAt) {
-          firstSignalAt = Date.now();
-          process.stderr.write(`\n${signal}: stopping (runs in flight get up to 10 s)…\n`);
-          stopRequested.abort(signal);
-        } else if (Date.now() - firstSignalAt > 1000) {
-          // npm and tsx relay the terminal's Ctrl-C too, so the same one can arrive twice at once.
-          process.stderr.write("still stopping; Postgres is stopped last so that runs can be recorded\n");
-        }
-      };
-      for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(name, onSignal);
+      const session = new DevSession();
+      const signals = handleStopSignals(session, {
+        shutdownTimeoutMs: DEV_SHUTDOWN_TIMEOUT_MS,
+        stopping: `runs in flight get up to ${DEV_SHUTDOWN_TIMEOUT_MS / 1000} s; Postgres stops last, so they are recorded`,
+        say: (line) => process.stderr.write(`\n${line}\n`),
+        signals: ["SIGINT", "SIGTERM", "SIGHUP"],
+      });
       let environment: DevEnvironment | undefined;
       try {
         try {
@@ -131,25 +119,52 @@ KH_DEV_DETACH=0 never.`,
           throw new CliError(`could not start the embedded environment: ${errorMessage(error)}`);
         }
         console.log(banner(environment, intervalSeconds, concurrency));
-        if (stopRequested.signal.aborted) return;
-
+        if (session.stopRequested.aborted) return;
         if (flags.demo) {
-          const result = await runDemo(environment, { logger, concurrency, signal: stopRequested.signal });
+          const result = await runDemo(environment, { logger, concurrency, signal: session.stopRequested });
           console.log(`\n${renderReport(await loadReport(environment.pool, result.executionId))}`);
           if (result.status !== "success") throw new CliError(`the demo run ended ${result.status}`);
           return;
         }
-
-        const run = runDev(environment, { logger, intervalSeconds, concurrency });
         console.log(`Waiting for the next minute's slot…`);
-        await new Promise<void>((resolve) => stopRequested.signal.addEventListener("abort", () => resolve()));
-        await run.stop({ timeoutMs: 10_000 });
-        await run.done;
+        await session.run(runDev(environment, { logger, intervalSeconds, concurrency }));
       } finally {
         await environment?.stop();
-        for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(name, onSignal);
+        signals.dispose();
         if (environment) process.stderr.write("stopped.\n");
         logger.flush();
       }
     });
+}
+
+/**
+ * dev's stop target (core/lifecycle.ts): a stop request may come before the pipeline runs (during
+ * start-up), and then ends dev as soon as start-up is done; while it runs, stops go to the pipeline.
+ */
+class DevSession implements Stoppable {
+  private readonly stop$ = new AbortController();
+  private current: DevRun | undefined;
+  private lastTimeoutMs = DEV_SHUTDOWN_TIMEOUT_MS;
+  private ended!: () => void;
+  readonly done = new Promise<void>((resolve) => {
+    this.ended = resolve;
+  });
+
+  get stopRequested(): AbortSignal {
+    return this.stop$.signal;
+  }
+
+  async run(pipeline: DevRun): Promise<void> {
+    this.current = pipeline;
+    if (this.stop$.signal.aborted) void pipeline.stop({ timeoutMs: this.lastTimeoutMs });
+    else await new Promise<void>((resolve) => this.stop$.signal.addEventListener("abort", () => resolve()));
+    await pipeline.done;
+    this.ended();
+  }
+
+  async stop({ timeoutMs }: { timeoutMs: number }): Promise<void> {
+    this.lastTimeoutMs = Math.min(this.lastTimeoutMs, timeoutMs);
+    this.stop$.abort();
+    await this.current?.stop({ timeoutMs: this.lastTimeoutMs });
+  }
 }

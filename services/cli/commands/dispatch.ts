@@ -1,56 +1,16 @@
 import type { Command } from "commander";
-import { DISPATCHER_ENV, ENV } from "../../contracts/names.js";
+import { ENV } from "../../contracts/names.js";
+import { DISPATCHER_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
+import { runUntilStopped } from "../../core/lifecycle.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
-import { onStopSignals } from "../../dev/signals.js";
-import {
-  DEFAULT_CATCH_UP_WINDOW_MS,
-  type DispatchReport,
-  dispatchOnce,
-  startDispatcherLoop,
-} from "../../dispatcher/dispatcher.js";
+import { type DispatchReport, dispatchOnce, startDispatcherLoop } from "../../dispatcher/dispatcher.js";
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
 import { CliError } from "../errors.js";
-import { numberSetting, printJson } from "../shared.js";
-
-interface DispatchFlags {
-  loop?: boolean;
-  interval?: string;
-  catchUpWindow?: string;
-  batchSize?: string;
-  json?: boolean;
-}
-
-export interface DispatchSettings {
-  /** Seconds between passes in --loop. Default 5. */
-  readonly intervalSeconds: number;
-  /** Missed slots older than this are skipped, seconds. Default 600. */
-  readonly catchUpWindowSeconds: number;
-  /** Due schedules claimed per transaction. Default 500. */
-  readonly batchSize: number;
-}
-
-export function resolveDispatchSettings(
-  flags: DispatchFlags,
-  env: NodeJS.ProcessEnv = process.env,
-): DispatchSettings {
-  return {
-    intervalSeconds: numberSetting(flags.interval, "--interval", DISPATCHER_ENV.intervalSeconds, 5, 0.1, env),
-    catchUpWindowSeconds: numberSetting(
-      flags.catchUpWindow,
-      "--catch-up-window",
-      DISPATCHER_ENV.catchUpWindowSeconds,
-      DEFAULT_CATCH_UP_WINDOW_MS / 1000,
-      0,
-      env,
-    ),
-    batchSize: Math.floor(
-      numberSetting(flags.batchSize, "--batch-size", DISPATCHER_ENV.batchSize, 500, 1, env),
-    ),
-  };
-}
+import { addSettingOptions, commandSettings } from "../settings.js";
+import { printJson } from "../shared.js";
 
 function logPass(logger: Logger, report: DispatchReport): void {
   if (report.dispatched.length || report.skipped.length || report.unsent || report.sent) {
@@ -67,35 +27,23 @@ function logPass(logger: Logger, report: DispatchReport): void {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command("dispatch")
     .description(
       "find due cron slots, create one execution per slot and enqueue it; one pass (the CronJob), or --loop",
     )
     .option("--loop", "keep dispatching every --interval seconds until SIGTERM/SIGINT")
-    .option(
-      "--interval <seconds>",
-      `seconds between passes with --loop [${DISPATCHER_ENV.intervalSeconds}, default 5]`,
-    )
-    .option(
-      "--catch-up-window <seconds>",
-      `a missed slot older than this is skipped, not fired [${DISPATCHER_ENV.catchUpWindowSeconds}, default 600]`,
-    )
-    .option(
-      "--batch-size <n>",
-      `due schedules claimed per transaction [${DISPATCHER_ENV.batchSize}, default 500]`,
-    )
-    .option("--json", "once-mode: print the pass report as JSON")
+    .option("--json", "once-mode: print the pass report as JSON");
+  addSettingOptions(command, DISPATCHER_SETTINGS)
     .addHelpText(
       "after",
       `
-Environment (a flag overrides its variable):
+Environment (a flag overrides its variable, shown with each flag above):
   ${ENV.databaseUrl}          (required) postgres:// URL
   ${ENV.sqsQueueUrl}         (required) the workflow queue (khctl queue ensure prints it)
   ${ENV.awsEndpointUrl}      SQS endpoint (LocalStack, fauxqs); unset = AWS
   ${ENV.awsRegion}            default us-east-1
   ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set
-  ${DISPATCHER_ENV.intervalSeconds}, ${DISPATCHER_ENV.catchUpWindowSeconds}, ${DISPATCHER_ENV.batchSize}   see the flags
   ${ENV.logLevel}            default info
 
 Semantics: one execution per schedule slot (UNIQUE (schedule_id, scheduled_for)); the slot is claimed and
@@ -104,10 +52,11 @@ did not happen are re-sent by the next pass (outbox). After downtime only the mo
 fires, if within the catch-up window; older ones are skipped and logged. Times are the database's clock.
 
 Exit codes (once-mode): 0 the pass is done; 1 it could not do its work (database or queue unreachable,
-messages left unsent). A rerun after a failure is safe. --loop exits 0 after SIGTERM/SIGINT.`,
+messages left unsent). A rerun after a failure is safe. --loop exits 0 after SIGTERM/SIGINT (a pass in
+progress finishes first).`,
     )
-    .action(async (flags: DispatchFlags) => {
-      const settings = resolveDispatchSettings(flags);
+    .action(async (flags: { loop?: boolean; json?: boolean }, self: Command) => {
+      const settings = commandSettings(self, DISPATCHER_SETTINGS);
       const { databaseUrl } = loadDatabaseConfig();
       const queue = loadQueueConfig();
       const logger = createLogger("dispatcher");
@@ -128,10 +77,9 @@ messages left unsent). A rerun after a failure is safe. --loop exits 0 after SIG
             intervalMs: settings.intervalSeconds * 1000,
             onPass: (report) => logPass(logger, report),
           });
-          const signals = onStopSignals({ graceful: () => void loop.stop(), force: () => void loop.stop() });
           logger.info({ intervalSeconds: settings.intervalSeconds }, "dispatcher started");
-          await loop.done;
-          signals.dispose();
+          // A pass is short and bounded: the graceful stop lets it finish.
+          await runUntilStopped(loop, { shutdownTimeoutMs: 0, say: (line) => logger.info(line) });
           logger.info("dispatcher stopped");
           return;
         }

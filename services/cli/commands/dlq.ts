@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import { ENV } from "../../contracts/names.js";
+import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadQueueConfig } from "../../core/config.js";
 import { createSqsClient } from "../../queue/client.js";
 import { listDeadLetters, redriveDeadLetters } from "../../queue/dlq.js";
 import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { CliError } from "../errors.js";
+import { commandSettings, settingOption } from "../settings.js";
 import { printJson, renderTable } from "../shared.js";
 
 const HELP = `
@@ -13,14 +15,6 @@ Environment:
   ${ENV.awsEndpointUrl}      SQS endpoint (LocalStack, fauxqs); unset = AWS
   ${ENV.awsRegion}            default us-east-1
   ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set`;
-
-function maxFlag(value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new CliError(`--max must be a whole number >= 1, got "${value}"`, 2);
-  return n;
-}
 
 async function withDeadLetterQueue<T>(
   fn: (sqs: ReturnType<typeof createSqsClient>, queueUrl: string, dlqUrl: string) => Promise<T>,
@@ -44,11 +38,11 @@ export function register(program: Command): void {
   dlq
     .command("list")
     .description("show the messages in the DLQ without removing them")
-    .option("--max <n>", "at most this many (default 50)")
+    .addOption(settingOption(FLAG_SETTINGS.dlqListMax))
     .option("--json", "print them as JSON")
     .addHelpText("after", HELP)
-    .action(async (flags: { max?: string; json?: boolean }) => {
-      const max = maxFlag(flags.max, 50);
+    .action(async (flags: { json?: boolean }, self: Command) => {
+      const { max } = commandSettings(self, { max: FLAG_SETTINGS.dlqListMax });
       await withDeadLetterQueue(async (sqs, _queueUrl, dlqUrl) => {
         const letters = await listDeadLetters(sqs, dlqUrl, max);
         if (flags.json) printJson(letters);
@@ -67,7 +61,7 @@ export function register(program: Command): void {
   dlq
     .command("redrive")
     .description("move messages from the DLQ back to the queue, to be handled again (after a fix)")
-    .option("--max <n>", "at most this many (default 1000)")
+    .addOption(settingOption(FLAG_SETTINGS.dlqRedriveMax))
     .option("--json", "print {moved: [messageId…]} as JSON")
     .addHelpText(
       "after",
@@ -76,8 +70,8 @@ export function register(program: Command): void {
 Each message is sent to the queue before it is deleted from the DLQ: an interruption can duplicate one,
 never lose one (the runner's claim makes a duplicate harmless).`,
     )
-    .action(async (flags: { max?: string; json?: boolean }) => {
-      const max = maxFlag(flags.max, 1000);
+    .action(async (flags: { json?: boolean }, self: Command) => {
+      const { max } = commandSettings(self, { max: FLAG_SETTINGS.dlqRedriveMax });
       await withDeadLetterQueue(async (sqs, queueUrl, dlqUrl) => {
         const moved = await redriveDeadLetters(sqs, dlqUrl, queueUrl, max);
         if (flags.json) printJson({ moved });

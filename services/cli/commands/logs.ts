@@ -44,7 +44,7 @@ from Postgres is shown instead; a note on stderr says which source you are readi
       const note = (line: string) => process.stderr.write(`khctl: ${line}\n`);
       try {
         const kc = loadKubeConfig({
-          context: flags.context ?? (process.env.KUBE_CONTEXT || undefined),
+          context: flags.context ?? (process.env[ENV.kubeContext] || undefined),
           kubeconfig: flags.kubeconfig,
         });
         kube = createKubeApi(kc, {

@@ -1,10 +1,11 @@
 import type { Command } from "commander";
 import { DLQ_NAME, ENV, MAX_RECEIVE_COUNT, QUEUE_NAME } from "../../contracts/names.js";
+import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadQueueConfig } from "../../core/config.js";
 import { createSqsClient, loadSqsConnection } from "../../queue/client.js";
 import { ensureQueues, findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { getQueueStats } from "../../queue/stats.js";
-import { CliError } from "../errors.js";
+import { commandSettings, settingOption } from "../settings.js";
 import { printJson, renderTable } from "../shared.js";
 
 const CONNECTION_HELP = `
@@ -12,13 +13,6 @@ Environment:
   ${ENV.awsEndpointUrl}     SQS endpoint (LocalStack http://localhost:4566, fauxqs); unset = AWS
   ${ENV.awsRegion}           default us-east-1
   ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set`;
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0)
-    throw new CliError(`${flag} must be a whole number of seconds, got "${value}"`, 2);
-  return n;
-}
 
 export function register(program: Command): void {
   const queue = program.command("queue").description("the workflow queue and its dead-letter queue");
@@ -28,7 +22,7 @@ export function register(program: Command): void {
     .description(
       `create ${QUEUE_NAME} and ${DLQ_NAME} (RedrivePolicy maxReceiveCount ${MAX_RECEIVE_COUNT}) if missing, or set their attributes; print both URLs`,
     )
-    .option("--visibility-timeout <seconds>", "visibility timeout of the queue (default 60)")
+    .addOption(settingOption(FLAG_SETTINGS.queueVisibilitySeconds))
     .option("--json", "print {queueUrl, deadLetterQueueUrl, deadLetterQueueArn} as JSON")
     .addHelpText(
       "after",
@@ -37,14 +31,13 @@ export function register(program: Command): void {
 Attributes set explicitly: VisibilityTimeout 60, MessageRetentionPeriod 4 days (DLQ: 14 days),
 ReceiveMessageWaitTimeSeconds 20, RedrivePolicy to the DLQ after ${MAX_RECEIVE_COUNT} receives. Idempotent.`,
     )
-    .action(async (flags: { visibilityTimeout?: string; json?: boolean }) => {
+    .action(async (flags: { json?: boolean }, self: Command) => {
+      const { visibilityTimeoutSeconds } = commandSettings(self, {
+        visibilityTimeoutSeconds: FLAG_SETTINGS.queueVisibilitySeconds,
+      });
       const sqs = createSqsClient(loadSqsConnection());
       try {
-        const queues = await ensureQueues(sqs, {
-          ...(flags.visibilityTimeout
-            ? { visibilityTimeoutSeconds: positiveInt(flags.visibilityTimeout, "--visibility-timeout") }
-            : {}),
-        });
+        const queues = await ensureQueues(sqs, { visibilityTimeoutSeconds });
         if (flags.json) printJson(queues);
         else {
           console.log(`queue  ${queues.queueUrl}`);

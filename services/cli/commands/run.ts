@@ -1,37 +1,38 @@
 import type { Command } from "commander";
-import { ENV, ID_PATTERN, RUNNER_ENV } from "../../contracts/names.js";
+import { ENV, ID_PATTERN } from "../../contracts/names.js";
+import { RUNNER_SETTINGS } from "../../contracts/settings.js";
 import { errorMessage } from "../../core/errors.js";
+import { exitBySignal, runUntilStopped } from "../../core/lifecycle.js";
 import { createLogger } from "../../core/logger.js";
 import { createExecution, getExecution } from "../../db/executions.js";
 import type { Pool } from "../../db/pool.js";
 import { getWorkflow } from "../../db/workflows.js";
 import {
-  DEFAULT_RUN_TIMEOUT_MS,
-  DEFAULT_STEP_TIMEOUT_MS,
+  type RunExecutionOptions,
   type RunExecutionResult,
   runExecution,
+  runWorkflowNow,
 } from "../../runner/index.js";
-import { type RunTimeouts, resolveRunnerTimeouts, timeoutSecondsToMs } from "../../runner/timeouts.js";
+import { type RunTimeouts, resolveRunnerTimeouts } from "../../runner/timeouts.js";
 import { CliError } from "../errors.js";
+import { loadReport, renderReport } from "../execution-report.js";
+import { addSettingOptions, flagSetting } from "../settings.js";
 import { printJson, withDatabase } from "../shared.js";
-import { loadReport, renderReport } from "./execution.js";
 
 interface RunFlags {
   workflow?: string;
   input?: string;
-  stepTimeout?: string;
-  runTimeout?: string;
   json?: boolean;
 }
 
 export type { RunTimeouts };
 
-/** Timeouts from flags, then env, then defaults (resolveRunnerTimeouts); a bad flag is a usage error. */
-export function resolveTimeouts(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): RunTimeouts {
-  const usage = (message: string) => new CliError(message, 2);
+/** Timeouts from the flags, then env, then defaults (runner/timeouts.ts); a bad flag is a usage error. */
+export function resolveTimeouts(command: Command, env: NodeJS.ProcessEnv = process.env): RunTimeouts {
+  const seconds = (value: number | undefined) => (value === undefined ? undefined : Math.round(value * 1000));
   return resolveRunnerTimeouts(env, {
-    stepTimeoutMs: timeoutSecondsToMs(flags.stepTimeout, "--step-timeout", usage),
-    runTimeoutMs: timeoutSecondsToMs(flags.runTimeout, "--run-timeout", usage),
+    stepTimeoutMs: seconds(flagSetting(command, RUNNER_SETTINGS.stepTimeoutSeconds)),
+    runTimeoutMs: seconds(flagSetting(command, RUNNER_SETTINGS.runTimeoutSeconds)),
   });
 }
 
@@ -47,25 +48,6 @@ function parseInput(text: string | undefined, source: string): Record<string, un
     throw new CliError(`${source} must be a JSON object, e.g. '{"key": "value"}'`);
   }
   return value as Record<string, unknown>;
-}
-
-/** Aborts with the signal's name on the first SIGTERM/SIGINT; a second one gets Node's default (exit). */
-function abortOnSignals(): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const handlers = (["SIGTERM", "SIGINT"] as const).map((name) => {
-    const handler = () => {
-      for (const [other, otherHandler] of handlers) process.off(other, otherHandler);
-      controller.abort(name);
-    };
-    process.once(name, handler);
-    return [name, handler] as const;
-  });
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      for (const [name, handler] of handlers) process.off(name, handler);
-    },
-  };
 }
 
 /**
@@ -118,8 +100,50 @@ function describeResult(result: RunExecutionResult): string {
   return `execution ${result.executionId} not run: it is already ${result.status} (another runner claimed it); nothing to do`;
 }
 
+/** `khctl run --workflow`: a new manual execution run here (runWorkflowNow), then its report. */
+async function runWorkflowHere(
+  pool: Pool,
+  workflowId: string,
+  flags: RunFlags,
+  options: RunExecutionOptions,
+): Promise<void> {
+  const input = parseInput(
+    flags.input ?? process.env[ENV.workflowInput],
+    flags.input ? "--input" : ENV.workflowInput,
+  );
+  let result: RunExecutionResult;
+  try {
+    result = await runWorkflowNow(pool, workflowId, { ...options, input });
+  } catch (error) {
+    throw new CliError(errorMessage(error));
+  }
+  const report = await loadReport(pool, result.executionId);
+  if (flags.json) printJson(report);
+  else process.stdout.write(`${renderReport(report)}\n`);
+  if (result.outcome !== "ran" || result.status !== "success") {
+    const { status, error } = report.execution;
+    throw new CliError(`workflow run ${result.executionId} ended ${status}${error ? `: ${error}` : ""}`);
+  }
+}
+
+/** `khctl run <executionId>`: the runner of one pending execution. */
+async function runOne(
+  pool: Pool,
+  argument: string | undefined,
+  flags: RunFlags,
+  options: RunExecutionOptions,
+) {
+  const executionId = await executionToRun(pool, argument, process.env);
+  const result = await runExecution(pool, executionId, options);
+  if (result.outcome === "not-claimed" && result.status === "missing") {
+    throw new CliError(`execution ${executionId} does not exist`);
+  }
+  if (flags.json) printJson(result);
+  else console.log(describeResult(result));
+}
+
 export function register(program: Command): void {
-  program
+  const command = program
     .command("run")
     .description(
       "run one execution and record every step (the workflow-runner); or run a workflow now with --workflow",
@@ -130,26 +154,19 @@ export function register(program: Command): void {
       "--input <json>",
       `the run input as a JSON object, with --workflow (default: env ${ENV.workflowInput})`,
     )
-    .option(
-      "--step-timeout <seconds>",
-      `per-step timeout, 0 for none (env ${RUNNER_ENV.stepTimeoutSeconds}; default ${DEFAULT_STEP_TIMEOUT_MS / 1000})`,
-    )
-    .option(
-      "--run-timeout <seconds>",
-      `whole-run timeout, 0 for none (env ${RUNNER_ENV.runTimeoutSeconds}; default ${ENV.jobActiveDeadline} - 10 when set, else ${DEFAULT_RUN_TIMEOUT_MS / 1000})`,
-    )
-    .option("--json", "print the result as JSON (with --workflow: the execution and its steps)")
+    .option("--json", "print the result as JSON (with --workflow: the execution and its steps)");
+  addSettingOptions(command, RUNNER_SETTINGS)
     .addHelpText(
       "after",
       `
-Environment:
+Environment (a flag overrides its variable, shown with each flag above):
   ${ENV.databaseUrl}          (required) where the execution is recorded
   ${ENV.executionId}          the execution to run when no argument is given
   ${ENV.workflowId}           without an execution id: create one for this workflow and run it (original
                         runner's contract); with one: checked against the execution's workflow
   ${ENV.scheduleId}           with ${ENV.workflowId}: the created execution is a scheduled one for now
   ${ENV.workflowInput}        the run input (JSON object) for a created execution
-  ${RUNNER_ENV.stepTimeoutSeconds}, ${RUNNER_ENV.runTimeoutSeconds}, ${ENV.jobActiveDeadline}   timeouts, see the flags
+  ${ENV.jobActiveDeadline}    when set (runner Jobs), the run timeout defaults to it minus 10 s
   ${ENV.logLevel}            runner log level on stderr (default info)
 
 Exit codes, khctl run <executionId>: 0 when the run was recorded, whatever its status (also when another
@@ -158,48 +175,34 @@ execution) or recording failed. With --workflow: 0 when the run succeeded, 1 whe
 SIGTERM/SIGINT abort the steps in flight and record the execution as cancelled with the signal's name;
 a second signal exits at once.`,
     )
-    .action(async (argument: string | undefined, flags: RunFlags) => {
+    .action(async (argument: string | undefined, flags: RunFlags, self: Command) => {
       if (flags.workflow && argument)
         throw new CliError("give either <executionId> or --workflow, not both", 2);
       if (flags.input !== undefined && !flags.workflow) throw new CliError("--input goes with --workflow", 2);
-      const timeouts = resolveTimeouts(flags);
+      const timeouts = resolveTimeouts(self);
       const logger = createLogger("runner");
-      const { signal, dispose } = abortOnSignals();
+      const cancel = new AbortController();
+      const options: RunExecutionOptions = { signal: cancel.signal, logger, ...timeouts };
+      const work = withDatabase((pool) =>
+        flags.workflow
+          ? runWorkflowHere(pool, flags.workflow, flags, options)
+          : runOne(pool, argument, flags, options),
+      );
+      const run = {
+        done: work,
+        stop: ({ signal }: { signal?: NodeJS.Signals }) => {
+          cancel.abort(signal ?? "SIGTERM");
+          return work;
+        },
+      };
       try {
-        await withDatabase(async (pool) => {
-          if (flags.workflow) {
-            const input = parseInput(
-              flags.input ?? process.env[ENV.workflowInput],
-              flags.input ? "--input" : ENV.workflowInput,
-            );
-            if (!(await getWorkflow(pool, flags.workflow)))
-              throw new CliError(`workflow ${flags.workflow} does not exist`);
-            const executionId = await createExecution(pool, {
-              workflowId: flags.workflow,
-              triggerType: "manual",
-              input,
-            });
-            const result = await runExecution(pool, executionId, { signal, logger, ...timeouts });
-            const report = await loadReport(pool, executionId);
-            if (flags.json) printJson(report);
-            else process.stdout.write(`${renderReport(report)}\n`);
-            if (result.outcome !== "ran" || result.status !== "success") {
-              throw new CliError(
-                `workflow run ${executionId} ended ${report.execution.status}${report.execution.error ? `: ${report.execution.error}` : ""}`,
-              );
-            }
-            return;
-          }
-          const executionId = await executionToRun(pool, argument, process.env);
-          const result = await runExecution(pool, executionId, { signal, logger, ...timeouts });
-          if (result.outcome === "not-claimed" && result.status === "missing") {
-            throw new CliError(`execution ${executionId} does not exist`);
-          }
-          if (flags.json) printJson(result);
-          else console.log(describeResult(result));
+        await runUntilStopped(run, {
+          shutdownTimeoutMs: 0,
+          stopping: "cancelling the run; it is recorded as cancelled",
+          say: (line) => logger.info(line),
+          force: exitBySignal,
         });
       } finally {
-        dispose();
         logger.flush();
       }
     });

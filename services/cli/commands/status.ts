@@ -64,7 +64,7 @@ export function register(program: Command, deps: StatusDeps = systemStatusDeps):
         {
           profile: flags.profile as Profile | undefined,
           minikubeProfile: flags.minikubeProfile,
-          kubeContext: flags.context ?? (env.KUBE_CONTEXT || undefined),
+          kubeContext: flags.context ?? (env[ENV.kubeContext] || undefined),
           namespace: env[ENV.k8sNamespace] || DEFAULT_NAMESPACE,
           databaseUrl: env[ENV.databaseUrl] || undefined,
           queueUrl: env[ENV.sqsQueueUrl] || DEFAULT_QUEUE_URL,

@@ -1,21 +1,22 @@
 import type { Command } from "commander";
 import { ENV } from "../../contracts/names.js";
+import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
 import { errorMessage } from "../../core/errors.js";
+import { handleStopSignals } from "../../core/lifecycle.js";
+import { waitForExecution } from "../../db/executions.js";
 import { createPool } from "../../db/pool.js";
-import { onStopSignals } from "../../dev/signals.js";
-import { triggerWorkflow } from "../../executor/trigger.js";
-import { waitForExecution } from "../../executor/wait.js";
+import { triggerWorkflow } from "../../dispatcher/trigger.js";
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
 import { CliError } from "../errors.js";
+import { loadReport, renderReport } from "../execution-report.js";
+import { commandSettings, settingOption } from "../settings.js";
 import { printJson } from "../shared.js";
-import { loadReport, renderReport } from "./execution.js";
 
 interface TriggerFlags {
   input?: string;
   wait?: boolean;
-  timeout?: string;
   json?: boolean;
 }
 
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       "the run input, a JSON object (the trigger's output is {triggeredAt, ...input})",
     )
     .option("--wait", "follow the execution to its end, print its steps; exit 1 unless it succeeded")
-    .option("--timeout <seconds>", "with --wait: give up after this many seconds (default 600, 0 = never)")
+    .addOption(settingOption(FLAG_SETTINGS.triggerWaitSeconds))
     .option("--json", "print the execution id (and with --wait, the execution and its steps) as JSON")
     .addHelpText(
       "after",
@@ -59,18 +60,21 @@ Something must consume the queue (khctl executor, khctl spawner, or khctl dev) f
 If the send fails the execution stays in the outbox (exit 1); the next dispatcher pass sends it.
 Exit codes: 0 enqueued (with --wait: the run succeeded); 1 failure, a failed run, or the timeout.`,
     )
-    .action(async (workflowId: string, flags: TriggerFlags) => {
+    .action(async (workflowId: string, flags: TriggerFlags, self: Command) => {
       const input = parseInput(flags.input);
-      const timeoutSeconds = flags.timeout === undefined ? 600 : Number(flags.timeout);
-      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds < 0) {
-        throw new CliError(`--timeout must be a number of seconds, got "${flags.timeout}"`, 2);
-      }
+      const { timeoutSeconds } = commandSettings(self, { timeoutSeconds: FLAG_SETTINGS.triggerWaitSeconds });
       const { databaseUrl } = loadDatabaseConfig();
       const queue = loadQueueConfig();
       const pool = createPool(databaseUrl, { applicationName: "khctl-trigger", max: 2 });
       const sqs = createSqsClient(queue);
+      // A signal stops the waiting, not the run (it goes on in the executor or its Job).
       const stop = new AbortController();
-      const signals = onStopSignals({ graceful: () => stop.abort(), force: () => stop.abort() });
+      const waiting = { done: new Promise<void>(() => {}), stop: async () => stop.abort() };
+      const signals = handleStopSignals(waiting, {
+        shutdownTimeoutMs: 0,
+        stopping: "no longer waiting; the run itself goes on",
+        say: (line) => process.stderr.write(`${line}\n`),
+      });
       try {
         let result: Awaited<ReturnType<typeof triggerWorkflow>>;
         try {

@@ -1,7 +1,7 @@
 import { createExecution } from "../db/executions.js";
 import type { Pool } from "../db/pool.js";
 import { getWorkflow } from "../db/workflows.js";
-import { flushOutbox, type MessageSender } from "../dispatcher/outbox.js";
+import { flushOutbox, type MessageSender } from "./outbox.js";
 
 export interface TriggerResult {
   readonly executionId: string;

@@ -8,12 +8,12 @@ import {
   getExecution,
 } from "../../services/db/executions.js";
 import type { ScheduleRow } from "../../services/db/schedules.js";
+import { staleRunPolicy } from "../../services/db/stale-run-policy.js";
 import {
   type LostRun,
-  lostAfterSeconds,
   type RunnerExit,
   startExecutor,
-  sweepLostRuns,
+  sweepStaleRuns,
 } from "../../services/executor/index.js";
 import { sendWorkflowMessage } from "../../services/queue/send.js";
 import { insertScheduledWorkflow } from "../dispatcher/fixtures.js";
@@ -23,8 +23,11 @@ import { createTestSqs } from "../helpers/sqs.js";
 const { pool } = await createTestDatabase();
 const testSqs = await createTestSqs();
 
-/** The runs' timeout in these tests: 300 s (the default), so "lost" is started_at more than 360 s ago. */
-const options = { runTimeoutMs: 300_000, graceSeconds: 60 };
+/**
+ * The runs' timeout in these tests: 300 s (the default), so "lost" is started_at more than 360 s ago; a
+ * pending run is lost an hour after its message was sent.
+ */
+const policy = staleRunPolicy({ runTimeoutMs: 300_000, lostRunGraceSeconds: 60, pendingLimitSeconds: 3600 });
 
 /** A scheduled execution left `running` since `startedSecondsAgo` (database clock), as a dead executor leaves it. */
 async function runningExecution(
@@ -55,16 +58,25 @@ async function schedule(id: string): Promise<ScheduleRow> {
 }
 
 /** Sweeps and returns what it marked among the given executions (other tests' rows share the database). */
-async function sweep(ids: string[], active: string[] = []): Promise<LostRun[]> {
-  const lost = await sweepLostRuns({ db: pool, logger: silentLogger, options, active: () => active });
+async function sweep(ids: string[], ours: string[] = []): Promise<LostRun[]> {
+  const lost = await sweepStaleRuns({
+    db: pool,
+    logger: silentLogger,
+    policy,
+    isOurs: (id) => ours.includes(id),
+  });
   return lost.filter((l) => ids.includes(l.executionId));
 }
 
-describe("lost-run sweep", () => {
+describe("stale-run sweep", () => {
   it("counts a run as lost after the run timeout plus the grace; never without a run timeout", () => {
-    expect(lostAfterSeconds({ runTimeoutMs: 300_000 })).toBe(360);
-    expect(lostAfterSeconds({ runTimeoutMs: 1_500, graceSeconds: 0 })).toBe(2);
-    expect(lostAfterSeconds({ runTimeoutMs: 0, graceSeconds: 60 })).toBeNull();
+    expect(policy).toEqual({ runningAfterSeconds: 360, pendingAfterSeconds: 3600 });
+    const tight = staleRunPolicy({ runTimeoutMs: 1_500, lostRunGraceSeconds: 0, pendingLimitSeconds: 0 });
+    expect(tight).toEqual({ runningAfterSeconds: 2, pendingAfterSeconds: null });
+    expect(
+      staleRunPolicy({ runTimeoutMs: 0, lostRunGraceSeconds: 60, pendingLimitSeconds: 10 })
+        .runningAfterSeconds,
+    ).toBeNull();
   });
 
   it("marks a run left running past the timeout error, and records it on its schedule", async () => {
@@ -75,7 +87,7 @@ describe("lost-run sweep", () => {
     const row = await getExecution(pool, executionId);
     expect(row?.status).toBe("error");
     expect(row?.error).toMatch(
-      /^runner lost: still running 360\ds after it started, past the run timeout \(300s\)/,
+      /^runner lost: still running 360\ds after it started, past the run timeout plus grace \(360s\); the executor running it stopped/,
     );
     expect(row?.completed_at).toBeInstanceOf(Date);
     expect(row?.duration_ms).toBeGreaterThanOrEqual(3_600_000);
@@ -90,7 +102,7 @@ describe("lost-run sweep", () => {
     expect((await schedule(scheduleId)).run_count).toBe(1);
   });
 
-  it("leaves a recent run, a finished one and a pending one alone", async () => {
+  it("leaves a recent run, a finished one and a pending one never sent (the outbox's) alone", async () => {
     const recent = await runningExecution(300);
     const finished = await runningExecution(3600);
     await finishExecution(pool, finished.executionId, { status: "success", output: {} });
@@ -109,6 +121,31 @@ describe("lost-run sweep", () => {
     expect((await schedule(finished.scheduleId)).run_count).toBe(0);
   });
 
+  it("records a pending run whose message was sent past the pending limit as never started", async () => {
+    const pending = await insertScheduledWorkflow(pool, { cron: "* * * * *", nextRunAt: null });
+    const sentLongAgo = await createExecution(pool, {
+      workflowId: pending.workflowId,
+      triggerType: "manual",
+    });
+    const sentRecently = await createExecution(pool, {
+      workflowId: pending.workflowId,
+      triggerType: "manual",
+    });
+    await pool.query(
+      "UPDATE workflow_executions SET enqueued_at = now() - interval '2 hours' WHERE id = $1",
+      [sentLongAgo],
+    );
+    await pool.query("UPDATE workflow_executions SET enqueued_at = now() WHERE id = $1", [sentRecently]);
+
+    const lost = await sweep([sentLongAgo, sentRecently]);
+    expect(lost.map((l) => l.executionId)).toEqual([sentLongAgo]);
+    expect(lost[0]?.error).toMatch(
+      /^never started: its message was sent 7\d{3}s ago and no runner took it within the pending limit \(3600s\)/,
+    );
+    expect((await getExecution(pool, sentLongAgo))?.status).toBe("error");
+    expect((await getExecution(pool, sentRecently))?.status).toBe("pending");
+  });
+
   it("leaves a run this executor runs right now alone, however old", async () => {
     const ours = await runningExecution(3600);
     const theirs = await runningExecution(3600);
@@ -118,37 +155,32 @@ describe("lost-run sweep", () => {
     expect((await schedule(ours.scheduleId)).run_count).toBe(0);
   });
 
-  it("leaves a run alone that this executor started while the sweep's query ran", async () => {
-    const ours = await runningExecution(3600);
-    let asked = 0;
-    // The first answer is from before the run started here; every later one includes it.
-    const active = () => (asked++ === 0 ? [] : [ours.executionId]);
-    const lost = await sweepLostRuns({ db: pool, logger: silentLogger, options, active });
-    expect(lost.map((l) => l.executionId)).not.toContain(ours.executionId);
-    expect((await getExecution(pool, ours.executionId))?.status).toBe("running");
-  });
-
   it("does nothing when runs have no timeout", async () => {
     const { executionId } = await runningExecution(100_000);
-    const lost = await sweepLostRuns({ db: pool, logger: silentLogger, options: { runTimeoutMs: 0 } });
+    const noTimeout = staleRunPolicy({ runTimeoutMs: 0, lostRunGraceSeconds: 60, pendingLimitSeconds: 0 });
+    const lost = await sweepStaleRuns({
+      db: pool,
+      logger: silentLogger,
+      policy: noTimeout,
+      isOurs: () => false,
+    });
     expect(lost.filter((l) => l.executionId === executionId)).toEqual([]);
     expect((await getExecution(pool, executionId))?.status).toBe("running");
   });
 
-  it("re-checks the age in its UPDATE: failExecution with runningLongerThanSeconds skips a younger run", async () => {
+  it("re-checks the age in its UPDATE: failExecution with onlyIfOverdue skips a younger run", async () => {
     const { executionId, scheduleId } = await runningExecution(600);
-    expect(
-      await failExecution(pool, executionId, "runner lost: test", { runningLongerThanSeconds: 3600 }),
-    ).toBe(false);
+    const olderThan = (seconds: number) => ({
+      onlyIfOverdue: { runningAfterSeconds: seconds, pendingAfterSeconds: null },
+    });
+    expect(await failExecution(pool, executionId, "runner lost: test", olderThan(3600))).toBe(false);
     expect((await getExecution(pool, executionId))?.status).toBe("running");
-    expect(
-      await failExecution(pool, executionId, "runner lost: test", { runningLongerThanSeconds: 60 }),
-    ).toBe(true);
+    expect(await failExecution(pool, executionId, "runner lost: test", olderThan(60))).toBe(true);
     expect((await schedule(scheduleId)).last_status).toBe("error");
   });
 });
 
-describe("executor with the lost-run sweep", () => {
+describe("executor with the stale-run sweep", () => {
   it("sweeps at start and on its interval, but never the runs it is running", async () => {
     const { queueUrl } = await testSqs.createQueues();
     const before = await runningExecution(3600);
@@ -174,7 +206,7 @@ describe("executor with the lost-run sweep", () => {
       queueUrl,
       logger: silentLogger,
       waitTimeSeconds: 1,
-      lostRuns: { ...options, intervalMs: 50 },
+      staleRuns: { policy, intervalMs: 50 },
       runProcess: async (executionId): Promise<RunnerExit> => {
         // Our run, claimed long ago as far as the database can tell; then another executor's run is lost.
         await pool.query(

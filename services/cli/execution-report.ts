@@ -1,0 +1,140 @@
+import { type ExecutionLogRow, listStepLogs } from "../db/execution-logs.js";
+import { type ExecutionRow, getExecution } from "../db/executions.js";
+import type { Queryable } from "../db/pool.js";
+import { CliError } from "./errors.js";
+import { formatDuration, renderTable } from "./shared.js";
+
+/**
+ * One execution and its step log, as data (`--json`) and as text for people: shown by `khctl execution`,
+ * and after a run by `khctl run --workflow`, `khctl trigger --wait` and `khctl dev --demo`.
+ */
+
+/** An execution and its step log as `--json` prints them (camelCase, ISO timestamps). */
+export interface ExecutionReport {
+  readonly execution: {
+    id: string;
+    workflowId: string;
+    scheduleId: string | null;
+    scheduledFor: string | null;
+    triggerType: string;
+    status: string;
+    input: unknown;
+    output: unknown;
+    error: string | null;
+    jobName: string | null;
+    startedAt: string | null;
+    completedAt: string | null;
+    durationMs: number | null;
+    totalSteps: number;
+    completedSteps: number;
+    currentNodeId: string | null;
+    createdAt: string;
+  };
+  readonly steps: {
+    nodeId: string;
+    nodeName: string | null;
+    nodeType: string | null;
+    status: string;
+    input: unknown;
+    output: unknown;
+    error: string | null;
+    startedAt: string;
+    completedAt: string | null;
+    durationMs: number | null;
+  }[];
+}
+
+const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
+
+export function toReport(row: ExecutionRow, logs: ExecutionLogRow[]): ExecutionReport {
+  return {
+    execution: {
+      id: row.id,
+      workflowId: row.workflow_id,
+      scheduleId: row.schedule_id,
+      scheduledFor: iso(row.scheduled_for),
+      triggerType: row.trigger_type,
+      status: row.status,
+      input: row.input,
+      output: row.output,
+      error: row.error,
+      jobName: row.job_name,
+      startedAt: iso(row.started_at),
+      completedAt: iso(row.completed_at),
+      durationMs: row.duration_ms,
+      totalSteps: row.total_steps,
+      completedSteps: row.completed_steps,
+      currentNodeId: row.current_node_id,
+      createdAt: row.created_at.toISOString(),
+    },
+    steps: logs.map((log) => ({
+      nodeId: log.node_id,
+      nodeName: log.node_name,
+      nodeType: log.node_type,
+      status: log.status,
+      input: log.input,
+      output: log.output,
+      error: log.error,
+      startedAt: log.started_at.toISOString(),
+      completedAt: iso(log.completed_at),
+      durationMs: log.duration_ms,
+    })),
+  };
+}
+
+/** Loads an execution and its steps; CliError when it does not exist. */
+export async function loadReport(db: Queryable, executionId: string): Promise<ExecutionReport> {
+  const row = await getExecution(db, executionId);
+  if (!row) throw new CliError(`execution ${executionId} does not exist`);
+  return toReport(row, await listStepLogs(db, executionId));
+}
+
+function shorten(text: string, max = 60): string {
+  const flat = text.replace(/\s+/g, " ");
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** A short summary of a step's result for the table: the error, an HTTP status, a condition, or the output. */
+function detail(step: ExecutionReport["steps"][number]): string {
+  if (step.error) return shorten(step.error);
+  const output = step.output as Record<string, unknown> | null;
+  if (output && typeof output === "object") {
+    if (typeof output.status === "number" && "data" in output) return `HTTP ${output.status}`;
+    if (Object.keys(output).length === 1 && "result" in output) return `result: ${String(output.result)}`;
+  }
+  return output === null || output === undefined ? "" : shorten(JSON.stringify(output));
+}
+
+/** The step log as a table for people. */
+export function renderSteps(report: ExecutionReport): string {
+  if (report.steps.length === 0) return "(no steps recorded)";
+  return renderTable(
+    ["#", "node", "name", "type", "status", "duration", "result / error"],
+    report.steps.map((step, index) => [
+      index + 1,
+      step.nodeId,
+      step.nodeName,
+      step.nodeType,
+      step.status,
+      formatDuration(step.durationMs),
+      detail(step),
+    ]),
+  );
+}
+
+/** The execution's header lines and step table, as `khctl execution` prints them. */
+export function renderReport(report: ExecutionReport): string {
+  const e = report.execution;
+  const lines = [
+    `Execution  ${e.id}`,
+    `Workflow   ${e.workflowId}`,
+    `Status     ${e.status}`,
+    `Trigger    ${e.triggerType}${e.scheduledFor ? ` (slot ${e.scheduledFor}, schedule ${e.scheduleId ?? "deleted"})` : ""}`,
+    `Started    ${e.startedAt ?? "-"}`,
+    `Completed  ${e.completedAt ?? "-"}${e.durationMs === null ? "" : ` (${formatDuration(e.durationMs)})`}`,
+    `Steps      ${e.completedSteps}/${e.totalSteps}${e.currentNodeId ? `, now at ${e.currentNodeId}` : ""}`,
+  ];
+  if (e.jobName) lines.push(`Job        ${e.jobName}`);
+  if (e.error) lines.push(`Error      ${e.error}`);
+  return `${lines.join("\n")}\n\n${renderSteps(report)}`;
+}

@@ -1,0 +1,240 @@
+/**
+ * Every numeric setting of the services, defined once: its environment variable, its khctl flag, its
+ * default and its valid range. The commands read them (cli/settings.ts: the flag over the variable, through
+ * commander's Option.env), the services' env schemas are built from them (core/settings.ts), and a test
+ * checks the README's settings table against them. Dependency-free, like names.ts.
+ */
+
+export interface NumberSetting {
+  /** The environment variable; none for a flag that has none. */
+  readonly env?: string;
+  /** The khctl flag that overrides it, with its value placeholder ("--concurrency <n>"); none for env-only. */
+  readonly flag?: string;
+  /** Used when neither is given. */
+  readonly default: number;
+  /** The smallest valid value. */
+  readonly min: number;
+  /** The largest valid value. Durations are bounded by what a timer can wait anyway (core/settings.ts). */
+  readonly max?: number;
+  /** Only whole numbers. */
+  readonly integer?: boolean;
+  /** What the number counts: seconds and ms are durations. */
+  readonly unit: "seconds" | "ms" | "count" | "port";
+  /** What 0 means, when it is allowed and means something else than "no time" (e.g. "none", "off"). */
+  readonly zero?: string;
+  /** One line for --help and the README. */
+  readonly summary: string;
+}
+
+/** A duration in seconds, 0 allowed unless `min` says otherwise. */
+const seconds = <W extends Pick<NumberSetting, "env" | "flag"> & Partial<NumberSetting>>(
+  summary: string,
+  defaultValue: number,
+  where: W,
+): NumberSetting & W => ({ default: defaultValue, min: 0, unit: "seconds", summary, ...where });
+
+/** `khctl dispatch` (and `khctl dev`'s dispatcher). */
+export const DISPATCHER_SETTINGS = {
+  intervalSeconds: seconds("seconds between passes with --loop", 5, {
+    env: "DISPATCH_INTERVAL_SECONDS",
+    flag: "--interval <seconds>",
+    min: 0.1,
+  }),
+  catchUpWindowSeconds: seconds("a missed slot older than this is skipped (logged), not fired", 600, {
+    env: "DISPATCH_CATCH_UP_WINDOW_SECONDS",
+    flag: "--catch-up-window <seconds>",
+  }),
+  batchSize: {
+    env: "DISPATCH_BATCH_SIZE",
+    flag: "--batch-size <n>",
+    default: 500,
+    min: 1,
+    integer: true,
+    unit: "count",
+    summary: "due schedules claimed per transaction",
+  },
+} as const satisfies Record<string, NumberSetting>;
+
+/** `khctl executor` (and `khctl dev`'s executor). */
+export const EXECUTOR_SETTINGS = {
+  concurrency: {
+    env: "EXECUTOR_CONCURRENCY",
+    flag: "--concurrency <n>",
+    default: 4,
+    min: 1,
+    max: 1000,
+    integer: true,
+    unit: "count",
+    summary: "executions (child processes) run at once",
+  },
+  shutdownTimeoutSeconds: seconds(
+    "on SIGTERM, runs in flight get this long to finish, then are cancelled",
+    30,
+    {
+      env: "EXECUTOR_SHUTDOWN_TIMEOUT_SECONDS",
+      flag: "--shutdown-timeout <seconds>",
+    },
+  ),
+} as const satisfies Record<string, NumberSetting>;
+
+/**
+ * The stale-run policy (db/stale-run-policy.ts), the same for the executor and the spawner: when an
+ * unfinished execution without a live runner is recorded as error, and how often that is checked.
+ */
+export const STALE_RUN_SETTINGS = {
+  lostRunGraceSeconds: seconds(
+    "a run still `running` this long past the run timeout, with no live runner, is recorded as error (runner lost)",
+    60,
+    { env: "LOST_RUN_GRACE_SECONDS", flag: "--lost-run-grace <seconds>" },
+  ),
+  pendingLimitSeconds: seconds(
+    "a `pending` run whose message was sent this long ago, with no live runner, is recorded as error (never started)",
+    3600,
+    { env: "PENDING_LIMIT_SECONDS", flag: "--pending-limit <seconds>", zero: "never" },
+  ),
+  reconcileIntervalSeconds: seconds(
+    "seconds between passes that check executions against their runners (one also runs at start)",
+    15,
+    { env: "RECONCILE_INTERVAL_SECONDS", flag: "--reconcile-interval <seconds>", zero: "no passes" },
+  ),
+} as const satisfies Record<string, NumberSetting>;
+
+/** `khctl spawner`. */
+export const SPAWNER_SETTINGS = {
+  port: {
+    env: "SPAWNER_PORT",
+    flag: "--port <port>",
+    default: 8080,
+    min: 0,
+    max: 65_535,
+    integer: true,
+    unit: "port",
+    zero: "any free port",
+    summary: "port of /healthz, /readyz and /metrics",
+  },
+  concurrency: {
+    env: "SPAWNER_CONCURRENCY",
+    flag: "--concurrency <n>",
+    default: 10,
+    min: 1,
+    max: 100,
+    integer: true,
+    unit: "count",
+    summary: "messages handled (Jobs created) at once",
+  },
+  stuckPullLimitSeconds: seconds(
+    "a runner pod waiting in ImagePullBackOff/ErrImagePull/CreateContainerConfigError longer fails its execution",
+    120,
+    { env: "STUCK_PULL_LIMIT_SECONDS", flag: "--stuck-pull-limit <seconds>" },
+  ),
+  requestTimeoutMs: {
+    env: "K8S_REQUEST_TIMEOUT_MS",
+    flag: "--request-timeout <ms>",
+    default: 10_000,
+    min: 1,
+    integer: true,
+    unit: "ms",
+    summary: "timeout of each Kubernetes API request",
+  },
+  shutdownTimeoutSeconds: seconds(
+    "on SIGTERM, in-flight Job creates get this long (the pod's grace period is 30)",
+    20,
+    {
+      env: "SHUTDOWN_TIMEOUT_SECONDS",
+      flag: "--shutdown-timeout <seconds>",
+    },
+  ),
+} as const satisfies Record<string, NumberSetting>;
+
+/**
+ * `khctl run` (the runner). The run timeout's default depends on JOB_ACTIVE_DEADLINE (runner/timeouts.ts):
+ * that minus 10 s when it is set, so the run records its own timeout before Kubernetes kills the pod.
+ */
+export const RUNNER_SETTINGS = {
+  stepTimeoutSeconds: seconds("per-step timeout", 60, {
+    env: "STEP_TIMEOUT_SECONDS",
+    flag: "--step-timeout <seconds>",
+    zero: "none",
+  }),
+  runTimeoutSeconds: seconds("whole-run timeout (default JOB_ACTIVE_DEADLINE - 10 when that is set)", 300, {
+    env: "RUN_TIMEOUT_SECONDS",
+    flag: "--run-timeout <seconds>",
+    zero: "none",
+  }),
+} as const satisfies Record<string, NumberSetting>;
+
+/** The runner Jobs (`khctl spawner`, and the runner's own timeout). Env only: they come from the ConfigMap. */
+export const JOB_SETTINGS = {
+  jobTtlSeconds: seconds("a finished Job is deleted after this", 3600, { env: "JOB_TTL_SECONDS" }),
+  jobActiveDeadlineSeconds: seconds("a runner Job is killed after this many seconds", 300, {
+    env: "JOB_ACTIVE_DEADLINE",
+    min: 1,
+  }),
+  maxConcurrentJobs: {
+    env: "MAX_CONCURRENT_JOBS",
+    default: 10,
+    min: 1,
+    integer: true,
+    unit: "count",
+    summary: "active runner Jobs at most; at the cap nothing is received",
+  },
+} as const satisfies Record<string, NumberSetting>;
+
+/** Flags of the other commands, with no environment variable. */
+export const FLAG_SETTINGS = {
+  devPostgresPort: {
+    flag: "--port <port>",
+    default: 54_329,
+    min: 0,
+    max: 65_535,
+    integer: true,
+    unit: "port",
+    zero: "any free port",
+    summary: "Postgres port on 127.0.0.1 (any free port when it is taken)",
+  },
+  triggerWaitSeconds: seconds("with --wait: give up after this long", 600, {
+    flag: "--timeout <seconds>",
+    zero: "never",
+  }),
+  queueVisibilitySeconds: seconds("the queue's visibility timeout (SQS allows up to 12 hours)", 60, {
+    flag: "--visibility-timeout <seconds>",
+    integer: true,
+    max: 43_200,
+  }),
+  dlqListMax: {
+    flag: "--max <n>",
+    default: 50,
+    min: 1,
+    integer: true,
+    unit: "count",
+    summary: "messages shown at most",
+  },
+  dlqRedriveMax: {
+    flag: "--max <n>",
+    default: 1000,
+    min: 1,
+    integer: true,
+    unit: "count",
+    summary: "messages moved at most",
+  },
+} as const satisfies Record<string, NumberSetting>;
+
+/** Every setting read from the environment, for the README check. */
+export const ENV_SETTINGS: readonly (NumberSetting & { env: string })[] = [
+  DISPATCHER_SETTINGS,
+  EXECUTOR_SETTINGS,
+  STALE_RUN_SETTINGS,
+  SPAWNER_SETTINGS,
+  RUNNER_SETTINGS,
+  JOB_SETTINGS,
+].flatMap((group) => Object.values(group) as (NumberSetting & { env: string })[]);
+
+/**
+ * Variables an earlier version read, with what replaced them: a service refuses to start while one is
+ * set, rather than silently ignore it.
+ */
+export const REPLACED_SETTINGS: Readonly<Record<string, string>> = {
+  RUNNER_LOST_AFTER_SECONDS: `${STALE_RUN_SETTINGS.pendingLimitSeconds.env} and ${STALE_RUN_SETTINGS.lostRunGraceSeconds.env}`,
+  EXECUTOR_LOST_RUN_GRACE_SECONDS: STALE_RUN_SETTINGS.lostRunGraceSeconds.env,
+  EXECUTOR_LOST_RUN_SWEEP_SECONDS: STALE_RUN_SETTINGS.reconcileIntervalSeconds.env,
+};

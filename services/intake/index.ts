@@ -1,0 +1,3 @@
+export * from "./decide.js";
+export * from "./intake.js";
+export * from "./launcher.js";

@@ -1,0 +1,111 @@
+import type { V1Job, V1Pod } from "@kubernetes/client-node";
+import { describe, expect, it } from "vitest";
+import type { UnfinishedExecution } from "../../services/db/stale-run-policy.js";
+import { decide, type Observed, type ReconcilerOptions } from "../../services/spawner/reconciler.js";
+
+// The reconciler's rules as a pure function: no database, no API server.
+
+const options: ReconcilerOptions = {
+  stuckPullLimitMs: 60_000,
+  policy: { runningAfterSeconds: 350, pendingAfterSeconds: 3600 },
+};
+
+const execution = (overrides: Partial<UnfinishedExecution> = {}): UnfinishedExecution => ({
+  id: "exec0000000000000000a",
+  status: "running",
+  scheduleId: null,
+  jobName: null,
+  overdue: false,
+  ageSeconds: 10,
+  ...overrides,
+});
+
+const job = (conditions: { type: string; reason?: string; message?: string }[] = []): V1Job => ({
+  metadata: { name: "wf-exec0000000000000000a" },
+  status: { conditions: conditions.map((c) => ({ status: "True", ...c })) },
+});
+
+const waitingPod = (reason: string, message = ""): V1Pod => ({
+  status: {
+    containerStatuses: [
+      {
+        name: "runner",
+        image: "",
+        imageID: "",
+        ready: false,
+        restartCount: 0,
+        state: { waiting: { reason, message } },
+      },
+    ],
+  },
+});
+
+const observed = (overrides: Partial<Observed>): Observed => ({
+  execution: execution(),
+  job: undefined,
+  pods: [],
+  stuckSince: undefined,
+  ...overrides,
+});
+
+describe("reconciler decide()", () => {
+  it("a failed Job fails its execution with the Job's reason and message", () => {
+    const action = decide(
+      observed({ job: job([{ type: "Failed", reason: "DeadlineExceeded", message: "too long" }]) }),
+      0,
+      options,
+    );
+    expect(action).toEqual({
+      kind: "fail",
+      reason: "DeadlineExceeded",
+      error: "runner Job wf-exec0000000000000000a failed: DeadlineExceeded: too long",
+    });
+  });
+
+  it("no Job: deleted if one was recorded; lost only when overdue", () => {
+    expect(decide(observed({ execution: execution({ jobName: "wf-x" }) }), 0, options)).toMatchObject({
+      kind: "fail",
+      reason: "JobDeleted",
+    });
+    expect(decide(observed({}), 0, options)).toEqual({ kind: "none" });
+    const lost = decide(observed({ execution: execution({ overdue: true, ageSeconds: 400 }) }), 0, options);
+    expect(lost).toMatchObject({ kind: "fail", reason: "RunnerLost", onlyIfOverdue: true });
+    expect(lost.kind === "fail" && lost.error).toBe(
+      "runner lost: still running 400s after it started, past the run timeout plus grace (350s); no runner Job exists for it",
+    );
+  });
+
+  it("a Job that succeeded without a recorded result is lost once overdue; a live Job never is", () => {
+    const complete = job([{ type: "Complete" }]);
+    expect(decide(observed({ job: complete }), 0, options)).toEqual({ kind: "none" });
+    expect(
+      decide(observed({ job: complete, execution: execution({ overdue: true }) }), 0, options),
+    ).toMatchObject({ kind: "fail", reason: "RunnerLost" });
+    expect(decide(observed({ job: job(), execution: execution({ overdue: true }) }), 0, options)).toEqual({
+      kind: "none",
+    });
+  });
+
+  it("a pod stuck pulling: first seen starts the clock; past the limit the run fails and its Job goes", () => {
+    const pods = [waitingPod("ImagePullBackOff", "Back-off pulling image")];
+    expect(decide(observed({ job: job(), pods }), 5_000, options)).toEqual({
+      kind: "none",
+      stuckSince: 5_000,
+    });
+    expect(decide(observed({ job: job(), pods, stuckSince: 5_000 }), 64_999, options)).toEqual({
+      kind: "none",
+      stuckSince: 5_000,
+    });
+    expect(decide(observed({ job: job(), pods, stuckSince: 5_000 }), 65_000, options)).toEqual({
+      kind: "fail",
+      reason: "ImagePullBackOff",
+      error:
+        "runner pod of Job wf-exec0000000000000000a stuck in ImagePullBackOff for 60s: Back-off pulling image",
+      deleteJob: "wf-exec0000000000000000a",
+    });
+    // A pod that is not stuck (any more) has no clock.
+    expect(decide(observed({ job: job(), pods: [], stuckSince: 5_000 }), 65_000, options)).toEqual({
+      kind: "none",
+    });
+  });
+});
