@@ -174,9 +174,9 @@ export function parseStackConfig(read: ConfigReader, stack: string): StackConfig
     images: {
       postgres: image("postgresImage", "postgres:16.9-bookworm"),
       localstack: image("localstackImage", "localstack/localstack:4.4.0"),
-      app: image("appImage", "node:22.12.0-bookworm-slim"),
+      app: image("appImage", "node:24.22.3-bookworm-slim"),
     },
-    nodeImage: image("nodeImage", "node:20.20.2-bookworm-slim"),
+    nodeImage: image("nodeImage", "node:24.22.3-bookworm-slim"),
     minikube: {
       profile: minikubeProfile,
       memoryMb: int("minikubeMemoryMb", 4096, 2048),

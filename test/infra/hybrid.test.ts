@@ -96,7 +96,7 @@ describe("stack hybrid: resources", () => {
       expect(imageName).toMatch(/^keeperhub-(scheduler|runner):[0-9a-f]{16}$/);
       expect(skipPush).toBe(true);
       expect(build.dockerfile).toMatch(/services\/Dockerfile$/);
-      expect(build.args.NODE_IMAGE).toBe("node:20.20.2-bookworm-slim");
+      expect(build.args.NODE_IMAGE).toBe("node:24.22.3-bookworm-slim");
     }
     const text = JSON.stringify(run.registrations.map(inputs));
     expect(text).not.toMatch(/:latest\b/);

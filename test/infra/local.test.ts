@@ -102,7 +102,7 @@ describe("stack local: resources", () => {
     expect(app.ports).toEqual([{ internal: 3000, external: 3100 }]);
     expect(app.volumes).toEqual([{ hostPath: appCheckout, containerPath: "/app" }]);
     expect(inputs(find(run, "docker:index/remoteImage:RemoteImage", "app-image")).name).toBe(
-      "node:22.12.0-bookworm-slim",
+      "node:24.22.3-bookworm-slim",
     );
     expect(run.outputs.appUrl).toBe("http://localhost:3100");
   });
