@@ -1,22 +1,23 @@
 import { setMaxListeners } from "node:events";
 import { coerceError } from "../core/errors.js";
 import { actionRegistry } from "./actions/index.js";
-import type { ActionRegistry } from "./actions/registry.js";
+import type { ActionDefinition, ActionRegistry } from "./actions/registry.js";
 import {
   actionTypeOf,
   buildGraph,
   describeNode,
-  isEnabled,
   isTrigger,
   type WorkflowDefinition,
+  type WorkflowGraph,
   type WorkflowNode,
 } from "./definition.js";
+import { dispositionOf, type NodeState, readyChildren, type StepEndStatus, type Stop } from "./readiness.js";
 import { abortMessage, executeStep, RunAbortedError, type StepOutcome } from "./step.js";
 import { resolveTemplates, type TemplateScope } from "./templates.js";
 
 /**
- * The scheduler: walks a validated workflow from its trigger and decides which node runs when;
- * executeStep (step.ts) runs one node. Recording is not done here: the caller gets onStepStart and
+ * The engine: walks a validated workflow from its trigger; readiness.ts decides which node is ready and
+ * what it does, executeStep (step.ts) runs one node. Recording is not done here: the caller gets onStepStart and
  * onStepEnd events, so the engine runs (and is tested) without a database.
  *
  * Semantics:
@@ -25,8 +26,8 @@ import { resolveTemplates, type TemplateScope } from "./templates.js";
  *   once, so independent branches run concurrently.
  * - A failed node (error or step timeout) stops its descendants: they are reported `skipped` with the
  *   reason; other branches go on. The run is `error` when any step failed.
- * - A Condition whose result is falsy skips its subtree (every descendant, even one that has another
- *   parent), reported `skipped`.
+ * - An action may close a gate on its descendants (ActionDefinition.gate): a Condition whose result is
+ *   falsy skips its subtree (every descendant, even one that has another parent), reported `skipped`.
  * - A disabled node (`data.enabled: false`) does not run and is reported `skipped` ("disabled: passed
  *   through"); its children run. Its output is empty (null), as in KeeperHub: a template reading it
  *   gives null, or "" inside a string, rather than failing the step. A trigger always runs.
@@ -34,8 +35,6 @@ import { resolveTemplates, type TemplateScope } from "./templates.js";
  *   step in flight (reported `cancelled`), start nothing new, and end the run `error` (timeout) or
  *   `cancelled` (signal). Nodes that never started are not reported.
  */
-
-export type StepEndStatus = "success" | "error" | "skipped" | "cancelled";
 
 export interface StepInfo {
   readonly nodeId: string;
@@ -96,204 +95,229 @@ export interface WorkflowRunResult {
   readonly steps: readonly StepEndEvent[];
 }
 
-type NodeState = StepEndStatus | "waiting" | "running";
-
 /** Runs a workflow to the end. Rejects only when a callback fails (recording broke); step failures resolve. */
 export async function runWorkflow(
   definition: WorkflowDefinition,
   options: RunWorkflowOptions = {},
 ): Promise<WorkflowRunResult> {
-  const registry = options.registry ?? actionRegistry;
-  // Not strict: a bad config is that node's step error (other branches still run); unreachable nodes never run.
-  const graph = buildGraph(definition, registry, { strict: false });
-  const state = new Map<string, NodeState>([...graph.nodes.keys()].map((id) => [id, "waiting"]));
-  const outputs = new Map<string, unknown>();
-  /** Nodes whose children must not run, with the reason given to them. */
-  const stops = new Map<string, { kind: "failed" | "skip"; reason: string }>();
-  const steps: StepEndEvent[] = [];
-  const failures: string[] = [];
-  const scope: TemplateScope = {
-    outputs,
-    labelOf: (id) => graph.nodes.get(id)?.data.label,
-  };
+  return new WorkflowRun(definition, options).run();
+}
 
-  const run = new AbortController();
-  // Every step in flight listens on the run's signal; many parallel branches are normal, not a leak.
-  setMaxListeners(0, run.signal);
-  let callbackError: Error | undefined;
-  const onExternalAbort = () =>
-    run.abort(new RunAbortedError("cancelled", `cancelled: ${abortMessage(options.signal as AbortSignal)}`));
-  if (options.signal?.aborted) onExternalAbort();
-  else options.signal?.addEventListener("abort", onExternalAbort, { once: true });
-  const runTimer =
-    options.runTimeoutMs && options.runTimeoutMs > 0
-      ? setTimeout(
-          () => run.abort(new RunAbortedError("timeout", `run timed out after ${options.runTimeoutMs}ms`)),
-          options.runTimeoutMs,
-        )
-      : undefined;
+/** One run of a workflow: the state of its nodes, and the steps that move it on. */
+class WorkflowRun {
+  private readonly registry: ActionRegistry;
+  private readonly graph: WorkflowGraph;
+  private readonly state: Map<string, NodeState>;
+  private readonly outputs = new Map<string, unknown>();
+  /** Nodes whose descendants must not run, and why. */
+  private readonly stops = new Map<string, Stop>();
+  private readonly steps: StepEndEvent[] = [];
+  private readonly failures: string[] = [];
+  private readonly scope: TemplateScope;
+  /** Aborted by the run timeout, the caller's signal, or a failed callback: every step in flight ends. */
+  private readonly abort = new AbortController();
+  private readonly tasks = new Set<Promise<void>>();
+  private callbackError: Error | undefined;
 
-  const inFlight = new Set<Promise<void>>();
-  const spawn = (task: () => Promise<void>) => {
+  constructor(
+    definition: WorkflowDefinition,
+    private readonly options: RunWorkflowOptions,
+  ) {
+    this.registry = options.registry ?? actionRegistry;
+    // Not strict: a bad config is that node's step error (other branches still run); unreachable nodes never run.
+    this.graph = buildGraph(definition, this.registry, { strict: false });
+    this.state = new Map([...this.graph.nodes.keys()].map((id) => [id, "waiting"]));
+    this.scope = { outputs: this.outputs, labelOf: (id) => this.graph.nodes.get(id)?.data.label };
+    // Every step in flight listens on the run's signal; many parallel branches are normal, not a leak.
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  async run(): Promise<WorkflowRunResult> {
+    const { signal, runTimeoutMs } = this.options;
+    const onExternalAbort = () =>
+      this.stop(new RunAbortedError("cancelled", `cancelled: ${abortMessage(signal as AbortSignal)}`));
+    if (signal?.aborted) onExternalAbort();
+    else signal?.addEventListener("abort", onExternalAbort, { once: true });
+    const timer =
+      runTimeoutMs && runTimeoutMs > 0
+        ? setTimeout(
+            () => this.stop(new RunAbortedError("timeout", `run timed out after ${runTimeoutMs}ms`)),
+            runTimeoutMs,
+          )
+        : undefined;
+    try {
+      this.spawn(() => this.visit(this.graph.trigger));
+      while (this.tasks.size > 0) await Promise.race(this.tasks);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onExternalAbort);
+    }
+    if (this.callbackError) throw this.callbackError;
+    return this.result();
+  }
+
+  private stop(reason: RunAbortedError): void {
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+  }
+
+  private spawn(task: () => Promise<void>): void {
     const promise: Promise<void> = task()
       .catch((error: unknown) => {
         // Only callbacks throw here: recording broke, so stop the run and report it to the caller.
-        callbackError ??= coerceError(error);
-        if (!run.signal.aborted)
-          run.abort(new RunAbortedError("cancelled", `recording failed: ${callbackError.message}`));
+        this.callbackError ??= coerceError(error);
+        this.stop(new RunAbortedError("cancelled", `recording failed: ${this.callbackError.message}`));
       })
-      .finally(() => inFlight.delete(promise));
-    inFlight.add(promise);
-  };
+      .finally(() => this.tasks.delete(promise));
+    this.tasks.add(promise);
+  }
 
-  const info = (node: WorkflowNode): StepInfo => ({
-    nodeId: node.id,
-    label: node.data.label,
-    nodeType: isTrigger(node) ? "trigger" : actionTypeOf(node),
-  });
-
-  const end = async (node: WorkflowNode, event: StepEndEvent) => {
-    state.set(node.id, event.status);
-    steps.push(event);
-    await options.onStepEnd?.(event);
-    for (const child of graph.children.get(node.id) ?? []) {
-      const parents = graph.parents.get(child) ?? [];
-      if (parents.every((parent) => !["waiting", "running"].includes(state.get(parent) as string))) {
-        const childNode = graph.nodes.get(child) as WorkflowNode;
-        spawn(() => visit(childNode));
-      }
+  /** A node whose parents have all finished: skip it, pass it through, or run it. */
+  private async visit(node: WorkflowNode): Promise<void> {
+    // Nothing new starts once the run is aborted; nodes that never started are not reported.
+    if (this.state.get(node.id) !== "waiting" || this.abort.signal.aborted) return;
+    this.state.set(node.id, "running");
+    const parentStops = (this.graph.parents.get(node.id) ?? []).flatMap((parent) => {
+      const stop = this.stops.get(parent);
+      return stop ? [stop] : [];
+    });
+    const disposition = dispositionOf(node, parentStops);
+    if (disposition.kind === "skip") {
+      this.stops.set(node.id, disposition.stop);
+      return this.end(node, this.notStarted(node, disposition.stop.reason));
     }
-  };
+    if (disposition.kind === "pass-through") {
+      // Its output is empty (null), as in KeeperHub: a template reading it gives null, not a failure.
+      this.outputs.set(node.id, null);
+      return this.end(node, this.notStarted(node, "disabled: passed through"));
+    }
+    return this.execute(node);
+  }
 
-  const skip = async (node: WorkflowNode, reason: string, kind: "failed" | "skip") => {
+  private async execute(node: WorkflowNode): Promise<void> {
+    const startedAt = new Date();
+    const prepared = this.prepare(node);
+    await this.options.onStepStart?.({ ...this.info(node), input: prepared.shown, startedAt });
+    const outcome = prepared.failure ?? (await this.perform(node, prepared, startedAt));
+    const completedAt = new Date();
+    this.settle(node, outcome, prepared.action);
+    await this.end(node, {
+      ...this.info(node),
+      status: outcome.status,
+      input: prepared.shown,
+      output: "output" in outcome ? outcome.output : undefined,
+      error: "error" in outcome ? outcome.error : undefined,
+      started: true,
+      startedAt,
+      completedAt,
+      durationMs: Math.max(0, completedAt.getTime() - startedAt.getTime()),
+    });
+  }
+
+  /** The step's input: the run input for the trigger; for an action, its config with templates resolved. */
+  private prepare(node: WorkflowNode): {
+    input: unknown;
+    /** The input as reported and recorded: the action's secrets masked. */
+    shown: unknown;
+    action?: ActionDefinition;
+    failure?: StepOutcome;
+  } {
+    if (isTrigger(node)) return { input: this.options.input ?? {}, shown: this.options.input ?? {} };
+    const type = actionTypeOf(node);
+    const redact = this.registry.has(type) ? this.registry.get(type).redact : undefined;
+    const shown = (input: unknown) => (redact ? redact(input as Record<string, unknown>) : input);
+    try {
+      if (!type) throw new Error("config.actionType is missing");
+      const action = this.registry.get(type);
+      const input = resolveTemplates(node.data.config, this.scope, action.rawFields);
+      return { input, shown: shown(input), action };
+    } catch (error) {
+      const input = node.data.config;
+      return { input, shown: shown(input), failure: { status: "error", error: coerceError(error).message } };
+    }
+  }
+
+  private async perform(
+    node: WorkflowNode,
+    prepared: { input: unknown; action?: ActionDefinition },
+    startedAt: Date,
+  ): Promise<StepOutcome> {
+    const signal = this.abort.signal;
+    if (!prepared.action) {
+      if (signal.aborted) return { status: "cancelled", error: abortMessage(signal) };
+      const triggeredAt = (this.options.triggeredAt ?? startedAt).toISOString();
+      return { status: "success", output: { triggeredAt, ...this.options.input } };
+    }
+    return executeStep(prepared.action, prepared.input as Record<string, unknown>, {
+      runSignal: signal,
+      timeoutMs: this.options.stepTimeoutMs,
+      nodeId: node.id,
+      label: node.data.label,
+      scope: this.scope,
+    });
+  }
+
+  /** Records the step's result: its output, and whether its descendants run (a failure or a closed gate stops them). */
+  private settle(node: WorkflowNode, outcome: StepOutcome, action: ActionDefinition | undefined): void {
+    if (outcome.status === "success") {
+      this.outputs.set(node.id, outcome.output);
+      const closed = action?.gate?.(outcome.output, describeNode(node));
+      if (closed) this.stops.set(node.id, { kind: "gate", reason: closed });
+      return;
+    }
+    this.stops.set(node.id, { kind: "failed", reason: `upstream ${describeNode(node)} did not succeed` });
+    if (outcome.status === "error") this.failures.push(`${describeNode(node)}: ${outcome.error}`);
+  }
+
+  /** Reports the step, then starts the children it made ready. */
+  private async end(node: WorkflowNode, event: StepEndEvent): Promise<void> {
+    this.state.set(node.id, event.status);
+    this.steps.push(event);
+    await this.options.onStepEnd?.(event);
+    for (const child of readyChildren(this.graph, this.state, node.id)) {
+      const childNode = this.graph.nodes.get(child) as WorkflowNode;
+      this.spawn(() => this.visit(childNode));
+    }
+  }
+
+  private info(node: WorkflowNode): StepInfo {
+    return {
+      nodeId: node.id,
+      label: node.data.label,
+      nodeType: isTrigger(node) ? "trigger" : actionTypeOf(node),
+    };
+  }
+
+  private notStarted(node: WorkflowNode, reason: string): StepEndEvent {
     const now = new Date();
-    stops.set(node.id, { kind, reason });
-    await end(node, {
-      ...info(node),
+    return {
+      ...this.info(node),
       status: "skipped",
       error: reason,
       started: false,
       startedAt: now,
       completedAt: now,
       durationMs: 0,
-    });
-  };
-
-  /** Decides what happens to a node whose parents have all finished, and does it. */
-  const visit = async (node: WorkflowNode): Promise<void> => {
-    if (state.get(node.id) !== "waiting") return;
-    if (run.signal.aborted) return; // Nothing new starts once the run is aborted.
-    state.set(node.id, "running");
-    const parentStops = (graph.parents.get(node.id) ?? []).flatMap((parent) => {
-      const stop = stops.get(parent);
-      return stop ? [stop] : [];
-    });
-    const failed = parentStops.find((stop) => stop.kind === "failed");
-    if (failed) return skip(node, failed.reason, "failed");
-    if (parentStops[0]) return skip(node, parentStops[0].reason, "skip");
-    if (!isTrigger(node) && !isEnabled(node)) {
-      outputs.set(node.id, null);
-      const now = new Date();
-      return end(node, {
-        ...info(node),
-        status: "skipped",
-        error: "disabled: passed through",
-        started: false,
-        startedAt: now,
-        completedAt: now,
-        durationMs: 0,
-      });
-    }
-    return execute(node);
-  };
-
-  const execute = async (node: WorkflowNode): Promise<void> => {
-    const startedAt = new Date();
-    let input: unknown;
-    let outcome: StepOutcome | undefined;
-    let action: ReturnType<ActionRegistry["get"]> | undefined;
-    const type = actionTypeOf(node);
-    if (isTrigger(node)) {
-      input = options.input ?? {};
-    } else {
-      try {
-        if (!type) throw new Error("config.actionType is missing");
-        action = registry.get(type);
-        input = resolveTemplates(node.data.config, scope, action.rawFields);
-      } catch (error) {
-        input = node.data.config;
-        action = undefined;
-        outcome = { status: "error", error: coerceError(error).message };
-      }
-    }
-    // What is reported (and recorded): the config with the action's secrets masked.
-    const redact = !isTrigger(node) && registry.has(type) ? registry.get(type).redact : undefined;
-    const shown = redact ? redact(input as Record<string, unknown>) : input;
-    await options.onStepStart?.({ ...info(node), input: shown, startedAt });
-    if (isTrigger(node)) {
-      outcome = run.signal.aborted
-        ? { status: "cancelled", error: abortMessage(run.signal) }
-        : {
-            status: "success",
-            output: { triggeredAt: (options.triggeredAt ?? startedAt).toISOString(), ...options.input },
-          };
-    } else if (action) {
-      outcome = await executeStep(action, input as Record<string, unknown>, {
-        runSignal: run.signal,
-        timeoutMs: options.stepTimeoutMs,
-        nodeId: node.id,
-        label: node.data.label,
-        scope,
-      });
-    }
-    const result = outcome as StepOutcome;
-    const completedAt = new Date();
-    if (result.status === "success") {
-      outputs.set(node.id, result.output);
-      if (actionTypeOf(node) === "Condition" && !isTruthyResult(result.output)) {
-        stops.set(node.id, { kind: "skip", reason: `condition of ${describeNode(node)} was false` });
-      }
-    } else {
-      stops.set(node.id, { kind: "failed", reason: `upstream ${describeNode(node)} did not succeed` });
-      if (result.status === "error") failures.push(`${describeNode(node)}: ${result.error}`);
-    }
-    await end(node, {
-      ...info(node),
-      status: result.status,
-      input: shown,
-      output: "output" in result ? result.output : undefined,
-      error: "error" in result ? result.error : undefined,
-      started: true,
-      startedAt,
-      completedAt,
-      durationMs: Math.max(0, completedAt.getTime() - startedAt.getTime()),
-    });
-  };
-
-  try {
-    spawn(() => visit(graph.trigger));
-    while (inFlight.size > 0) await Promise.race(inFlight);
-  } finally {
-    clearTimeout(runTimer);
-    options.signal?.removeEventListener("abort", onExternalAbort);
-  }
-  if (callbackError) throw callbackError;
-
-  const output: Record<string, unknown> = {};
-  for (const [id, children] of graph.children) {
-    if (children.length === 0 && state.get(id) === "success") output[id] = outputs.get(id);
-  }
-  if (run.signal.aborted) {
-    const reason = run.signal.reason as RunAbortedError;
-    return {
-      status: reason.kind === "timeout" ? "error" : "cancelled",
-      error: failures.length > 0 ? `${reason.message}; ${summarise(failures)}` : reason.message,
-      output,
-      steps,
     };
   }
-  if (failures.length > 0) return { status: "error", error: summarise(failures), output, steps };
-  return { status: "success", output, steps };
+
+  private result(): WorkflowRunResult {
+    const { steps, failures } = this;
+    const output: Record<string, unknown> = {};
+    for (const [id, children] of this.graph.children) {
+      if (children.length === 0 && this.state.get(id) === "success") output[id] = this.outputs.get(id);
+    }
+    if (this.abort.signal.aborted) {
+      const reason = this.abort.signal.reason as RunAbortedError;
+      return {
+        status: reason.kind === "timeout" ? "error" : "cancelled",
+        error: failures.length > 0 ? `${reason.message}; ${summarise(failures)}` : reason.message,
+        output,
+        steps,
+      };
+    }
+    if (failures.length > 0) return { status: "error", error: summarise(failures), output, steps };
+    return { status: "success", output, steps };
+  }
 }
 
 function summarise(failures: readonly string[]): string {
@@ -301,6 +325,4 @@ function summarise(failures: readonly string[]): string {
   return `${failures[0]}${more > 0 ? ` (and ${more} more failed step${more > 1 ? "s" : ""})` : ""}`;
 }
 
-function isTruthyResult(output: unknown): boolean {
-  return Boolean((output as { result?: unknown } | null)?.result);
-}
+export type { StepEndStatus };

@@ -2,8 +2,8 @@ import { checkCondition, evaluateCondition } from "../expression.js";
 import type { ActionDefinition } from "./registry.js";
 
 /**
- * `Condition`: evaluates `condition` (see expression.ts) and outputs `{result}`. The engine skips the
- * node's subtree when the result is falsy. Template references in the condition are bound as values.
+ * `Condition`: evaluates `condition` (see expression.ts) and outputs `{result}`. Its gate closes when the
+ * result is falsy: the engine then skips the node's subtree. Template references in the condition are bound as values.
  * A boolean `condition` (as KeeperHub stores a constant one) is taken as is.
  */
 export const conditionAction: ActionDefinition = {
@@ -19,5 +19,8 @@ export const conditionAction: ActionDefinition = {
     if (typeof config.condition === "boolean") return { result: config.condition };
     if (typeof config.condition !== "string") throw new Error('"condition" must be a string expression');
     return { result: Boolean(evaluateCondition(config.condition, context.scope)) };
+  },
+  gate(output, node) {
+    return (output as { result?: unknown } | null)?.result ? null : `condition of ${node} was false`;
   },
 };

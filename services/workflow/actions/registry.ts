@@ -28,6 +28,12 @@ export interface ActionDefinition {
   redact?(config: Record<string, unknown>): Record<string, unknown>;
   /** Top-level config fields the engine leaves unresolved, for the action to interpret. */
   readonly rawFields?: readonly string[];
+  /**
+   * Flow control: after the step succeeded, why its descendants must not run (a closed gate, reported
+   * to each of them as the reason they were skipped), or null to let them run. `node` names the step.
+   * Optional; default: always open.
+   */
+  gate?(output: unknown, node: string): string | null;
 }
 
 /** Action types by name (`HTTP Request`, `Condition`, plugin types). */
