@@ -15,7 +15,7 @@ import { recordScheduleOutcome } from "../db/schedules.js";
 import { getWorkflow } from "../db/workflows.js";
 import type { ActionRegistry } from "../workflow/actions/registry.js";
 import { buildGraph, validateWorkflow, type WorkflowDefinition } from "../workflow/definition.js";
-import { runWorkflow, type WorkflowRunResult } from "../workflow/engine.js";
+import { runWorkflow, type StepInfo, type WorkflowRunResult } from "../workflow/engine.js";
 
 /**
  * Runs one execution and records it: claim (pending -> running), run the engine with every step
@@ -90,21 +90,9 @@ export async function runExecution(
 ): Promise<RunExecutionResult> {
   const logger = (options.logger ?? silentLogger).child({ executionId });
   const existing = await getExecution(pool, executionId);
-  if (!existing) {
-    logger.warn("execution does not exist; nothing to run");
-    return { outcome: "not-claimed", executionId, status: "missing" };
-  }
-  if (existing.status !== "pending") {
-    logger.info(
-      { status: existing.status },
-      "execution is not pending (already claimed or finished); nothing to run",
-    );
-    return { outcome: "not-claimed", executionId, status: existing.status };
-  }
-  if (options.signal?.aborted) {
-    logger.info("cancelled before the run started; the execution stays pending");
-    return { outcome: "not-claimed", executionId, status: "pending" };
-  }
+  const notRunnable = whyNotRunnable(existing, executionId, options, logger);
+  if (notRunnable || !existing)
+    return notRunnable ?? { outcome: "not-claimed", executionId, status: "missing" };
 
   const loaded = await loadDefinition(pool, existing.workflow_id, options.registry);
   const claimed = await claimExecution(pool, executionId, loaded.stepCount);
@@ -121,10 +109,56 @@ export async function runExecution(
     logger.error({ error }, "execution failed before its first step");
     return { outcome: "ran", executionId, status: "error", error };
   }
+  const result = await runRecorded(pool, claimed, loaded.definition, options, logger);
+  await finish(pool, claimed, result);
+  logger.info({ status: result.status, error: result.error }, "execution finished");
+  return {
+    outcome: "ran",
+    executionId,
+    status: result.status,
+    ...(result.error ? { error: result.error } : {}),
+  };
+}
 
-  let result: WorkflowRunResult;
+/** Why this call runs nothing: the execution is missing, not pending, or the run was cancelled already. */
+function whyNotRunnable(
+  existing: ExecutionRow | null,
+  executionId: string,
+  options: RunExecutionOptions,
+  logger: Logger,
+): RunExecutionResult | null {
+  if (!existing) {
+    logger.warn("execution does not exist; nothing to run");
+    return { outcome: "not-claimed", executionId, status: "missing" };
+  }
+  if (existing.status !== "pending") {
+    logger.info(
+      { status: existing.status },
+      "execution is not pending (already claimed or finished); nothing to run",
+    );
+    return { outcome: "not-claimed", executionId, status: existing.status };
+  }
+  if (options.signal?.aborted) {
+    logger.info("cancelled before the run started; the execution stays pending");
+    return { outcome: "not-claimed", executionId, status: "pending" };
+  }
+  return null;
+}
+
+/**
+ * Runs the engine with every step written to the step log as it starts and ends. When recording a step
+ * fails, the failure is recorded if it can be, and the call throws: recording broke.
+ */
+async function runRecorded(
+  pool: Pool,
+  claimed: ExecutionRow,
+  definition: WorkflowDefinition,
+  options: RunExecutionOptions,
+  logger: Logger,
+): Promise<WorkflowRunResult> {
+  const executionId = claimed.id;
   try {
-    result = await runWorkflow(loaded.definition, {
+    return await runWorkflow(definition, {
       input: claimed.input ?? {},
       triggeredAt: claimed.scheduled_for ?? claimed.started_at ?? new Date(),
       registry: options.registry,
@@ -135,9 +169,7 @@ export async function runExecution(
         logger.debug({ nodeId: step.nodeId, nodeType: step.nodeType }, "step started");
         await recordStepStart(pool, {
           executionId,
-          nodeId: step.nodeId,
-          nodeName: step.label,
-          nodeType: step.nodeType,
+          ...stepIdentity(step),
           input: step.input,
           startedAt: step.startedAt,
         });
@@ -146,9 +178,7 @@ export async function runExecution(
         logger.debug({ nodeId: step.nodeId, status: step.status, error: step.error }, "step ended");
         await recordStepEnd(pool, {
           executionId,
-          nodeId: step.nodeId,
-          nodeName: step.label,
-          nodeType: step.nodeType,
+          ...stepIdentity(step),
           input: step.input,
           startedAt: step.startedAt,
           status: step.status,
@@ -160,23 +190,19 @@ export async function runExecution(
       },
     });
   } catch (thrown) {
-    // Recording a step failed: try to record the failure, then let the caller know recording broke.
     const error = `recording failed: ${coerceError(thrown).message}`;
     await finish(pool, claimed, { status: "error", error, output: {}, steps: [] }).catch((finishError) =>
       logger.error({ error: coerceError(finishError).message }, "could not record the failure"),
     );
     throw new Error(`execution ${executionId}: ${error}`, { cause: thrown });
   }
-
-  await finish(pool, claimed, result);
-  logger.info({ status: result.status, error: result.error }, "execution finished");
-  return {
-    outcome: "ran",
-    executionId,
-    status: result.status,
-    ...(result.error ? { error: result.error } : {}),
-  };
 }
+
+const stepIdentity = (step: StepInfo) => ({
+  nodeId: step.nodeId,
+  nodeName: step.label,
+  nodeType: step.nodeType,
+});
 
 /** Finishes the execution and, for a scheduled one, updates its schedule, in one transaction. */
 async function finish(pool: Pool, execution: ExecutionRow, result: WorkflowRunResult): Promise<void> {

@@ -169,6 +169,8 @@ describe("khctl run and khctl execution", () => {
       expect(result.stdout).toContain(node);
     }
     const executionId = /Execution\s+([0-9a-z]{21})/.exec(result.stdout)?.[1] as string;
+    // Run here, so never for the queue: created marked enqueued, the outbox will not send it.
+    expect((await getExecution(pool, executionId))?.enqueued_at).toBeInstanceOf(Date);
 
     const json = JSON.parse((await khctl(["execution", executionId, "--json"])).stdout);
     expect(json.execution).toMatchObject({
