@@ -1,6 +1,8 @@
 import Table from "cli-table3";
 import { type DatabaseConfig, loadDatabaseConfig } from "../core/config.js";
+import { errorMessage } from "../core/errors.js";
 import { createPool, type Pool } from "../db/pool.js";
+import { CliError } from "./errors.js";
 
 /** Opens a pool on DATABASE_URL for the length of fn. */
 export async function withDatabase<T>(
@@ -31,4 +33,23 @@ export function renderTable(head: string[], rows: (string | number | null | unde
 export function formatDuration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "";
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
+}
+
+/**
+ * A run input (`--input`, WORKFLOW_INPUT): a JSON object; nothing or blank is `{}`. A bad one is refused
+ * in one line naming its source: a usage error (exit 2) for a flag, exit 1 for a variable.
+ */
+export function parseRunInput(text: string | undefined, source: string): Record<string, unknown> {
+  if (text === undefined || text.trim() === "") return {};
+  const exitCode = source.startsWith("--") ? 2 : 1;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(`${source} is not valid JSON: ${errorMessage(error)}`, exitCode);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new CliError(`${source} must be a JSON object, e.g. '{"key": "value"}'`, exitCode);
+  }
+  return value as Record<string, unknown>;
 }

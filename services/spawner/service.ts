@@ -1,11 +1,13 @@
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { SPAWNER_SETTINGS, STALE_RUN_SETTINGS } from "../contracts/settings.js";
 import type { KubernetesConfig } from "../core/config.js";
 import type { Stoppable } from "../core/lifecycle.js";
 import type { Logger } from "../core/logger.js";
-import { startPeriodic } from "../core/periodic.js";
+import { type Periodic, startPeriodic } from "../core/periodic.js";
 import type { Pool } from "../db/pool.js";
-import type { StaleRunPolicy } from "../db/stale-run-policy.js";
+import { type StaleRunPolicy, staleRunPolicy } from "../db/stale-run-policy.js";
 import { startIntake } from "../intake/intake.js";
+import { resolveRunnerTimeouts } from "../runner/timeouts.js";
 import { type HealthServer, startHealthServer } from "./http.js";
 import { createJobLauncher } from "./job-launcher.js";
 import type { KubeApi } from "./kube.js";
@@ -37,7 +39,7 @@ export interface SpawnerServiceOptions {
   readonly reconcileIntervalMs?: number;
   /** Stuck image pull limit, ms. Default 120000. */
   readonly stuckPullLimitMs?: number;
-  /** When an execution with no live Job is overdue. Default: runs of JOB_ACTIVE_DEADLINE plus 60 s, pending 1 h. */
+  /** When an execution with no live Job is overdue. Default: from the default settings (contracts/settings.ts). */
   readonly staleRunPolicy?: StaleRunPolicy;
   /** Health port; 0 picks a free one; null serves none. Default 8080. */
   readonly port?: number | null;
@@ -82,28 +84,7 @@ export async function startSpawnerService(
     logger,
     onMessage: () => metrics.messagesReceived.inc(),
   });
-  const reconciler = createReconciler({
-    db,
-    kube,
-    metrics,
-    logger,
-    options: {
-      stuckPullLimitMs: options.stuckPullLimitMs ?? 120_000,
-      policy: options.staleRunPolicy ?? {
-        runningAfterSeconds: config.jobActiveDeadlineSeconds + 60,
-        pendingAfterSeconds: 3600,
-      },
-    },
-  });
-  const reconcileIntervalMs = options.reconcileIntervalMs ?? 15_000;
-  const reconcileLoop =
-    reconcileIntervalMs > 0
-      ? startPeriodic(() => reconciler.reconcileOnce(), {
-          intervalMs: reconcileIntervalMs,
-          logger,
-          what: "reconcile pass",
-        })
-      : undefined;
+  const reconcileLoop = startReconcileLoop(deps, options, metrics);
   logger.info(
     {
       queueUrl,
@@ -127,6 +108,38 @@ export async function startSpawnerService(
     return stopping;
   };
   return { metrics, healthUrl: health?.url, done: consumer.done.then(() => stopping), stop };
+}
+
+/** The reconciler on its interval (none when the interval is 0). */
+function startReconcileLoop(
+  deps: SpawnerServiceDeps,
+  options: SpawnerServiceOptions,
+  metrics: SpawnerMetrics,
+): Periodic | undefined {
+  const intervalMs =
+    options.reconcileIntervalMs ?? STALE_RUN_SETTINGS.reconcileIntervalSeconds.default * 1000;
+  if (intervalMs <= 0) return undefined;
+  const reconciler = createReconciler({
+    db: deps.db,
+    kube: deps.kube,
+    metrics,
+    logger: deps.logger,
+    options: {
+      stuckPullLimitMs: options.stuckPullLimitMs ?? SPAWNER_SETTINGS.stuckPullLimitSeconds.default * 1000,
+      policy:
+        options.staleRunPolicy ??
+        staleRunPolicy({
+          runTimeoutMs: resolveRunnerTimeouts({}).runTimeoutMs,
+          lostRunGraceSeconds: STALE_RUN_SETTINGS.lostRunGraceSeconds.default,
+          pendingLimitSeconds: STALE_RUN_SETTINGS.pendingLimitSeconds.default,
+        }),
+    },
+  });
+  return startPeriodic(() => reconciler.reconcileOnce(), {
+    intervalMs,
+    logger: deps.logger,
+    what: "reconcile pass",
+  });
 }
 
 function startHealth(

@@ -290,7 +290,7 @@ describe("khctl run and khctl execution", () => {
     [["run", "nosuchexecution000000"], 1, /^khctl: execution nosuchexecution000000 does not exist$/],
     [["run", "Not-An-Id"], 1, /is not a 21-character \[0-9a-z\] id/],
     [["run", "--workflow", "nosuchworkflow"], 1, /^khctl: workflow nosuchworkflow does not exist$/],
-    [["run", "--workflow", "x", "--input", "[1]"], 1, /^khctl: --input must be a JSON object/],
+    [["run", "--workflow", "x", "--input", "[1]"], 2, /^khctl: --input must be a JSON object/],
     [["run", "--step-timeout", "soon", "abc"], 2, /--step-timeout must be a number of seconds/],
     [["run", "--input", "{}"], 2, /--input goes with --workflow/],
     [["execution", "nosuchexecution000000"], 1, /^khctl: execution nosuchexecution000000 does not exist$/],

@@ -56,6 +56,21 @@ function banner(environment: DevEnvironment, intervalSeconds: number, concurrenc
   return lines.join("\n");
 }
 
+const HELP = `
+Data: the Postgres cluster is kept in <data dir>/postgres across runs. The data dir is KH_DATA_DIR when
+set; as root /var/tmp/keeperhub-hybrid (the server runs as the postgres user, which cannot enter root's
+home); otherwise $XDG_DATA_HOME/keeperhub-hybrid or ~/.local/share/keeperhub-hybrid. Here:
+  ${defaultDataDir()}
+Reset: khctl dev --reset (or delete that folder). The queue lives in memory: pending runs are re-queued
+at the next start, and runs cut off by a stop are recorded as error ("interrupted").
+
+Environment: KH_DATA_DIR (see above); LOG_LEVEL (default warn here: the output is the run lines).
+Everything listens on 127.0.0.1 only. Ctrl-C (SIGINT) or SIGTERM: the dispatcher stops, runs in
+flight get 10 s to finish (then they are cancelled), the servers stop, Postgres last. In a terminal
+(stdin is a TTY) dev runs as a worker in its own session, so Ctrl-C reaches only khctl, which relays it,
+and not Postgres; the worker stops when khctl goes away. KH_DEV_DETACH=1 does so without a terminal,
+KH_DEV_DETACH=0 never.`;
+
 export function register(program: Command): void {
   program
     .command("dev")
@@ -71,23 +86,7 @@ export function register(program: Command): void {
     .addOption(settingOption(FLAG_SETTINGS.devPostgresPort))
     .addOption(settingOption(DEV_SETTINGS.intervalSeconds))
     .addOption(settingOption(DEV_SETTINGS.concurrency))
-    .addHelpText(
-      "after",
-      `
-Data: the Postgres cluster is kept in <data dir>/postgres across runs. The data dir is KH_DATA_DIR when
-set; as root /var/tmp/keeperhub-hybrid (the server runs as the postgres user, which cannot enter root's
-home); otherwise $XDG_DATA_HOME/keeperhub-hybrid or ~/.local/share/keeperhub-hybrid. Here:
-  ${defaultDataDir()}
-Reset: khctl dev --reset (or delete that folder). The queue lives in memory: pending runs are re-queued
-at the next start, and runs cut off by a stop are recorded as error ("interrupted").
-
-Environment: KH_DATA_DIR (see above); LOG_LEVEL (default warn here: the output is the run lines).
-Everything listens on 127.0.0.1 only. Ctrl-C (SIGINT) or SIGTERM: the dispatcher stops, runs in
-flight get 10 s to finish (then they are cancelled), the servers stop, Postgres last. In a terminal
-(stdin is a TTY) dev runs as a worker in its own session, so Ctrl-C reaches only khctl, which relays it,
-and not Postgres; the worker stops when khctl goes away. KH_DEV_DETACH=1 does so without a terminal,
-KH_DEV_DETACH=0 never.`,
-    )
+    .addHelpText("after", HELP)
     .action(async (flags: DevFlags, self: Command) => {
       // In a terminal, dev runs as a detached worker so that Ctrl-C cannot reach Postgres (see detach.ts).
       if (shouldDetach(process.env, process.stdin.isTTY === true)) {

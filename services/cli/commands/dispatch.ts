@@ -26,18 +26,7 @@ function logPass(logger: Logger, report: DispatchReport): void {
   }
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command("dispatch")
-    .description(
-      "find due cron slots, create one execution per slot and enqueue it; one pass (the CronJob), or --loop",
-    )
-    .option("--loop", "keep dispatching every --interval seconds until SIGTERM/SIGINT")
-    .option("--json", "once-mode: print the pass report as JSON");
-  addSettingOptions(command, DISPATCHER_SETTINGS)
-    .addHelpText(
-      "after",
-      `
+const HELP = `
 Environment (a flag overrides its variable, shown with each flag above):
   ${ENV.databaseUrl}          (required) postgres:// URL
   ${ENV.sqsQueueUrl}         (required) the workflow queue (khctl queue ensure prints it)
@@ -53,8 +42,18 @@ fires, if within the catch-up window; older ones are skipped and logged. Times a
 
 Exit codes (once-mode): 0 the pass is done; 1 it could not do its work (database or queue unreachable,
 messages left unsent). A rerun after a failure is safe. --loop exits 0 after SIGTERM/SIGINT (a pass in
-progress finishes first).`,
+progress finishes first).`;
+
+export function register(program: Command): void {
+  const command = program
+    .command("dispatch")
+    .description(
+      "find due cron slots, create one execution per slot and enqueue it; one pass (the CronJob), or --loop",
     )
+    .option("--loop", "keep dispatching every --interval seconds until SIGTERM/SIGINT")
+    .option("--json", "once-mode: print the pass report as JSON");
+  addSettingOptions(command, DISPATCHER_SETTINGS)
+    .addHelpText("after", HELP)
     .action(async (flags: { loop?: boolean; json?: boolean }, self: Command) => {
       const settings = commandSettings(self, DISPATCHER_SETTINGS);
       const { databaseUrl } = loadDatabaseConfig();

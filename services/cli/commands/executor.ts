@@ -13,17 +13,7 @@ import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
 import { addSettingOptions, commandSettings } from "../settings.js";
 import { formatDuration } from "../shared.js";
 
-export function register(program: Command): void {
-  const command = program
-    .command("executor")
-    .description(
-      "consume the workflow queue and run each execution with `khctl run` in a child process (the local stack's runner)",
-    );
-  addSettingOptions(command, EXECUTOR_SETTINGS);
-  addSettingOptions(command, STALE_RUN_SETTINGS)
-    .addHelpText(
-      "after",
-      `
+const HELP = `
 Environment (a flag overrides its variable, shown with each flag above):
   ${ENV.databaseUrl}          (required) postgres:// URL (passed on to each khctl run)
   ${ENV.sqsQueueUrl}         (required) the workflow queue (khctl queue ensure prints it)
@@ -42,63 +32,75 @@ executor died with it): it is recorded as error "runner lost: ..." and counted o
 message was sent longer than --pending-limit ago and that no executor started is recorded as error
 "never started: ...". With a run timeout of 0, running executions never count as lost.
 SIGTERM/SIGINT: stop receiving, let running executions finish (up to --shutdown-timeout), then cancel
-them (recorded as cancelled), exit 0. A second signal cancels them at once.`,
-    )
-    .action(async (_flags: unknown, self: Command) => {
-      const settings = {
-        ...commandSettings(self, EXECUTOR_SETTINGS),
-        ...commandSettings(self, STALE_RUN_SETTINGS),
-      };
-      // The children get this process's env, so their run timeout is this one.
-      const { runTimeoutMs } = resolveRunnerTimeouts(process.env);
-      const { databaseUrl } = loadDatabaseConfig();
-      const queue = loadQueueConfig();
-      const logger = createLogger("executor");
-      const pool = createPool(databaseUrl, {
-        applicationName: "khctl-executor",
-        max: Math.max(4, settings.concurrency),
-      });
-      const sqs = createSqsClient(queue);
-      try {
-        const deadLetterQueueUrl = await findDeadLetterQueueUrl(sqs, queue.queueUrl);
-        const executor = startExecutor({
-          pool,
-          sqs,
-          queueUrl: queue.queueUrl,
-          deadLetterQueueUrl,
-          logger,
-          concurrency: settings.concurrency,
-          staleRuns: {
-            policy: staleRunPolicy({ runTimeoutMs, ...settings }),
-            intervalMs: settings.reconcileIntervalSeconds * 1000,
-          },
-        });
-        executor.events.on("start", (e) =>
-          logger.info({ executionId: e.executionId, pid: e.pid }, "execution started"),
-        );
-        executor.events.on("end", (e) =>
-          logger.info(
-            { executionId: e.executionId, status: e.status, process: formatDuration(e.processMs) },
-            "execution finished",
-          ),
-        );
-        logger.info(
-          {
-            concurrency: settings.concurrency,
-            queueUrl: queue.queueUrl,
-            runTimeoutSeconds: runTimeoutMs / 1000,
-          },
-          "executor started",
-        );
-        await runUntilStopped(executor, {
-          shutdownTimeoutMs: settings.shutdownTimeoutSeconds * 1000,
-          say: (line) => logger.info(line),
-        });
-        logger.info("executor stopped");
-      } finally {
-        sqs.destroy();
-        await pool.end();
-        logger.flush();
-      }
+them (recorded as cancelled), exit 0. A second signal cancels them at once.`;
+
+export function register(program: Command): void {
+  const command = program
+    .command("executor")
+    .description(
+      "consume the workflow queue and run each execution with `khctl run` in a child process (the local stack's runner)",
+    );
+  addSettingOptions(command, EXECUTOR_SETTINGS);
+  addSettingOptions(command, STALE_RUN_SETTINGS)
+    .addHelpText("after", HELP)
+    .action((_flags: unknown, self: Command) => runExecutor(self));
+}
+
+/** `khctl executor`: the intake with child-process runs until a stop signal. */
+async function runExecutor(self: Command): Promise<void> {
+  const settings = {
+    ...commandSettings(self, EXECUTOR_SETTINGS),
+    ...commandSettings(self, STALE_RUN_SETTINGS),
+  };
+  // The children get this process's env, so their run timeout is this one.
+  const { runTimeoutMs } = resolveRunnerTimeouts(process.env);
+  const { databaseUrl } = loadDatabaseConfig();
+  const queue = loadQueueConfig();
+  const logger = createLogger("executor");
+  const pool = createPool(databaseUrl, {
+    applicationName: "khctl-executor",
+    max: Math.max(4, settings.concurrency),
+  });
+  const sqs = createSqsClient(queue);
+  try {
+    const deadLetterQueueUrl = await findDeadLetterQueueUrl(sqs, queue.queueUrl);
+    const executor = startExecutor({
+      pool,
+      sqs,
+      queueUrl: queue.queueUrl,
+      deadLetterQueueUrl,
+      logger,
+      concurrency: settings.concurrency,
+      staleRuns: {
+        policy: staleRunPolicy({ runTimeoutMs, ...settings }),
+        intervalMs: settings.reconcileIntervalSeconds * 1000,
+      },
     });
+    executor.events.on("start", (e) =>
+      logger.info({ executionId: e.executionId, pid: e.pid }, "execution started"),
+    );
+    executor.events.on("end", (e) =>
+      logger.info(
+        { executionId: e.executionId, status: e.status, process: formatDuration(e.processMs) },
+        "execution finished",
+      ),
+    );
+    logger.info(
+      {
+        concurrency: settings.concurrency,
+        queueUrl: queue.queueUrl,
+        runTimeoutSeconds: runTimeoutMs / 1000,
+      },
+      "executor started",
+    );
+    await runUntilStopped(executor, {
+      shutdownTimeoutMs: settings.shutdownTimeoutSeconds * 1000,
+      say: (line) => logger.info(line),
+    });
+    logger.info("executor stopped");
+  } finally {
+    sqs.destroy();
+    await pool.end();
+    logger.flush();
+  }
 }

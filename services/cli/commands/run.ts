@@ -17,7 +17,7 @@ import { type RunTimeouts, resolveRunnerTimeouts } from "../../runner/timeouts.j
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { addSettingOptions, flagSetting } from "../settings.js";
-import { printJson, withDatabase } from "../shared.js";
+import { parseRunInput, printJson, withDatabase } from "../shared.js";
 
 interface RunFlags {
   workflow?: string;
@@ -34,20 +34,6 @@ export function resolveTimeouts(command: Command, env: NodeJS.ProcessEnv = proce
     stepTimeoutMs: seconds(flagSetting(command, RUNNER_SETTINGS.stepTimeoutSeconds)),
     runTimeoutMs: seconds(flagSetting(command, RUNNER_SETTINGS.runTimeoutSeconds)),
   });
-}
-
-function parseInput(text: string | undefined, source: string): Record<string, unknown> {
-  if (text === undefined || text.trim() === "") return {};
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new CliError(`${source} is not valid JSON: ${errorMessage(error)}`);
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new CliError(`${source} must be a JSON object, e.g. '{"key": "value"}'`);
-  }
-  return value as Record<string, unknown>;
 }
 
 /**
@@ -83,7 +69,7 @@ async function executionToRun(
       triggerType: scheduleId ? "schedule" : "manual",
       scheduleId,
       scheduledFor: scheduleId ? new Date() : undefined,
-      input: parseInput(env[ENV.workflowInput], ENV.workflowInput),
+      input: parseRunInput(env[ENV.workflowInput], ENV.workflowInput),
     });
   }
   throw new CliError(
@@ -107,7 +93,7 @@ async function runWorkflowHere(
   flags: RunFlags,
   options: RunExecutionOptions,
 ): Promise<void> {
-  const input = parseInput(
+  const input = parseRunInput(
     flags.input ?? process.env[ENV.workflowInput],
     flags.input ? "--input" : ENV.workflowInput,
   );
@@ -142,23 +128,7 @@ async function runOne(
   else console.log(describeResult(result));
 }
 
-export function register(program: Command): void {
-  const command = program
-    .command("run")
-    .description(
-      "run one execution and record every step (the workflow-runner); or run a workflow now with --workflow",
-    )
-    .argument("[executionId]", `the pending execution to run (default: env ${ENV.executionId})`)
-    .option("--workflow <id>", "create a manual execution of this workflow and run it now, in this process")
-    .option(
-      "--input <json>",
-      `the run input as a JSON object, with --workflow (default: env ${ENV.workflowInput})`,
-    )
-    .option("--json", "print the result as JSON (with --workflow: the execution and its steps)");
-  addSettingOptions(command, RUNNER_SETTINGS)
-    .addHelpText(
-      "after",
-      `
+const HELP = `
 Environment (a flag overrides its variable, shown with each flag above):
   ${ENV.databaseUrl}          (required) where the execution is recorded
   ${ENV.executionId}          the execution to run when no argument is given
@@ -173,8 +143,23 @@ Exit codes, khctl run <executionId>: 0 when the run was recorded, whatever its s
 runner already has it: nothing is run, and it says so); 1 when there is nothing to run (no id, unknown
 execution) or recording failed. With --workflow: 0 when the run succeeded, 1 when it did not.
 SIGTERM/SIGINT abort the steps in flight and record the execution as cancelled with the signal's name;
-a second signal exits at once.`,
+a second signal exits at once.`;
+
+export function register(program: Command): void {
+  const command = program
+    .command("run")
+    .description(
+      "run one execution and record every step (the workflow-runner); or run a workflow now with --workflow",
     )
+    .argument("[executionId]", `the pending execution to run (default: env ${ENV.executionId})`)
+    .option("--workflow <id>", "create a manual execution of this workflow and run it now, in this process")
+    .option(
+      "--input <json>",
+      `the run input as a JSON object, with --workflow (default: env ${ENV.workflowInput})`,
+    )
+    .option("--json", "print the result as JSON (with --workflow: the execution and its steps)");
+  addSettingOptions(command, RUNNER_SETTINGS)
+    .addHelpText("after", HELP)
     .action(async (argument: string | undefined, flags: RunFlags, self: Command) => {
       if (flags.workflow && argument)
         throw new CliError("give either <executionId> or --workflow, not both", 2);
