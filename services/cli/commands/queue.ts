@@ -1,10 +1,11 @@
+import { GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Command } from "commander";
 import { DLQ_NAME, ENV, MAX_RECEIVE_COUNT, QUEUE_NAME } from "../../contracts/names.js";
 import { loadQueueConfig } from "../../core/config.js";
 import { createSqsClient, loadSqsConnection } from "../../queue/client.js";
 import { ensureQueues, findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { getQueueStats } from "../../queue/stats.js";
-import { CliError } from "../errors.js";
+import { CliError, describeError } from "../errors.js";
 import { printJson, renderTable } from "../shared.js";
 
 const CONNECTION_HELP = `
@@ -18,6 +19,42 @@ function positiveInt(value: string, flag: string): number {
   if (!Number.isInteger(n) || n < 0)
     throw new CliError(`${flag} must be a whole number of seconds, got "${value}"`, 2);
   return n;
+}
+
+/** What `khctl queue check` found: each queue's URL (null when it does not exist), or why SQS did not answer. */
+export interface QueueCheck {
+  readonly endpoint: string | null;
+  readonly reachable: boolean;
+  /** Why SQS could not be asked, when not reachable. */
+  readonly error?: string;
+  readonly queues: { readonly name: string; readonly url: string | null }[];
+}
+
+const MISSING_QUEUE = /QueueDoesNotExist|NonExistentQueue/;
+
+/** Looks each queue up by name (GetQueueUrl), changing nothing. Never throws: an unreachable SQS is a result. */
+export async function checkQueues(
+  sqs: SQSClient,
+  endpoint: string | undefined,
+  names: readonly string[],
+  timeoutMs: number,
+): Promise<QueueCheck> {
+  const queues: QueueCheck["queues"][number][] = [];
+  for (const name of names) {
+    try {
+      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }), {
+        abortSignal: AbortSignal.timeout(timeoutMs),
+      });
+      queues.push({ name, url: QueueUrl ?? null });
+    } catch (error) {
+      const { name: code = "", Code = "" } = error as { name?: string; Code?: string };
+      if (!MISSING_QUEUE.test(`${code} ${Code}`)) {
+        return { endpoint: endpoint ?? null, reachable: false, error: describeError(error), queues: [] };
+      }
+      queues.push({ name, url: null });
+    }
+  }
+  return { endpoint: endpoint ?? null, reachable: true, queues };
 }
 
 export function register(program: Command): void {
@@ -53,6 +90,44 @@ ReceiveMessageWaitTimeSeconds 20, RedrivePolicy to the DLQ after ${MAX_RECEIVE_C
         }
       } finally {
         sqs.destroy();
+      }
+    });
+
+  queue
+    .command("check")
+    .description(
+      `read-only: whether ${QUEUE_NAME} and ${DLQ_NAME} exist (LocalStack keeps none across a restart); exit 1 when one is missing or SQS does not answer`,
+    )
+    .option("--timeout <seconds>", "give up on an SQS request after this long", "5")
+    .option(
+      "--json",
+      "print {endpoint, reachable, error?, queues: [{name, url}]} (url null when missing) as JSON",
+    )
+    .addHelpText(
+      "after",
+      `${CONNECTION_HELP}\n\n\`pulumi up\` runs this on every preview and update, and re-creates missing queues.`,
+    )
+    .action(async (flags: { timeout: string; json?: boolean }) => {
+      const timeoutMs = Math.max(1, positiveInt(flags.timeout, "--timeout")) * 1000;
+      const connection = loadSqsConnection();
+      const sqs = createSqsClient(connection);
+      let report: QueueCheck;
+      try {
+        report = await checkQueues(sqs, connection.endpoint, [QUEUE_NAME, DLQ_NAME], timeoutMs);
+      } finally {
+        sqs.destroy();
+      }
+      if (flags.json) printJson(report);
+      else if (report.reachable) {
+        for (const q of report.queues) console.log(q.url ? `present  ${q.url}` : `missing  ${q.name}`);
+      }
+      const where = connection.endpoint ?? "AWS";
+      if (!report.reachable) throw new CliError(`SQS at ${where} does not answer: ${report.error}`);
+      const missing = report.queues.filter((q) => !q.url).map((q) => q.name);
+      if (missing.length > 0) {
+        throw new CliError(
+          `missing at ${where}: ${missing.join(", ")}; create them with \`khctl queue ensure\``,
+        );
       }
     });
 
