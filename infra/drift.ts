@@ -56,10 +56,12 @@ export function objectRestore(
   annotations: Record<string, string>;
   options: { ignoreChanges: string[]; replaceOnChanges: string[]; deleteBeforeReplace: true };
 } {
-  // Only our key is ignored: other annotations (the Deployment's revision) belong to the cluster.
-  const { token, ignoreChanges } = restoreToken(seen, `metadata.annotations["${RESTORE_ANNOTATION}"]`, now);
+  // Only our key, for both: other annotations (the Deployment's revision) belong to the cluster, and an
+  // object that had no token yet (a stack from before) must not be replaced for getting one.
+  const tokenPath = `metadata.annotations["${RESTORE_ANNOTATION}"]`;
+  const { token, ignoreChanges } = restoreToken(seen, tokenPath, now);
   return {
     annotations: { [RESTORE_ANNOTATION]: token },
-    options: { ignoreChanges, replaceOnChanges: ["metadata.annotations"], deleteBeforeReplace: true },
+    options: { ignoreChanges, replaceOnChanges: [tokenPath], deleteBeforeReplace: true },
   };
 }

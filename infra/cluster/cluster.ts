@@ -109,11 +109,11 @@ export class Cluster extends pulumi.ComponentResource {
         create: minikubeStartScript(args.minikube),
         delete: args.minikube.stopOnDestroy ? minikube(profile, "stop") : undefined,
         environment: this.startRestore.environment,
-        // Only the profile replaces this (and so runs the old one's delete): new memory or CPUs are an
-        // update, which runs the start script again, a no-op on a running minikube.
-        triggers: [profile],
       },
-      childOf(this, opts, { ignoreChanges: this.startRestore.ignoreChanges }),
+      // Never replaced, so its delete (`minikube stop`, when asked for) runs on destroy only: a new
+      // memory, CPU count or profile is an update, which runs the start script again, a no-op on a running
+      // minikube. (Stacks from before kept [profile, memory, cpus] as triggers; ignored, never a replace.)
+      childOf(this, opts, { ignoreChanges: ["triggers", ...this.startRestore.ignoreChanges] }),
     );
 
     this.imageLoads = Object.fromEntries(

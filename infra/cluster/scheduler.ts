@@ -72,7 +72,13 @@ export function reachCheckScript(args: ReachCheckArgs): string {
   const k = `k --context ${shellQuote(args.context)} -n ${shellQuote(args.namespace)}`;
   const overrides = JSON.stringify({
     apiVersion: "v1",
-    spec: { automountServiceAccountToken: false, enableServiceLinks: false, activeDeadlineSeconds: 60 },
+    // The runner's account (no token): the namespace's `default` one may not exist yet right after it is created.
+    spec: {
+      serviceAccountName: K8S.runnerServiceAccount,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      activeDeadlineSeconds: 60,
+    },
   });
   return [
     kubectlFunction(args.profile),
@@ -208,7 +214,7 @@ export class Scheduler extends pulumi.ComponentResource {
         triggers: [args.images.scheduler, ...args.reachTargets],
       },
       childOf(this, opts, {
-        dependsOn: [...args.imageLoads, args.namespace],
+        dependsOn: [...args.imageLoads, args.namespace, runnerAccount],
         ignoreChanges: args.startRestore.ignoreChanges,
       }),
     );

@@ -144,8 +144,9 @@ describe("stack hybrid: resources", () => {
     expect(inputs(start).create).toMatch(
       /minikube -p kh-ci status .*\|\| minikube -p kh-ci start --memory=4096 --cpus=2/,
     );
-    // Only the profile replaces the start (whose delete may stop minikube); memory and CPUs are an update.
-    expect(inputs(start).triggers).toEqual(["kh-ci"]);
+    // Never replaced (its delete may stop minikube): memory, CPUs or profile changes are an update.
+    expect(inputs(start).triggers).toBeUndefined();
+    expect(start.ignoreChanges).toEqual(["triggers", `environment.${RESTORE_ENV}`]);
     // Destroy leaves minikube running by default.
     expect(inputs(start).delete).toBeUndefined();
   });
@@ -163,7 +164,7 @@ describe("stack hybrid: resources", () => {
     for (const object of objects) {
       expect(inputs(object).metadata.annotations, object.name).toEqual({ [RESTORE_ANNOTATION]: "created" });
       expect(object.ignoreChanges, object.name).toEqual([`metadata.annotations["${RESTORE_ANNOTATION}"]`]);
-      expect(object.replaceOnChanges, object.name).toEqual(["metadata.annotations"]);
+      expect(object.replaceOnChanges, object.name).toEqual([`metadata.annotations["${RESTORE_ANNOTATION}"]`]);
       expect(object.deleteBeforeReplace, object.name).toBe(true);
     }
   });

@@ -1,6 +1,11 @@
+import { execFile, execFileSync } from "node:child_process";
+import { chmod, rm, symlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   clusterObjectRefs,
+  observeScript,
   parseObservation,
   seenImage,
   seenMinikube,
@@ -14,6 +19,7 @@ import {
   restoreToken,
 } from "../../infra/drift.js";
 import { hostPlatform } from "../../infra/images.js";
+import { createTempDir } from "../helpers/temp.js";
 
 const objects = clusterObjectRefs("local");
 
@@ -75,6 +81,63 @@ describe("reading minikube's state (observeScript's output)", () => {
   });
 });
 
+describe("observeScript under /bin/sh, with stand-ins for minikube and kubectl", async () => {
+  // The stand-ins answer like the real CLIs (formats checked against a real kube-apiserver's `kubectl get
+  // -o name`); env vars choose the machine's state.
+  const bin = await createTempDir("kh-observe-bin");
+  const stub = async (name: string, body: string) => {
+    await writeFile(path.join(bin, name), `#!/bin/sh\n${body}\n`);
+    await chmod(path.join(bin, name), 0o755);
+  };
+  await stub(
+    "minikube",
+    `case "$*" in
+  *"status --format"*) [ -n "$MK_STATE" ] && echo "$MK_STATE"; exit "\${MK_CODE:-0}";;
+  *"image ls"*) echo docker.io/library/keeperhub-runner:abc;;
+  *"kubectl --"*) echo namespace/local; echo "via minikube" >&2;;
+  *) exit 1;;
+esac`,
+  );
+  const kubectl = `[ -n "$KC_FAIL" ] && { echo "error: context not found" >&2; exit 1; }
+echo namespace/local; echo deployment.apps/job-spawner`;
+  const script = observeScript({ profile: "kh", context: "kh-ctx", namespace: "local" });
+  // Only the stand-ins and sed on PATH: a kubectl installed on this machine must not be found.
+  await symlink(
+    execFileSync("sh", ["-c", "command -v sed"], { encoding: "utf8" }).trim(),
+    path.join(bin, "sed"),
+  );
+  const run = async (env: Record<string, string>, withKubectl = true) => {
+    if (withKubectl) await stub("kubectl", kubectl);
+    else await rm(path.join(bin, "kubectl"), { force: true });
+    const { stdout } = await promisify(execFile)("/bin/sh", ["-c", script], { env: { PATH: bin, ...env } });
+    return parseObservation(stdout);
+  };
+
+  it("a running minikube: its images and the objects kubectl lists", async () => {
+    expect(await run({ MK_STATE: "Running/Running" })).toEqual({
+      minikube: "running",
+      images: ["keeperhub-runner:abc"],
+      objects: ["namespace/local", "deployment.apps/job-spawner"],
+    });
+  });
+
+  it("without kubectl, minikube's own", async () => {
+    expect((await run({ MK_STATE: "Running/Running" }, false)).objects).toEqual(["namespace/local"]);
+  });
+
+  it("a kubectl that fails lists nothing, so nothing is taken for missing", async () => {
+    expect(await run({ MK_STATE: "Running/Running", KC_FAIL: "1" })).toEqual({
+      minikube: "running",
+      images: ["keeperhub-runner:abc"],
+    });
+  });
+
+  it("a stopped minikube, and a deleted one (exit 85), are not asked for images or objects", async () => {
+    expect(await run({ MK_STATE: "Stopped/Stopped", MK_CODE: "7" })).toEqual({ minikube: "stopped" });
+    expect(await run({ MK_CODE: "85" })).toEqual({ minikube: "absent" });
+  });
+});
+
 describe("restore tokens", () => {
   const at = new Date("2026-12-01T10:00:00.000Z");
 
@@ -106,7 +169,7 @@ describe("restore tokens", () => {
       annotations: { [RESTORE_ANNOTATION]: CREATED },
       options: {
         ignoreChanges: [`metadata.annotations["${RESTORE_ANNOTATION}"]`],
-        replaceOnChanges: ["metadata.annotations"],
+        replaceOnChanges: [`metadata.annotations["${RESTORE_ANNOTATION}"]`],
         deleteBeforeReplace: true,
       },
     });
