@@ -1,71 +1,170 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
 import {
   DEFAULT_NAMESPACE,
   DEFAULT_PORTS,
+  LOG_LEVELS,
   PROFILES,
   type Profile,
+  SERVICE_DEFAULTS,
   STACK_OF_PROFILE,
 } from "../services/contracts/names.js";
 
 /**
- * The stack's settings, read once from Pulumi config (namespace `keeperhub`) and validated before any
- * resource is declared. Every problem is reported at once, each naming its `keeperhub:<key>` option.
+ * The stack's settings: Pulumi config in namespace `keeperhub`, read once and validated by one zod schema
+ * before anything is declared. Every default is defined here (or in services/contracts, which this module
+ * imports), once: the stack files set only what differs, and the README's table is checked against
+ * CONFIG_DEFAULTS and CONFIG_DOCS (test/infra/config.test.ts).
  */
 export const CONFIG_NAMESPACE = "keeperhub";
+
+/** Base image of keeperhub-scheduler and keeperhub-runner (services/Dockerfile NODE_IMAGE). */
+export const DEFAULT_NODE_IMAGE = "node:24.22.3-bookworm-slim";
+
+/** The default of every setting that has a fixed one. */
+export const CONFIG_DEFAULTS = {
+  postgresPort: DEFAULT_PORTS.postgres,
+  localstackPort: DEFAULT_PORTS.localstack,
+  appPort: DEFAULT_PORTS.app,
+  postgresImage: "postgres:16.9-bookworm",
+  localstackImage: "localstack/localstack:4.4.0",
+  nodeImage: DEFAULT_NODE_IMAGE,
+  appImage: DEFAULT_NODE_IMAGE,
+  appCommand: "npm install && npm run dev",
+  minikubeProfile: "minikube",
+  minikubeMemoryMb: 4096,
+  minikubeCpus: 2,
+  minikubeStopOnDestroy: false,
+  namespace: DEFAULT_NAMESPACE,
+  jobTtlSeconds: SERVICE_DEFAULTS.jobTtlSeconds,
+  jobActiveDeadlineSeconds: SERVICE_DEFAULTS.jobActiveDeadlineSeconds,
+  maxConcurrentJobs: SERVICE_DEFAULTS.maxConcurrentJobs,
+  dispatcherStartingDeadlineSeconds: 30,
+  logLevel: SERVICE_DEFAULTS.logLevel,
+  awsRegion: SERVICE_DEFAULTS.awsRegion,
+} as const;
+
+/** Settings whose default depends on the stack or on another setting, or that are generated. */
+const DERIVED_DEFAULTS = {
+  profile: "from the stack name: `dev` for local, `minikube` for hybrid",
+  kubeContext: "the value of `minikubeProfile`",
+  appCheckoutPath: "unset",
+  dbPassword: "generated once",
+  encryptionKey: "generated once",
+} as const;
+
+export type ConfigKey = keyof typeof CONFIG_DEFAULTS | keyof typeof DERIVED_DEFAULTS;
+
+/** What each setting means and which profiles read it: the README's stack-configuration table. */
+export const CONFIG_DOCS: Readonly<
+  Record<ConfigKey, { readonly profiles: "both" | Profile; readonly doc: string }>
+> = {
+  profile: {
+    profiles: "both",
+    doc: "`dev` (everything in Docker) or `minikube` (the scheduler in minikube)",
+  },
+  postgresPort: {
+    profiles: "both",
+    doc: "host port of Postgres; pods reach it through `host.minikube.internal`",
+  },
+  localstackPort: { profiles: "both", doc: "host port of LocalStack (SQS)" },
+  appPort: { profiles: "both", doc: "host port of the app (with `appCheckoutPath`)" },
+  postgresImage: { profiles: "both", doc: "pinned Postgres image: a version tag or digest, never `latest`" },
+  localstackImage: { profiles: "both", doc: "pinned LocalStack image" },
+  nodeImage: {
+    profiles: "both",
+    doc: "base of the service images (`services/Dockerfile` `NODE_IMAGE`; CI tests this Node release)",
+  },
+  appCheckoutPath: {
+    profiles: "both",
+    doc: "absolute path of a KeeperHub checkout; the app-dev container exists only when set",
+  },
+  appImage: {
+    profiles: "both",
+    doc: "image the app-dev container runs in (the services' Node image: one base image serves both)",
+  },
+  appCommand: { profiles: "both", doc: "shell command that starts the app in its container" },
+  minikubeProfile: { profiles: "minikube", doc: "`minikube -p` profile, started when it is not running" },
+  minikubeMemoryMb: {
+    profiles: "minikube",
+    doc: "memory (MiB) of a minikube this program starts; a running one is never resized or stopped",
+  },
+  minikubeCpus: { profiles: "minikube", doc: "CPUs of a minikube this program starts" },
+  minikubeStopOnDestroy: { profiles: "minikube", doc: "`pulumi destroy` also stops minikube" },
+  kubeContext: { profiles: "minikube", doc: "the only kubeconfig context the program deploys to" },
+  namespace: { profiles: "minikube", doc: "namespace of the scheduler objects and the runner Jobs" },
+  jobTtlSeconds: { profiles: "minikube", doc: "seconds a finished runner Job is kept" },
+  jobActiveDeadlineSeconds: { profiles: "minikube", doc: "seconds a runner Job may run" },
+  maxConcurrentJobs: { profiles: "minikube", doc: "runner Jobs at once, at most" },
+  dispatcherStartingDeadlineSeconds: {
+    profiles: "minikube",
+    doc: "a dispatcher tick that cannot start within this many seconds is skipped",
+  },
+  logLevel: { profiles: "both", doc: `LOG_LEVEL of the services: ${LOG_LEVELS.join(", ")}` },
+  awsRegion: { profiles: "both", doc: "AWS_REGION the services use against LocalStack" },
+  dbPassword: {
+    profiles: "both",
+    doc: "(secret) Postgres password; a change is applied to the running database with `ALTER ROLE`",
+  },
+  encryptionKey: {
+    profiles: "both",
+    doc: "(secret) INTEGRATION_ENCRYPTION_KEY: `pulumi config set --secret keeperhub:encryptionKey $(openssl rand -hex 32)`",
+  },
+};
+
+/** The secret settings: read with getSecret, never through the schema (their values stay Outputs). */
+export const SECRET_KEYS = ["dbPassword", "encryptionKey"] as const;
 
 export interface StackConfig {
   /** `dev` (everything in Docker: stack `local`) or `minikube` (stack `hybrid`). Default from the stack name. */
   readonly profile: Profile;
-  /** Host ports published by the containers. Defaults 5433, 4566, 3000. */
+  /** Host ports published by the containers. */
   readonly ports: { readonly postgres: number; readonly localstack: number; readonly app: number };
   /** Pinned container images (a tag other than `latest`, or a digest). */
   readonly images: { readonly postgres: string; readonly localstack: string; readonly app: string };
   /** The Node image the service images are built on (a build argument of services/Dockerfile). */
   readonly nodeImage: string;
   readonly minikube: {
-    /** minikube profile (`minikube -p`). Default `minikube`. */
+    /** minikube profile (`minikube -p`). */
     readonly profile: string;
-    /** Memory for a minikube the program starts, MiB. Default 4096. */
+    /** Memory for a minikube the program starts, MiB. */
     readonly memoryMb: number;
-    /** CPUs for a minikube the program starts. Default 2. */
+    /** CPUs for a minikube the program starts. */
     readonly cpus: number;
-    /** Stop minikube on `pulumi destroy`. Default false: destroy leaves it running. */
+    /** Stop minikube on `pulumi destroy`; false leaves it running. */
     readonly stopOnDestroy: boolean;
   };
-  /** The kubeconfig context the Kubernetes provider is pinned to. Default: the minikube profile's name. */
+  /** The kubeconfig context the Kubernetes provider is pinned to. */
   readonly kubeContext: string;
-  /** Namespace of the scheduler objects and runner Jobs. Default `local`. */
+  /** Namespace of the scheduler objects and runner Jobs. */
   readonly namespace: string;
   readonly jobs: {
-    /** Seconds a finished runner Job is kept. Default 3600. */
+    /** Seconds a finished runner Job is kept. */
     readonly ttlSeconds: number;
-    /** Seconds a runner Job may run before Kubernetes stops it. Default 300. */
+    /** Seconds a runner Job may run before Kubernetes stops it. */
     readonly activeDeadlineSeconds: number;
-    /** Active runner Jobs at most. Default 10. */
+    /** Active runner Jobs at most. */
     readonly maxConcurrent: number;
   };
-  /** Seconds the dispatcher CronJob may start late before a tick is skipped. Default 30. */
+  /** Seconds the dispatcher CronJob may start late before a tick is skipped. */
   readonly dispatcherStartingDeadlineSeconds: number;
   /** Absolute path of a KeeperHub app checkout; the app-dev container exists only when set. */
   readonly appCheckoutPath: string | undefined;
-  /** Shell command that starts the app inside its container. Default `npm install && npm run dev`. */
+  /** Shell command that starts the app inside its container. */
   readonly appCommand: string;
-  /** LOG_LEVEL of the services. Default `info`. */
+  /** LOG_LEVEL of the services. */
   readonly logLevel: string;
-  /** AWS_REGION the services use against LocalStack. Default `us-east-1`. */
+  /** AWS_REGION the services use against LocalStack. */
   readonly awsRegion: string;
 }
 
-/** Reads one raw config value; `undefined` when unset. Pulumi's Config in the program, a map in tests. */
-export type ConfigReader = (key: string) => string | undefined;
-
-export class StackConfigError extends Error {
+/** Invalid settings; the message lists every one, each by its `keeperhub:<key>` name. Pulumi prints it without a stack. */
+export class StackConfigError extends pulumi.RunError {
   override name = "StackConfigError";
 }
 
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** An image reference pinned to a version: a tag that is not `latest`, or a digest. */
@@ -78,128 +177,186 @@ export function isPinnedImage(image: string): boolean {
   return tag.length > 0 && tag !== "latest" && /^[\w][\w.-]{0,127}$/.test(tag);
 }
 
-/**
- * Validates raw settings into a StackConfig. Pure: `read` supplies values, `stack` the stack name
- * (for the default profile). Throws one StackConfigError listing every bad option.
- */
-export function parseStackConfig(read: ConfigReader, stack: string): StackConfig {
-  const problems: string[] = [];
-  const option = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
-  const str = (key: string, fallback: string): string => {
-    const value = read(key);
-    return value === undefined || value === "" ? fallback : value;
-  };
-  const int = (key: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = read(key);
-    if (raw === undefined || raw === "") return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
-      problems.push(`${option(key)} must be an integer ${range} (got "${raw}")`);
-      return fallback;
-    }
-    return value;
-  };
-  const bool = (key: string, fallback: boolean): boolean => {
-    const raw = read(key);
-    if (raw === undefined || raw === "") return fallback;
-    if (raw === "true" || raw === "false") return raw === "true";
-    problems.push(`${option(key)} must be true or false (got "${raw}")`);
-    return fallback;
-  };
-  const image = (key: string, fallback: string): string => {
-    const value = str(key, fallback);
-    if (!isPinnedImage(value)) {
-      problems.push(
-        `${option(key)} must be pinned to a version tag or digest, never latest (got "${value}")`,
-      );
-    }
-    return value;
-  };
+// Each value arrives as the string Pulumi stores; a failed check says what was expected and what came.
+const got = (raw: string) => `(got "${raw}")`;
 
-  const stackProfile = (Object.keys(STACK_OF_PROFILE) as Profile[]).find(
-    (p) => STACK_OF_PROFILE[p] === stack,
+function integer(min: number, max?: number) {
+  const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+  return z.string().transform((raw, ctx) => {
+    const value = Number(raw);
+    if (!/^\s*-?\d+\s*$/.test(raw) || value < min || (max !== undefined && value > max)) {
+      ctx.addIssue({ code: "custom", message: `must be an integer ${range} ${got(raw)}` });
+      return z.NEVER;
+    }
+    return value;
+  });
+}
+
+const port = () => integer(1, 65_535);
+
+const boolean = () =>
+  z.string().transform((raw, ctx) => {
+    if (raw === "true" || raw === "false") return raw === "true";
+    ctx.addIssue({ code: "custom", message: `must be true or false ${got(raw)}` });
+    return z.NEVER;
+  });
+
+const oneOf = <const T extends readonly string[]>(values: T) =>
+  z.string().refine((raw) => values.includes(raw), {
+    error: (issue) => `must be one of ${values.join(", ")} ${got(String(issue.input))}`,
+  }) as unknown as z.ZodType<T[number], string>;
+
+const image = () =>
+  z.string().refine(isPinnedImage, {
+    error: (issue) => `must be pinned to a version tag or digest, never latest ${got(String(issue.input))}`,
+  });
+
+const dnsLabel = (what: string) =>
+  z.string().refine((raw) => raw.length <= 63 && DNS_LABEL.test(raw), {
+    error: (issue) => `must be ${what} ${got(String(issue.input))}`,
+  });
+
+const absoluteDirectory = () =>
+  z.string().superRefine((raw, ctx) => {
+    if (!path.isAbsolute(raw))
+      ctx.addIssue({ code: "custom", message: `must be an absolute path ${got(raw)}` });
+    else if (!existsSync(raw) || !statSync(raw).isDirectory())
+      ctx.addIssue({ code: "custom", message: `${raw} is not a directory` });
+  });
+
+const D = CONFIG_DEFAULTS;
+
+/** The one schema of the stack's (non-secret) settings. Unknown `keeperhub:` keys are errors. */
+const settingsSchema = z.strictObject({
+  profile: oneOf(PROFILES).optional(),
+  postgresPort: port().default(D.postgresPort),
+  localstackPort: port().default(D.localstackPort),
+  appPort: port().default(D.appPort),
+  postgresImage: image().default(D.postgresImage),
+  localstackImage: image().default(D.localstackImage),
+  nodeImage: image().default(D.nodeImage),
+  appImage: image().default(D.appImage),
+  appCheckoutPath: absoluteDirectory().optional(),
+  appCommand: z.string().default(D.appCommand),
+  minikubeProfile: dnsLabel("lowercase letters, digits and '-'").default(D.minikubeProfile),
+  minikubeMemoryMb: integer(2048).default(D.minikubeMemoryMb),
+  minikubeCpus: integer(2).default(D.minikubeCpus),
+  minikubeStopOnDestroy: boolean().default(D.minikubeStopOnDestroy),
+  kubeContext: z.string().optional(),
+  namespace: dnsLabel("a Kubernetes namespace name").default(D.namespace),
+  jobTtlSeconds: integer(0).default(D.jobTtlSeconds),
+  jobActiveDeadlineSeconds: integer(1).default(D.jobActiveDeadlineSeconds),
+  maxConcurrentJobs: integer(1).default(D.maxConcurrentJobs),
+  dispatcherStartingDeadlineSeconds: integer(10).default(D.dispatcherStartingDeadlineSeconds),
+  logLevel: oneOf(LOG_LEVELS).default(D.logLevel),
+  awsRegion: z.string().default(D.awsRegion),
+});
+
+const option = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
+
+/** The profile a stack name implies (local -> dev, hybrid -> minikube), if any. */
+function profileOfStack(stack: string): Profile | undefined {
+  return (Object.keys(STACK_OF_PROFILE) as Profile[]).find((p) => STACK_OF_PROFILE[p] === stack);
+}
+
+const PORT_KEYS = ["postgresPort", "localstackPort", "appPort"] as const;
+
+/**
+ * Two containers cannot publish the same host port. Checked apart from the schema so that a clash is
+ * reported together with every other bad setting (zod skips object refinements once a field fails).
+ */
+function portClashes(present: Readonly<Record<string, string>>): string[] {
+  const taken = new Map<number, string>();
+  const clashes: string[] = [];
+  for (const key of PORT_KEYS) {
+    const parsed = settingsSchema.shape[key].safeParse(present[key]);
+    if (!parsed.success) continue;
+    const other = taken.get(parsed.data);
+    if (other) clashes.push(`${option(key)} ${parsed.data} is also ${option(other)}`);
+    taken.set(parsed.data, key);
+  }
+  return clashes;
+}
+
+/** One line per zod issue, each starting with the setting's full name. */
+function describeIssues(error: z.ZodError, raw: Readonly<Record<string, string>>): string[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => `${option(key)} is not a setting${suggestion(key)}`);
+    }
+    const key = String(issue.path[0] ?? "");
+    const message =
+      issue.code === "invalid_type" ? `must be a string ${got(String(raw[key]))}` : issue.message;
+    return [`${option(key)} ${message}`];
+  });
+}
+
+function suggestion(key: string): string {
+  const known = Object.keys(CONFIG_DOCS).find((k) => k.toLowerCase() === key.toLowerCase());
+  return known ? ` (did you mean ${option(known)}?)` : ` (settings: README "Stack configuration")`;
+}
+
+/**
+ * Validates raw settings (keys without the `keeperhub:` prefix; secrets excluded) into a StackConfig.
+ * Pure. Throws one StackConfigError listing every bad setting. Empty values count as unset.
+ */
+export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: string): StackConfig {
+  const present = Object.fromEntries(
+    Object.entries(raw).filter(
+      ([key, value]) => value !== "" && !(SECRET_KEYS as readonly string[]).includes(key),
+    ),
   );
-  const rawProfile = read("profile");
-  let profile: Profile = stackProfile ?? "dev";
-  if (rawProfile !== undefined && rawProfile !== "") {
-    if ((PROFILES as readonly string[]).includes(rawProfile)) profile = rawProfile as Profile;
-    else problems.push(`${option("profile")} must be one of ${PROFILES.join(", ")} (got "${rawProfile}")`);
-  } else if (!stackProfile) {
+  const result = settingsSchema.safeParse(present);
+  const problems = [
+    ...(result.success ? [] : describeIssues(result.error, present)),
+    ...portClashes(present),
+  ];
+  const profile = result.data?.profile ?? profileOfStack(stack);
+  if (!profile && !present.profile) {
     problems.push(`${option("profile")} must be set for stack "${stack}" (dev or minikube)`);
   }
-
-  const ports = {
-    postgres: int("postgresPort", DEFAULT_PORTS.postgres, 1, 65_535),
-    localstack: int("localstackPort", DEFAULT_PORTS.localstack, 1, 65_535),
-    app: int("appPort", DEFAULT_PORTS.app, 1, 65_535),
-  };
-  const taken = new Map<number, string>();
-  for (const [name, port] of Object.entries(ports)) {
-    const other = taken.get(port);
-    if (other) problems.push(`${option(`${name}Port`)} ${port} is also ${option(`${other}Port`)}`);
-    taken.set(port, name);
-  }
-
-  const minikubeProfile = str("minikubeProfile", "minikube");
-  if (!DNS_LABEL.test(minikubeProfile)) {
-    problems.push(
-      `${option("minikubeProfile")} must be lowercase letters, digits and '-' (got "${minikubeProfile}")`,
-    );
-  }
-  const namespace = str("namespace", DEFAULT_NAMESPACE);
-  if (!DNS_LABEL.test(namespace) || namespace.length > 63) {
-    problems.push(`${option("namespace")} must be a Kubernetes namespace name (got "${namespace}")`);
-  }
-  const logLevel = str("logLevel", "info");
-  if (!LOG_LEVELS.includes(logLevel)) {
-    problems.push(`${option("logLevel")} must be one of ${LOG_LEVELS.join(", ")} (got "${logLevel}")`);
-  }
-
-  const rawCheckout = read("appCheckoutPath");
-  let appCheckoutPath: string | undefined;
-  if (rawCheckout !== undefined && rawCheckout !== "") {
-    if (!path.isAbsolute(rawCheckout)) {
-      problems.push(`${option("appCheckoutPath")} must be an absolute path (got "${rawCheckout}")`);
-    } else if (!existsSync(rawCheckout) || !statSync(rawCheckout).isDirectory()) {
-      problems.push(`${option("appCheckoutPath")} ${rawCheckout} is not a directory`);
-    } else {
-      appCheckoutPath = rawCheckout;
-    }
-  }
-
-  const config: StackConfig = {
-    profile,
-    ports,
-    images: {
-      postgres: image("postgresImage", "postgres:16.9-bookworm"),
-      localstack: image("localstackImage", "localstack/localstack:4.4.0"),
-      app: image("appImage", "node:24.22.3-bookworm-slim"),
-    },
-    nodeImage: image("nodeImage", "node:24.22.3-bookworm-slim"),
-    minikube: {
-      profile: minikubeProfile,
-      memoryMb: int("minikubeMemoryMb", 4096, 2048),
-      cpus: int("minikubeCpus", 2, 2),
-      stopOnDestroy: bool("minikubeStopOnDestroy", false),
-    },
-    kubeContext: str("kubeContext", minikubeProfile),
-    namespace,
-    jobs: {
-      ttlSeconds: int("jobTtlSeconds", 3600, 0),
-      activeDeadlineSeconds: int("jobActiveDeadlineSeconds", 300, 1),
-      maxConcurrent: int("maxConcurrentJobs", 10, 1),
-    },
-    dispatcherStartingDeadlineSeconds: int("dispatcherStartingDeadlineSeconds", 30, 10),
-    appCheckoutPath,
-    appCommand: str("appCommand", "npm install && npm run dev"),
-    logLevel,
-    awsRegion: str("awsRegion", "us-east-1"),
-  };
-  if (problems.length > 0) {
+  if (!result.success || !profile || problems.length > 0) {
     throw new StackConfigError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
   }
-  return config;
+  const s = result.data;
+  return {
+    profile,
+    ports: { postgres: s.postgresPort, localstack: s.localstackPort, app: s.appPort },
+    images: { postgres: s.postgresImage, localstack: s.localstackImage, app: s.appImage },
+    nodeImage: s.nodeImage,
+    minikube: {
+      profile: s.minikubeProfile,
+      memoryMb: s.minikubeMemoryMb,
+      cpus: s.minikubeCpus,
+      stopOnDestroy: s.minikubeStopOnDestroy,
+    },
+    kubeContext: s.kubeContext ?? s.minikubeProfile,
+    namespace: s.namespace,
+    jobs: {
+      ttlSeconds: s.jobTtlSeconds,
+      activeDeadlineSeconds: s.jobActiveDeadlineSeconds,
+      maxConcurrent: s.maxConcurrentJobs,
+    },
+    dispatcherStartingDeadlineSeconds: s.dispatcherStartingDeadlineSeconds,
+    appCheckoutPath: s.appCheckoutPath,
+    appCommand: s.appCommand,
+    logLevel: s.logLevel,
+    awsRegion: s.awsRegion,
+  };
+}
+
+/** The README's stack-configuration table, from CONFIG_DOCS and the defaults. Pure. */
+export function configTableMarkdown(): string {
+  const defaultOf = (key: ConfigKey): string =>
+    key in DERIVED_DEFAULTS
+      ? DERIVED_DEFAULTS[key as keyof typeof DERIVED_DEFAULTS]
+      : `\`${CONFIG_DEFAULTS[key as keyof typeof CONFIG_DEFAULTS]}\``;
+  const rows = (Object.keys(CONFIG_DOCS) as ConfigKey[]).map((key) => {
+    const { profiles, doc } = CONFIG_DOCS[key];
+    const stacks = profiles === "both" ? "both" : STACK_OF_PROFILE[profiles];
+    return `| \`${key}\` | ${defaultOf(key)} | ${stacks} | ${doc} |`;
+  });
+  return ["| key | default | stacks | meaning |", "|---|---|---|---|", ...rows].join("\n");
 }
 
 /** The stack's secrets: set with `pulumi config set --secret`, otherwise generated once (see secrets.ts). */
@@ -210,10 +367,20 @@ export interface StackSecrets {
   readonly encryptionKey: pulumi.Output<string> | undefined;
 }
 
+/** The stack's `keeperhub:` settings as Pulumi holds them, keys without the prefix. */
+function rawSettings(): Record<string, string> {
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  return Object.fromEntries(
+    Object.entries(pulumi.runtime.allConfig()).flatMap(([key, value]) =>
+      key.startsWith(prefix) ? [[key.slice(prefix.length), value]] : [],
+    ),
+  );
+}
+
 /** Reads and validates the current stack's config. Call once, from infra/index.ts. */
 export function loadStackConfig(): { config: StackConfig; secrets: StackSecrets } {
   const cfg = new pulumi.Config(CONFIG_NAMESPACE);
-  const config = parseStackConfig((key) => cfg.get(key), pulumi.getStack());
+  const config = parseStackConfig(rawSettings(), pulumi.getStack());
   return {
     config,
     secrets: { dbPassword: cfg.getSecret("dbPassword"), encryptionKey: cfg.getSecret("encryptionKey") },

@@ -1,7 +1,9 @@
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DOCKER, HOST_ALIAS, STACK_LABEL } from "../services/contracts/names.js";
 import { childOf } from "./component.js";
+import { shellQuote } from "./khctl.js";
 
 /** The database and its owner inside the Postgres container. */
 export const DB_NAME = "keeperhub";
@@ -11,14 +13,52 @@ export const POSTGRES_INTERNAL_PORT = 5432;
 export const LOCALSTACK_INTERNAL_PORT = 4566;
 /** LocalStack accepts any credentials; the SDK needs some. Not secrets. */
 export const LOCALSTACK_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" } as const;
+/** The account LocalStack puts in queue URLs for those credentials. */
+export const LOCALSTACK_ACCOUNT_ID = "000000000000";
 
-/** A postgres:// URL for the stack's database at host:port. The password makes it a secret. */
+/** A postgres:// URL for the stack's database at host:port. Pure; the password is URL-encoded. */
+export function postgresUrl(host: string, port: number, password: string): string {
+  return `postgres://${DB_USER}:${encodeURIComponent(password)}@${host}:${port}/${DB_NAME}`;
+}
+
+/**
+ * What a value says while the resource it comes from does not exist yet: a `pulumi up --target` of
+ * something else leaves it undefined. Never a throw: the update goes on, and the output names the fix.
+ */
+export function notCreatedYet(what: string, stack: string): string {
+  return `${what} does not exist yet: run \`pulumi up -s ${stack}\``;
+}
+
+/** The stack's database URL at host:port, as a secret (it holds the password). */
 export function databaseUrl(
   host: string,
   port: number,
   password: pulumi.Input<string>,
+  stack: string,
 ): pulumi.Output<string> {
-  return pulumi.secret(pulumi.interpolate`postgres://${DB_USER}:${password}@${host}:${port}/${DB_NAME}`);
+  return pulumi.secret(
+    pulumi
+      .output(password)
+      .apply((pw) =>
+        pw === undefined ? notCreatedYet("the database password", stack) : postgresUrl(host, port, pw),
+      ),
+  );
+}
+
+/** The environment variable that hands the new password to `ALTER ROLE` (never on a command line). */
+export const NEW_PASSWORD_ENV = "KEEPERHUB_DB_PASSWORD";
+
+/**
+ * Sets the role's password in the running database. Postgres reads POSTGRES_PASSWORD only when it
+ * creates its data directory, so a changed `keeperhub:dbPassword` must be applied with ALTER ROLE. psql
+ * runs inside the container over the local socket (trusted there), so the old password is not needed; it
+ * reads the new one from the environment (`\getenv`) and quotes it itself (`:'pw'`).
+ */
+export function setPasswordScript(container: string): string {
+  const sql = [`\\getenv pw ${NEW_PASSWORD_ENV}`, `ALTER ROLE ${DB_USER} WITH PASSWORD :'pw';`];
+  return `printf '%s\\n' ${sql.map(shellQuote).join(" ")} | docker exec -i -e ${NEW_PASSWORD_ENV} ${shellQuote(
+    container,
+  )} psql -v ON_ERROR_STOP=1 -q -U ${DB_USER} -d ${DB_NAME}`;
 }
 
 /** Labels every container of the stack carries, so `khctl doctor` and `khctl status` can tell stacks apart. */
@@ -51,14 +91,20 @@ export function localstackHealthcheck(): docker.types.input.ContainerHealthcheck
 }
 
 /**
- * LocalStack's environment: SQS only, and queue URLs of the form http://host.minikube.internal:<port>/<account>/<queue>
- * (path strategy), so the same URL works from the host (with the /etc/hosts line) and from minikube pods.
+ * The host[:port] LocalStack names in queue URLs: host.minikube.internal for the minikube profile (the
+ * same URL works from pods and, with the /etc/hosts line, from the host), localhost for dev (the host is
+ * the only place that reads them; the services always send to AWS_ENDPOINT_URL).
  */
-export function localstackEnv(hostPort: number): string[] {
+export function localstackUrlHost(profile: "dev" | "minikube", hostPort: number): string {
+  return `${profile === "minikube" ? HOST_ALIAS : "localhost"}:${hostPort}`;
+}
+
+/** LocalStack's environment: SQS only, path-style queue URLs naming `urlHost` (see queueUrls). */
+export function localstackEnv(urlHost: string): string[] {
   return [
     "SERVICES=sqs",
     "EAGER_SERVICE_LOADING=1",
-    `LOCALSTACK_HOST=${HOST_ALIAS}:${hostPort}`,
+    `LOCALSTACK_HOST=${urlHost}`,
     "SQS_ENDPOINT_STRATEGY=path",
   ];
 }
@@ -66,6 +112,8 @@ export function localstackEnv(hostPort: number): string[] {
 export interface ContainersArgs {
   /** Stack name, put on every container as the `io.keeperhub.stack` label. */
   readonly stack: string;
+  /** The host[:port] in queue URLs (localstackUrlHost). */
+  readonly queueUrlHost: string;
   /** Pinned images for Postgres and LocalStack. */
   readonly images: { readonly postgres: string; readonly localstack: string };
   /** Host ports to publish. */
@@ -89,8 +137,12 @@ export class Containers extends pulumi.ComponentResource {
   readonly networkDatabaseUrl: pulumi.Output<string>;
   /** Database URL from minikube pods. Secret. */
   readonly clusterDatabaseUrl: pulumi.Output<string>;
+  /** Applies keeperhub:dbPassword to the running database; whatever connects comes after it. */
+  readonly postgresPassword: command.local.Command;
   /** SQS endpoint from the host, from the network and from pods. */
   readonly endpoints: { readonly host: string; readonly network: string; readonly cluster: string };
+  /** host:port of Postgres and LocalStack as minikube pods reach them. */
+  readonly clusterAddresses: { readonly postgres: string; readonly localstack: string };
 
   constructor(name: string, args: ContainersArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Containers", name, {}, opts);
@@ -141,7 +193,19 @@ export class Containers extends pulumi.ComponentResource {
         wait: true,
         waitTimeout: 120,
       },
-      childOf(this, opts),
+      // POSTGRES_* apply only when the data directory is created: a changed password must not replace
+      // the container (the volume keeps the old one); postgresPassword applies it instead.
+      childOf(this, opts, { ignoreChanges: ["envs"] }),
+    );
+    this.postgresPassword = new command.local.Command(
+      `${name}-postgres-password`,
+      {
+        create: setPasswordScript(DOCKER.postgres),
+        environment: { [NEW_PASSWORD_ENV]: pulumi.secret(args.dbPassword) },
+        // A new container (a new id) may have started on an existing volume: set it there too.
+        triggers: [this.postgres.id],
+      },
+      childOf(this, opts, { dependsOn: [this.postgres] }),
     );
 
     this.localstack = new docker.Container(
@@ -150,7 +214,7 @@ export class Containers extends pulumi.ComponentResource {
         name: DOCKER.localstack,
         image: localstackImage.imageId,
         restart: "unless-stopped",
-        envs: localstackEnv(args.ports.localstack),
+        envs: localstackEnv(args.queueUrlHost),
         ports: [{ internal: LOCALSTACK_INTERNAL_PORT, external: args.ports.localstack }],
         volumes: [{ volumeName: localstackVolume.name, containerPath: "/var/lib/localstack" }],
         networksAdvanced: [{ name: this.network.name, aliases: [DOCKER.localstack] }],
@@ -162,13 +226,22 @@ export class Containers extends pulumi.ComponentResource {
       childOf(this, opts),
     );
 
-    this.hostDatabaseUrl = databaseUrl("localhost", args.ports.postgres, args.dbPassword);
-    this.networkDatabaseUrl = databaseUrl(DOCKER.postgres, POSTGRES_INTERNAL_PORT, args.dbPassword);
-    this.clusterDatabaseUrl = databaseUrl(HOST_ALIAS, args.ports.postgres, args.dbPassword);
+    this.hostDatabaseUrl = databaseUrl("localhost", args.ports.postgres, args.dbPassword, args.stack);
+    this.networkDatabaseUrl = databaseUrl(
+      DOCKER.postgres,
+      POSTGRES_INTERNAL_PORT,
+      args.dbPassword,
+      args.stack,
+    );
+    this.clusterDatabaseUrl = databaseUrl(HOST_ALIAS, args.ports.postgres, args.dbPassword, args.stack);
+    this.clusterAddresses = {
+      postgres: `${HOST_ALIAS}:${args.ports.postgres}`,
+      localstack: `${HOST_ALIAS}:${args.ports.localstack}`,
+    };
     this.endpoints = {
       host: `http://localhost:${args.ports.localstack}`,
       network: `http://${DOCKER.localstack}:${LOCALSTACK_INTERNAL_PORT}`,
-      cluster: `http://${HOST_ALIAS}:${args.ports.localstack}`,
+      cluster: `http://${this.clusterAddresses.localstack}`,
     };
     this.registerOutputs({
       network: this.network.name,

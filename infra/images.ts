@@ -1,10 +1,11 @@
 import path from "node:path";
+import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { IMAGES } from "../services/contracts/names.js";
 import { childOf } from "./component.js";
 import { hashFiles, listFiles } from "./hash.js";
-import { REPO_ROOT } from "./khctl.js";
+import { REPO_ROOT, shellQuote } from "./khctl.js";
 
 export const DOCKERFILE = "services/Dockerfile";
 
@@ -35,26 +36,59 @@ export function imageTag(kind: ImageKind, nodeImage: string, root: string = REPO
   return hashFiles(root, buildInputs(root), [IMAGE_TARGETS[kind], nodeImage]);
 }
 
+/**
+ * The platform images are built for: this machine's, stated explicitly (the provider otherwise picks the
+ * same one and prints a notice about it on every preview).
+ */
+export function hostPlatform(arch: string = process.arch): string {
+  return `linux/${arch === "x64" ? "amd64" : arch}`;
+}
+
+/**
+ * Removes a built image from the local Docker daemon. The docker provider leaves built images behind on
+ * delete (deliberately), so a command does it: on destroy, and for the old tag when a change replaces it.
+ * An image already gone is fine; any other failure (still in use) stops with Docker's message.
+ */
+export function imageRemoveScript(ref: string): string {
+  const quoted = shellQuote(ref);
+  return `if docker image inspect ${quoted} >/dev/null 2>&1; then docker image rm ${quoted}; fi`;
+}
+
 export interface ImagesArgs {
   /** Base Node image (pinned), passed to the Dockerfile as NODE_IMAGE. */
   readonly nodeImage: string;
+  /** Build keeperhub-runner too: only the minikube profile runs it (the dev executor runs the scheduler image). */
+  readonly runner: boolean;
   /** Build context. Default: the repository root. */
   readonly root?: string;
 }
 
-/** The two service images, built from services/Dockerfile into the local Docker daemon (never pushed). */
+/** One built image: the build, its content-tagged reference, and the command that removes it. */
+export interface BuiltImage {
+  readonly build: docker.Image;
+  /** `name:tag`, known before the build. */
+  readonly ref: string;
+  /** Removes the image on destroy, and the previous tag when a new one replaces it. */
+  readonly cleanup: command.local.Command;
+}
+
+/**
+ * The service images the stack runs, built from services/Dockerfile into the local Docker daemon (never
+ * pushed) and removed again by `pulumi destroy`, old tags as soon as a new one replaces them. The pulled
+ * base images stay (a cache, not something the stack made).
+ */
 export class Images extends pulumi.ComponentResource {
-  /** `keeperhub-scheduler:<content tag>`: dispatcher, spawner, executor and khctl. */
-  readonly scheduler: docker.Image;
-  /** `keeperhub-runner:<content tag>`: one execution per Job. */
-  readonly runner: docker.Image;
-  /** Full references (name:tag), known before the build. */
-  readonly refs: { readonly scheduler: string; readonly runner: string };
+  /** keeperhub-scheduler: dispatcher, spawner, executor and khctl. */
+  readonly scheduler: BuiltImage;
+  /** keeperhub-runner: one execution per Job (minikube profile only). */
+  readonly runner: BuiltImage | undefined;
+  /** Full references (name:tag) of the built images. */
+  readonly refs: { readonly scheduler: string; readonly runner?: string };
 
   constructor(name: string, args: ImagesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Images", name, {}, opts);
     const root = args.root ?? REPO_ROOT;
-    const build = (kind: ImageKind): [string, docker.Image] => {
+    const build = (kind: ImageKind): BuiltImage => {
       const ref = `${IMAGES[kind]}:${imageTag(kind, args.nodeImage, root)}`;
       const image = new docker.Image(
         `${name}-${kind}`,
@@ -68,18 +102,23 @@ export class Images extends pulumi.ComponentResource {
             dockerfile: path.join(root, DOCKERFILE),
             target: IMAGE_TARGETS[kind],
             args: { NODE_IMAGE: args.nodeImage },
+            platform: hostPlatform(),
             builderVersion: docker.BuilderVersion.BuilderBuildKit,
           },
         },
         childOf(this, opts),
       );
-      return [ref, image];
+      const cleanup = new command.local.Command(
+        `${name}-${kind}-cleanup`,
+        // Only a delete: a new tag replaces this resource, whose delete then removes the old tag.
+        { delete: imageRemoveScript(ref), triggers: [ref] },
+        childOf(this, opts, { dependsOn: [image] }),
+      );
+      return { build: image, ref, cleanup };
     };
-    const [schedulerRef, scheduler] = build("scheduler");
-    const [runnerRef, runner] = build("runner");
-    this.scheduler = scheduler;
-    this.runner = runner;
-    this.refs = { scheduler: schedulerRef, runner: runnerRef };
-    this.registerOutputs({ scheduler: schedulerRef, runner: runnerRef });
+    this.scheduler = build("scheduler");
+    this.runner = args.runner ? build("runner") : undefined;
+    this.refs = { scheduler: this.scheduler.ref, ...(this.runner ? { runner: this.runner.ref } : {}) };
+    this.registerOutputs({ ...this.refs });
   }
 }

@@ -1,22 +1,16 @@
 /**
  * The Pulumi program (Pulumi.yaml `main`). Stacks: `local` (profile dev: everything in Docker) and
  * `hybrid` (profile minikube: Postgres and LocalStack in Docker, the scheduler in minikube).
- * This file only reads the config and wires; the components live beside it.
+ * This file only reads the config, looks at the machine (the preflight first) and wires; the components
+ * live beside it. Its result is the stack outputs: only those of the stack's profile.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config.js";
-import { createKeeperhub } from "./program.js";
+import { createKeeperhub, observe } from "./program.js";
 
-const { config, secrets } = loadStackConfig();
-const outputs = createKeeperhub(config, secrets, pulumi.getStack());
-
-export const profile = outputs.profile;
-export const appUrl = outputs.appUrl;
-export const databaseUrl = outputs.databaseUrl;
-export const queueUrl = outputs.queueUrl;
-export const dlqUrl = outputs.dlqUrl;
-export const awsEndpointUrl = outputs.awsEndpointUrl;
-export const namespace = outputs.namespace;
-export const kubeContext = outputs.kubeContext;
-export const images = outputs.images;
-export const nextCommands = outputs.nextCommands;
+export default async function keeperhub() {
+  const { config, secrets } = loadStackConfig();
+  const stack = pulumi.getStack();
+  const observed = await observe(config, stack);
+  return createKeeperhub(config, secrets, stack, observed);
+}

@@ -1,8 +1,6 @@
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Profile } from "../services/contracts/names.js";
-import { childOf } from "./component.js";
-import { khctl, REPO_ROOT } from "./khctl.js";
+import { excerpt, khctlReport, runOnHost } from "./khctl.js";
 
 export interface PreflightArgs {
   /** The profile whose checks run: `dev` (Docker) or `minikube` (Docker, minikube, the hosts line). */
@@ -31,22 +29,61 @@ export function doctorArgs(args: PreflightArgs): string[] {
   ];
 }
 
-/**
- * Runs `khctl doctor` before anything changes; every other resource depends on it, so a failed check
- * stops the update with the doctor's one-line messages and their fixes. It re-runs when the profile,
- * stack or ports change; run `khctl doctor` yourself at any time.
- */
-export class Preflight extends pulumi.ComponentResource {
-  readonly check: command.local.Command;
+/** One check of `khctl doctor --json`. */
+export interface DoctorCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly required: boolean;
+  readonly message: string;
+  readonly fix?: string;
+}
 
-  constructor(name: string, args: PreflightArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("keeperhub:infra:Preflight", name, {}, opts);
-    const doctor = doctorArgs(args);
-    this.check = new command.local.Command(
-      `${name}-doctor`,
-      { create: khctl(doctor), dir: REPO_ROOT, triggers: doctor },
-      childOf(this, opts),
-    );
-    this.registerOutputs({ stdout: this.check.stdout });
+/** A failed preflight: Pulumi prints the message alone (no stack trace), before anything changed. */
+export class PreflightError extends pulumi.RunError {
+  override name = "PreflightError";
+}
+
+/** The checks from `khctl doctor --json`; throws PreflightError when it printed none (naming stderr). */
+export function parseDoctorReport(stdout: string, stderr: string): DoctorCheck[] {
+  try {
+    const report = JSON.parse(stdout) as { checks?: unknown };
+    if (Array.isArray(report.checks)) return report.checks as DoctorCheck[];
+  } catch {
+    // Not JSON: khctl did not start (tsx missing, a syntax error); stderr says why.
   }
+  throw new PreflightError(
+    `the preflight \`khctl doctor\` printed no report: ${excerpt(stderr) || excerpt(stdout) || "no output"}\n` +
+      "Run `npm install`, then `npx khctl doctor` to see it.",
+  );
+}
+
+/**
+ * The message for the required checks that failed, each with the doctor's one-line fix; undefined when
+ * all passed. Pure.
+ */
+export function preflightFailure(checks: readonly DoctorCheck[], args: PreflightArgs): string | undefined {
+  const failed = checks.filter((check) => check.required && !check.ok);
+  if (failed.length === 0) return undefined;
+  const lines = failed.flatMap((check) => [
+    `  ${check.name}: ${check.message}`,
+    ...(check.fix ? [`    fix: ${check.fix}`] : []),
+  ]);
+  return [
+    `preflight failed (khctl doctor), nothing was changed:`,
+    ...lines,
+    `Check again with: npx khctl doctor --profile ${args.profile}`,
+  ].join("\n");
+}
+
+/**
+ * Runs `khctl doctor` on every preview and update, before anything is declared: no provider is
+ * configured and nothing changes until it passes, so a missing Docker or minikube ends with the
+ * doctor's fix rather than a provider's connection error. Throws PreflightError when a check fails.
+ */
+export async function runPreflight(args: PreflightArgs): Promise<DoctorCheck[]> {
+  const { stdout, stderr } = await runOnHost(khctlReport(doctorArgs(args)));
+  const checks = parseDoctorReport(stdout, stderr);
+  const failure = preflightFailure(checks, args);
+  if (failure) throw new PreflightError(failure);
+  return checks;
 }

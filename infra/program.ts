@@ -1,31 +1,38 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { DOCKER, K8S, LABELS, RUNNER_APP_LABEL, SPAWNER_HEALTH } from "../services/contracts/names.js";
 import { AppDev } from "./app.js";
-import { Cluster, Scheduler } from "./cluster/index.js";
+import { Cluster, type ClusterObservation, observeCluster, Scheduler } from "./cluster/index.js";
 import type { StackConfig, StackSecrets } from "./config.js";
-import { Containers, LOCALSTACK_CREDENTIALS } from "./containers.js";
+import { Containers, LOCALSTACK_CREDENTIALS, localstackUrlHost } from "./containers.js";
+import type { Seen } from "./drift.js";
 import { Images } from "./images.js";
 import { LocalServices } from "./local-services.js";
 import { Migrations } from "./migrations.js";
-import { Preflight } from "./preflight.js";
-import { Queue } from "./queue.js";
+import { type PreflightArgs, runPreflight } from "./preflight.js";
+import { observeQueues, Queue } from "./queue.js";
 import { Secrets } from "./secrets.js";
 
-/** The stack outputs (`pulumi stack output`). */
+/**
+ * The stack outputs (`pulumi stack output`): only what the stack's profile has, so no output is ever
+ * undefined (Pulumi warns about those on every preview).
+ */
 export interface KeeperhubOutputs {
   readonly profile: string;
-  /** http://localhost:<appPort>, or a note that the app is not part of this stack. */
-  readonly appUrl: string;
   /** From the host (secret): `pulumi stack output databaseUrl --show-secrets`. */
   readonly databaseUrl: pulumi.Output<string>;
-  readonly queueUrl: pulumi.Output<string>;
-  readonly dlqUrl: pulumi.Output<string>;
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
   /** SQS endpoint from the host. */
   readonly awsEndpointUrl: string;
-  readonly namespace: string | undefined;
-  readonly kubeContext: string | undefined;
-  readonly images: { readonly scheduler: string; readonly runner: string };
+  /** Content-tagged references of the images the stack built. */
+  readonly images: { readonly scheduler: string; readonly runner?: string };
   readonly nextCommands: string[];
+  /** http://localhost:<appPort>, with `keeperhub:appCheckoutPath` only. */
+  readonly appUrl?: string;
+  /** minikube profile only. */
+  readonly namespace?: string;
+  /** minikube profile only. */
+  readonly kubeContext?: string;
 }
 
 /** Commands worth trying after `pulumi up`, for the stack's profile. Pure, for tests and the README. */
@@ -50,47 +57,95 @@ export function nextCommands(config: StackConfig, stack: string): string[] {
   ];
 }
 
+/** What this preview or update found on the machine, read before anything is declared. */
+export interface Observations {
+  /** When it looked (restore tokens carry it). */
+  readonly at: Date;
+  /** LocalStack's queues. */
+  readonly queues: Seen;
+  /** minikube, its images and the stack's objects (minikube profile only). */
+  readonly cluster?: ClusterObservation;
+}
+
+/** The SQS endpoint from the host. */
+const hostSqsEndpoint = (config: StackConfig) => `http://localhost:${config.ports.localstack}`;
+
+/** The preflight's arguments for a stack. Pure. */
+export function preflightArgs(config: StackConfig, stack: string): PreflightArgs {
+  return {
+    profile: config.profile,
+    stack,
+    ports: config.ports,
+    appEnabled: config.appCheckoutPath !== undefined,
+  };
+}
+
 /**
- * Declares the stack: preflight first, then the Docker side, the queue and the schema, the images, and
- * the profile's workers (containers for `dev`, minikube objects for `minikube`). Every component
- * depends on the preflight, so nothing changes when a check fails.
+ * Reads the machine on every preview and update, before anything is declared: first the preflight
+ * (`khctl doctor`; a failed check throws, so no provider is configured and nothing changes), then what
+ * can drift: LocalStack's queues and, for the minikube profile, minikube, its images and the objects.
+ */
+export async function observe(config: StackConfig, stack: string): Promise<Observations> {
+  await runPreflight(preflightArgs(config, stack));
+  const at = new Date();
+  const [queues, cluster] = await Promise.all([
+    observeQueues({ endpoint: hostSqsEndpoint(config), region: config.awsRegion }),
+    config.profile === "minikube"
+      ? observeCluster({
+          profile: config.minikube.profile,
+          context: config.kubeContext,
+          namespace: config.namespace,
+        })
+      : undefined,
+  ]);
+  return { at, queues, ...(cluster ? { cluster } : {}) };
+}
+
+/**
+ * Declares the stack: the Docker side, the queue and the schema, the images, and the profile's workers
+ * (containers for `dev`, minikube objects for `minikube`). Call after `observe`, which ran the preflight.
  */
 export function createKeeperhub(
   config: StackConfig,
   secretsConfig: StackSecrets,
   stack: string,
+  observed: Observations,
 ): KeeperhubOutputs {
-  const preflight = new Preflight("preflight", {
-    profile: config.profile,
-    stack,
-    ports: config.ports,
-    appEnabled: config.appCheckoutPath !== undefined,
-  });
   const after = (...resources: pulumi.Resource[]): pulumi.ComponentResourceOptions => ({
-    dependsOn: [preflight, ...resources],
+    dependsOn: resources,
   });
+  const minikubeProfile = config.profile === "minikube";
 
-  const secrets = new Secrets(
-    "secrets",
-    { dbPassword: secretsConfig.dbPassword, encryptionKey: secretsConfig.encryptionKey },
-    after(),
-  );
-  const containers = new Containers(
-    "containers",
-    { stack, images: config.images, ports: config.ports, dbPassword: secrets.dbPassword },
-    after(),
-  );
+  const secrets = new Secrets("secrets", {
+    dbPassword: secretsConfig.dbPassword,
+    encryptionKey: secretsConfig.encryptionKey,
+  });
+  const queueUrlHost = localstackUrlHost(config.profile, config.ports.localstack);
+  const containers = new Containers("containers", {
+    stack,
+    queueUrlHost,
+    images: config.images,
+    ports: config.ports,
+    dbPassword: secrets.dbPassword,
+  });
   const queue = new Queue(
     "queue",
-    { endpoint: containers.endpoints.host, region: config.awsRegion, localstackId: containers.localstack.id },
+    {
+      endpoint: containers.endpoints.host,
+      region: config.awsRegion,
+      urlHost: queueUrlHost,
+      localstackId: containers.localstack.id,
+      seen: observed.queues,
+      seenAt: observed.at,
+    },
     after(containers.localstack),
   );
   const migrations = new Migrations(
     "migrations",
     { databaseUrl: containers.hostDatabaseUrl, postgresId: containers.postgres.id },
-    after(containers.postgres),
+    after(containers.postgresPassword),
   );
-  const images = new Images("images", { nodeImage: config.nodeImage }, after());
+  const images = new Images("images", { nodeImage: config.nodeImage, runner: minikubeProfile });
   const consumersReady = [queue, migrations];
 
   const networkSettings = {
@@ -117,74 +172,72 @@ export function createKeeperhub(
     );
   }
 
-  let namespace: string | undefined;
-  let kubeContext: string | undefined;
-  if (config.profile === "dev") {
-    new LocalServices(
-      "workers",
-      {
-        stack,
-        image: images.scheduler.imageName,
-        network: containers.network.name,
-        settings: networkSettings,
-      },
-      after(images, ...consumersReady),
-    );
-  } else {
-    const cluster = new Cluster(
-      "cluster",
-      {
-        minikube: config.minikube,
-        kubeContext: config.kubeContext,
-        namespace: config.namespace,
-        images: {
-          scheduler: { resource: images.scheduler, ref: images.refs.scheduler },
-          runner: { resource: images.runner, ref: images.refs.runner },
-        },
-      },
-      after(),
-    );
-    new Scheduler(
-      "scheduler",
-      {
-        provider: cluster.provider,
-        namespace: cluster.namespace,
-        images: images.refs,
-        imageLoads: Object.values(cluster.imageLoads),
-        settings: {
-          awsEndpointUrl: containers.endpoints.cluster,
-          awsRegion: config.awsRegion,
-          queueUrl: queue.queueUrl,
-          namespace: config.namespace,
-          jobTtlSeconds: config.jobs.ttlSeconds,
-          jobActiveDeadlineSeconds: config.jobs.activeDeadlineSeconds,
-          maxConcurrentJobs: config.jobs.maxConcurrent,
-          logLevel: config.logLevel,
-        },
-        databaseUrl: containers.clusterDatabaseUrl,
-        encryptionKey: secrets.encryptionKey,
-        awsCredentials: LOCALSTACK_CREDENTIALS,
-        spawnerProbes: SPAWNER_HEALTH,
-        dispatcherStartingDeadlineSeconds: config.dispatcherStartingDeadlineSeconds,
-      },
-      after(...consumersReady, cluster.runnerJobsCleanup),
-    );
-    namespace = config.namespace;
-    kubeContext = config.kubeContext;
-  }
-
-  return {
+  const common = {
     profile: config.profile,
-    appUrl: config.appCheckoutPath
-      ? `http://localhost:${config.ports.app}`
-      : "not deployed: set keeperhub:appCheckoutPath to run the app",
     databaseUrl: containers.hostDatabaseUrl,
     queueUrl: queue.queueUrl,
     dlqUrl: queue.deadLetterQueueUrl,
     awsEndpointUrl: containers.endpoints.host,
-    namespace,
-    kubeContext,
     images: images.refs,
     nextCommands: nextCommands(config, stack),
+    ...(config.appCheckoutPath ? { appUrl: `http://localhost:${config.ports.app}` } : {}),
   };
+
+  if (!minikubeProfile) {
+    new LocalServices(
+      "workers",
+      { stack, image: images.scheduler.ref, network: containers.network.name, settings: networkSettings },
+      after(images, ...consumersReady),
+    );
+    return common;
+  }
+  if (!images.runner || !observed.cluster) {
+    throw new Error("the minikube profile needs the runner image and an observation of minikube (observe())");
+  }
+
+  const cluster = new Cluster("cluster", {
+    minikube: config.minikube,
+    kubeContext: config.kubeContext,
+    namespace: config.namespace,
+    images: {
+      scheduler: { resource: images.scheduler.build, ref: images.scheduler.ref },
+      runner: { resource: images.runner.build, ref: images.runner.ref },
+    },
+    observed: observed.cluster,
+    observedAt: observed.at,
+  });
+  new Scheduler(
+    "scheduler",
+    {
+      provider: cluster.provider,
+      namespace: cluster.namespace,
+      images: { scheduler: images.scheduler.ref, runner: images.runner.ref },
+      imageLoads: Object.values(cluster.imageLoads),
+      settings: {
+        awsEndpointUrl: containers.endpoints.cluster,
+        awsRegion: config.awsRegion,
+        queueUrl: queue.queueUrl,
+        namespace: config.namespace,
+        jobTtlSeconds: config.jobs.ttlSeconds,
+        jobActiveDeadlineSeconds: config.jobs.activeDeadlineSeconds,
+        maxConcurrentJobs: config.jobs.maxConcurrent,
+        logLevel: config.logLevel,
+      },
+      databaseUrl: containers.clusterDatabaseUrl,
+      encryptionKey: secrets.encryptionKey,
+      awsCredentials: LOCALSTACK_CREDENTIALS,
+      spawnerProbes: SPAWNER_HEALTH,
+      dispatcherStartingDeadlineSeconds: config.dispatcherStartingDeadlineSeconds,
+      reachTargets: Object.entries(containers.clusterAddresses).map(
+        ([what, address]) => `${what}=${address}`,
+      ),
+      minikubeProfile: config.minikube.profile,
+      kubeContext: config.kubeContext,
+      startRestore: cluster.startRestore,
+      observed: observed.cluster,
+      observedAt: observed.at,
+    },
+    after(...consumersReady, cluster.runnerJobsCleanup),
+  );
+  return { ...common, namespace: config.namespace, kubeContext: config.kubeContext };
 }

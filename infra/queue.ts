@@ -1,46 +1,33 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { ENV } from "../services/contracts/names.js";
+import { DLQ_NAME, ENV, QUEUE_NAME } from "../services/contracts/names.js";
 import { childOf } from "./component.js";
-import { LOCALSTACK_CREDENTIALS } from "./containers.js";
-import { khctl, REPO_ROOT } from "./khctl.js";
+import { LOCALSTACK_ACCOUNT_ID, LOCALSTACK_CREDENTIALS } from "./containers.js";
+import { commandRestore, type Seen } from "./drift.js";
+import { khctl, khctlReport, REPO_ROOT, runOnHost } from "./khctl.js";
 
-/** `khctl queue ensure --json`: creates both queues (idempotent) and prints their URLs. */
-export const QUEUE_ENSURE_ARGS = ["queue", "ensure", "--json"] as const;
-
-export interface QueueArgs {
-  /** SQS endpoint reachable from the host, e.g. http://localhost:4566. */
-  readonly endpoint: string;
-  readonly region: string;
-  /** Changes when LocalStack is recreated (its container id): a new LocalStack has no queues. */
-  readonly localstackId: pulumi.Input<string>;
-}
+/** `khctl queue ensure`: creates both queues (idempotent); the URLs are known without it (queueUrls). */
+export const QUEUE_ENSURE_ARGS = ["queue", "ensure"] as const;
+/** `khctl queue check`: read-only, run on every preview and update to see whether the queues exist. */
+export const QUEUE_CHECK_ARGS = ["queue", "check"] as const;
 
 export interface QueueUrls {
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
 }
 
-/** Reads the URLs from `khctl queue ensure --json` output. Throws naming what is missing. */
-export function parseEnsureOutput(stdout: string | undefined): QueueUrls {
-  let parsed: Record<string, unknown>;
-  try {
-    parsed = JSON.parse(stdout ?? "") as Record<string, unknown>;
-  } catch {
-    throw new Error(`khctl queue ensure --json printed no JSON: ${(stdout ?? "").slice(0, 200)}`);
-  }
-  const queueUrl = parsed.queueUrl;
-  const deadLetterQueueUrl = parsed.deadLetterQueueUrl ?? parsed.dlqUrl;
-  if (typeof queueUrl !== "string" || typeof deadLetterQueueUrl !== "string") {
-    throw new Error(
-      `khctl queue ensure --json: expected queueUrl and deadLetterQueueUrl in ${(stdout ?? "").slice(0, 200)}`,
-    );
-  }
-  return { queueUrl, deadLetterQueueUrl };
+/**
+ * The queue URLs LocalStack gives (SQS_ENDPOINT_STRATEGY=path): `http://<LOCALSTACK_HOST>/queue/<region>/
+ * <account>/<name>`, checked against LocalStack 4.4. Pure, so they are known in a preview and with
+ * `--target`, before the queues exist, and never depend on parsing a command's output.
+ */
+export function queueUrls(urlHost: string, region: string): QueueUrls {
+  const url = (name: string) => `http://${urlHost}/queue/${region}/${LOCALSTACK_ACCOUNT_ID}/${name}`;
+  return { queueUrl: url(QUEUE_NAME), deadLetterQueueUrl: url(DLQ_NAME) };
 }
 
-/** The environment `khctl queue ensure` runs with on the host. Pure, for tests. */
-export function queueEnsureEnv(args: Pick<QueueArgs, "endpoint" | "region">): Record<string, string> {
+/** The environment `khctl queue ensure` and `queue check` run with on the host. Pure, for tests. */
+export function queueEnsureEnv(args: { endpoint: string; region: string }): Record<string, string> {
   return {
     [ENV.awsEndpointUrl]: args.endpoint,
     [ENV.awsRegion]: args.region,
@@ -50,32 +37,69 @@ export function queueEnsureEnv(args: Pick<QueueArgs, "endpoint" | "region">): Re
 }
 
 /**
+ * What `khctl queue check --json` says: both queues present, one missing (LocalStack restarted), or
+ * unknown (LocalStack does not answer: not created yet, or stopped; nothing to heal from here). Pure.
+ */
+export function parseQueueCheck(stdout: string): Seen {
+  let report: { reachable?: unknown; queues?: { url?: unknown }[] };
+  try {
+    report = JSON.parse(stdout);
+  } catch {
+    return "unknown";
+  }
+  if (report.reachable !== true || !Array.isArray(report.queues)) return "unknown";
+  return report.queues.every((queue) => typeof queue.url === "string") ? "present" : "missing";
+}
+
+/** Runs `khctl queue check` against the stack's LocalStack (an invoke: every preview and update). */
+export async function observeQueues(args: { endpoint: string; region: string }): Promise<Seen> {
+  const { stdout } = await runOnHost(khctlReport(QUEUE_CHECK_ARGS), queueEnsureEnv(args));
+  return parseQueueCheck(stdout);
+}
+
+export interface QueueArgs {
+  /** SQS endpoint reachable from the host, e.g. http://localhost:4566. */
+  readonly endpoint: string;
+  readonly region: string;
+  /** The host[:port] LocalStack puts in queue URLs (its LOCALSTACK_HOST). */
+  readonly urlHost: string;
+  /** Changes when LocalStack is recreated (its container id): a new LocalStack has no queues. */
+  readonly localstackId: pulumi.Input<string>;
+  /** What `khctl queue check` saw on this run: missing queues are created again. */
+  readonly seen: Seen;
+  /** When it looked. */
+  readonly seenAt: Date;
+}
+
+/**
  * The workflow queue and its dead-letter queue, created by `khctl queue ensure` (idempotent) once
- * LocalStack is healthy. The URLs are outputs; with the path strategy they are the same from the host
- * and from pods.
+ * LocalStack is healthy, again when LocalStack is recreated, and again whenever the check finds them gone
+ * (LocalStack keeps no queues across a restart). With the path strategy the URLs are the same from the
+ * host and from pods.
  */
 export class Queue extends pulumi.ComponentResource {
-  readonly queueUrl: pulumi.Output<string>;
-  readonly deadLetterQueueUrl: pulumi.Output<string>;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
   readonly ensure: command.local.Command;
 
   constructor(name: string, args: QueueArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Queue", name, {}, opts);
+    const restore = commandRestore(args.seen, args.seenAt);
     this.ensure = new command.local.Command(
       `${name}-ensure`,
       {
         create: khctl(QUEUE_ENSURE_ARGS),
         dir: REPO_ROOT,
-        environment: queueEnsureEnv(args),
+        environment: { ...queueEnsureEnv(args), ...restore.environment },
         triggers: [args.localstackId],
-        // The stdout is parsed; only errors belong in the Pulumi log.
         logging: "stderr",
       },
-      childOf(this, opts),
+      childOf(this, opts, { ignoreChanges: restore.ignoreChanges }),
     );
-    const urls = this.ensure.stdout.apply(parseEnsureOutput);
-    this.queueUrl = urls.queueUrl;
-    this.deadLetterQueueUrl = urls.deadLetterQueueUrl;
+    ({ queueUrl: this.queueUrl, deadLetterQueueUrl: this.deadLetterQueueUrl } = queueUrls(
+      args.urlHost,
+      args.region,
+    ));
     this.registerOutputs({ queueUrl: this.queueUrl, deadLetterQueueUrl: this.deadLetterQueueUrl });
   }
 }

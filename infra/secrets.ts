@@ -20,7 +20,7 @@ export class Secrets extends pulumi.ComponentResource {
 
   constructor(name: string, args: SecretsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Secrets", name, {}, opts);
-    // Letters and digits only: the password goes into a postgres:// URL unescaped.
+    // Letters and digits: readable in `--show-secrets`; URLs encode whatever a chosen password holds.
     this.dbPassword = pulumi.secret(
       args.dbPassword ??
         new random.RandomPassword(`${name}-db-password`, { length: 32, special: false }, childOf(this, opts))

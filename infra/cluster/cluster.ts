@@ -3,7 +3,17 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { runnerSelector } from "../../services/contracts/job-template.js";
 import { childOf } from "../component.js";
+import { commandRestore, objectRestore } from "../drift.js";
 import { shellQuote } from "../khctl.js";
+import {
+  type ClusterObservation,
+  clusterObjectRefs,
+  kubectlFunction,
+  minikube,
+  seenImage,
+  seenMinikube,
+  seenObject,
+} from "./observe.js";
 
 export interface MinikubeSettings {
   /** minikube profile (`-p`). */
@@ -16,9 +26,10 @@ export interface MinikubeSettings {
   readonly stopOnDestroy: boolean;
 }
 
-const minikube = (profile: string, args: string) => `minikube -p ${shellQuote(profile)} ${args}`;
-
-/** Starts minikube only when it is not running, so an existing cluster (and its memory) is left alone. */
+/**
+ * Starts minikube only when it is not running, so an existing cluster (and its memory) is left alone:
+ * memory and CPUs apply to a minikube this starts, and changing them never stops or resizes a running one.
+ */
 export function minikubeStartScript(settings: MinikubeSettings): string {
   return `${minikube(settings.profile, "status >/dev/null 2>&1")} || ${minikube(
     settings.profile,
@@ -35,7 +46,7 @@ export function imageLoadScript(profile: string, ref: string): string {
  * Removes an image from minikube when its tag is replaced or on destroy. A stopped or deleted minikube
  * has nothing to clean, so a failure here must not block the destroy.
  */
-export function imageRemoveScript(profile: string, ref: string): string {
+export function imageUnloadScript(profile: string, ref: string): string {
   return `${minikube(profile, `image rm ${shellQuote(ref)}`)} || true`;
 }
 
@@ -51,7 +62,8 @@ export function deleteRunnerJobsScript(profile: string, context: string, namespa
   )} --ignore-not-found --wait=true --cascade=foreground`;
   return [
     `if ! ${minikube(profile, "status >/dev/null 2>&1")}; then echo "minikube ${profile} is not running: no runner Jobs to delete" >&2; exit 0; fi`,
-    `if command -v kubectl >/dev/null 2>&1; then kubectl ${args}; else ${minikube(profile, "kubectl --")} ${args}; fi`,
+    kubectlFunction(profile),
+    `k ${args}`,
   ].join("\n");
 }
 
@@ -63,13 +75,17 @@ export interface ClusterArgs {
   readonly namespace: string;
   /** Images to load into minikube, by name: the image resource (built first) and its content-tagged reference. */
   readonly images: Record<string, { readonly resource: pulumi.Resource; readonly ref: string }>;
+  /** What this run saw of minikube: what is gone is started, loaded or created again. */
+  readonly observed: ClusterObservation;
+  /** When it looked. */
+  readonly observedAt: Date;
 }
 
 /**
- * The minikube side: minikube started if it is not running, the service images loaded (again only
- * when a tag changes), a Kubernetes provider pinned to the configured context, the namespace, and a
- * clean-up that deletes the spawner's runner Jobs on destroy. minikube itself is left running on destroy
- * unless `minikubeStopOnDestroy` is set.
+ * The minikube side: minikube started if it is not running, the service images loaded (again when a tag
+ * changes, or when minikube lost them), a Kubernetes provider pinned to the configured context, the
+ * namespace, and a clean-up that deletes the spawner's runner Jobs on destroy. minikube itself is left
+ * running on destroy unless `minikubeStopOnDestroy` is set.
  */
 export class Cluster extends pulumi.ComponentResource {
   readonly start: command.local.Command;
@@ -79,34 +95,46 @@ export class Cluster extends pulumi.ComponentResource {
   readonly imageLoads: Record<string, command.local.Command>;
   /** Deletes runner Jobs on destroy; the spawner Deployment depends on it, so it runs after the spawner is gone. */
   readonly runnerJobsCleanup: command.local.Command;
+  /** The start's restore token: commands that must run again when minikube was started again carry it. */
+  readonly startRestore: ReturnType<typeof commandRestore>;
 
   constructor(name: string, args: ClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Cluster", name, {}, opts);
     const profile = args.minikube.profile;
+    const at = args.observedAt;
+    this.startRestore = commandRestore(seenMinikube(args.observed), at);
     this.start = new command.local.Command(
       `${name}-minikube`,
       {
         create: minikubeStartScript(args.minikube),
         delete: args.minikube.stopOnDestroy ? minikube(profile, "stop") : undefined,
-        triggers: [profile, args.minikube.memoryMb, args.minikube.cpus],
+        environment: this.startRestore.environment,
       },
-      childOf(this, opts),
+      // Never replaced, so its delete (`minikube stop`, when asked for) runs on destroy only: a new
+      // memory, CPU count or profile is an update, which runs the start script again, a no-op on a running
+      // minikube. (Stacks from before kept [profile, memory, cpus] as triggers; ignored, never a replace.)
+      childOf(this, opts, { ignoreChanges: ["triggers", ...this.startRestore.ignoreChanges] }),
     );
 
     this.imageLoads = Object.fromEntries(
-      Object.entries(args.images).map(([kind, image]) => [
-        kind,
-        new command.local.Command(
+      Object.entries(args.images).map(([kind, image]) => {
+        const restore = commandRestore(seenImage(args.observed, image.ref), at);
+        const load = new command.local.Command(
           `${name}-load-${kind}`,
           {
             create: imageLoadScript(profile, image.ref),
-            delete: imageRemoveScript(profile, image.ref),
-            // Re-run only for a new tag; an unchanged image is not reloaded.
+            delete: imageUnloadScript(profile, image.ref),
+            environment: restore.environment,
+            // A new tag replaces the load (the old tag is unloaded); a lost image is loaded again (an update).
             triggers: [image.ref],
           },
-          childOf(this, opts, { dependsOn: [image.resource, this.start] }),
-        ),
-      ]),
+          childOf(this, opts, {
+            dependsOn: [image.resource, this.start],
+            ignoreChanges: restore.ignoreChanges,
+          }),
+        );
+        return [kind, load];
+      }),
     );
 
     this.provider = new k8s.Provider(
@@ -115,10 +143,11 @@ export class Cluster extends pulumi.ComponentResource {
       { context: args.kubeContext, enableServerSideApply: true, deleteUnreachable: true },
       childOf(this, opts, { dependsOn: [this.start] }),
     );
+    const restore = objectRestore(seenObject(args.observed, clusterObjectRefs(args.namespace).namespace), at);
     this.namespace = new k8s.core.v1.Namespace(
       `${name}-namespace`,
-      { metadata: { name: args.namespace } },
-      childOf(this, opts, { provider: this.provider }),
+      { metadata: { name: args.namespace, annotations: restore.annotations } },
+      childOf(this, opts, { provider: this.provider, ...restore.options }),
     );
     this.runnerJobsCleanup = new command.local.Command(
       `${name}-runner-jobs`,

@@ -1,8 +1,18 @@
 import { createHash } from "node:crypto";
+import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { ENV, K8S, SECRET_ENV } from "../../services/contracts/names.js";
 import { childOf } from "../component.js";
+import { objectRestore } from "../drift.js";
+import { shellQuote } from "../khctl.js";
+import {
+  type ClusterObject,
+  type ClusterObservation,
+  clusterObjectRefs,
+  kubectlFunction,
+  seenObject,
+} from "./observe.js";
 import {
   AWS_CREDENTIAL_ENV,
   dispatcherCronJobArgs,
@@ -12,6 +22,73 @@ import {
   spawnerDeploymentArgs,
   spawnerRoleRules,
 } from "./specs.js";
+
+/**
+ * A hash of everything the pods read from the ConfigMap and the Secret. It is a Pulumi secret (it is
+ * computed from secrets), so it travels encrypted; its value says nothing about them anyway.
+ */
+export function podInputsHash(
+  configData: pulumi.Input<Record<string, pulumi.Input<string>>>,
+  secretData: pulumi.Input<Record<string, pulumi.Input<string>>>,
+): pulumi.Output<string> {
+  return pulumi.all([pulumi.output(configData), pulumi.output(secretData)]).apply(([config, secret]) => {
+    // Sorted keys: the same data always gives the same hash, whatever order it was built in.
+    const sorted = (data: Record<string, string>) =>
+      Object.entries(data).sort(([a], [b]) => a.localeCompare(b));
+    return createHash("sha256")
+      .update(JSON.stringify({ config: sorted(config), secret: sorted(secret) }))
+      .digest("hex")
+      .slice(0, 16);
+  });
+}
+
+/** Seconds Pulumi waits for the spawner Deployment before it gives up (its rollout deadline is shorter). */
+export const SPAWNER_WAIT = "3m";
+
+/** The pod `pulumi up` runs to check reachability from the namespace, and removes again. */
+export const REACH_CHECK_POD = "keeperhub-reach-check";
+
+/** The khctl arguments of the reachability check (the image's entrypoint is khctl). */
+export function reachCheckArgs(targets: readonly string[]): string[] {
+  return ["doctor", ...targets.flatMap((target) => ["--reach", target])];
+}
+
+export interface ReachCheckArgs {
+  readonly profile: string;
+  readonly context: string;
+  readonly namespace: string;
+  /** keeperhub-scheduler:<tag>, loaded into minikube. */
+  readonly image: string;
+  /** `name=host:port` as pods see them. */
+  readonly targets: readonly string[];
+}
+
+/**
+ * Runs `khctl doctor --reach` in a pod of the namespace (kubectl run, removed after), so an update fails
+ * within seconds, naming the address, when pods cannot reach Postgres or LocalStack, instead of waiting
+ * for the spawner to become ready. The pod is removed whatever the outcome.
+ */
+export function reachCheckScript(args: ReachCheckArgs): string {
+  const k = `k --context ${shellQuote(args.context)} -n ${shellQuote(args.namespace)}`;
+  const overrides = JSON.stringify({
+    apiVersion: "v1",
+    // The runner's account (no token): the namespace's `default` one may not exist yet right after it is created.
+    spec: {
+      serviceAccountName: K8S.runnerServiceAccount,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      activeDeadlineSeconds: 60,
+    },
+  });
+  return [
+    kubectlFunction(args.profile),
+    `${k} delete pod ${REACH_CHECK_POD} --ignore-not-found --wait=true >/dev/null`,
+    `${k} run ${REACH_CHECK_POD} --rm -i --quiet --restart=Never --image=${shellQuote(args.image)} --image-pull-policy=Never --pod-running-timeout=90s --overrides=${shellQuote(overrides)} -- ${reachCheckArgs(args.targets).map(shellQuote).join(" ")}`,
+    "status=$?",
+    `${k} delete pod ${REACH_CHECK_POD} --ignore-not-found --wait=false >/dev/null 2>&1`,
+    "exit $status",
+  ].join("\n");
+}
 
 export interface SchedulerArgs {
   readonly provider: k8s.Provider;
@@ -30,6 +107,16 @@ export interface SchedulerArgs {
   readonly awsCredentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   readonly spawnerProbes: SpawnerProbes;
   readonly dispatcherStartingDeadlineSeconds: number;
+  /** Where pods reach Postgres and LocalStack (`name=host:port`), checked from the namespace first. */
+  readonly reachTargets: readonly string[];
+  /** minikube profile and context, for the reachability check. */
+  readonly minikubeProfile: string;
+  readonly kubeContext: string;
+  /** The minikube start's restore entry: the check runs again when minikube was started again. */
+  readonly startRestore: { readonly environment: Record<string, string>; readonly ignoreChanges: string[] };
+  /** What this run saw in the cluster: objects deleted behind Pulumi's back are created again. */
+  readonly observed: ClusterObservation;
+  readonly observedAt: Date;
 }
 
 /**
@@ -41,19 +128,30 @@ export interface SchedulerArgs {
 export class Scheduler extends pulumi.ComponentResource {
   readonly configMap: k8s.core.v1.ConfigMap;
   readonly secret: k8s.core.v1.Secret;
+  readonly reachCheck: command.local.Command;
   readonly spawner: k8s.apps.v1.Deployment;
   readonly dispatcher: k8s.batch.v1.CronJob;
 
   constructor(name: string, args: SchedulerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Scheduler", name, {}, opts);
-    const child = childOf(this, opts, { provider: args.provider });
     const namespace = args.namespace.metadata.name;
+    const refs = clusterObjectRefs(args.settings.namespace);
+    // Each object's restore token and options: one deleted from the cluster is created again.
+    const restore = (object: ClusterObject) =>
+      objectRestore(seenObject(args.observed, refs[object]), args.observedAt);
+    const child = (object: ClusterObject, more: pulumi.CustomResourceOptions = {}) =>
+      childOf(this, opts, { provider: args.provider, ...restore(object).options, ...more });
+    const metadata = (object: ClusterObject, name: string) => ({
+      name,
+      namespace,
+      annotations: restore(object).annotations,
+    });
 
     const configData = schedulerConfigData(args.settings);
     this.configMap = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: { name: K8S.configMap, namespace }, data: configData },
-      child,
+      { metadata: metadata("configMap", K8S.configMap), data: configData },
+      child("configMap"),
     );
     const secretData: Record<string, pulumi.Input<string>> = {
       [ENV.databaseUrl]: args.databaseUrl,
@@ -66,63 +164,89 @@ export class Scheduler extends pulumi.ComponentResource {
     this.secret = new k8s.core.v1.Secret(
       `${name}-secrets`,
       {
-        metadata: { name: K8S.secret, namespace },
+        metadata: metadata("secret", K8S.secret),
         type: "Opaque",
         stringData: pulumi.secret(pulumi.output(secretData)) as pulumi.Output<Record<string, string>>,
       },
-      child,
+      child("secret"),
     );
 
     const spawnerAccount = new k8s.core.v1.ServiceAccount(
       `${name}-spawner-account`,
-      { metadata: { name: K8S.spawnerServiceAccount, namespace } },
-      child,
+      { metadata: metadata("spawnerAccount", K8S.spawnerServiceAccount) },
+      child("spawnerAccount"),
     );
     const spawnerRole = new k8s.rbac.v1.Role(
       `${name}-spawner-role`,
-      { metadata: { name: K8S.spawnerRole, namespace }, rules: spawnerRoleRules() },
-      child,
+      { metadata: metadata("spawnerRole", K8S.spawnerRole), rules: spawnerRoleRules() },
+      child("spawnerRole"),
     );
     const spawnerBinding = new k8s.rbac.v1.RoleBinding(
       `${name}-spawner-binding`,
       {
-        metadata: { name: K8S.spawnerRoleBinding, namespace },
+        metadata: metadata("spawnerBinding", K8S.spawnerRoleBinding),
         roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: spawnerRole.metadata.name },
         subjects: [{ kind: "ServiceAccount", name: spawnerAccount.metadata.name, namespace }],
       },
-      child,
+      child("spawnerBinding"),
     );
     const runnerAccount = new k8s.core.v1.ServiceAccount(
       `${name}-runner-account`,
-      { metadata: { name: K8S.runnerServiceAccount, namespace }, automountServiceAccountToken: false },
-      child,
+      {
+        metadata: metadata("runnerAccount", K8S.runnerServiceAccount),
+        automountServiceAccountToken: false,
+      },
+      child("runnerAccount"),
     );
 
-    const podInputs = [this.configMap, this.secret];
+    this.reachCheck = new command.local.Command(
+      `${name}-reach-check`,
+      {
+        create: reachCheckScript({
+          profile: args.minikubeProfile,
+          context: args.kubeContext,
+          namespace: args.settings.namespace,
+          image: args.images.scheduler,
+          targets: args.reachTargets,
+        }),
+        environment: args.startRestore.environment,
+        // Runs again for a new image or new addresses (a replace), and when minikube was started again.
+        triggers: [args.images.scheduler, ...args.reachTargets],
+      },
+      childOf(this, opts, {
+        dependsOn: [...args.imageLoads, args.namespace, runnerAccount],
+        ignoreChanges: args.startRestore.ignoreChanges,
+      }),
+    );
+
+    const configHash = podInputsHash(configData, secretData);
+    const podInputs = [this.configMap, this.secret, this.reachCheck];
     this.spawner = new k8s.apps.v1.Deployment(
       `${name}-spawner`,
       spawnerDeploymentArgs({
         namespace,
+        annotations: restore("spawner").annotations,
         image: args.images.scheduler,
         runnerImage: args.images.runner,
         probes: args.spawnerProbes,
-        configHash: pulumi
-          .output(configData)
-          .apply((data) => createHash("sha256").update(JSON.stringify(data)).digest("hex").slice(0, 16)),
+        configHash,
       }),
-      childOf(this, opts, {
-        provider: args.provider,
+      child("spawner", {
         dependsOn: [...args.imageLoads, ...podInputs, spawnerBinding, runnerAccount],
+        // The rollout fails after SPAWNER_PROGRESS_DEADLINE_SECONDS without progress; this is the backstop.
+        customTimeouts: { create: SPAWNER_WAIT, update: SPAWNER_WAIT },
       }),
     );
     this.dispatcher = new k8s.batch.v1.CronJob(
       `${name}-dispatcher`,
       dispatcherCronJobArgs({
         namespace,
+        annotations: restore("dispatcher").annotations,
         image: args.images.scheduler,
         startingDeadlineSeconds: args.dispatcherStartingDeadlineSeconds,
+        configHash,
       }),
-      childOf(this, opts, { provider: args.provider, dependsOn: [...args.imageLoads, ...podInputs] }),
+      child("dispatcher", { dependsOn: [...args.imageLoads, ...podInputs] }),
     );
     this.registerOutputs({
       spawner: this.spawner.metadata.name,

@@ -92,24 +92,37 @@ function serviceContainer(name: string, image: Input<string>, args: string[], ex
     args,
     envFrom: [{ configMapRef: { name: K8S.configMap } }],
     env: [...secretEnv(), ...extraEnv],
+    // A container that exits with an error reports its last log lines as its status, which Pulumi shows.
+    terminationMessagePolicy: "FallbackToLogsOnError",
     securityContext: containerSecurityContext(),
     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
   };
 }
 
+/** The pod annotation that carries the hash of the ConfigMap and the Secret the pods read. */
+export const CONFIG_HASH_ANNOTATION = "keeperhub.io/config-hash";
+
+/**
+ * Seconds the spawner's rollout may go without progress before Kubernetes marks it failed (and Pulumi
+ * stops waiting, with the pods' errors), instead of Kubernetes' 600 s default.
+ */
+export const SPAWNER_PROGRESS_DEADLINE_SECONDS = 90;
+
 export interface SpawnerDeploymentInput {
   readonly namespace: Input<string>;
+  /** Metadata annotations of the Deployment itself (its restore token). */
+  readonly annotations?: Record<string, string>;
   /** keeperhub-scheduler:<tag>. */
   readonly image: Input<string>;
   /** keeperhub-runner:<tag>, given to the spawner as RUNNER_IMAGE; a new tag rolls the Deployment. */
   readonly runnerImage: Input<string>;
   readonly probes: SpawnerProbes;
-  /** A hash of ConfigMap `scheduler-env`: envFrom is read at pod start, so a change must roll the pods. */
+  /**
+   * A hash of ConfigMap `scheduler-env` and Secret `keeperhub-secrets`: env is read at pod start, so a
+   * change to either must roll the pods.
+   */
   readonly configHash: Input<string>;
 }
-
-/** The pod annotation that carries the ConfigMap's hash. */
-export const CONFIG_HASH_ANNOTATION = "keeperhub.io/config-hash";
 
 /** Deployment `job-spawner` (`khctl spawner`): one replica, probes, resources, non-root. */
 export function spawnerDeploymentArgs(input: SpawnerDeploymentInput): k8s.apps.v1.DeploymentArgs {
@@ -127,9 +140,15 @@ export function spawnerDeploymentArgs(input: SpawnerDeploymentInput): k8s.apps.v
     failureThreshold: 3,
   });
   return {
-    metadata: { name: K8S.spawnerDeployment, namespace: input.namespace, labels },
+    metadata: {
+      name: K8S.spawnerDeployment,
+      namespace: input.namespace,
+      labels,
+      annotations: input.annotations,
+    },
     spec: {
       replicas: 1,
+      progressDeadlineSeconds: SPAWNER_PROGRESS_DEADLINE_SECONDS,
       selector: { matchLabels: labels },
       // One consumer at a time keeps MAX_CONCURRENT_JOBS meaningful during a rollout.
       strategy: { type: "Recreate" },
@@ -161,6 +180,10 @@ export function spawnerDeploymentArgs(input: SpawnerDeploymentInput): k8s.apps.v
 
 export interface DispatcherCronJobInput {
   readonly namespace: Input<string>;
+  /** Metadata annotations of the CronJob itself (its restore token). */
+  readonly annotations?: Record<string, string>;
+  /** Like the spawner's: each tick reads the env anew, but the template shows what it reads. */
+  readonly configHash: Input<string>;
   /** keeperhub-scheduler:<tag>. */
   readonly image: Input<string>;
   /** Seconds a tick may start late before it is skipped. */
@@ -171,7 +194,12 @@ export interface DispatcherCronJobInput {
 export function dispatcherCronJobArgs(input: DispatcherCronJobInput): k8s.batch.v1.CronJobArgs {
   const labels = { [LABELS.app]: DISPATCHER_APP_LABEL };
   return {
-    metadata: { name: K8S.dispatcherCronJob, namespace: input.namespace, labels },
+    metadata: {
+      name: K8S.dispatcherCronJob,
+      namespace: input.namespace,
+      labels,
+      annotations: input.annotations,
+    },
     spec: {
       schedule: DISPATCHER_SCHEDULE,
       concurrencyPolicy: "Forbid",
@@ -185,7 +213,7 @@ export function dispatcherCronJobArgs(input: DispatcherCronJobInput): k8s.batch.
           backoffLimit: 0,
           activeDeadlineSeconds: 55,
           template: {
-            metadata: { labels },
+            metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: input.configHash } },
             spec: {
               restartPolicy: "Never",
               // The dispatcher talks to Postgres and SQS only, never to the Kubernetes API.

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { CommanderError } from "commander";
 import { ConfigError } from "../core/config.js";
-import { CliError, describeError } from "./errors.js";
+import { describeError } from "../core/errors.js";
+import { CliError } from "./errors.js";
 import { buildProgram } from "./program.js";
 
 // Exit codes: 0 done, 1 failure or invalid input (one line on stderr), 2 usage error.

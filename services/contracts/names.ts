@@ -78,6 +78,21 @@ export const ENV = {
   devDetach: "KH_DEV_DETACH",
 } as const;
 
+/**
+ * Defaults of the service settings that the Pulumi stacks also set (their stack config defaults are
+ * these): AWS_REGION, JOB_TTL_SECONDS, JOB_ACTIVE_DEADLINE (seconds), MAX_CONCURRENT_JOBS, LOG_LEVEL.
+ */
+export const SERVICE_DEFAULTS = {
+  awsRegion: "us-east-1",
+  jobTtlSeconds: 3600,
+  jobActiveDeadlineSeconds: 300,
+  maxConcurrentJobs: 10,
+  logLevel: "info",
+} as const;
+
+/** LOG_LEVEL values (pino's levels). */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
+
 /** Env vars that hold secrets: only ever set from a Secret reference, never as a literal. */
 export const SECRET_ENV = [ENV.databaseUrl, ENV.integrationEncryptionKey] as const;
 

@@ -201,6 +201,10 @@ export const FLAG_SETTINGS = {
     integer: true,
     max: 43_200,
   }),
+  queueCheckTimeoutSeconds: seconds("give up on an SQS request after this long", 5, {
+    flag: "--timeout <seconds>",
+    min: 0.1,
+  }),
   dlqListMax: {
     flag: "--max <n>",
     default: 50,

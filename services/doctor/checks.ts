@@ -17,6 +17,8 @@ export interface DoctorProbes {
   containers(): Promise<ContainerInfo[]>;
   /** True when something listens on the port on this machine. */
   portInUse(port: number): Promise<boolean>;
+  /** Opens (and closes) a TCP connection; rejects with why it failed, or after timeoutMs. */
+  connect(host: string, port: number, timeoutMs: number): Promise<void>;
 }
 
 /** Probes of the real machine, through the docker and minikube CLIs, DNS and a test bind. */
@@ -31,6 +33,18 @@ export function systemProbes(run: Exec = exec): DoctorProbes {
         const server = net.createServer();
         server.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "EADDRINUSE"));
         server.listen(port, "0.0.0.0", () => server.close(() => resolve(false)));
+      }),
+    connect: (host, port, timeoutMs) =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect({ host, port, timeout: timeoutMs });
+        socket.once("connect", () => socket.end(() => resolve()));
+        socket.once("timeout", () => {
+          socket.destroy();
+          reject(new Error(`no answer within ${timeoutMs / 1000} s`));
+        });
+        socket.once("error", (error: NodeJS.ErrnoException) =>
+          reject(new Error(error.code ?? error.message)),
+        );
       }),
   };
 }
@@ -184,6 +198,56 @@ export async function runDoctor(options: DoctorOptions, probes: DoctorProbes): P
     results.push(await checkPort(what, port, options.stack, containers, probes));
   }
   return results;
+}
+
+/** A host:port that must answer (`khctl doctor --reach name=host:port`). */
+export interface ReachTarget {
+  /** What it is (postgres, localstack), for the report. */
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parses `name=host:port`; undefined when malformed. Pure. */
+export function parseReachTarget(raw: string): ReachTarget | undefined {
+  const match = /^([\w-]+)=([^\s:]+):(\d{1,5})$/.exec(raw);
+  const port = Number(match?.[3]);
+  if (!match?.[1] || !match[2] || port < 1 || port > 65_535) return undefined;
+  return { name: match[1], host: match[2], port };
+}
+
+/** Seconds each `--reach` connection may take. */
+export const REACH_TIMEOUT_MS = 5_000;
+
+/**
+ * Whether each target answers from where the doctor runs: the Pulumi program runs this inside minikube,
+ * in a pod of the stack's namespace, before it rolls out the spawner, so an unreachable Postgres or
+ * LocalStack fails the update at once with the address, not minutes later as an unready Deployment.
+ */
+export async function runReachChecks(
+  targets: readonly ReachTarget[],
+  probes: Pick<DoctorProbes, "connect">,
+  timeoutMs = REACH_TIMEOUT_MS,
+): Promise<CheckResult[]> {
+  return Promise.all(
+    targets.map(async ({ name, host, port }): Promise<CheckResult> => {
+      const check = { name: `reach:${name}`, required: true };
+      try {
+        await probes.connect(host, port, timeoutMs);
+        return { ...check, ok: true, message: `${host}:${port} (${name}) answers` };
+      } catch (error) {
+        return {
+          ...check,
+          ok: false,
+          message: `${host}:${port} (${name}) does not answer: ${errorMessage(error)}`,
+          fix:
+            host === HOST_ALIAS
+              ? `the container must publish port ${port} on all interfaces (\`docker ps\` shows 0.0.0.0:${port}->…) and minikube must resolve ${HOST_ALIAS} to this machine: \`minikube ssh -- nc -zv ${HOST_ALIAS} ${port}\`; \`minikube stop && minikube start\` renews it`
+              : `start it, or check the address: \`nc -zv ${host} ${port}\``,
+        };
+      }
+    }),
+  );
 }
 
 /** The report for people: one line per check, and the fix under each failure. Pure. */

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { describeError } from "../../services/cli/errors.js";
+import { describeError } from "../../services/core/errors.js";
 import { freePort } from "../../services/embedded/postgres.js";
 import { createEmptyDatabase } from "../helpers/database.js";
 

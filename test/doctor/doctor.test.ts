@@ -9,8 +9,10 @@ import {
   type DoctorProbes,
   failedRequired,
   parseDockerPs,
+  parseReachTarget,
   renderDoctor,
   runDoctor,
+  runReachChecks,
   systemProbes,
 } from "../../services/doctor/index.js";
 import { spawnCli } from "../helpers/cli-process.js";
@@ -37,6 +39,7 @@ function probes(overrides: Partial<DoctorProbes> = {}): DoctorProbes {
     resolve: async () => ["127.0.0.1"],
     containers: async () => [],
     portInUse: async () => false,
+    connect: async () => {},
     ...overrides,
   };
 }
@@ -114,6 +117,68 @@ describe("khctl doctor checks", () => {
     expect(text).toMatch(/^FAIL minikube +minikube is not usable: minikube is not installed/m);
     expect(text).toMatch(/^ +fix: install minikube: https:\/\/minikube\.sigs\.k8s\.io\/docs\/start\/$/m);
     expect(text).toMatch(/^ok {3}docker +Docker is reachable \(server 27\.3\.1\)$/m);
+  });
+});
+
+describe("khctl doctor --reach", () => {
+  it("parses name=host:port and rejects anything else", () => {
+    expect(parseReachTarget("postgres=host.minikube.internal:5433")).toEqual({
+      name: "postgres",
+      host: "host.minikube.internal",
+      port: 5433,
+    });
+    for (const bad of ["postgres", "postgres=host", "=h:1", "p=h:0", "p=h:70000", "p=h: 1"]) {
+      expect(parseReachTarget(bad), bad).toBeUndefined();
+    }
+  });
+
+  it("names the address that does not answer, with the fix for host.minikube.internal", async () => {
+    const results = await runReachChecks(
+      [
+        { name: "postgres", host: "host.minikube.internal", port: 5433 },
+        { name: "localstack", host: "host.minikube.internal", port: 4566 },
+      ],
+      probes({
+        connect: async (_host, port) =>
+          port === 5433 ? Promise.reject(new Error("ECONNREFUSED")) : undefined,
+      }),
+    );
+    expect(results[0]).toMatchObject({
+      name: "reach:postgres",
+      ok: false,
+      message: "host.minikube.internal:5433 (postgres) does not answer: ECONNREFUSED",
+      fix: expect.stringContaining("minikube ssh -- nc -zv host.minikube.internal 5433"),
+    });
+    expect(results[1]).toMatchObject({ name: "reach:localstack", ok: true });
+    expect(failedRequired(results)).toEqual(["reach:postgres"]);
+  });
+
+  it("runs as a process against real sockets: one that listens answers, a closed one fails with exit 1", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const open = (server.address() as net.AddressInfo).port;
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const closedPort = (closed.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    try {
+      const result = await spawnCli(
+        ["doctor", "--reach", `db=127.0.0.1:${open}`, "--reach", `sqs=127.0.0.1:${closedPort}`, "--json"],
+        {},
+      ).result;
+      expect(result.code).toBe(1);
+      const report = JSON.parse(result.stdout) as { checks: { name: string; ok: boolean }[] };
+      expect(report.checks.map((c) => [c.name, c.ok])).toEqual([
+        ["reach:db", true],
+        ["reach:sqs", false],
+      ]);
+      expect(result.stderr).toMatch(/1 required check\(s\) failed: reach:sqs/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    const usage = await spawnCli(["doctor", "--reach", "nonsense"], {}).result;
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--reach must be name=host:port (got "nonsense")');
   });
 });
 

@@ -1,41 +1,89 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { deleteRunnerJobsScript, imageRemoveScript, minikubeStartScript } from "../../infra/cluster/index.js";
-import { isPinnedImage, parseStackConfig, StackConfigError } from "../../infra/config.js";
-import { imageTag } from "../../infra/images.js";
-import { khctl } from "../../infra/khctl.js";
-import { parseEnsureOutput } from "../../infra/queue.js";
+import {
+  deleteRunnerJobsScript,
+  imageUnloadScript,
+  minikubeStartScript,
+  observeScript,
+  reachCheckScript,
+} from "../../infra/cluster/index.js";
+import {
+  CONFIG_DEFAULTS,
+  CONFIG_DOCS,
+  configTableMarkdown,
+  DEFAULT_NODE_IMAGE,
+  isPinnedImage,
+  parseStackConfig,
+  StackConfigError,
+} from "../../infra/config.js";
+import { setPasswordScript } from "../../infra/containers.js";
+import { imageRemoveScript, imageTag } from "../../infra/images.js";
+import { khctl, khctlReport } from "../../infra/khctl.js";
+import { parseQueueCheck, queueUrls } from "../../infra/queue.js";
+import { DEFAULT_PORTS, SERVICE_DEFAULTS } from "../../services/contracts/names.js";
 
-const reader = (values: Record<string, string>) => (key: string) => values[key];
+const ROOT = new URL("../../", import.meta.url);
 
-/** The `keeperhub:` settings of a stack file (flat `  keeperhub:key: value` lines; comments skipped). */
+/** The `keeperhub:` settings a stack file sets (flat `  keeperhub:key: value` lines; comments skipped). */
 function stackFile(stack: string): Record<string, string> {
-  const text = readFileSync(new URL(`../../Pulumi.${stack}.yaml`, import.meta.url), "utf8");
+  const text = readFileSync(new URL(`Pulumi.${stack}.yaml`, ROOT), "utf8");
   const entries = [...text.matchAll(/^ {2}keeperhub:(\w+): *(.*)$/gm)].map(
     (m) => [m[1], (m[2] ?? "").replace(/^"(.*)"$/, "$1")] as const,
   );
   return Object.fromEntries(entries);
 }
 
+/** The error message parseStackConfig throws for `raw`. */
+function problems(raw: Record<string, string>, stack = "hybrid"): string {
+  try {
+    parseStackConfig(raw, stack);
+  } catch (error) {
+    expect(error).toBeInstanceOf(StackConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a StackConfigError");
+}
+
 describe("stack config", () => {
-  it("defaults the profile from the stack name and every setting to the documented values", () => {
-    const config = parseStackConfig(reader({}), "hybrid");
+  it("defaults the profile from the stack name and every setting to its one definition", () => {
+    const config = parseStackConfig({}, "hybrid");
     expect(config).toMatchObject({
       profile: "minikube",
       ports: { postgres: 5433, localstack: 4566, app: 3000 },
+      nodeImage: DEFAULT_NODE_IMAGE,
       minikube: { profile: "minikube", memoryMb: 4096, cpus: 2, stopOnDestroy: false },
       kubeContext: "minikube",
       namespace: "local",
       jobs: { ttlSeconds: 3600, activeDeadlineSeconds: 300, maxConcurrent: 10 },
       appCheckoutPath: undefined,
+      logLevel: "info",
+      awsRegion: "us-east-1",
     });
-    expect(parseStackConfig(reader({}), "local").profile).toBe("dev");
+    // The services' own defaults and the stack's are the same constants.
+    expect(CONFIG_DEFAULTS).toMatchObject({
+      postgresPort: DEFAULT_PORTS.postgres,
+      jobTtlSeconds: SERVICE_DEFAULTS.jobTtlSeconds,
+      maxConcurrentJobs: SERVICE_DEFAULTS.maxConcurrentJobs,
+      awsRegion: SERVICE_DEFAULTS.awsRegion,
+    });
+    expect(parseStackConfig({}, "local").profile).toBe("dev");
     for (const image of Object.values(config.images)) expect(isPinnedImage(image)).toBe(true);
   });
 
-  it("reports every bad option at once, each by its full name", () => {
-    const bad = {
+  it("reads numbers and booleans from the strings Pulumi stores, and derives the context from the profile", () => {
+    const config = parseStackConfig(
+      { postgresPort: "5434", minikubeProfile: "kh", minikubeStopOnDestroy: "true", appPort: "" },
+      "hybrid",
+    );
+    expect(config.ports).toEqual({ postgres: 5434, localstack: 4566, app: 3000 });
+    expect(config.minikube).toMatchObject({ profile: "kh", stopOnDestroy: true });
+    expect(config.kubeContext).toBe("kh");
+    expect(parseStackConfig({ kubeContext: "other" }, "hybrid").kubeContext).toBe("other");
+  });
+
+  it("reports every bad setting at once, each by its full name", () => {
+    const message = problems({
       postgresPort: "eighty",
       localstackPort: "3000",
       postgresImage: "postgres:latest",
@@ -45,42 +93,43 @@ describe("stack config", () => {
       minikubeStopOnDestroy: "yes",
       appCheckoutPath: "relative/path",
       logLevel: "loud",
-    };
-    let error: unknown;
-    try {
-      parseStackConfig(reader(bad), "hybrid");
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(StackConfigError);
-    const message = (error as Error).message;
+      jobTtlSeconds: "1.5",
+    });
     for (const line of [
       'keeperhub:postgresPort must be an integer from 1 to 65535 (got "eighty")',
       "keeperhub:appPort 3000 is also keeperhub:localstackPort",
       'keeperhub:postgresImage must be pinned to a version tag or digest, never latest (got "postgres:latest")',
       "keeperhub:localstackImage must be pinned",
-      "keeperhub:namespace must be a Kubernetes namespace name",
+      'keeperhub:namespace must be a Kubernetes namespace name (got "Local_NS")',
       'keeperhub:minikubeCpus must be an integer of at least 2 (got "1")',
       'keeperhub:minikubeStopOnDestroy must be true or false (got "yes")',
       'keeperhub:appCheckoutPath must be an absolute path (got "relative/path")',
-      "keeperhub:logLevel must be one of",
+      'keeperhub:logLevel must be one of trace, debug, info, warn, error, fatal (got "loud")',
+      'keeperhub:jobTtlSeconds must be an integer of at least 0 (got "1.5")',
     ]) {
       expect(message).toContain(line);
     }
+    expect(message.split("\n").filter((line) => line.startsWith("  - "))).toHaveLength(10);
+  });
+
+  it("names a setting that does not exist, and the one it resembles", () => {
+    expect(problems({ postgresport: "5434", color: "blue" })).toMatch(
+      /keeperhub:postgresport is not a setting \(did you mean keeperhub:postgresPort\?\)[\s\S]*keeperhub:color is not a setting/,
+    );
+    // The secrets are settings too (read as secrets, never through the schema).
+    expect(parseStackConfig({ dbPassword: "x", encryptionKey: "y" }, "local").profile).toBe("dev");
   });
 
   it("asks for a profile on a stack other than local and hybrid", () => {
-    expect(() => parseStackConfig(reader({}), "staging")).toThrow(
-      /keeperhub:profile must be set for stack "staging"/,
-    );
-    expect(() => parseStackConfig(reader({ profile: "prod" }), "local")).toThrow(
+    expect(problems({}, "staging")).toMatch(/keeperhub:profile must be set for stack "staging"/);
+    expect(problems({ profile: "prod" }, "local")).toMatch(
       /keeperhub:profile must be one of dev, minikube \(got "prod"\)/,
     );
-    expect(parseStackConfig(reader({ profile: "minikube" }), "staging").profile).toBe("minikube");
+    expect(parseStackConfig({ profile: "minikube" }, "staging").profile).toBe("minikube");
   });
 
   it("rejects an app checkout that does not exist", () => {
-    expect(() => parseStackConfig(reader({ appCheckoutPath: "/nonexistent/keeperhub" }), "local")).toThrow(
+    expect(problems({ appCheckoutPath: "/nonexistent/keeperhub" }, "local")).toContain(
       "keeperhub:appCheckoutPath /nonexistent/keeperhub is not a directory",
     );
   });
@@ -94,23 +143,26 @@ describe("stack config", () => {
     expect(isPinnedImage("registry.local:5000/postgres")).toBe(false);
   });
 
-  for (const [stack, profile] of [
-    ["local", "dev"],
-    ["hybrid", "minikube"],
-  ] as const) {
-    it(`Pulumi.${stack}.yaml sets only known options, and they validate`, () => {
+  for (const stack of ["local", "hybrid"]) {
+    it(`Pulumi.${stack}.yaml validates and restates no default`, () => {
       const values = stackFile(stack);
-      expect(values.profile).toBe(profile);
-      const read = new Set<string>();
-      const config = parseStackConfig((key) => {
-        read.add(key);
-        return values[key];
-      }, stack);
-      expect(Object.keys(values).filter((key) => !read.has(key))).toEqual([]);
-      // The files restate the defaults: a stack file and the code cannot disagree silently.
-      expect(config).toEqual(parseStackConfig(reader({}), stack));
+      expect(() => parseStackConfig(values, stack)).not.toThrow();
+      const restated = Object.entries(values).filter(
+        ([key, value]) => String(CONFIG_DEFAULTS[key as keyof typeof CONFIG_DEFAULTS]) === value,
+      );
+      expect(restated).toEqual([]);
     });
   }
+
+  it("is documented by the README's table, row for row (regenerate it from configTableMarkdown())", () => {
+    const readme = readFileSync(new URL("README.md", ROOT), "utf8");
+    const table = /^\| key \| default \|[\s\S]*?(?=\n\n)/m.exec(readme)?.[0];
+    expect(table).toBe(configTableMarkdown());
+    // Every setting of the schema is in the table, and every row is a setting.
+    const keys = [...configTableMarkdown().matchAll(/^\| `(\w+)` \|/gm)].map((m) => m[1]);
+    expect(keys.sort()).toEqual(Object.keys(CONFIG_DOCS).sort());
+    expect(configTableMarkdown()).toContain(`| \`nodeImage\` | \`${DEFAULT_NODE_IMAGE}\` |`);
+  });
 });
 
 describe("image tags", () => {
@@ -124,17 +176,24 @@ describe("image tags", () => {
 });
 
 describe("command steps", () => {
-  it("reads the queue URLs from `khctl queue ensure --json`, and names what is missing", () => {
-    expect(
-      parseEnsureOutput(
-        JSON.stringify({ queueUrl: "http://h/1/q", deadLetterQueueUrl: "http://h/1/d", x: 1 }),
-      ),
-    ).toEqual({ queueUrl: "http://h/1/q", deadLetterQueueUrl: "http://h/1/d" });
-    expect(() => parseEnsureOutput("Created queues")).toThrow(/printed no JSON: Created queues/);
-    expect(() => parseEnsureOutput(undefined)).toThrow(/printed no JSON/);
-    expect(() => parseEnsureOutput('{"queueUrl":"http://h/1/q"}')).toThrow(
-      /expected queueUrl and deadLetterQueueUrl/,
+  it("computes the queue URLs LocalStack gives with the path strategy (as seen from LocalStack 4.4)", () => {
+    expect(queueUrls("localhost:4599", "us-east-1")).toEqual({
+      queueUrl: "http://localhost:4599/queue/us-east-1/000000000000/keeperhub-workflow-queue",
+      deadLetterQueueUrl: "http://localhost:4599/queue/us-east-1/000000000000/keeperhub-workflow-dlq",
+    });
+  });
+
+  it("reads `khctl queue check --json`: present, missing, or unknown when LocalStack does not answer", () => {
+    const check = (urls: (string | null)[]) =>
+      JSON.stringify({ reachable: true, queues: urls.map((url, i) => ({ name: `q${i}`, url })) });
+    expect(parseQueueCheck(check(["http://h/q", "http://h/d"]))).toBe("present");
+    expect(parseQueueCheck(check(["http://h/q", null]))).toBe("missing");
+    expect(parseQueueCheck(JSON.stringify({ reachable: false, error: "refused", queues: [] }))).toBe(
+      "unknown",
     );
+    // No report at all (khctl did not start): nothing is taken for missing.
+    expect(parseQueueCheck("")).toBe("unknown");
+    expect(parseQueueCheck("node: not found")).toBe("unknown");
   });
 
   it("starts minikube only when it is not running, and stops it on destroy only when asked", () => {
@@ -142,7 +201,7 @@ describe("command steps", () => {
     expect(minikubeStartScript(settings)).toBe(
       "minikube -p kh status >/dev/null 2>&1 || minikube -p kh start --memory=6144 --cpus=4",
     );
-    expect(imageRemoveScript("kh", "keeperhub-runner:abc")).toBe(
+    expect(imageUnloadScript("kh", "keeperhub-runner:abc")).toBe(
       "minikube -p kh image rm keeperhub-runner:abc || true",
     );
   });
@@ -150,9 +209,11 @@ describe("command steps", () => {
   it("deletes runner Jobs with kubectl, or minikube's own kubectl when none is installed", () => {
     const script = deleteRunnerJobsScript("kh", "kh-ctx", "local");
     expect(script).toContain(
-      "then kubectl --context kh-ctx -n local delete jobs -l app=workflow-runner --ignore-not-found",
+      'if command -v kubectl >/dev/null 2>&1; then k() { kubectl "$@"; }; else k() { minikube -p kh kubectl -- "$@"; }; fi',
     );
-    expect(script).toContain("else minikube -p kh kubectl -- --context kh-ctx -n local delete jobs");
+    expect(script).toContain(
+      "k --context kh-ctx -n local delete jobs -l app=workflow-runner --ignore-not-found",
+    );
     expect(script.split("\n")[0]).toBe(
       'if ! minikube -p kh status >/dev/null 2>&1; then echo "minikube kh is not running: no runner Jobs to delete" >&2; exit 0; fi',
     );
@@ -161,9 +222,20 @@ describe("command steps", () => {
   it("writes scripts that /bin/sh parses", () => {
     const scripts = [
       minikubeStartScript({ profile: "kh", memoryMb: 4096, cpus: 2, stopOnDestroy: false }),
-      imageRemoveScript("kh", "keeperhub-runner:abc"),
+      imageUnloadScript("kh", "keeperhub-runner:abc"),
+      imageRemoveScript("keeperhub-runner:abc"),
       deleteRunnerJobsScript("kh", "kh-ctx", "local"),
+      observeScript({ profile: "kh", context: "kh-ctx", namespace: "local" }),
+      reachCheckScript({
+        profile: "kh",
+        context: "kh-ctx",
+        namespace: "local",
+        image: "keeperhub-scheduler:abc",
+        targets: ["postgres=host.minikube.internal:5433"],
+      }),
+      setPasswordScript("keeperhub-db"),
       khctl(["doctor", "--stack", "it's"]),
+      khctlReport(["queue", "check"]),
     ];
     for (const script of scripts) expect(() => execFileSync("sh", ["-n", "-c", script])).not.toThrow();
     expect(() => execFileSync("sh", ["-n", "-c", "if then"], { stdio: "ignore" })).toThrow();

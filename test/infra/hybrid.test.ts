@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RESTORE_ANNOTATION, RESTORE_ENV } from "../../infra/drift.js";
 import { buildJobTemplate, RUNNER_JOB_REFERENCES } from "../../services/contracts/job-template.js";
 import {
   DISPATCHER_SCHEDULE,
@@ -14,8 +15,9 @@ import {
   COMMON_REGISTRATIONS,
   CONTAINER,
   find,
+  IMAGE,
   inputs,
-  notWaitingFor,
+  invokedCommands,
   type ProgramRun,
   plainOccurrences,
   runProgram,
@@ -59,6 +61,8 @@ describe("stack hybrid: resources", () => {
       [
         ...COMMON_REGISTRATIONS,
         "random:index/randomPassword:RandomPassword secrets-db-password",
+        `${IMAGE} images-runner`,
+        `${COMMAND} images-runner-cleanup`,
         "keeperhub:infra:Cluster cluster",
         `${COMMAND} cluster-minikube`,
         `${COMMAND} cluster-load-scheduler`,
@@ -73,17 +77,25 @@ describe("stack hybrid: resources", () => {
         `${K8S_TYPES.role} scheduler-spawner-role`,
         `${K8S_TYPES.roleBinding} scheduler-spawner-binding`,
         `${K8S_TYPES.serviceAccount} scheduler-runner-account`,
+        `${COMMAND} scheduler-reach-check`,
         `${K8S_TYPES.deployment} scheduler-spawner`,
         `${K8S_TYPES.cronJob} scheduler-dispatcher`,
       ].sort(),
     );
   });
 
-  it("runs `khctl doctor --profile minikube` as the preflight", () => {
-    const doctor = inputs(find(run, COMMAND, "preflight-doctor"));
-    expect(doctor.create).toMatch(
-      /services\/cli\/main\.ts doctor --profile minikube --stack hybrid --postgres-port 5433 --localstack-port 4566$/,
+  it("runs `khctl doctor --profile minikube` as the preflight, then looks at the queues and minikube", () => {
+    const [first, ...rest] = invokedCommands(run);
+    expect(first).toBe("doctor");
+    expect(rest.sort()).toEqual(["minikube", "queue check"]);
+    expect(run.invokes[0]?.inputs.command).toMatch(
+      /services\/cli\/main\.ts doctor --profile minikube --stack hybrid --postgres-port 5433 --localstack-port 4566 --json \|\| true$/,
     );
+    const observe = String(
+      run.invokes.find((i) => String(i.inputs.command).startsWith("state="))?.inputs.command,
+    );
+    expect(observe).toMatch(/^state=\$\(minikube -p kh-ci status /);
+    expect(observe).toContain("k --context kh-ci-context -n local get namespace/local");
   });
 
   it("pins every image and publishes the configured ports", () => {
@@ -91,7 +103,7 @@ describe("stack hybrid: resources", () => {
       .filter((r) => r.type === "docker:index/remoteImage:RemoteImage")
       .map((r) => inputs(r).name as string);
     expect(pulled).toEqual(["postgres:16.9-bookworm", "localstack/localstack:4.4.0"]);
-    for (const image of run.registrations.filter((r) => r.type === "docker:index/image:Image")) {
+    for (const image of run.registrations.filter((r) => r.type === IMAGE)) {
       const { imageName, skipPush, build } = inputs(image);
       expect(imageName).toMatch(/^keeperhub-(scheduler|runner):[0-9a-f]{16}$/);
       expect(skipPush).toBe(true);
@@ -121,16 +133,22 @@ describe("stack hybrid: resources", () => {
   it("loads each image into the configured minikube profile, re-running only when its tag changes", () => {
     const images = run.outputs.images as { scheduler: string; runner: string };
     for (const kind of ["scheduler", "runner"] as const) {
-      const load = inputs(find(run, COMMAND, `cluster-load-${kind}`));
-      expect(load.create).toBe(`minikube -p kh-ci image load ${images[kind]}`);
-      expect(load.triggers).toEqual([images[kind]]);
+      const load = find(run, COMMAND, `cluster-load-${kind}`);
+      expect(inputs(load).create).toBe(`minikube -p kh-ci image load ${images[kind]}`);
+      expect(inputs(load).triggers).toEqual([images[kind]]);
+      // Present in minikube (the observation): the stored restore token is kept.
+      expect(inputs(load).environment[RESTORE_ENV]).toBe("created");
+      expect(load.ignoreChanges).toEqual([`environment.${RESTORE_ENV}`]);
     }
-    const start = inputs(find(run, COMMAND, "cluster-minikube"));
-    expect(start.create).toMatch(
+    const start = find(run, COMMAND, "cluster-minikube");
+    expect(inputs(start).create).toMatch(
       /minikube -p kh-ci status .*\|\| minikube -p kh-ci start --memory=4096 --cpus=2/,
     );
+    // Never replaced (its delete may stop minikube): memory, CPUs or profile changes are an update.
+    expect(inputs(start).triggers).toBeUndefined();
+    expect(start.ignoreChanges).toEqual(["triggers", `environment.${RESTORE_ENV}`]);
     // Destroy leaves minikube running by default.
-    expect(start.delete).toBeUndefined();
+    expect(inputs(start).delete).toBeUndefined();
   });
 
   it("pins the Kubernetes provider to the configured context and uses it for every object", () => {
@@ -139,6 +157,16 @@ describe("stack hybrid: resources", () => {
     const objects = run.registrations.filter((r) => r.type.startsWith("kubernetes:"));
     expect(objects.length).toBe(9);
     for (const object of objects) expect(object.provider.startsWith(`${provider.urn}::`)).toBe(true);
+  });
+
+  it("gives every object a restore token, kept while it exists, that re-creates it (old one deleted first) when deleted", () => {
+    const objects = run.registrations.filter((r) => r.type.startsWith("kubernetes:"));
+    for (const object of objects) {
+      expect(inputs(object).metadata.annotations, object.name).toEqual({ [RESTORE_ANNOTATION]: "created" });
+      expect(object.ignoreChanges, object.name).toEqual([`metadata.annotations["${RESTORE_ANNOTATION}"]`]);
+      expect(object.replaceOnChanges, object.name).toEqual([`metadata.annotations["${RESTORE_ANNOTATION}"]`]);
+      expect(object.deleteBeforeReplace, object.name).toBe(true);
+    }
   });
 
   it("creates namespace local with the ConfigMap, Secret and accounts by their contract names", () => {
@@ -208,11 +236,59 @@ describe("stack hybrid: resources", () => {
     });
     expect(container.env).toContainEqual({ name: ENV.runnerImage, value: images.runner });
     expect(container.envFrom).toEqual([{ configMapRef: { name: K8S.configMap } }]);
+    expect(container.terminationMessagePolicy).toBe("FallbackToLogsOnError");
     expect(deployment.spec.selector.matchLabels).toEqual(deployment.spec.template.metadata.labels);
-    // A changed ConfigMap rolls the pods (envFrom is read only at start).
-    expect(deployment.spec.template.metadata.annotations["keeperhub.io/config-hash"]).toMatch(
-      /^[0-9a-f]{16}$/,
+  });
+
+  it("rolls the spawner and the dispatcher's template on any change to the ConfigMap or the Secret", async () => {
+    const deployment = find(run, K8S_TYPES.deployment, "scheduler-spawner");
+    const cron = find(run, K8S_TYPES.cronJob, "scheduler-dispatcher");
+    const spawnerHash = inputs(deployment).spec.template.metadata.annotations["keeperhub.io/config-hash"];
+    const cronHash =
+      inputs(cron).spec.jobTemplate.spec.template.metadata.annotations["keeperhub.io/config-hash"];
+    expect(spawnerHash).toMatch(/^[0-9a-f]{16}$/);
+    expect(cronHash).toBe(spawnerHash);
+    const { podInputsHash } = await import("../../infra/cluster/scheduler.js");
+    const config = inputs(find(run, K8S_TYPES.configMap, "scheduler-config")).data;
+    const secret = inputs(find(run, K8S_TYPES.secret, "scheduler-secrets")).stringData;
+    const hash = (c: unknown, s: unknown) =>
+      new Promise((done) =>
+        podInputsHash(c as Record<string, string>, s as Record<string, string>).apply(done),
+      );
+    expect(await hash(config, secret)).toBe(spawnerHash);
+    // A Secret-only change (a new Postgres port changes the cluster database URL) changes it too.
+    const changedSecret = {
+      ...secret,
+      [ENV.databaseUrl]: secret[ENV.databaseUrl].replace(":5433/", ":5434/"),
+    };
+    expect(await hash(config, changedSecret)).not.toBe(spawnerHash);
+    expect(await hash({ ...config, [ENV.logLevel]: "debug" }, secret)).not.toBe(spawnerHash);
+  });
+
+  it("fails a stuck rollout within minutes: a progress deadline, Pulumi's wait capped, reachability checked first", () => {
+    const deployment = find(run, K8S_TYPES.deployment, "scheduler-spawner");
+    expect(inputs(deployment).spec.progressDeadlineSeconds).toBe(90);
+    expect(deployment.timeouts).toEqual({ create: "3m", update: "3m" });
+    const images = run.outputs.images as { scheduler: string };
+    const check = find(run, COMMAND, "scheduler-reach-check");
+    expect(inputs(check).create).toContain(
+      `run keeperhub-reach-check --rm -i --quiet --restart=Never --image=${images.scheduler} --image-pull-policy=Never`,
     );
+    expect(inputs(check).create).toContain(
+      `-- doctor --reach postgres=${HOST_ALIAS}:5433 --reach localstack=${HOST_ALIAS}:4566`,
+    );
+    expect(inputs(check).create).toMatch(
+      /k --context kh-ci-context -n local delete pod keeperhub-reach-check/,
+    );
+    expect(inputs(check).triggers).toEqual([
+      images.scheduler,
+      `postgres=${HOST_ALIAS}:5433`,
+      `localstack=${HOST_ALIAS}:4566`,
+    ]);
+    for (const consumer of [deployment, find(run, K8S_TYPES.cronJob, "scheduler-dispatcher")]) {
+      expect(waitsFor(run, consumer, check), consumer.name).toBe(true);
+    }
+    expect(waitsFor(run, check, find(run, COMMAND, "cluster-load-scheduler"))).toBe(true);
   });
 
   it("schedules the dispatcher every minute, never two at once, with a starting deadline and history limits", () => {
@@ -236,7 +312,7 @@ describe("stack hybrid: resources", () => {
     const cleanup = find(run, COMMAND, "cluster-runner-jobs");
     expect(inputs(cleanup).create).toBeUndefined();
     expect(inputs(cleanup).delete).toMatch(
-      /--context kh-ci-context -n local delete jobs -l app=workflow-runner --ignore-not-found/,
+      /k --context kh-ci-context -n local delete jobs -l app=workflow-runner --ignore-not-found/,
     );
     // Destroy runs in reverse dependency order: the Deployment (which depends on it) goes first.
     expect(waitsFor(run, find(run, K8S_TYPES.deployment, "scheduler-spawner"), cleanup)).toBe(true);
@@ -245,9 +321,11 @@ describe("stack hybrid: resources", () => {
 });
 
 describe("stack hybrid: order", () => {
-  it("runs the preflight before every other resource", () => {
-    const preflight = find(run, COMMAND, "preflight-doctor");
-    expect(notWaitingFor(run, preflight)).toEqual([]);
+  it("reads the machine (the preflight first) before it declares anything: no provider, no Kubernetes", () => {
+    expect(invokedCommands(run)[0]).toBe("doctor");
+    const firstRegistration = run.events.findIndex((e) => e.kind === "register");
+    expect(firstRegistration).toBe(run.invokes.length);
+    expect(run.registrations.some((r) => r.type === "pulumi:providers:kubernetes")).toBe(true);
   });
 
   it("waits for health: the queue after LocalStack, the migrations after Postgres", () => {
@@ -265,6 +343,7 @@ describe("stack hybrid: order", () => {
       find(run, COMMAND, "cluster-load-runner"),
       find(run, COMMAND, "queue-ensure"),
       find(run, COMMAND, "migrations-migrate"),
+      find(run, COMMAND, "containers-postgres-password"),
     ];
     for (const consumer of [
       find(run, K8S_TYPES.deployment, "scheduler-spawner"),
@@ -278,7 +357,7 @@ describe("stack hybrid: order", () => {
   it("loads each image after it is built and minikube runs", () => {
     for (const kind of ["scheduler", "runner"]) {
       const load = find(run, COMMAND, `cluster-load-${kind}`);
-      expect(waitsFor(run, load, find(run, "docker:index/image:Image", `images-${kind}`))).toBe(true);
+      expect(waitsFor(run, load, find(run, IMAGE, `images-${kind}`))).toBe(true);
       expect(waitsFor(run, load, find(run, COMMAND, "cluster-minikube"))).toBe(true);
     }
     expect(
@@ -345,7 +424,9 @@ describe("stack hybrid: the runner Job template's references", () => {
     });
     const pod = job.spec?.template.spec;
     const byName = (type: string) =>
-      run.registrations.filter((r) => r.type === type).map((r) => inputs(r).metadata) as {
+      run.registrations
+        .filter((r) => r.type === type)
+        .map((r) => ({ name: inputs(r).metadata.name, namespace: inputs(r).metadata.namespace })) as {
         name: string;
         namespace: string;
       }[];
@@ -372,15 +453,18 @@ describe("stack hybrid: the runner Job template's references", () => {
 });
 
 describe("stack hybrid: outputs", () => {
-  it("exports URLs, namespace, context, image tags and next commands", () => {
+  it("exports URLs, namespace, context, image tags and next commands, and no app URL without an app", () => {
     expect(run.outputs).toMatchObject({
       profile: "minikube",
-      queueUrl: expect.stringMatching(/keeperhub-workflow-queue$/),
-      dlqUrl: expect.stringMatching(/keeperhub-workflow-dlq$/),
+      queueUrl: `http://${HOST_ALIAS}:4566/queue/us-east-1/000000000000/keeperhub-workflow-queue`,
+      dlqUrl: `http://${HOST_ALIAS}:4566/queue/us-east-1/000000000000/keeperhub-workflow-dlq`,
       namespace: "local",
       kubeContext: "kh-ci-context",
       databaseUrl: `postgres://keeperhub:${GENERATED_DB_PASSWORD}@localhost:5433/keeperhub`,
+      images: { scheduler: expect.any(String), runner: expect.any(String) },
     });
+    expect(run.outputs).not.toHaveProperty("appUrl");
+    expect(Object.values(run.outputs).filter((value) => value === undefined)).toEqual([]);
     expect((run.outputs.nextCommands as string[]).join("\n")).toMatch(/khctl status --profile minikube/);
   });
 });

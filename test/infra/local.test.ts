@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RESTORE_ENV } from "../../infra/drift.js";
 import { DOCKER, ENV, STACK_LABEL } from "../../services/contracts/names.js";
 import { createTempDir } from "../helpers/temp.js";
 import {
@@ -7,8 +8,9 @@ import {
   COMMON_REGISTRATIONS,
   CONTAINER,
   find,
+  IMAGE,
   inputs,
-  notWaitingFor,
+  invokedCommands,
   type ProgramRun,
   plainOccurrences,
   type Registration,
@@ -16,8 +18,10 @@ import {
   waitsFor,
 } from "./mocks.js";
 
-// Stack `local` with a password from config, a generated encryption key, and an app checkout.
-const DB_PASSWORD = "from-config-pw-4f9a";
+// Stack `local` with a password from config (one that needs URL-encoding), a generated encryption key,
+// and an app checkout.
+const DB_PASSWORD = "from-config:pw@4f9a/x";
+const DB_PASSWORD_IN_URL = "from-config%3Apw%404f9a%2Fx";
 const appCheckout = await createTempDir("kh-app");
 const CONFIG = {
   "keeperhub:dbPassword": DB_PASSWORD,
@@ -45,7 +49,7 @@ function envOf(r: Registration): Record<string, string> {
 }
 
 describe("stack local: resources", () => {
-  it("declares exactly the local set: dispatcher and executor containers, no Kubernetes at all", () => {
+  it("declares exactly the local set: dispatcher and executor containers, no runner image, no Kubernetes", () => {
     const declared = run.registrations.map((r) => `${r.type} ${r.name}`).sort();
     expect(declared).toEqual(
       [
@@ -59,12 +63,15 @@ describe("stack local: resources", () => {
         `${CONTAINER} workers-executor`,
       ].sort(),
     );
-    expect(run.registrations.filter((r) => /kubernetes|minikube/.test(`${r.type} ${r.name}`))).toEqual([]);
+    expect(run.registrations.filter((r) => /kubernetes|minikube|runner/.test(`${r.type} ${r.name}`))).toEqual(
+      [],
+    );
   });
 
-  it("runs `khctl doctor --profile dev` as the preflight, with the configured ports", () => {
-    expect(inputs(find(run, COMMAND, "preflight-doctor")).create).toMatch(
-      /doctor --profile dev --stack local --postgres-port 5433 --localstack-port 4566 --app-port 3100$/,
+  it("runs `khctl doctor --profile dev` as the preflight, with the configured ports, then checks the queues", () => {
+    expect(invokedCommands(run)).toEqual(["doctor", "queue check"]);
+    expect(run.invokes[0]?.inputs.command).toMatch(
+      /doctor --profile dev --stack local --postgres-port 5433 --localstack-port 4566 --app-port 3100 --json \|\| true$/,
     );
   });
 
@@ -85,7 +92,7 @@ describe("stack local: resources", () => {
     for (const worker of [dispatcher, executor]) {
       expect(inputs(worker).image).toBe(images.scheduler);
       expect(envOf(worker)).toMatchObject({
-        [ENV.databaseUrl]: `postgres://keeperhub:${DB_PASSWORD}@${DOCKER.postgres}:5432/keeperhub`,
+        [ENV.databaseUrl]: `postgres://keeperhub:${DB_PASSWORD_IN_URL}@${DOCKER.postgres}:5432/keeperhub`,
         [ENV.awsEndpointUrl]: `http://${DOCKER.localstack}:4566`,
         [ENV.sqsQueueUrl]: run.outputs.queueUrl,
         [ENV.logLevel]: "debug",
@@ -115,9 +122,28 @@ describe("stack local: resources", () => {
 });
 
 describe("stack local: order", () => {
-  it("runs the preflight before every other resource", () => {
-    const preflight = find(run, COMMAND, "preflight-doctor");
-    expect(notWaitingFor(run, preflight)).toEqual([]);
+  it("reads the machine (the preflight first) before it declares anything, so no provider runs before it", () => {
+    const firstRegistration = run.events.findIndex((e) => e.kind === "register");
+    expect(run.events[0]).toMatchObject({ kind: "invoke" });
+    expect(invokedCommands(run)[0]).toBe("doctor");
+    expect(run.events.slice(firstRegistration).filter((e) => e.kind === "invoke")).toEqual([]);
+    expect(run.registrations.length).toBeGreaterThan(10);
+  });
+
+  it("sets the password in the running database before anything connects with it", () => {
+    const password = find(run, COMMAND, "containers-postgres-password");
+    expect(inputs(password).create).toMatch(/docker exec -i -e KEEPERHUB_DB_PASSWORD keeperhub-db psql/);
+    expect(inputs(password).environment.KEEPERHUB_DB_PASSWORD).toBe(DB_PASSWORD);
+    expect(waitsFor(run, password, find(run, CONTAINER, "containers-postgres"))).toBe(true);
+    for (const consumer of [
+      find(run, COMMAND, "migrations-migrate"),
+      find(run, CONTAINER, "workers-executor"),
+      find(run, CONTAINER, "app-app"),
+    ]) {
+      expect(waitsFor(run, consumer, password), consumer.name).toBe(true);
+    }
+    // POSTGRES_PASSWORD applies only at initdb: a new password must not replace the container.
+    expect(find(run, CONTAINER, "containers-postgres").ignoreChanges).toEqual(["envs"]);
   });
 
   it("starts the consumers (dispatcher, executor, app) after the queue, the migrations and healthy containers", () => {
@@ -136,14 +162,51 @@ describe("stack local: order", () => {
       }
     }
     for (const worker of ["workers-dispatcher", "workers-executor"]) {
-      expect(
-        waitsFor(
-          run,
-          find(run, CONTAINER, worker),
-          find(run, "docker:index/image:Image", "images-scheduler"),
-        ),
-      ).toBe(true);
+      for (const image of [
+        find(run, IMAGE, "images-scheduler"),
+        find(run, COMMAND, "images-scheduler-cleanup"),
+      ]) {
+        // Destroy runs in reverse: the containers go before the image is removed.
+        expect(waitsFor(run, find(run, CONTAINER, worker), image), `${worker} → ${image.name}`).toBe(true);
+      }
     }
+  });
+});
+
+describe("stack local: images", () => {
+  it("builds the scheduler image for this machine's platform, and removes it on destroy or when its tag is replaced", () => {
+    const images = run.outputs.images as { scheduler: string; runner?: string };
+    expect(images).toEqual({ scheduler: expect.stringMatching(/^keeperhub-scheduler:[0-9a-f]{16}$/) });
+    const build = inputs(find(run, IMAGE, "images-scheduler"));
+    expect(build.build.platform).toMatch(/^linux\/(amd64|arm64)$/);
+    const cleanup = inputs(find(run, COMMAND, "images-scheduler-cleanup"));
+    expect(cleanup.create).toBeUndefined();
+    expect(cleanup.delete).toBe(
+      `if docker image inspect ${images.scheduler} >/dev/null 2>&1; then docker image rm ${images.scheduler}; fi`,
+    );
+    expect(cleanup.triggers).toEqual([images.scheduler]);
+  });
+});
+
+describe("stack local: the queues", () => {
+  it("knows the queue URLs from the config (LocalStack's path strategy, named for the host), not from a command", () => {
+    expect(run.outputs.queueUrl).toBe(
+      "http://localhost:4566/queue/us-east-1/000000000000/keeperhub-workflow-queue",
+    );
+    expect(run.outputs.dlqUrl).toBe(
+      "http://localhost:4566/queue/us-east-1/000000000000/keeperhub-workflow-dlq",
+    );
+    expect(inputs(find(run, CONTAINER, "containers-localstack")).envs).toContain(
+      "LOCALSTACK_HOST=localhost:4566",
+    );
+  });
+
+  it("keeps the stored restore token while the queues exist, so an unchanged machine gives no changes", () => {
+    const ensure = find(run, COMMAND, "queue-ensure");
+    expect(inputs(ensure).environment[RESTORE_ENV]).toBe("created");
+    expect(ensure.ignoreChanges).toEqual([`environment.${RESTORE_ENV}`]);
+    // A new LocalStack container (a new id) has no queues either.
+    expect(inputs(ensure).triggers).toEqual(["containers-localstack-id"]);
   });
 });
 
@@ -156,9 +219,24 @@ describe("stack local: secrets", () => {
     expect(JSON.stringify(inputs(find(run, CONTAINER, "containers-postgres")))).toContain(DB_PASSWORD);
   });
 
-  it("exports the database URL as a secret and no namespace or context", async () => {
+  it("exports the database URL (URL-encoded) as a secret, and only the outputs of the dev profile", async () => {
     expect(await pulumi.isSecret(run.exports.databaseUrl as pulumi.Output<string>)).toBe(true);
-    expect(run.outputs).toMatchObject({ profile: "dev", namespace: undefined, kubeContext: undefined });
-    expect(run.outputs.databaseUrl).toBe(`postgres://keeperhub:${DB_PASSWORD}@localhost:5433/keeperhub`);
+    expect(run.outputs.databaseUrl).toBe(
+      `postgres://keeperhub:${DB_PASSWORD_IN_URL}@localhost:5433/keeperhub`,
+    );
+    // No undefined outputs (Pulumi warns about each on every preview): no namespace or context here.
+    expect(Object.keys(run.outputs).sort()).toEqual(
+      [
+        "profile",
+        "appUrl",
+        "databaseUrl",
+        "queueUrl",
+        "dlqUrl",
+        "awsEndpointUrl",
+        "images",
+        "nextCommands",
+      ].sort(),
+    );
+    expect(Object.values(run.outputs).filter((value) => value === undefined)).toEqual([]);
   });
 });

@@ -1,11 +1,17 @@
 /**
  * Runs the Pulumi program under mocks, the way Pulumi loads it (a dynamic import of infra/index.ts after
- * the runtime is configured), and records every registration with its raw inputs (secrets still wrapped)
- * and its dependencies, read from the RegisterResource requests themselves: the mocks' newResource
- * callback does not see dependencies.
+ * the runtime is configured, then its default export called and awaited), and records every registration
+ * with its raw inputs (secrets still wrapped), its dependencies and options, read from the RegisterResource
+ * requests themselves (the mocks' newResource callback sees neither), and every invoke, in one timeline.
+ * The machine the program reads (the doctor's report, LocalStack's queues, minikube) is a MockMachine.
  */
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
+import { clusterObjectRefs } from "../../infra/cluster/observe.js";
+import { DEFAULT_NODE_IMAGE } from "../../infra/config.js";
+import { imageTag } from "../../infra/images.js";
+import { RUN_TOKEN } from "../../infra/khctl.js";
+import { DEFAULT_NAMESPACE, DLQ_NAME, IMAGES, QUEUE_NAME } from "../../services/contracts/names.js";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -30,16 +36,105 @@ export interface Registration {
   readonly provider: string;
   /** URNs this resource waits for: dependsOn plus the resources whose outputs it reads. */
   readonly dependencies: string[];
+  readonly ignoreChanges: string[];
+  readonly replaceOnChanges: string[];
+  readonly deleteBeforeReplace: boolean;
+  /** Custom create/update timeouts, e.g. "3m" ("" when unset). */
+  readonly timeouts: { readonly create: string; readonly update: string };
   /** Inputs as sent, secrets still wrapped in { [sig]: secret, value }. */
   readonly raw: Record<string, unknown>;
 }
 
+/** One invoke the program made (`command:local:run`: the read-only commands it runs on the machine). */
+export interface Invoke {
+  readonly token: string;
+  readonly inputs: Record<string, unknown>;
+}
+
+/** What happened, in order: invokes and resource registrations. */
+export type Event =
+  | { readonly kind: "invoke"; readonly invoke: Invoke }
+  | { readonly kind: "register"; readonly registration: Registration };
+
 export interface ProgramRun {
   readonly registrations: Registration[];
-  /** The program's exports (stack outputs), resolved. */
+  readonly invokes: Invoke[];
+  readonly events: Event[];
+  /** The stack outputs (what the program returned), resolved. */
   readonly outputs: Record<string, unknown>;
-  /** The exports as the program made them (Outputs stay Outputs, to check which are secret). */
+  /** The outputs as the program made them (Outputs stay Outputs, to check which are secret). */
   readonly exports: Record<string, unknown>;
+  /** What the program threw, if it did (then outputs are empty). */
+  readonly error?: unknown;
+}
+
+/** The machine as the program's read-only commands find it. */
+export interface MockMachine {
+  /** `khctl doctor --json` output. Default: every check passes. */
+  readonly doctor?: string;
+  /** What `khctl queue check --json` finds. Default: both queues. */
+  readonly queues?: "present" | "missing" | "unreachable";
+  /** observeScript's output. Default: minikube running with the stack's images and objects. */
+  readonly cluster?: string;
+  /**
+   * Resources that do not exist and are not created in this run (`pulumi up --target` of something
+   * else): their outputs come back undefined, as the engine returns them.
+   */
+  readonly untargeted?: readonly string[];
+}
+
+/** The images the program builds with the default base image, as minikube lists them. */
+export function defaultImageRefs(): { scheduler: string; runner: string } {
+  return {
+    scheduler: `${IMAGES.scheduler}:${imageTag("scheduler", DEFAULT_NODE_IMAGE)}`,
+    runner: `${IMAGES.runner}:${imageTag("runner", DEFAULT_NODE_IMAGE)}`,
+  };
+}
+
+/** observeScript output for a running minikube holding `images` and `objects`. */
+export function runningCluster(
+  images: readonly string[] = Object.values(defaultImageRefs()),
+  objects: readonly string[] = Object.values(clusterObjectRefs(DEFAULT_NAMESPACE)),
+): string {
+  return [
+    "minikube 0 Running/Running",
+    ...images.map((image) => `image docker.io/library/${image}`),
+    "image registry.k8s.io/pause:3.10",
+    "images listed",
+    ...objects.map((object) => `object ${object}`),
+    "objects listed",
+  ].join("\n");
+}
+
+export const PASSING_DOCTOR = JSON.stringify({
+  ok: true,
+  checks: [{ name: "docker", ok: true, required: true, message: "Docker is reachable (server 27.3.1)" }],
+});
+
+function queueCheck(state: NonNullable<MockMachine["queues"]>): string {
+  if (state === "unreachable") {
+    return JSON.stringify({
+      endpoint: "http://localhost:4566",
+      reachable: false,
+      error: "connection refused",
+      queues: [],
+    });
+  }
+  const url = (name: string) =>
+    state === "present" ? `http://localhost:4566/queue/us-east-1/000000000000/${name}` : null;
+  return JSON.stringify({
+    endpoint: "http://localhost:4566",
+    reachable: true,
+    queues: [QUEUE_NAME, DLQ_NAME].map((name) => ({ name, url: url(name) })),
+  });
+}
+
+/** The stdout of one of the program's read-only commands on `machine`. */
+function runOn(machine: MockMachine, script: string): string {
+  if (/ doctor /.test(script)) return machine.doctor ?? PASSING_DOCTOR;
+  if (/ queue check /.test(script)) return queueCheck(machine.queues ?? "present");
+  if (/ status --format /.test(script)) return machine.cluster ?? runningCluster();
+  throw new Error(`the mocks know no command like: ${script}`);
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: mock state is free-form provider JSON
@@ -57,50 +152,56 @@ function mockState(type: string, name: string, inputs: Json): Json {
     case "docker:index/image:Image":
       return { ...inputs, repoDigest: `${inputs.imageName}@sha256:0`, baseImageName: inputs.imageName };
     case "command:local:Command":
-      if (String(inputs.create ?? "").includes("queue ensure")) {
-        return {
-          ...inputs,
-          stdout: JSON.stringify({
-            queueUrl: "http://host.minikube.internal:4566/000000000000/keeperhub-workflow-queue",
-            deadLetterQueueUrl: "http://host.minikube.internal:4566/000000000000/keeperhub-workflow-dlq",
-            deadLetterQueueArn: "arn:aws:sqs:us-east-1:000000000000:keeperhub-workflow-dlq",
-          }),
-          stderr: "",
-        };
-      }
       return { ...inputs, stdout: "", stderr: "" };
     default:
       return inputs;
   }
 }
 
-/** Unwraps a value that is itself an Output (resolved) for reading exports. */
+/** Unwraps a value that is itself an Output (resolved) for reading outputs. */
 async function resolve(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
     return new Promise((done) => (value as pulumi.Output<unknown>).apply((v) => done(v)));
+  }
+  if (value && typeof value === "object" && !Array.isArray(value)) {
+    return Object.fromEntries(
+      await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolve(v)] as const)),
+    );
   }
   return value;
 }
 
 /**
- * Sets mocks and config for `stack`, imports infra/index.ts, waits for every registration, and returns
- * what was registered. Call once per test file (each file runs in its own process).
+ * Sets mocks and config for `stack`, imports infra/index.ts and runs it on `machine`, waits for every
+ * registration, and returns what happened. Call once per test file (each file runs in its own process).
  */
 export async function runProgram(
   stack: string,
   config: Record<string, string>,
   secretKeys: string[] = [],
+  machine: MockMachine = {},
 ): Promise<ProgramRun> {
+  const registrations: Registration[] = [];
+  const invokes: Invoke[] = [];
+  const events: Event[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => ({ id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) }),
-      call: (args) => args.inputs,
+      newResource: (args) =>
+        machine.untargeted?.includes(args.name)
+          ? { id: undefined, state: {} }
+          : { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) },
+      call: (args) => {
+        const invoke = { token: args.token, inputs: args.inputs as Record<string, unknown> };
+        invokes.push(invoke);
+        events.push({ kind: "invoke", invoke });
+        if (args.token !== RUN_TOKEN) throw new Error(`unexpected invoke ${args.token}`);
+        return { ...args.inputs, stdout: runOn(machine, String(args.inputs.command)), stderr: "" };
+      },
     },
     "keeperhub",
     stack,
     false,
   );
-  const registrations: Registration[] = [];
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource: (
       req: RegisterRequest,
@@ -109,6 +210,7 @@ export async function runProgram(
   };
   const original = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, callback) => {
+    const timeouts = req.getCustomtimeouts();
     const registration: Registration = {
       type: req.getType(),
       name: req.getName(),
@@ -117,9 +219,14 @@ export async function runProgram(
       parent: req.getParent(),
       provider: req.getProvider(),
       dependencies: req.getDependenciesList(),
+      ignoreChanges: req.getIgnorechangesList(),
+      replaceOnChanges: req.getReplaceonchangesList(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      timeouts: { create: timeouts?.getCreate() ?? "", update: timeouts?.getUpdate() ?? "" },
       raw: (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
     };
     registrations.push(registration);
+    events.push({ kind: "register", registration });
     original(req, (err, res) => {
       if (res) registration.urn = res.getUrn();
       callback(err, res);
@@ -127,13 +234,19 @@ export async function runProgram(
   };
   pulumi.runtime.setAllConfig(config, secretKeys);
 
-  // Pulumi imports package.json's `main` (infra/index.ts) with node; so do we.
-  const program = (await import(programEntry())) as Record<string, unknown>;
-  const outputs: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(program)) outputs[key] = await resolve(value);
+  // Pulumi imports package.json's `main` (infra/index.ts) with node and calls its default export; so do we.
+  const program = (await import(programEntry())) as { default: () => Promise<Record<string, unknown>> };
+  let exports: Record<string, unknown> = {};
+  let error: unknown;
+  try {
+    exports = await program.default();
+  } catch (caught) {
+    error = caught;
+  }
+  const outputs = (await resolve(exports)) as Record<string, unknown>;
   // Registrations are asynchronous: wait until the runtime has no RPC in flight.
   await (pulumi.runtime as unknown as { waitForRPCs(): Promise<void> }).waitForRPCs();
-  return { registrations, outputs, exports: program };
+  return { registrations, invokes, events, outputs, exports, ...(error === undefined ? {} : { error }) };
 }
 
 interface RegisterRequest {
@@ -143,6 +256,10 @@ interface RegisterRequest {
   getParent(): string;
   getProvider(): string;
   getDependenciesList(): string[];
+  getIgnorechangesList(): string[];
+  getReplaceonchangesList(): string[];
+  getDeletebeforereplace(): boolean;
+  getCustomtimeouts(): { getCreate(): string; getUpdate(): string } | undefined;
   getObject(): { toJavaScript(): unknown } | undefined;
 }
 interface RegisterResponse {
@@ -211,14 +328,14 @@ export function plainOccurrences(value: unknown, needles: string[], path = ""): 
 
 export const COMMAND = "command:local:Command";
 export const CONTAINER = "docker:index/container:Container";
+export const IMAGE = "docker:index/image:Image";
 
 /**
- * `type name` of what both stacks declare: preflight, the Secrets component, Postgres and LocalStack,
- * the queue, the migrations and the images. Each stack adds its own secret resource and the rest.
+ * `type name` of what both stacks declare: the Secrets component, Postgres (and its password command)
+ * and LocalStack, the queue, the migrations and the scheduler image with its clean-up. Each stack adds
+ * its own secret resource and the rest.
  */
 export const COMMON_REGISTRATIONS: readonly string[] = [
-  "keeperhub:infra:Preflight preflight",
-  `${COMMAND} preflight-doctor`,
   "keeperhub:infra:Secrets secrets",
   "keeperhub:infra:Containers containers",
   "docker:index/network:Network containers-network",
@@ -227,23 +344,28 @@ export const COMMON_REGISTRATIONS: readonly string[] = [
   "docker:index/remoteImage:RemoteImage containers-postgres-image",
   "docker:index/remoteImage:RemoteImage containers-localstack-image",
   `${CONTAINER} containers-postgres`,
+  `${COMMAND} containers-postgres-password`,
   `${CONTAINER} containers-localstack`,
   "keeperhub:infra:Queue queue",
   `${COMMAND} queue-ensure`,
   "keeperhub:infra:Migrations migrations",
   `${COMMAND} migrations-migrate`,
   "keeperhub:infra:Images images",
-  "docker:index/image:Image images-scheduler",
-  "docker:index/image:Image images-runner",
+  `${IMAGE} images-scheduler`,
+  `${COMMAND} images-scheduler-cleanup`,
 ];
 
 /** A registration's inputs with secrets unwrapped. */
 // biome-ignore lint/suspicious/noExplicitAny: Kubernetes and Docker inputs are free-form JSON
 export const inputs = (r: Registration): any => unwrap(r.raw);
 
-/** Names of the custom resources that do not wait for `registration` (directly or transitively). */
-export function notWaitingFor(run: ProgramRun, registration: Registration): string[] {
-  return run.registrations
-    .filter((r) => r.custom && r !== registration && !waitsFor(run, r, registration))
-    .map((r) => r.name);
+/** The read-only commands the program ran, in order: `doctor`, `queue check`, `minikube`. */
+export function invokedCommands(run: ProgramRun): string[] {
+  return run.invokes.map((invoke) => {
+    const script = String(invoke.inputs.command);
+    if (/ doctor /.test(script)) return "doctor";
+    if (/ queue check /.test(script)) return "queue check";
+    if (/ status --format /.test(script)) return "minikube";
+    return script;
+  });
 }

@@ -1,10 +1,15 @@
 import type { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { dispatcherCronJobArgs, SERVICE_UID, spawnerDeploymentArgs } from "../../infra/cluster/index.js";
+import {
+  dispatcherCronJobArgs,
+  reachCheckArgs,
+  SERVICE_UID,
+  spawnerDeploymentArgs,
+} from "../../infra/cluster/index.js";
 import { WORKER_ARGS } from "../../infra/local-services.js";
 import { MIGRATE_ARGS } from "../../infra/migrations.js";
 import { doctorArgs } from "../../infra/preflight.js";
-import { QUEUE_ENSURE_ARGS } from "../../infra/queue.js";
+import { QUEUE_CHECK_ARGS, QUEUE_ENSURE_ARGS } from "../../infra/queue.js";
 import { buildProgram } from "../../services/cli/program.js";
 import { buildJobTemplate, RUNNER_UID } from "../../services/contracts/job-template.js";
 import { SPAWNER_HEALTH } from "../../services/contracts/names.js";
@@ -38,7 +43,12 @@ function resolve(program: Command, argv: readonly string[]): { path: string[]; u
 const program = await buildProgram();
 
 describe("the khctl verbs the Pulumi program runs", () => {
-  const pod = { namespace: "local", image: "keeperhub-scheduler:0", startingDeadlineSeconds: 30 };
+  const pod = {
+    namespace: "local",
+    image: "keeperhub-scheduler:0",
+    startingDeadlineSeconds: 30,
+    configHash: "0",
+  };
   const uses: [string, readonly string[], string[]][] = [
     [
       "preflight",
@@ -50,7 +60,22 @@ describe("the khctl verbs the Pulumi program runs", () => {
       }),
       ["doctor"],
     ],
+    [
+      "preflight report",
+      [
+        ...doctorArgs({
+          profile: "dev",
+          stack: "local",
+          ports: { postgres: 1, localstack: 2, app: 3 },
+          appEnabled: false,
+        }),
+        "--json",
+      ],
+      ["doctor"],
+    ],
+    ["reachability check", reachCheckArgs(["postgres=host.minikube.internal:5433"]), ["doctor"]],
     ["queue", QUEUE_ENSURE_ARGS, ["queue", "ensure"]],
+    ["queue check", [...QUEUE_CHECK_ARGS, "--json"], ["queue", "check"]],
     ["migrations", MIGRATE_ARGS, ["migrate"]],
     ["dispatcher container", WORKER_ARGS.dispatcher, ["dispatch"]],
     ["executor container", WORKER_ARGS.executor, ["executor"]],

@@ -7,10 +7,14 @@ import {
   STACK_OF_PROFILE,
 } from "../../contracts/names.js";
 import {
+  type CheckResult,
   type DoctorProbes,
   failedRequired,
+  parseReachTarget,
+  type ReachTarget,
   renderDoctor,
   runDoctor,
+  runReachChecks,
   systemProbes,
 } from "../../doctor/checks.js";
 import { CliError } from "../errors.js";
@@ -22,6 +26,7 @@ interface DoctorFlags {
   postgresPort: string;
   localstackPort: string;
   appPort?: string;
+  reach: string[];
   json?: boolean;
 }
 
@@ -33,6 +38,12 @@ function port(flag: string, value: string): number {
   return parsed;
 }
 
+function reachTarget(raw: string): ReachTarget {
+  const target = parseReachTarget(raw);
+  if (!target) throw new CliError(`--reach must be name=host:port (got "${raw}")`, 2);
+  return target;
+}
+
 const HELP = `
 Checks, each one line with how to fix it when it fails:
   docker           the Docker daemon answers (both profiles)
@@ -40,6 +51,10 @@ Checks, each one line with how to fix it when it fails:
   hosts            host.minikube.internal resolves to this machine (profile minikube);
                    fix: echo "${HOSTS_LINE}" | sudo tee -a /etc/hosts
   port:<n>         each port is free, or held by this stack's own containers (not the other stack's)
+
+With --reach name=host:port (repeatable) only those addresses are checked, each must accept a TCP
+connection within 5 s: \`pulumi up -s hybrid\` runs \`khctl doctor --reach ...\` in a pod of the namespace
+to check that pods reach Postgres and LocalStack through host.minikube.internal.
 
 Exit status: 0 when every required check passes, 1 otherwise. \`pulumi up\` runs this first.
 No environment settings are read.
@@ -55,6 +70,12 @@ export function register(program: Command, probes: DoctorProbes = systemProbes()
     .option("--postgres-port <port>", "host port of Postgres", String(DEFAULT_PORTS.postgres))
     .option("--localstack-port <port>", "host port of LocalStack", String(DEFAULT_PORTS.localstack))
     .option("--app-port <port>", "host port of the app, checked only when given")
+    .option(
+      "--reach <name=host:port>",
+      "check only that this address answers (repeatable)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .option("--json", "print the results as JSON")
     .addHelpText("after", HELP)
     .action(async (flags: DoctorFlags) => {
@@ -63,12 +84,17 @@ export function register(program: Command, probes: DoctorProbes = systemProbes()
       }
       const profile = flags.profile as Profile;
       const stack = flags.stack ?? STACK_OF_PROFILE[profile];
-      const ports: Record<string, number> = {
-        postgres: port("--postgres-port", flags.postgresPort),
-        localstack: port("--localstack-port", flags.localstackPort),
-        ...(flags.appPort ? { app: port("--app-port", flags.appPort) } : {}),
-      };
-      const results = await runDoctor({ profile, stack, ports }, probes);
+      let results: CheckResult[];
+      if (flags.reach.length > 0) {
+        results = await runReachChecks(flags.reach.map(reachTarget), probes);
+      } else {
+        const ports: Record<string, number> = {
+          postgres: port("--postgres-port", flags.postgresPort),
+          localstack: port("--localstack-port", flags.localstackPort),
+          ...(flags.appPort ? { app: port("--app-port", flags.appPort) } : {}),
+        };
+        results = await runDoctor({ profile, stack, ports }, probes);
+      }
       const failed = failedRequired(results);
       if (flags.json) printJson({ profile, stack, ok: failed.length === 0, checks: results });
       else process.stdout.write(`${renderDoctor(results)}\n`);

@@ -2,9 +2,11 @@ import type { Command } from "commander";
 import { DLQ_NAME, ENV, MAX_RECEIVE_COUNT, QUEUE_NAME } from "../../contracts/names.js";
 import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadQueueConfig } from "../../core/config.js";
+import { checkQueues, type QueueCheck } from "../../queue/check.js";
 import { createSqsClient, loadSqsConnection } from "../../queue/client.js";
 import { ensureQueues, findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { getQueueStats } from "../../queue/stats.js";
+import { CliError } from "../errors.js";
 import { commandSettings, settingOption } from "../settings.js";
 import { printJson, renderTable } from "../shared.js";
 
@@ -46,6 +48,47 @@ ReceiveMessageWaitTimeSeconds 20, RedrivePolicy to the DLQ after ${MAX_RECEIVE_C
         }
       } finally {
         sqs.destroy();
+      }
+    });
+
+  queue
+    .command("check")
+    .description(
+      `read-only: whether ${QUEUE_NAME} and ${DLQ_NAME} exist (LocalStack keeps none across a restart); exit 1 when one is missing or SQS does not answer`,
+    )
+    .addOption(settingOption(FLAG_SETTINGS.queueCheckTimeoutSeconds))
+    .option(
+      "--json",
+      "print {endpoint, reachable, error?, queues: [{name, url}]} (url null when missing) as JSON",
+    )
+    .addHelpText(
+      "after",
+      `${CONNECTION_HELP}\n\n\`pulumi up\` runs this on every preview and update, and re-creates missing queues.`,
+    )
+    .action(async (flags: { json?: boolean }, self: Command) => {
+      const { timeoutSeconds } = commandSettings(self, {
+        timeoutSeconds: FLAG_SETTINGS.queueCheckTimeoutSeconds,
+      });
+      const timeoutMs = timeoutSeconds * 1000;
+      const connection = loadSqsConnection();
+      const sqs = createSqsClient(connection);
+      let report: QueueCheck;
+      try {
+        report = await checkQueues(sqs, connection.endpoint, [QUEUE_NAME, DLQ_NAME], timeoutMs);
+      } finally {
+        sqs.destroy();
+      }
+      if (flags.json) printJson(report);
+      else if (report.reachable) {
+        for (const q of report.queues) console.log(q.url ? `present  ${q.url}` : `missing  ${q.name}`);
+      }
+      const where = connection.endpoint ?? "AWS";
+      if (!report.reachable) throw new CliError(`SQS at ${where} does not answer: ${report.error}`);
+      const missing = report.queues.filter((q) => !q.url).map((q) => q.name);
+      if (missing.length > 0) {
+        throw new CliError(
+          `missing at ${where}: ${missing.join(", ")}; create them with \`khctl queue ensure\``,
+        );
       }
     });
 
