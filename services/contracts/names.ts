@@ -84,9 +84,9 @@ export const ENV = {
  */
 export const SERVICE_DEFAULTS = {
   awsRegion: "us-east-1",
-  jobTtlSeconds: 3600,
-  jobActiveDeadlineSeconds: 300,
-  maxConcurrentJobs: 10,
+  jobTtlSeconds: JOB_SETTINGS.jobTtlSeconds.default,
+  jobActiveDeadlineSeconds: JOB_SETTINGS.jobActiveDeadlineSeconds.default,
+  maxConcurrentJobs: JOB_SETTINGS.maxConcurrentJobs.default,
   logLevel: "info",
 } as const;
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_NAMESPACE, ENV } from "../contracts/names.js";
+import { DEFAULT_NAMESPACE, ENV, SERVICE_DEFAULTS } from "../contracts/names.js";
 import { JOB_SETTINGS } from "../contracts/settings.js";
 import { ConfigError } from "./errors.js";
 import { readSettings } from "./settings.js";
@@ -13,10 +13,14 @@ export { ConfigError } from "./errors.js";
 const databaseShape = {
   [ENV.databaseUrl]: z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" }),
 };
+/** How SQS is reached: AWS_ENDPOINT_URL (unset = AWS itself) and AWS_REGION. */
+export const sqsConnectionShape = {
+  [ENV.awsEndpointUrl]: z.url().optional(),
+  [ENV.awsRegion]: z.string().min(1).default(SERVICE_DEFAULTS.awsRegion),
+};
 const queueShape = {
   [ENV.sqsQueueUrl]: z.url({ error: "must be the queue URL (khctl queue ensure prints it)" }),
-  [ENV.awsEndpointUrl]: z.url().optional(),
-  [ENV.awsRegion]: z.string().min(1).default("us-east-1"),
+  ...sqsConnectionShape,
 };
 const kubernetesShape = {
   [ENV.k8sNamespace]: z

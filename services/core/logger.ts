@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import { ENV } from "../contracts/names.js";
+import { ENV, SERVICE_DEFAULTS } from "../contracts/names.js";
 
 /**
  * Structured logs on stderr (stdout belongs to command output). LOG_LEVEL sets the level;
@@ -8,7 +8,7 @@ import { ENV } from "../contracts/names.js";
 export type Logger = pino.Logger;
 
 export function createLogger(service: string, env: NodeJS.ProcessEnv = process.env): Logger {
-  const level = env.LOG_LEVEL ?? "info";
+  const level = env[ENV.logLevel] ?? SERVICE_DEFAULTS.logLevel;
   const pretty = process.stderr.isTTY && env[ENV.logFormat] !== "json";
   return pino(
     { level, base: { service } },

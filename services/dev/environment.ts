@@ -3,6 +3,7 @@ import net from "node:net";
 import path from "node:path";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pg from "pg";
+import { ENV, SERVICE_DEFAULTS } from "../contracts/names.js";
 import { sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -157,7 +158,7 @@ export async function startDevEnvironment(options: DevEnvironmentOptions): Promi
 
     const sqsServer: RunningSqs = await startEmbeddedSqs();
     cleanups.push(() => sqsServer.stop());
-    const sqs = createSqsClient({ endpoint: sqsServer.endpoint, region: "us-east-1" }, {});
+    const sqs = createSqsClient({ endpoint: sqsServer.endpoint, region: SERVICE_DEFAULTS.awsRegion }, {});
     cleanups.push(async () => sqs.destroy());
     const queues = await ensureQueues(sqs);
 
@@ -181,12 +182,12 @@ export async function startDevEnvironment(options: DevEnvironmentOptions): Promi
       seed,
       recovered,
       env: {
-        DATABASE_URL: databaseUrl,
-        SQS_QUEUE_URL: queues.queueUrl,
-        AWS_ENDPOINT_URL: sqsServer.endpoint,
-        AWS_REGION: "us-east-1",
-        AWS_ACCESS_KEY_ID: "test",
-        AWS_SECRET_ACCESS_KEY: "test",
+        [ENV.databaseUrl]: databaseUrl,
+        [ENV.sqsQueueUrl]: queues.queueUrl,
+        [ENV.awsEndpointUrl]: sqsServer.endpoint,
+        [ENV.awsRegion]: SERVICE_DEFAULTS.awsRegion,
+        [ENV.awsAccessKeyId]: "test",
+        [ENV.awsSecretAccessKey]: "test",
       },
       stop: () => {
         stopping ??= stopAll();

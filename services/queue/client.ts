@@ -1,7 +1,6 @@
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { z } from "zod";
 import { ENV } from "../contracts/names.js";
-import { readEnv } from "../core/config.js";
+import { readEnv, sqsConnectionShape } from "../core/config.js";
 
 /** Where SQS is: AWS itself, or an emulator (LocalStack, fauxqs) at `endpoint`. */
 export interface SqsConnection {
@@ -11,17 +10,12 @@ export interface SqsConnection {
   readonly region: string;
 }
 
-const connectionShape = {
-  [ENV.awsEndpointUrl]: z.url().optional(),
-  [ENV.awsRegion]: z.string().min(1).default("us-east-1"),
-};
-
 /**
  * The SQS connection from AWS_ENDPOINT_URL and AWS_REGION, without requiring SQS_QUEUE_URL
  * (`khctl queue ensure` runs before the queue exists).
  */
 export function loadSqsConnection(env: NodeJS.ProcessEnv = process.env): SqsConnection {
-  const parsed = readEnv(connectionShape, env);
+  const parsed = readEnv(sqsConnectionShape, env);
   return { endpoint: parsed[ENV.awsEndpointUrl], region: parsed[ENV.awsRegion] };
 }
 

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { ENV } from "../../contracts/names.js";
 import { DISPATCHER_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
 import { runUntilStopped } from "../../core/lifecycle.js";
@@ -8,6 +7,14 @@ import { createPool } from "../../db/pool.js";
 import { type DispatchReport, dispatchOnce, startDispatcherLoop } from "../../dispatcher/dispatcher.js";
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
+import {
+  databaseLine,
+  envHelp,
+  FLAGS_OVER_ENV,
+  LOG_LEVEL_LINE,
+  queueLine,
+  SQS_CONNECTION,
+} from "../env-help.js";
 import { CliError } from "../errors.js";
 import { addSettingOptions, commandSettings } from "../settings.js";
 import { printJson } from "../shared.js";
@@ -26,14 +33,7 @@ function logPass(logger: Logger, report: DispatchReport): void {
   }
 }
 
-const HELP = `
-Environment (a flag overrides its variable, shown with each flag above):
-  ${ENV.databaseUrl}          (required) postgres:// URL
-  ${ENV.sqsQueueUrl}         (required) the workflow queue (khctl queue ensure prints it)
-  ${ENV.awsEndpointUrl}      SQS endpoint (LocalStack, fauxqs); unset = AWS
-  ${ENV.awsRegion}            default us-east-1
-  ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set
-  ${ENV.logLevel}            default info
+const HELP = `${envHelp([databaseLine(), queueLine(), ...SQS_CONNECTION, LOG_LEVEL_LINE], FLAGS_OVER_ENV)}
 
 Semantics: one execution per schedule slot (UNIQUE (schedule_id, scheduled_for)); the slot is claimed and
 next_run_at advanced in one transaction, messages are sent after the commit, and executions whose send

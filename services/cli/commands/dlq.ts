@@ -1,20 +1,18 @@
 import type { Command } from "commander";
-import { ENV } from "../../contracts/names.js";
 import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadQueueConfig } from "../../core/config.js";
 import { createSqsClient } from "../../queue/client.js";
 import { listDeadLetters, redriveDeadLetters } from "../../queue/dlq.js";
 import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
+import { envHelp, queueLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { commandSettings, settingOption } from "../settings.js";
 import { printJson, renderTable } from "../shared.js";
 
-const HELP = `
-Environment:
-  ${ENV.sqsQueueUrl}         (required) the workflow queue; its DLQ is found from its RedrivePolicy
-  ${ENV.awsEndpointUrl}      SQS endpoint (LocalStack, fauxqs); unset = AWS
-  ${ENV.awsRegion}            default us-east-1
-  ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set`;
+const HELP = envHelp([
+  queueLine("the workflow queue; its DLQ is found from its RedrivePolicy"),
+  ...SQS_CONNECTION,
+]);
 
 async function withDeadLetterQueue<T>(
   fn: (sqs: ReturnType<typeof createSqsClient>, queueUrl: string, dlqUrl: string) => Promise<T>,

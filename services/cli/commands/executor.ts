@@ -10,19 +10,30 @@ import { startExecutor } from "../../executor/executor.js";
 import { createSqsClient } from "../../queue/client.js";
 import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
+import {
+  databaseLine,
+  envHelp,
+  FLAGS_OVER_ENV,
+  LOG_LEVEL_LINE,
+  queueLine,
+  SQS_CONNECTION,
+} from "../env-help.js";
 import { addSettingOptions, commandSettings } from "../settings.js";
 import { formatDuration } from "../shared.js";
 
-const HELP = `
-Environment (a flag overrides its variable, shown with each flag above):
-  ${ENV.databaseUrl}          (required) postgres:// URL (passed on to each khctl run)
-  ${ENV.sqsQueueUrl}         (required) the workflow queue (khctl queue ensure prints it)
-  ${ENV.awsEndpointUrl}      SQS endpoint (LocalStack, fauxqs); unset = AWS
-  ${ENV.awsRegion}            default us-east-1
-  ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set
-  ${RUNNER_SETTINGS.stepTimeoutSeconds.env}, ${RUNNER_SETTINGS.runTimeoutSeconds.env}, ${ENV.jobActiveDeadline}   reach each run (see khctl run --help);
-                        the run timeout also sets when a run counts as lost
-  ${ENV.logLevel}            default info
+const HELP = `${envHelp(
+  [
+    databaseLine("postgres:// URL (passed on to each khctl run)"),
+    queueLine(),
+    ...SQS_CONNECTION,
+    [
+      `${RUNNER_SETTINGS.stepTimeoutSeconds.env}, ${RUNNER_SETTINGS.runTimeoutSeconds.env}, ${ENV.jobActiveDeadline}`,
+      "reach each run (see khctl run --help); the run timeout also sets when a run counts as lost",
+    ],
+    LOG_LEVEL_LINE,
+  ],
+  FLAGS_OVER_ENV,
+)}
 
 A message is deleted only after its execution is recorded as finished. A redelivered message for an
 execution that is finished or running is not run again. Malformed messages go to the DLQ at once.

@@ -6,15 +6,12 @@ import { checkQueues, type QueueCheck } from "../../queue/check.js";
 import { createSqsClient, loadSqsConnection } from "../../queue/client.js";
 import { ensureQueues, findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { getQueueStats } from "../../queue/stats.js";
+import { envHelp, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { commandSettings, settingOption } from "../settings.js";
 import { printJson, renderTable } from "../shared.js";
 
-const CONNECTION_HELP = `
-Environment:
-  ${ENV.awsEndpointUrl}     SQS endpoint (LocalStack http://localhost:4566, fauxqs); unset = AWS
-  ${ENV.awsRegion}           default us-east-1
-  ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set`;
+const CONNECTION_HELP = envHelp(SQS_CONNECTION);
 
 export function register(program: Command): void {
   const queue = program.command("queue").description("the workflow queue and its dead-letter queue");

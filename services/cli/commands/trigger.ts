@@ -1,6 +1,5 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Command } from "commander";
-import { ENV } from "../../contracts/names.js";
 import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
 import { errorMessage } from "../../core/errors.js";
@@ -10,6 +9,7 @@ import { createPool, type Pool } from "../../db/pool.js";
 import { triggerWorkflow } from "../../dispatcher/trigger.js";
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
+import { databaseLine, envHelp, queueLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { commandSettings, settingOption } from "../settings.js";
@@ -21,13 +21,7 @@ interface TriggerFlags {
   json?: boolean;
 }
 
-const HELP = `
-Environment:
-  ${ENV.databaseUrl}          (required) postgres:// URL
-  ${ENV.sqsQueueUrl}         (required) the workflow queue (khctl queue ensure prints it)
-  ${ENV.awsEndpointUrl}      SQS endpoint (LocalStack, fauxqs); unset = AWS
-  ${ENV.awsRegion}            default us-east-1
-  ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test when ${ENV.awsEndpointUrl} is set
+const HELP = `${envHelp([databaseLine(), queueLine(), ...SQS_CONNECTION])}
 
 Something must consume the queue (khctl executor, khctl spawner, or khctl dev) for the run to happen.
 If the send fails the execution stays in the outbox (exit 1); the next dispatcher pass sends it.

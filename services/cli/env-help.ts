@@ -1,0 +1,37 @@
+import { ENV, SERVICE_DEFAULTS } from "../contracts/names.js";
+
+/**
+ * The "Environment:" part of a command's --help, from lines that say one thing each, so the variables
+ * every SQS or database user reads are described (with their defaults) in one place.
+ */
+
+/** One variable (or several, comma-separated) and what it is. */
+export type EnvLine = readonly [names: string, meaning: string];
+
+/** DATABASE_URL, required; `what` says what the command uses it for. */
+export const databaseLine = (what = "postgres:// URL"): EnvLine => [ENV.databaseUrl, `(required) ${what}`];
+
+/** SQS_QUEUE_URL, required. */
+export const queueLine = (what = "the workflow queue (khctl queue ensure prints it)"): EnvLine => [
+  ENV.sqsQueueUrl,
+  `(required) ${what}`,
+];
+
+/** How every SQS user connects. */
+export const SQS_CONNECTION: readonly EnvLine[] = [
+  [ENV.awsEndpointUrl, "SQS endpoint (LocalStack http://localhost:4566, fauxqs); unset = AWS"],
+  [ENV.awsRegion, `default ${SERVICE_DEFAULTS.awsRegion}`],
+  [`${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}`, `default test/test when ${ENV.awsEndpointUrl} is set`],
+];
+
+export const LOG_LEVEL_LINE: EnvLine = [ENV.logLevel, `default ${SERVICE_DEFAULTS.logLevel}`];
+
+/** The lines as an aligned block headed "Environment" (with `note` after the heading, e.g. about flags). */
+export function envHelp(lines: readonly EnvLine[], note = ""): string {
+  const width = Math.max(...lines.map(([names]) => names.length)) + 2;
+  const body = lines.map(([names, meaning]) => `  ${names.padEnd(width)}${meaning}`).join("\n");
+  return `\nEnvironment${note ? ` (${note})` : ""}:\n${body}`;
+}
+
+/** The note for commands whose flags each have a variable. */
+export const FLAGS_OVER_ENV = "a flag overrides its variable, shown with each flag above";
