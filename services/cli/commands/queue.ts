@@ -15,7 +15,13 @@ const CONNECTION_HELP = envHelp(SQS_CONNECTION);
 
 export function register(program: Command): void {
   const queue = program.command("queue").description("the workflow queue and its dead-letter queue");
+  registerEnsure(queue);
+  registerCheck(queue);
+  registerStats(queue);
+}
 
+/** `khctl queue ensure` */
+function registerEnsure(queue: Command): void {
   queue
     .command("ensure")
     .description(
@@ -47,7 +53,10 @@ ReceiveMessageWaitTimeSeconds 20, RedrivePolicy to the DLQ after ${MAX_RECEIVE_C
         sqs.destroy();
       }
     });
+}
 
+/** `khctl queue check` (read-only) */
+function registerCheck(queue: Command): void {
   queue
     .command("check")
     .description(
@@ -88,7 +97,10 @@ ReceiveMessageWaitTimeSeconds 20, RedrivePolicy to the DLQ after ${MAX_RECEIVE_C
         );
       }
     });
+}
 
+/** `khctl queue stats` */
+function registerStats(queue: Command): void {
   queue
     .command("stats")
     .description("approximate depths: visible, in flight (received, not deleted), delayed, and the DLQ")
