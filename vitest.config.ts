@@ -11,6 +11,8 @@ const guard = process.env.KH_TEST_GUARD;
 export default defineConfig({
   test: {
     include: guard ? [`test/guard/${guard}`] : ["test/**/*.test.ts"],
+    // The real-engine tier runs apart: npm run test:real (vitest.real.config.ts).
+    exclude: ["test/real/**", "**/node_modules/**"],
     globalSetup: ["test/helpers/global-setup.ts"],
     // Every file gets its own database and processes; 2 cores in CI, so keep the fan-out modest.
     pool: "forks",

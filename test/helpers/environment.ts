@@ -17,7 +17,11 @@ const SERVICE_NAMES = new Set<string>([
 ]);
 const SERVICE_PREFIXES = ["AWS_", "KH_", "K8S_", "KUBE_", "SPAWNER_", "DISPATCH_", "EXECUTOR_", "PG"];
 
+/** Where ../shared/tools keeps the engines (KUBE_TOOLS_DIR, DOCKER_TOOLS_DIR): the real tier needs them. */
+const TOOL_SETTINGS = /_TOOLS_DIR$/;
+
 export function isInheritedSetting(name: string): boolean {
+  if (TOOL_SETTINGS.test(name)) return false;
   return SERVICE_NAMES.has(name) || SERVICE_PREFIXES.some((prefix) => name.startsWith(prefix));
 }
 
