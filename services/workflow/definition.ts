@@ -3,6 +3,7 @@ import { validateSchedule } from "../scheduling/cron.js";
 import { actionRegistry } from "./actions/index.js";
 import type { ActionRegistry } from "./actions/registry.js";
 import { referencedNodeIds } from "./templates.js";
+import { checkStorableText, ValueError, visitStrings } from "./values.js";
 
 /**
  * A workflow in KeeperHub's format (`{name, description?, nodes, edges}`, React Flow nodes and edges),
@@ -126,30 +127,76 @@ function describeIssue(input: unknown, issue: z.core.$ZodIssue | undefined): str
 
 /**
  * Checks the graph rules above (node configs and reachability only when strict, the default) and
- * returns the graph; throws WorkflowValidationError.
+ * returns the graph; throws WorkflowValidationError. Linear in the size of the workflow, and iterative
+ * (a chain of ten thousand nodes is a valid workflow, not a stack overflow).
  */
 export function buildGraph(
   definition: WorkflowDefinition,
   registry: ActionRegistry = actionRegistry,
   options: { strict?: boolean } = {},
 ): WorkflowGraph {
-  const fail = (message: string): never => {
-    throw new WorkflowValidationError(message);
+  const strict = options.strict ?? true;
+  const nodes = indexNodes(definition);
+  checkStorable(definition);
+  if (strict) for (const node of definition.nodes) checkNodeConfig(node, registry, fail);
+  const { parents, children } = linkEdges(definition, nodes);
+  const trigger = theTrigger(definition, parents);
+  const order = topologicalOrder(nodes, parents, children);
+  const reachable = descendantsOf(trigger.id, children);
+  reachable.add(trigger.id);
+  if (strict) {
+    const stray = definition.nodes.find((node) => !reachable.has(node.id));
+    if (stray)
+      fail(`${describeNode(stray)}: not reachable from the trigger "${trigger.id}"; connect it or remove it`);
+  }
+  checkReferences(definition, nodes, parents, order);
+  return { trigger, nodes, parents, children, reachable };
+}
+
+/** Every string of the workflow can be stored, and no config nests too deeply; the message names where. */
+function checkStorable(definition: WorkflowDefinition): void {
+  const check = (who: string, value: unknown, root: string) => {
+    try {
+      visitStrings(value, root, checkStorableText);
+    } catch (error) {
+      if (error instanceof ValueError) fail(`${who}${error.message}`);
+      throw error;
+    }
   };
+  check("", definition.name, "name");
+  check("", definition.description ?? "", "description");
+  for (const node of definition.nodes) {
+    const printable = (text: string) => text.replace(UNSTORABLE_ANYWHERE, "?");
+    const who = `${describeNode({ id: printable(node.id), data: { label: printable(node.data.label) } })}: `;
+    check(who, node.id, "id");
+    check(who, node.data.label, "data.label");
+    check(who, node.data.config, "config");
+  }
+  for (const [index, edge] of definition.edges.entries()) {
+    check(`edge #${index + 1}: `, [edge.id ?? "", edge.source, edge.target], "ids");
+  }
+}
+
+const UNSTORABLE_ANYWHERE = /[\u0000\ud800-\udfff]/g;
+
+function fail(message: string): never {
+  throw new WorkflowValidationError(message);
+}
+
+function indexNodes(definition: WorkflowDefinition): Map<string, WorkflowNode> {
   const nodes = new Map<string, WorkflowNode>();
   for (const node of definition.nodes) {
     if (nodes.has(node.id)) fail(`${describeNode(node)}: duplicate node id "${node.id}"`);
     nodes.set(node.id, node);
   }
+  return nodes;
+}
 
-  const strict = options.strict ?? true;
-  if (strict) {
-    for (const node of definition.nodes) checkNodeConfig(node, registry, fail);
-  }
-
+function linkEdges(definition: WorkflowDefinition, nodes: ReadonlyMap<string, WorkflowNode>) {
   const parents = new Map<string, string[]>([...nodes.keys()].map((id) => [id, []]));
   const children = new Map<string, string[]>([...nodes.keys()].map((id) => [id, []]));
   const edgeIds = new Set<string>();
+  const pairs = new Set<string>();
   for (const [index, edge] of definition.edges.entries()) {
     const name = `edge ${edge.id ? `"${edge.id}"` : `#${index + 1}`} (${edge.source} -> ${edge.target})`;
     if (edge.id !== undefined) {
@@ -158,13 +205,20 @@ export function buildGraph(
     }
     if (!nodes.has(edge.source)) fail(`${name}: source node "${edge.source}" does not exist`);
     if (!nodes.has(edge.target)) fail(`${name}: target node "${edge.target}" does not exist`);
-    const targetParents = parents.get(edge.target) as string[];
-    if (!targetParents.includes(edge.source)) {
-      targetParents.push(edge.source);
-      (children.get(edge.source) as string[]).push(edge.target);
-    }
+    // Duplicate edges count once.
+    const pair = `${edge.source}\u0000${edge.target}`;
+    if (pairs.has(pair)) continue;
+    pairs.add(pair);
+    (parents.get(edge.target) as string[]).push(edge.source);
+    (children.get(edge.source) as string[]).push(edge.target);
   }
+  return { parents, children };
+}
 
+function theTrigger(
+  definition: WorkflowDefinition,
+  parents: ReadonlyMap<string, readonly string[]>,
+): WorkflowNode {
   const triggers = definition.nodes.filter(isTrigger);
   if (triggers.length === 0) fail('workflow has no trigger: add one node with data.type "trigger"');
   if (triggers.length > 1) {
@@ -173,41 +227,83 @@ export function buildGraph(
     );
   }
   const trigger = triggers[0] as WorkflowNode;
-  const incoming = parents.get(trigger.id) as string[];
+  const incoming = parents.get(trigger.id) ?? [];
   if (incoming.length > 0) {
     fail(
       `${describeNode(trigger)}: a trigger cannot have incoming edges (from ${incoming.map((id) => `"${id}"`).join(", ")})`,
     );
   }
+  return trigger;
+}
 
+/** Each node's position in a topological order; a cycle is reported as a path (`a -> b -> a`). */
+function topologicalOrder(
+  nodes: ReadonlyMap<string, WorkflowNode>,
+  parents: ReadonlyMap<string, readonly string[]>,
+  children: ReadonlyMap<string, readonly string[]>,
+): Map<string, number> {
   const cycle = findCycle([...nodes.keys()], children);
-  if (cycle) {
-    const first = nodes.get(cycle[0] as string) as WorkflowNode;
-    fail(`${describeNode(first)}: cycle ${cycle.join(" -> ")}`);
-  }
-
-  const reachable = descendantsOf(trigger.id, children);
-  reachable.add(trigger.id);
-  for (const node of definition.nodes) {
-    if (strict && !reachable.has(node.id)) {
-      fail(`${describeNode(node)}: not reachable from the trigger "${trigger.id}"; connect it or remove it`);
+  if (cycle)
+    fail(`${describeNode(nodes.get(cycle[0] as string) as WorkflowNode)}: cycle ${cycle.join(" -> ")}`);
+  // Kahn's algorithm: a node gets its position once all its parents have theirs.
+  const waiting = new Map([...nodes.keys()].map((id) => [id, parents.get(id)?.length ?? 0]));
+  const queue = [...nodes.keys()].filter((id) => waiting.get(id) === 0);
+  const order = new Map<string, number>();
+  for (let head = 0; head < queue.length; head++) {
+    const id = queue[head] as string;
+    order.set(id, head);
+    for (const child of children.get(id) ?? []) {
+      const left = (waiting.get(child) as number) - 1;
+      waiting.set(child, left);
+      if (left === 0) queue.push(child);
     }
   }
+  return order;
+}
 
+/**
+ * A template reference names an existing node upstream of the node that uses it. Each check walks up
+ * from the node through its parents and stops early: at the referenced node, or at nodes that come
+ * before it in topological order (their ancestors cannot include it).
+ */
+function checkReferences(
+  definition: WorkflowDefinition,
+  nodes: ReadonlyMap<string, WorkflowNode>,
+  parents: ReadonlyMap<string, readonly string[]>,
+  order: ReadonlyMap<string, number>,
+): void {
   for (const node of definition.nodes) {
-    const ancestors = descendantsOf(node.id, parents);
     for (const referenced of referencedNodeIds(node.data.config)) {
-      if (!nodes.has(referenced))
-        fail(`${describeNode(node)}: template refers to unknown node "${referenced}"`);
-      if (!ancestors.has(referenced)) {
+      const target = nodes.get(referenced);
+      if (!target) fail(`${describeNode(node)}: template refers to unknown node "${referenced}"`);
+      if (!isUpstream(referenced, node.id, parents, order)) {
         fail(
-          `${describeNode(node)}: template refers to ${describeNode(nodes.get(referenced) as WorkflowNode)}, which is not upstream of it (connect it by edges first)`,
+          `${describeNode(node)}: template refers to ${describeNode(target)}, which is not upstream of it (connect it by edges first)`,
         );
       }
     }
   }
+}
 
-  return { trigger, nodes, parents, children, reachable };
+function isUpstream(
+  ancestor: string,
+  of: string,
+  parents: ReadonlyMap<string, readonly string[]>,
+  order: ReadonlyMap<string, number>,
+): boolean {
+  const floor = order.get(ancestor) as number;
+  if (floor >= (order.get(of) as number)) return false;
+  const seen = new Set<string>([of]);
+  const queue = [of];
+  for (let head = 0; head < queue.length; head++) {
+    for (const parent of parents.get(queue[head] as string) ?? []) {
+      if (parent === ancestor) return true;
+      if (seen.has(parent) || (order.get(parent) as number) < floor) continue;
+      seen.add(parent);
+      queue.push(parent);
+    }
+  }
+  return false;
 }
 
 function checkNodeConfig(
@@ -249,32 +345,32 @@ function checkNodeConfig(
   }
 }
 
-/** The first cycle found, as a closed path of node ids (`[a, b, a]`), or undefined. */
+/** The first cycle found, as a closed path of node ids (`[a, b, a]`), or undefined. Iterative. */
 export function findCycle(
   ids: readonly string[],
   children: ReadonlyMap<string, readonly string[]>,
 ): string[] | undefined {
-  const state = new Map<string, "open" | "done">();
-  const stack: string[] = [];
-  const visit = (id: string): string[] | undefined => {
-    state.set(id, "open");
-    stack.push(id);
-    for (const child of children.get(id) ?? []) {
-      const seen = state.get(child);
-      if (seen === "open") return [...stack.slice(stack.indexOf(child)), child];
-      if (seen === undefined) {
-        const found = visit(child);
-        if (found) return found;
+  const done = new Set<string>();
+  for (const root of ids) {
+    if (done.has(root)) continue;
+    // The current path, each node with the index of its next child to visit.
+    const path: { id: string; next: number }[] = [{ id: root, next: 0 }];
+    const onPath = new Map<string, number>([[root, 0]]);
+    while (path.length > 0) {
+      const top = path[path.length - 1] as { id: string; next: number };
+      const child = (children.get(top.id) ?? [])[top.next++];
+      if (child === undefined) {
+        path.pop();
+        onPath.delete(top.id);
+        done.add(top.id);
+        continue;
       }
+      const at = onPath.get(child);
+      if (at !== undefined) return [...path.slice(at).map((step) => step.id), child];
+      if (done.has(child)) continue;
+      onPath.set(child, path.length);
+      path.push({ id: child, next: 0 });
     }
-    stack.pop();
-    state.set(id, "done");
-    return undefined;
-  };
-  for (const id of ids) {
-    if (state.has(id)) continue;
-    const found = visit(id);
-    if (found) return found;
   }
   return undefined;
 }
@@ -283,11 +379,11 @@ export function findCycle(
 export function descendantsOf(start: string, next: ReadonlyMap<string, readonly string[]>): Set<string> {
   const seen = new Set<string>();
   const queue = [...(next.get(start) ?? [])];
-  while (queue.length > 0) {
-    const id = queue.shift() as string;
+  for (let head = 0; head < queue.length; head++) {
+    const id = queue[head] as string;
     if (seen.has(id)) continue;
     seen.add(id);
-    queue.push(...(next.get(id) ?? []));
+    for (const child of next.get(id) ?? []) if (!seen.has(child)) queue.push(child);
   }
   return seen;
 }

@@ -20,6 +20,27 @@ export class ExpressionError extends Error {
   override name = "ExpressionError";
 }
 
+/** The longest condition accepted, in characters: checked when a workflow is saved and when it runs. */
+export const MAX_CONDITION_LENGTH = 10_000;
+
+/** Errors quote at most this much of an expression. */
+const EXCERPT_LENGTH = 120;
+
+/** `text` as errors quote it: whole when short, else its start and its length. */
+export function excerpt(text: string): string {
+  return text.length <= EXCERPT_LENGTH
+    ? `"${text}"`
+    : `"${text.slice(0, EXCERPT_LENGTH - 1)}…" (${text.length} characters)`;
+}
+
+function checkLength(condition: string): void {
+  if (condition.length > MAX_CONDITION_LENGTH) {
+    throw new ExpressionError(
+      `the condition is ${condition.length} characters long; at most ${MAX_CONDITION_LENGTH} are allowed`,
+    );
+  }
+}
+
 type Node = jsep.Expression;
 
 const BLOCKED_PROPERTIES = new Set(["__proto__", "prototype", "constructor"]);
@@ -57,10 +78,13 @@ export function compileExpression(source: string): Node {
   let ast: Node;
   try {
     ast = jsep(source);
+    check(ast, source);
   } catch (error) {
-    throw new ExpressionError(`cannot parse "${source}": ${(error as Error).message}`);
+    if (error instanceof ExpressionError) throw error;
+    // jsep and the checks recurse: an expression nested thousands deep overflows the stack.
+    if (error instanceof RangeError) throw new ExpressionError(`${excerpt(source)} is nested too deeply`);
+    throw new ExpressionError(`cannot parse ${excerpt(source)}: ${(error as Error).message}`);
   }
-  check(ast, source);
   return ast;
 }
 
@@ -101,14 +125,14 @@ function check(node: Node, source: string): void {
       return;
     }
     case "CallExpression":
-      throw new ExpressionError(`function calls are not allowed in "${source}"`);
+      throw new ExpressionError(`function calls are not allowed in ${excerpt(source)}`);
     case "ThisExpression":
-      throw new ExpressionError(`"this" is not allowed in "${source}"`);
+      throw new ExpressionError(`"this" is not allowed in ${excerpt(source)}`);
     case "Compound":
     case "SequenceExpression":
-      throw new ExpressionError(`"${source}" is not a single expression`);
+      throw new ExpressionError(`${excerpt(source)} is not a single expression`);
     default:
-      throw new ExpressionError(`${node.type} is not allowed in "${source}"`);
+      throw new ExpressionError(`${node.type} is not allowed in ${excerpt(source)}`);
   }
 }
 
@@ -203,9 +227,13 @@ const QUOTES = new Set(['"', "'", "`"]);
  * literal's text with the references filled in.
  */
 export function bindCondition(condition: string): BoundCondition {
+  checkLength(condition);
   const variables = new Map<string, BoundVariable>();
   const name = () => `__ref${variables.size}`;
-  let source = "";
+  // One scan for the references, one pass over the text: linear in its length.
+  const references = findReferences(condition);
+  let next = 0;
+  const parts: string[] = [];
   let index = 0;
   while (index < condition.length) {
     const char = condition[index] as string;
@@ -215,28 +243,27 @@ export function bindCondition(condition: string): BoundCondition {
       if (findReferences(literal).length > 0) {
         const variable = name();
         variables.set(variable, { kind: "text", text: unescapeLiteral(literal.slice(1, -1)) });
-        source += ` ${variable} `;
+        parts.push(` ${variable} `);
       } else {
-        source += char === "`" ? `"${literal.slice(1, -1).replace(/"/g, '\\"')}"` : literal;
+        parts.push(char === "`" ? `"${literal.slice(1, -1).replace(/"/g, '\\"')}"` : literal);
       }
       index = end + 1;
       continue;
     }
-    const rest = condition.slice(index);
-    const reference = rest.startsWith("{{")
-      ? findReferences(rest).find((found) => found.index === 0)
-      : undefined;
-    if (reference) {
+    while (next < references.length && (references[next] as TemplateReference).index < index) next += 1;
+    const reference = references[next];
+    if (reference && reference.index === index) {
       const variable = name();
       variables.set(variable, { kind: "value", reference });
-      source += ` ${variable} `;
+      parts.push(` ${variable} `);
       index += reference.raw.length;
+      next += 1;
       continue;
     }
-    source += char;
+    parts.push(char);
     index += 1;
   }
-  return { source: source.trim(), variables };
+  return { source: parts.join("").trim(), variables };
 }
 
 function closingQuote(text: string, start: number): number {
@@ -245,7 +272,7 @@ function closingQuote(text: string, start: number): number {
     if (text[index] === "\\") index += 1;
     else if (text[index] === quote) return index;
   }
-  throw new ExpressionError(`unterminated string starting at character ${start} of "${text}"`);
+  throw new ExpressionError(`unterminated string starting at character ${start} of ${excerpt(text)}`);
 }
 
 function unescapeLiteral(text: string): string {

@@ -1,3 +1,5 @@
+import { visitStrings } from "./values.js";
+
 /**
  * KeeperHub template references: `{{@<nodeId>:<Label>.<path>}}` refers to an earlier node's output.
  * Resolution is by node id; the label is for people (it is matched against the node's label so that a
@@ -35,17 +37,10 @@ export function findReferences(text: string): TemplateReference[] {
 /** Every node id referenced anywhere in a config value (strings inside objects and arrays too). */
 export function referencedNodeIds(value: unknown): Set<string> {
   const ids = new Set<string>();
-  walkStrings(value, (text) => {
+  visitStrings(value, "config", (text) => {
     for (const reference of findReferences(text)) ids.add(reference.nodeId);
   });
   return ids;
-}
-
-function walkStrings(value: unknown, visit: (text: string) => void): void {
-  if (typeof value === "string") visit(value);
-  else if (Array.isArray(value)) for (const item of value) walkStrings(item, visit);
-  else if (value !== null && typeof value === "object")
-    for (const item of Object.values(value)) walkStrings(item, visit);
 }
 
 /** Splits `rest` (`Label.path`) into path segments, using the node's known label when it matches. */

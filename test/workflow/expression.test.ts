@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
   bindCondition,
+  checkCondition,
   ExpressionError,
   evaluateCondition,
   evaluateExpression,
+  MAX_CONDITION_LENGTH,
 } from "../../services/workflow/expression.js";
 import type { TemplateScope } from "../../services/workflow/templates.js";
 
@@ -95,5 +97,42 @@ describe("evaluateCondition (template references are values, never code)", () =>
     expect(() => evaluateCondition("{{@h:Check.status}} === 200", scope({}, { h: "Check" }))).toThrow(
       'node "h" (Check), which has not run or has no output',
     );
+  });
+});
+
+describe("bounded conditions", () => {
+  it("refuses a condition longer than the limit, at save and at run, quoting none of it", () => {
+    const long = `${"{{@a:A.x}} + ".repeat(1_000)}0`;
+    expect(long.length).toBeGreaterThan(MAX_CONDITION_LENGTH);
+    expect(() => checkCondition(long)).toThrow(
+      new ExpressionError(
+        `the condition is ${long.length} characters long; at most ${MAX_CONDITION_LENGTH} are allowed`,
+      ),
+    );
+    expect(() => evaluateCondition(long, scope({ a: { x: 1 } }))).toThrow(/at most 10000 are allowed/);
+  });
+
+  it("evaluates a condition at the limit made of references, with every reference bound once", () => {
+    const count = Math.floor((MAX_CONDITION_LENGTH - 1) / "{{@a:A.x}}+".length);
+    const condition = `${"{{@a:A.x}}+".repeat(count)}0`;
+    expect(bindCondition(condition).variables.size).toBe(count);
+    expect(evaluateCondition(condition, scope({ a: { x: 2 } }))).toBe(2 * count);
+  });
+
+  it("quotes at most about 120 characters of a bad expression, with its length", () => {
+    const bad = `${"1 + ".repeat(200)}(`;
+    let message = "";
+    try {
+      checkCondition(bad);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^cannot parse "1 \+ 1 \+ .{0,120}…" \(801 characters\): /);
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it("says a deeply nested expression is nested too deeply, instead of overflowing", () => {
+    const nested = `${"(".repeat(4_000)}1${")".repeat(4_000)}`;
+    expect(() => checkCondition(nested)).toThrow(/nested too deeply|cannot parse/);
   });
 });

@@ -1,0 +1,64 @@
+/**
+ * Walking the values of a workflow (configs are free-form JSON) without recursion, with a depth limit, and
+ * the text Postgres can store: the workflow is saved as jsonb, and its step inputs and outputs too.
+ */
+
+/** How deep a node's config may nest (objects and arrays). */
+export const MAX_VALUE_DEPTH = 64;
+
+/** A value nested deeper than MAX_VALUE_DEPTH, or text that cannot be stored; `path` says where. */
+export class ValueError extends Error {
+  override name = "ValueError";
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+/**
+ * Calls `visit` with every string in `value` (object keys included) and its path (`config.a[2].b`),
+ * breadth-first; throws ValueError when the value nests deeper than `maxDepth`.
+ */
+export function visitStrings(
+  value: unknown,
+  root: string,
+  visit: (text: string, path: string) => void,
+  maxDepth = MAX_VALUE_DEPTH,
+): void {
+  const queue: { value: unknown; path: string; depth: number }[] = [{ value, path: root, depth: 0 }];
+  for (let head = 0; head < queue.length; head++) {
+    const item = queue[head] as { value: unknown; path: string; depth: number };
+    if (typeof item.value === "string") {
+      visit(item.value, item.path);
+      continue;
+    }
+    if (item.value === null || typeof item.value !== "object") continue;
+    if (item.depth >= maxDepth) {
+      throw new ValueError(item.path, `nested more than ${maxDepth} levels deep; flatten it`);
+    }
+    if (Array.isArray(item.value)) {
+      item.value.forEach((inner, index) => {
+        queue.push({ value: inner, path: `${item.path}[${index}]`, depth: item.depth + 1 });
+      });
+      continue;
+    }
+    for (const [key, inner] of Object.entries(item.value)) {
+      const path = `${item.path}.${key}`;
+      visit(key, `${path} (key)`);
+      queue.push({ value: inner, path, depth: item.depth + 1 });
+    }
+  }
+}
+
+// U+0000 and lone UTF-16 surrogates: Postgres refuses both in text and jsonb.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Throws ValueError when `text` holds a character Postgres cannot store. */
+export function checkStorableText(text: string, path: string): void {
+  const found = UNSTORABLE.exec(text);
+  if (!found) return;
+  const what = found[0] === "\u0000" ? "U+0000 (NUL)" : "a lone UTF-16 surrogate";
+  throw new ValueError(path, `contains ${what} at character ${found.index}, which cannot be stored`);
+}
