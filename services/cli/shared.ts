@@ -2,6 +2,7 @@ import Table from "cli-table3";
 import { type DatabaseConfig, loadDatabaseConfig } from "../core/config.js";
 import { errorMessage } from "../core/errors.js";
 import { createPool, type Pool } from "../db/pool.js";
+import { checkStorableText, visitStrings } from "../workflow/values.js";
 import { CliError } from "./errors.js";
 
 /** Opens a pool on DATABASE_URL for the length of fn. */
@@ -50,6 +51,11 @@ export function parseRunInput(text: string | undefined, source: string): Record<
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     throw new CliError(`${source} must be a JSON object, e.g. '{"key": "value"}'`, exitCode);
+  }
+  try {
+    visitStrings(value, source, checkStorableText);
+  } catch (error) {
+    throw new CliError(errorMessage(error), exitCode);
   }
   return value as Record<string, unknown>;
 }

@@ -19,7 +19,7 @@ export interface NumberSetting {
   /** Only whole numbers. */
   readonly integer?: boolean;
   /** What the number counts: seconds and ms are durations. */
-  readonly unit: "seconds" | "ms" | "count" | "port";
+  readonly unit: "seconds" | "ms" | "count" | "port" | "bytes";
   /** What 0 means, when it is allowed and means something else than "no time" (e.g. "none", "off"). */
   readonly zero?: string;
   /** One line for --help and the README. */
@@ -161,6 +161,15 @@ export const RUNNER_SETTINGS = {
     flag: "--run-timeout <seconds>",
     zero: "none",
   }),
+  httpMaxResponseBytes: {
+    env: "HTTP_MAX_RESPONSE_BYTES",
+    default: 10 * 1024 * 1024,
+    min: 1,
+    integer: true,
+    unit: "bytes",
+    summary:
+      "an HTTP Request step reads at most this much of a response body (a node's maxResponseBytes wins)",
+  },
 } as const satisfies Record<string, NumberSetting>;
 
 /** The runner Jobs (`khctl spawner`, and the runner's own timeout). Env only: they come from the ConfigMap. */

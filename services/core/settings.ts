@@ -24,7 +24,9 @@ export function maxOf(setting: NumberSetting): number {
 /** "a whole number from 1 to 100", "a number of seconds from 0 to 2147483 (0 = none)", … */
 export function describeRange(setting: NumberSetting): string {
   const noun = setting.integer ? "a whole number" : "a number";
-  const unit = setting.unit === "seconds" ? " of seconds" : setting.unit === "ms" ? " of ms" : "";
+  const unit = { seconds: " of seconds", ms: " of ms", bytes: " of bytes", count: "", port: "" }[
+    setting.unit
+  ];
   const max = maxOf(setting);
   const range = Number.isFinite(max) ? `from ${setting.min} to ${max}` : `>= ${setting.min}`;
   return `${noun}${unit} ${range}${setting.zero ? ` (0 = ${setting.zero})` : ""}`;

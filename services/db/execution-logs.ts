@@ -1,5 +1,6 @@
 import type { StepStatus } from "../contracts/names.js";
 import { newId } from "../core/ids.js";
+import { toStoredJson } from "./json.js";
 import type { Queryable } from "./pool.js";
 
 /** A workflow_execution_logs row as stored: one per node that started or was skipped. */
@@ -17,8 +18,6 @@ export interface ExecutionLogRow {
   completed_at: Date | null;
   duration_ms: number | null;
 }
-
-const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
 export interface StepStart {
   readonly executionId: string;
@@ -40,7 +39,15 @@ export async function recordStepStart(db: Queryable, step: StepStart): Promise<v
        VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)
      )
      UPDATE workflow_executions SET current_node_id = $3 WHERE id = $2`,
-    [newId(), step.executionId, step.nodeId, step.nodeName, step.nodeType, json(step.input), step.startedAt],
+    [
+      newId(),
+      step.executionId,
+      step.nodeId,
+      step.nodeName,
+      step.nodeType,
+      toStoredJson(step.input),
+      step.startedAt,
+    ],
   );
 }
 
@@ -75,8 +82,8 @@ export async function recordStepEnd(db: Queryable, step: StepEnd): Promise<void>
       step.nodeName,
       step.nodeType,
       step.status,
-      json(step.input),
-      json(step.output),
+      toStoredJson(step.input),
+      toStoredJson(step.output),
       step.error ?? null,
       step.startedAt,
       step.completedAt,

@@ -1,6 +1,7 @@
 import { type ExecutionStatus, isTerminal } from "../contracts/names.js";
 import { sleep } from "../core/backoff.js";
 import { newId } from "../core/ids.js";
+import { toStoredJson } from "./json.js";
 import type { Queryable } from "./pool.js";
 import { overdueCondition, type StaleRunPolicy } from "./stale-run-policy.js";
 
@@ -199,12 +200,7 @@ export async function finishExecution(
          duration_ms = GREATEST(0, round(extract(epoch FROM now() - coalesce(started_at, now())) * 1000))::integer
      WHERE id = $1 AND status = 'running'
      RETURNING *`,
-    [
-      id,
-      result.status,
-      result.output === undefined ? null : JSON.stringify(result.output),
-      result.error ?? null,
-    ],
+    [id, result.status, toStoredJson(result.output), result.error ?? null],
   );
   return rows[0] ?? null;
 }

@@ -10,6 +10,7 @@ import {
   finishExecution,
   getExecution,
 } from "../db/executions.js";
+import { isLargeValue } from "../db/json.js";
 import { type Pool, withTransaction } from "../db/pool.js";
 import { recordScheduleOutcome } from "../db/schedules.js";
 import { getWorkflow } from "../db/workflows.js";
@@ -209,7 +210,7 @@ async function finish(pool: Pool, execution: ExecutionRow, result: WorkflowRunRe
   await withTransaction(pool, async (client) => {
     const finished = await finishExecution(client, execution.id, {
       status: result.status,
-      output: result.output,
+      output: leafOutputs(result.output),
       error: result.error ?? null,
     });
     if (!finished) throw new Error(`execution ${execution.id} was no longer running when it finished`);
@@ -221,6 +222,19 @@ async function finish(pool: Pool, execution: ExecutionRow, result: WorkflowRunRe
       });
     }
   });
+}
+
+/**
+ * The run's output as stored: each leaf step's output, except that one too large to store whole is not
+ * stored a second time (its step log row keeps a preview and its size): a pointer to that step instead.
+ */
+function leafOutputs(output: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(output).map(([nodeId, value]) => [
+      nodeId,
+      isLargeValue(value) ? { truncated: true, seeStep: nodeId } : value,
+    ]),
+  );
 }
 
 export interface RunWorkflowNowOptions extends RunExecutionOptions {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { toStorableText } from "../core/text.js";
 import { validateSchedule } from "../scheduling/cron.js";
 import { actionRegistry } from "./actions/index.js";
 import type { ActionRegistry } from "./actions/registry.js";
@@ -166,7 +167,7 @@ function checkStorable(definition: WorkflowDefinition): void {
   check("", definition.name, "name");
   check("", definition.description ?? "", "description");
   for (const node of definition.nodes) {
-    const printable = (text: string) => text.replace(UNSTORABLE_ANYWHERE, "?");
+    const printable = (text: string) => toStorableText(text);
     const who = `${describeNode({ id: printable(node.id), data: { label: printable(node.data.label) } })}: `;
     check(who, node.id, "id");
     check(who, node.data.label, "data.label");
@@ -176,8 +177,6 @@ function checkStorable(definition: WorkflowDefinition): void {
     check(`edge #${index + 1}: `, [edge.id ?? "", edge.source, edge.target], "ids");
   }
 }
-
-const UNSTORABLE_ANYWHERE = /[\u0000\ud800-\udfff]/g;
 
 function fail(message: string): never {
   throw new WorkflowValidationError(message);

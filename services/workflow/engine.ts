@@ -12,6 +12,7 @@ import {
   type WorkflowNode,
 } from "./definition.js";
 import { dispositionOf, type NodeState, readyChildren, type StepEndStatus, type Stop } from "./readiness.js";
+import { maskSecrets, maskText } from "./secrets.js";
 import { abortMessage, executeStep, RunAbortedError, type StepOutcome } from "./step.js";
 import { resolveTemplates, type TemplateScope } from "./templates.js";
 
@@ -31,6 +32,8 @@ import { resolveTemplates, type TemplateScope } from "./templates.js";
  * - A disabled node (`data.enabled: false`) does not run and is reported `skipped` ("disabled: passed
  *   through"); its children run. Its output is empty (null), as in KeeperHub: a template reading it
  *   gives null, or "" inside a string, rather than failing the step. A trigger always runs.
+ * - What is reported for recording (step inputs, outputs and errors, the run's output and error) has its
+ *   secrets masked (secrets.ts); templates of later steps read the real values.
  * - The step timeout ends one step (an error); the run timeout and the external signal abort every
  *   step in flight (reported `cancelled`), start nothing new, and end the run `error` (timeout) or
  *   `cancelled` (signal). Nodes that never started are not reported.
@@ -204,8 +207,8 @@ class WorkflowRun {
       ...this.info(node),
       status: outcome.status,
       input: prepared.shown,
-      output: "output" in outcome ? outcome.output : undefined,
-      error: "error" in outcome ? outcome.error : undefined,
+      output: "output" in outcome ? maskSecrets(outcome.output) : undefined,
+      error: "error" in outcome ? maskText(outcome.error) : undefined,
       started: true,
       startedAt,
       completedAt,
@@ -221,10 +224,11 @@ class WorkflowRun {
     action?: ActionDefinition;
     failure?: StepOutcome;
   } {
-    if (isTrigger(node)) return { input: this.options.input ?? {}, shown: this.options.input ?? {} };
+    if (isTrigger(node))
+      return { input: this.options.input ?? {}, shown: maskSecrets(this.options.input ?? {}) };
     const type = actionTypeOf(node);
     const redact = this.registry.has(type) ? this.registry.get(type).redact : undefined;
-    const shown = (input: unknown) => (redact ? redact(input as Record<string, unknown>) : input);
+    const shown = (input: unknown) => maskSecrets(redact ? redact(input as Record<string, unknown>) : input);
     try {
       if (!type) throw new Error("config.actionType is missing");
       const action = this.registry.get(type);
@@ -265,7 +269,7 @@ class WorkflowRun {
       return;
     }
     this.stops.set(node.id, { kind: "failed", reason: `upstream ${describeNode(node)} did not succeed` });
-    if (outcome.status === "error") this.failures.push(`${describeNode(node)}: ${outcome.error}`);
+    if (outcome.status === "error") this.failures.push(`${describeNode(node)}: ${maskText(outcome.error)}`);
   }
 
   /** Reports the step, then starts the children it made ready. */
@@ -304,7 +308,8 @@ class WorkflowRun {
     const { steps, failures } = this;
     const output: Record<string, unknown> = {};
     for (const [id, children] of this.graph.children) {
-      if (children.length === 0 && this.state.get(id) === "success") output[id] = this.outputs.get(id);
+      if (children.length === 0 && this.state.get(id) === "success")
+        output[id] = maskSecrets(this.outputs.get(id));
     }
     if (this.abort.signal.aborted) {
       const reason = this.abort.signal.reason as RunAbortedError;

@@ -1,3 +1,5 @@
+import { findUnstorable } from "../core/text.js";
+
 /**
  * Walking the values of a workflow (configs are free-form JSON) without recursion, with a depth limit, and
  * the text Postgres can store: the workflow is saved as jsonb, and its step inputs and outputs too.
@@ -52,13 +54,9 @@ export function visitStrings(
   }
 }
 
-// U+0000 and lone UTF-16 surrogates: Postgres refuses both in text and jsonb.
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Throws ValueError when `text` holds a character Postgres cannot store. */
+/** Throws ValueError when `text` holds a character Postgres cannot store (core/text.ts). */
 export function checkStorableText(text: string, path: string): void {
-  const found = UNSTORABLE.exec(text);
-  if (!found) return;
-  const what = found[0] === "\u0000" ? "U+0000 (NUL)" : "a lone UTF-16 surrogate";
-  throw new ValueError(path, `contains ${what} at character ${found.index}, which cannot be stored`);
+  const found = findUnstorable(text);
+  if (found)
+    throw new ValueError(path, `contains ${found.what} at character ${found.index}, which cannot be stored`);
 }

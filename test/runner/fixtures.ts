@@ -14,7 +14,10 @@ import { validateWorkflow } from "../../services/workflow/definition.js";
  * - `/` 200 text/html; `/post` echoes a POST as JSON `{json, body}`; `/json` a JSON document;
  * - `/status/<code>` answers with that status;
  * - `/slow` never answers; `events` emits "slow" when such a request arrives and "slow-closed" when the
- *   client drops it (an aborted fetch).
+ *   client drops it (an aborted fetch);
+ * - `/bytes/<n>` streams n bytes of text in 64 KiB chunks, `/endless` streams until the client goes away
+ *   ("endless-closed");
+ * - `/headers` answers with a Set-Cookie and an echo of the request's headers and query in JSON.
  */
 export async function startTestServer(): Promise<{ base: string; events: EventEmitter; requests: string[] }> {
   const events = new EventEmitter();
@@ -43,6 +46,17 @@ export async function startTestServer(): Promise<{ base: string; events: EventEm
       } else if (url.pathname.startsWith("/status/")) {
         response.statusCode = Number(url.pathname.slice("/status/".length));
         response.end("status");
+      } else if (url.pathname.startsWith("/bytes/")) {
+        streamBytes(response, Number(url.pathname.slice("/bytes/".length)));
+      } else if (url.pathname === "/endless") {
+        request.socket.once("close", () => events.emit("endless-closed"));
+        streamBytes(response, Number.POSITIVE_INFINITY);
+      } else if (url.pathname === "/headers") {
+        response.setHeader("content-type", "application/json");
+        response.setHeader("set-cookie", "session=cookie-sentinel; HttpOnly");
+        response.end(
+          JSON.stringify({ headers: request.headers, query: Object.fromEntries(url.searchParams) }),
+        );
       } else if (url.pathname === "/slow") {
         request.socket.once("close", () => events.emit("slow-closed"));
         events.emit("slow");
@@ -59,6 +73,23 @@ export async function startTestServer(): Promise<{ base: string; events: EventEm
     await new Promise((resolve) => server.close(resolve));
   });
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, events, requests };
+}
+
+/** Writes `total` bytes of text in 64 KiB chunks, waiting for the client to drain each (forever: Infinity). */
+function streamBytes(response: http.ServerResponse, total: number): void {
+  const chunk = Buffer.alloc(64 * 1024, "x");
+  let sent = 0;
+  response.setHeader("content-type", "text/plain");
+  const write = () => {
+    while (sent < total && !response.destroyed) {
+      const part = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+      sent += part.length;
+      if (!response.write(part)) return void response.once("drain", write);
+    }
+    if (!response.destroyed) response.end();
+  };
+  response.on("error", () => {});
+  write();
 }
 
 /** An example workflow file with its public endpoints pointed at the test server. */

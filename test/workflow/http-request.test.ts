@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,8 +7,12 @@ import { httpRequestAction } from "../../services/workflow/actions/http-request.
 import { StepError } from "../../services/workflow/actions/registry.js";
 import { validateWorkflow } from "../../services/workflow/definition.js";
 import { runWorkflow } from "../../services/workflow/engine.js";
+import { within } from "../helpers/wait.js";
+import { startTestServer } from "../runner/fixtures.js";
 import { action, edges, latch, trigger, workflow } from "./fixtures.js";
 
+/** The shared test server: streams of any size, endless ones. */
+const streams = await startTestServer();
 let server: http.Server;
 let base: string;
 /** Opens when the /slow handler's request is closed by the client (the fetch was aborted). */
@@ -177,7 +182,7 @@ describe("HTTP Request", () => {
 });
 
 describe("HTTP Request step log", () => {
-  it("masks secret header values in the recorded input, but sends them", async () => {
+  it("masks secret header values in the recorded input and output, but sends them", async () => {
     const definition = validateWorkflow(
       workflow(
         [
@@ -186,8 +191,12 @@ describe("HTTP Request step log", () => {
             endpoint: `${base}/echo`,
             httpHeaders: '{"Authorization": "Bearer {{@t:Start.token}}", "X-Trace": "on", "x-api-key": "k"}',
           }),
+          // The echo shows what the server got; a later step reads the real value through its template.
+          action("sent", "Condition", {
+            condition: "{{@h:H.data.headers.authorization}} === 'Bearer s3cret'",
+          }),
         ],
-        edges("t->h"),
+        edges("t->h", "h->sent"),
       ),
     );
     const inputs: unknown[] = [];
@@ -204,7 +213,45 @@ describe("HTTP Request step log", () => {
     const recorded = JSON.parse((inputs[0] as { httpHeaders: string }).httpHeaders);
     expect(recorded).toEqual({ Authorization: "[redacted]", "X-Trace": "on", "x-api-key": "[redacted]" });
     expect(JSON.stringify(ends.get("h")?.input)).not.toContain("s3cret");
-    const output = ends.get("h")?.output as { data: { headers: Record<string, string> } } | undefined;
-    expect(output?.data.headers.authorization).toBe("Bearer s3cret");
+    expect(JSON.stringify(ends.get("h")?.output)).not.toContain("s3cret");
+    expect(ends.get("sent")?.output).toEqual({ result: true });
+  });
+});
+
+describe("HTTP Request: bounded responses", () => {
+  const runOne = async (endpoint: string, extra: Record<string, unknown> = {}, stepTimeoutMs = 20_000) => {
+    const definition = validateWorkflow(
+      workflow([trigger(), action("h", "HTTP Request", { endpoint, ...extra })], edges("t->h")),
+    );
+    return runWorkflow(definition, { stepTimeoutMs });
+  };
+
+  it("reads a response up to the limit, and fails with one line past it", async () => {
+    const fits = await runOne(`${streams.base}/bytes/1000`, { maxResponseBytes: 1000 });
+    expect(fits.status).toBe("success");
+    const over = await runOne(`${streams.base}/bytes/1001`, { maxResponseBytes: 1000 });
+    expect(over.status).toBe("error");
+    expect(over.error).toBe(
+      `node "h" (H): GET ${streams.base}/bytes/1001: the response is larger than 1000 bytes (raise "maxResponseBytes" on the node, or HTTP_MAX_RESPONSE_BYTES)`,
+    );
+  });
+
+  it("stops an endless response at the default limit, long before the step timeout, and drops the connection", async () => {
+    const closed = once(streams.events, "endless-closed");
+    const result = await runOne(`${streams.base}/endless`, {}, 60_000);
+    expect(result.status).toBe("error");
+    expect(result.error).toMatch(/the response is larger than 10485760 bytes/);
+    await within(closed, 10_000, "the server seeing the connection dropped");
+  });
+
+  it("refuses a bad maxResponseBytes when the workflow is saved", () => {
+    expect(() =>
+      validateWorkflow(
+        workflow(
+          [trigger(), action("h", "HTTP Request", { endpoint: base, maxResponseBytes: "lots" })],
+          edges("t->h"),
+        ),
+      ),
+    ).toThrow(/"maxResponseBytes" must be a whole number of bytes >= 1, got "lots"/);
   });
 });

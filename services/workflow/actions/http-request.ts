@@ -1,3 +1,6 @@
+import { RUNNER_SETTINGS } from "../../contracts/settings.js";
+import { readSettings } from "../../core/settings.js";
+import { maskSecrets, maskUrl } from "../secrets.js";
 import { findReferences } from "../templates.js";
 import { type ActionDefinition, StepError } from "./registry.js";
 
@@ -11,8 +14,12 @@ import { type ActionDefinition, StepError } from "./registry.js";
  * - `httpQueryParams`: an object, or a JSON string of one, appended to the endpoint's query string.
  * - `timeoutMs`: this request's own timeout in milliseconds (optional; the step timeout always applies).
  *
- * Secret header values (Authorization, Cookie, API keys, anything named like a token or secret) are
- * masked in the recorded step input.
+ * - `maxResponseBytes`: the most of a response body read (default HTTP_MAX_RESPONSE_BYTES, 10 MiB): the
+ *   body is read as it streams and a larger one fails the step, so a huge or endless response cannot
+ *   exhaust the runner's memory.
+ *
+ * Secrets (header values, query parameters and body fields named like a token, key, password, ...) are
+ * masked in what is recorded; errors name the URL with them masked.
  *
  * Output `{status, data, headers}`: `data` is parsed when the response is JSON, else the text. A non-2xx
  * response is a step error that still records that output.
@@ -68,6 +75,18 @@ function parseStringMap(value: unknown, field: string): Record<string, string> {
 const parseHeaders = (value: unknown) => parseStringMap(value, "httpHeaders");
 const parseQuery = (value: unknown) => parseStringMap(value, "httpQueryParams");
 
+/** The node's `maxResponseBytes`, else the runner's HTTP_MAX_RESPONSE_BYTES (default 10 MiB). */
+function parseLimit(value: unknown): number {
+  if (value === undefined || value === null || value === "") {
+    return readSettings({ limit: RUNNER_SETTINGS.httpMaxResponseBytes }).limit;
+  }
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new Error(`"maxResponseBytes" must be a whole number of bytes >= 1, got "${String(value)}"`);
+  }
+  return limit;
+}
+
 function parseTimeout(value: unknown): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const ms = Number(value);
@@ -91,8 +110,29 @@ function encodeBody(value: unknown): { body: string; contentType: string } | und
   return { body: JSON.stringify(value), contentType: "application/json" };
 }
 
-async function readData(response: Response): Promise<unknown> {
-  const text = await response.text();
+/** The response body as text, read as it streams; past `limit` bytes the read stops with an error. */
+async function readText(response: Response, limit: number, what: string): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new Error(
+        `${what}: the response is larger than ${limit} bytes (raise "maxResponseBytes" on the node, or ${RUNNER_SETTINGS.httpMaxResponseBytes.env})`,
+      );
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size).toString("utf8");
+}
+
+async function readData(response: Response, limit: number, what: string): Promise<unknown> {
+  const text = await readText(response, limit, what);
   const type = response.headers.get("content-type") ?? "";
   if (/\bjson\b/i.test(type) && text.trim()) {
     try {
@@ -104,33 +144,33 @@ async function readData(response: Response): Promise<unknown> {
   return text;
 }
 
-/** Header names whose values never go into the step log. */
-const SECRET_HEADER =
-  /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|x-auth-token)$|token|secret|password/i;
-
-/** The config with secret header values masked, for the step log; unparseable headers are left as they are. */
-function redactHeaders(config: Record<string, unknown>): Record<string, unknown> {
-  let headers: Record<string, string>;
-  try {
-    headers = parseHeaders(config.httpHeaders);
-  } catch {
-    return config;
+/**
+ * The config as the step log shows it: headers, query parameters and a body given as JSON strings are
+ * masked like objects (the engine masks objects and URLs itself, workflow/secrets.ts).
+ */
+function redactJsonStrings(config: Record<string, unknown>): Record<string, unknown> {
+  const masked = { ...config };
+  for (const field of ["httpHeaders", "httpQueryParams", "httpBody"]) {
+    const value = config[field];
+    if (typeof value !== "string") continue;
+    try {
+      masked[field] = JSON.stringify(maskSecrets(JSON.parse(value)));
+    } catch {
+      // Not JSON: the engine still masks URLs in it.
+    }
   }
-  if (!Object.keys(headers).some((name) => SECRET_HEADER.test(name))) return config;
-  const masked = Object.fromEntries(
-    Object.entries(headers).map(([name, value]) => [name, SECRET_HEADER.test(name) ? "[redacted]" : value]),
-  );
-  return { ...config, httpHeaders: typeof config.httpHeaders === "string" ? JSON.stringify(masked) : masked };
+  return masked;
 }
 
 export const httpRequestAction: ActionDefinition = {
-  redact: redactHeaders,
+  redact: redactJsonStrings,
   validate(config) {
     if (!hasTemplate(config.endpoint)) parseUrl(config.endpoint);
     parseMethod(config.httpMethod);
     if (!hasTemplate(config.httpHeaders)) parseHeaders(config.httpHeaders);
     if (!hasTemplate(config.httpQueryParams)) parseQuery(config.httpQueryParams);
     parseTimeout(config.timeoutMs);
+    if (config.maxResponseBytes !== undefined) parseLimit(config.maxResponseBytes);
   },
   async run(config, context) {
     const url = parseUrl(config.endpoint);
@@ -139,6 +179,9 @@ export const httpRequestAction: ActionDefinition = {
     for (const [name, value] of Object.entries(parseQuery(config.httpQueryParams)))
       url.searchParams.append(name, value);
     const timeoutMs = parseTimeout(config.timeoutMs);
+    const limit = parseLimit(config.maxResponseBytes);
+    // Errors (recorded, logged) name the URL with its secrets masked.
+    const what = `${method} ${maskUrl(url.href)}`;
     const encoded = method === "GET" ? undefined : encodeBody(config.httpBody);
     if (encoded && !Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) {
       headers["content-type"] = encoded.contentType;
@@ -151,19 +194,18 @@ export const httpRequestAction: ActionDefinition = {
     let data: unknown;
     try {
       response = await fetch(url, { method, headers, body: encoded?.body, signal });
-      data = await readData(response);
+      data = await readData(response, limit, what);
     } catch (error) {
       if (context.signal.aborted) throw context.signal.reason;
-      if (signal.aborted) throw new Error(`${method} ${url.href} timed out after ${timeoutMs}ms`);
+      if (signal.aborted) throw new Error(`${what} timed out after ${timeoutMs}ms`);
+      if ((error as Error).message.startsWith(`${what}: `)) throw error;
       const cause = (error as { cause?: { message?: string } }).cause?.message;
-      throw new Error(
-        `${method} ${url.href} failed: ${(error as Error).message}${cause ? ` (${cause})` : ""}`,
-      );
+      throw new Error(`${what} failed: ${(error as Error).message}${cause ? ` (${cause})` : ""}`);
     }
     const output = { status: response.status, data, headers: Object.fromEntries(response.headers) };
     if (!response.ok) {
       throw new StepError(
-        `${method} ${url.href} returned HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
+        `${what} returned HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`,
         { output },
       );
     }
