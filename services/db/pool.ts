@@ -1,4 +1,12 @@
 import pg from "pg";
+import { createLogger, type Logger } from "../core/logger.js";
+
+let defaultLogger: Logger | undefined;
+/** Where pool errors go when the caller gave no logger: created on first use. */
+const poolLogger = (): Logger => {
+  defaultLogger ??= createLogger("db");
+  return defaultLogger;
+};
 
 // int8 (count(*), sums) as a JS number: our counters stay far below 2^53.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
@@ -10,7 +18,7 @@ export type Queryable = Pick<pg.Pool, "query">;
 
 export function createPool(
   databaseUrl: string,
-  options: { max?: number; applicationName?: string } = {},
+  options: { max?: number; applicationName?: string; logger?: Logger } = {},
 ): Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
@@ -19,7 +27,12 @@ export function createPool(
     connectionTimeoutMillis: 10_000,
   });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
-  pool.on("error", () => {});
+  pool.on("error", (error) =>
+    (options.logger ?? poolLogger()).warn(
+      { err: error.message, code: (error as { code?: string }).code },
+      "an idle database connection failed; the next query reconnects",
+    ),
+  );
   return pool;
 }
 

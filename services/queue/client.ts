@@ -20,6 +20,13 @@ export function loadSqsConnection(env: NodeJS.ProcessEnv = process.env): SqsConn
 }
 
 /**
+ * Attempts per SQS request, the first included: the SDK retries a failed call (throttling, 5xx, network
+ * errors) with its own backoff, and this is the only place that says how often. Callers never retry a
+ * whole call again; they only retry what a call accepted only in part (batch entries SQS refused).
+ */
+export const SQS_MAX_ATTEMPTS = 3;
+
+/**
  * An SQS client for the connection. Against an emulator (endpoint set) and with no AWS credentials in the
  * environment it uses test/test, as LocalStack and fauxqs accept any; against AWS the SDK's own
  * credential chain applies and nothing is defaulted.
@@ -31,6 +38,7 @@ export function createSqsClient(connection: SqsConnection, env: NodeJS.ProcessEn
   const hasCredentials = Boolean(env[ENV.awsAccessKeyId] && env[ENV.awsSecretAccessKey]);
   return new SQSClient({
     region: connection.region,
+    maxAttempts: SQS_MAX_ATTEMPTS,
     ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
     ...(connection.endpoint && !hasCredentials
       ? { credentials: { accessKeyId: "test", secretAccessKey: "test" } }

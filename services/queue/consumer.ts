@@ -223,24 +223,14 @@ class QueueConsumer implements Consumer {
     }
   }
 
+  /** The SDK retries the call (queue/client.ts); a delete that still fails only means a redelivery, seen as done. */
   private async deleteMessage(message: Message): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.options.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: message.ReceiptHandle }),
-        );
-        return;
-      } catch (error) {
-        // The work is recorded; failing to delete only means a redelivery the handler will see as done.
-        if (attempt >= 3) {
-          this.options.logger.warn(
-            { messageId: message.MessageId, err: errorMessage(error) },
-            "delete failed",
-          );
-          return;
-        }
-        await sleep(backoffMs(attempt));
-      }
+    try {
+      await this.options.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: message.ReceiptHandle }),
+      );
+    } catch (error) {
+      this.options.logger.warn({ messageId: message.MessageId, err: errorMessage(error) }, "delete failed");
     }
   }
 

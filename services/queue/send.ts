@@ -8,6 +8,7 @@ import {
 import { MESSAGE_ATTRIBUTES, type WorkflowMessage, workflowMessageSchema } from "../contracts/message.js";
 import { backoffMs, sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
+import { SQS_MAX_ATTEMPTS } from "./client.js";
 
 /** SQS accepts at most 10 entries per SendMessageBatch. */
 export const SEND_BATCH_SIZE = 10;
@@ -65,9 +66,10 @@ export async function sendWorkflowMessage(
 }
 
 /**
- * Sends messages with SendMessageBatch, 10 at a time. Entries SQS rejects (or whole batches that fail) are
- * retried with backoff and jitter; after maxAttempts they are reported in `failed` instead of thrown, so
- * the caller can keep them for a later retry (the dispatcher's outbox). Invalid messages throw before any send.
+ * Sends messages with SendMessageBatch, 10 at a time. Entries SQS refused are retried with backoff and
+ * jitter (a whole call that failed was retried by the SDK already, queue/client.ts); after maxAttempts
+ * (default SQS_MAX_ATTEMPTS) they are reported in `failed` instead of thrown, so the caller can keep them
+ * for a later retry (the dispatcher's outbox). Invalid messages throw before any send.
  */
 export async function sendWorkflowMessages(
   sqs: SQSClient,
@@ -76,7 +78,7 @@ export async function sendWorkflowMessages(
   options: SendOptions = {},
 ): Promise<SendResult> {
   const valid = messages.map(validateMessage);
-  const maxAttempts = options.maxAttempts ?? 4;
+  const maxAttempts = options.maxAttempts ?? SQS_MAX_ATTEMPTS;
   const ok = new Set<number>();
   const errors = new Map<number, string>();
   const batches: number[][] = [];
@@ -110,7 +112,9 @@ export async function sendWorkflowMessages(
           );
           pending = pending.filter((index) => !ok.has(index) && !senderFaults.has(index));
         } catch (error) {
+          // The SDK already retried the call (queue/client.ts): it stays failed until the next send.
           for (const index of pending) errors.set(index, errorMessage(error));
+          pending = [];
         }
       }
     }),

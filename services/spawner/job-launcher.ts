@@ -1,11 +1,18 @@
 import { buildJobTemplate, JobTemplateError, runnerSelector } from "../contracts/job-template.js";
-import { jobNameFor } from "../contracts/names.js";
+import { jobNameFor, MAX_RECEIVE_COUNT } from "../contracts/names.js";
 import type { KubernetesConfig } from "../core/config.js";
 import { type ExecutionRow, failExecution, recordJobName } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 import type { Launcher } from "../intake/launcher.js";
 import type { HandleContext } from "../queue/consumer-types.js";
-import { classifyKubeError, createJob, isActiveJob, type KubeApi, listJobs } from "./kube.js";
+import {
+  classifyKubeError,
+  createJob,
+  isActiveJob,
+  type KubeApi,
+  type KubeErrorInfo,
+  listJobs,
+} from "./kube.js";
 import type { SpawnerMetrics } from "./metrics.js";
 
 export interface JobLauncherDeps {
@@ -76,7 +83,7 @@ async function launchJob(
     const info = classifyKubeError(error);
     metrics.createErrors.inc({ reason: info.reason });
     const details = { jobName, status: info.status, reason: info.reason, err: info.message };
-    if (info.kind !== "permanent") {
+    if (info.kind !== "permanent" || forbiddenForNow(info, context.receiveCount)) {
       context.logger.warn(
         { ...details, receiveCount: context.receiveCount },
         "Job create failed; will retry",
@@ -93,6 +100,18 @@ async function launchJob(
   }
   await recordJobName(db, execution.id, jobName);
   return "launched";
+}
+
+/**
+ * A 403 that clears by itself: a ResourceQuota that is full now (Jobs finish and free it), or RBAC that has
+ * not reached every API server yet right after `pulumi up` created the Role. Such a create is retried
+ * with the queue's growing backoff; an RBAC denial that outlasts all but the last receive (about two
+ * minutes) is taken as meant, and the execution is recorded as error then.
+ */
+function forbiddenForNow(info: KubeErrorInfo, receiveCount: number): boolean {
+  if (info.status !== 403) return false;
+  if (/exceeded quota/i.test(info.message)) return true;
+  return receiveCount < MAX_RECEIVE_COUNT - 1;
 }
 
 /**

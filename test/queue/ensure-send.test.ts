@@ -1,3 +1,5 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import {
   GetQueueAttributesCommand,
   ReceiveMessageCommand,
@@ -6,6 +8,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { MAX_RECEIVE_COUNT } from "../../services/contracts/names.js";
+import { createSqsClient, SQS_MAX_ATTEMPTS } from "../../services/queue/client.js";
 import { ensureQueues, findDeadLetterQueueUrl } from "../../services/queue/ensure.js";
 import { sendWorkflowMessages } from "../../services/queue/send.js";
 import { runCliInProcess } from "../cli/cli.js";
@@ -130,6 +133,33 @@ describe("khctl queue", () => {
       expect(JSON.parse(stats.stdout)).toMatchObject({ visible: 2, inFlight: 0, deadLetter: 0 });
     } finally {
       process.env = previous;
+    }
+  });
+});
+
+describe("SQS attempts", () => {
+  it("a call that keeps failing is attempted SQS_MAX_ATTEMPTS times in all, not again on top of the SDK", async () => {
+    let requests = 0;
+    // SQS answering 500 to everything: only an injected fault, which the emulator cannot do on demand.
+    const failing = http.createServer((_request, response) => {
+      requests++;
+      response.writeHead(500, { "content-type": "application/x-amz-json-1.0" });
+      response.end(JSON.stringify({ __type: "InternalError", message: "injected" }));
+    });
+    await new Promise<void>((resolve) => failing.listen(0, "127.0.0.1", resolve));
+    const endpoint = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
+    const client = createSqsClient({ endpoint, region: "us-east-1" }, {});
+    try {
+      const result = await sendWorkflowMessages(client, `${endpoint}/000000000000/q`, [message(1)], {
+        retryBaseMs: 1,
+      });
+      expect(result.sent).toEqual([]);
+      expect(result.failed).toHaveLength(1);
+      expect(requests).toBe(SQS_MAX_ATTEMPTS);
+    } finally {
+      client.destroy();
+      failing.closeAllConnections();
+      await new Promise((resolve) => failing.close(resolve));
     }
   });
 });

@@ -268,13 +268,46 @@ describe("spawner", () => {
     expect(metrics).toMatch(/keeperhub_spawner_job_create_errors_total\{reason="Timeout"\} 1/);
   });
 
+  it("a 403 is retried while RBAC may still be propagating and recorded on the last receive; a full quota is always retried", async () => {
+    const workflowId = await insertWorkflow(db.pool);
+    const launcher = createJobLauncher({
+      db: db.pool,
+      kube: createKubeApi(api.kubeConfig(), { namespace: "local" }),
+      config: testKubernetesConfig(),
+      metrics: createSpawnerMetrics({ defaultMetrics: false }),
+    });
+    const handle = createIntake({ db: db.pool, launcher });
+    const delivery = (id: string, receiveCount: number) =>
+      handle(
+        { MessageId: `m-${id}-${receiveCount}`, Body: JSON.stringify(messageFor(id, workflowId)) },
+        { signal: new AbortController().signal, receiveCount, logger: silentLogger },
+      );
+    const forbidden = 'jobs.batch is forbidden: User "system:serviceaccount:local:job-spawner" cannot create';
+    const quota = 'jobs.batch "wf-x" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1';
+
+    const rbac = await insertExecution(db.pool, { workflowId });
+    for (const receiveCount of [1, 2, 3]) {
+      api.fail({ method: "POST", path: /\/jobs$/, status: 403, reason: "Forbidden", message: forbidden });
+      expect(await delivery(rbac, receiveCount)).toBe("retry");
+      expect((await executionState(db.pool, rbac)).status).toBe("pending");
+    }
+    api.fail({ method: "POST", path: /\/jobs$/, status: 403, reason: "Forbidden", message: forbidden });
+    expect(await delivery(rbac, 4)).toBe("done");
+    expect((await executionState(db.pool, rbac)).error).toContain(forbidden);
+
+    const full = await insertExecution(db.pool, { workflowId });
+    api.fail({ method: "POST", path: /\/jobs$/, status: 403, reason: "Forbidden", message: quota });
+    expect(await delivery(full, 4)).toBe("retry");
+    expect((await executionState(db.pool, full)).status).toBe("pending");
+  });
+
   it.each([
-    [
-      403,
-      "Forbidden",
-      'jobs.batch is forbidden: User "system:serviceaccount:local:job-spawner" cannot create',
-    ],
     [422, "Invalid", 'Job.batch "wf-x" is invalid: spec.template.spec.containers[0].image: Required value'],
+    [
+      400,
+      "BadRequest",
+      'Job in version "v1" cannot be handled as a Job: strict decoding error: unknown field "spec.bogus"',
+    ],
   ])(
     "a %i marks the execution error with the API's reason and deletes the message",
     async (status, reason, message) => {
