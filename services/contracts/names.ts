@@ -10,6 +10,11 @@ export const QUEUE_NAME = "keeperhub-workflow-queue";
 export const DLQ_NAME = "keeperhub-workflow-dlq";
 /** Receives before SQS moves a message to the dead-letter queue. */
 export const MAX_RECEIVE_COUNT = 5;
+/**
+ * Sends of a pending execution's message at most: the first, and the stale-run policy's re-sends when no
+ * runner took it within the pending limit (db/stale-run-policy.ts). After the last one it is an error.
+ */
+export const MAX_SENDS = 3;
 
 export const DEFAULT_NAMESPACE = "local";
 

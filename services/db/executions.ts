@@ -21,6 +21,8 @@ export interface ExecutionRow {
   error: string | null;
   job_name: string | null;
   enqueued_at: Date | null;
+  /** How many times its message was sent (the outbox counts each send). */
+  send_count: number;
   started_at: Date | null;
   completed_at: Date | null;
   duration_ms: number | null;
@@ -69,8 +71,8 @@ export async function insertExecution(
   const dedupKey = execution.dedupKey ?? null;
   const inserted = await db.query<{ id: string }>(
     `INSERT INTO workflow_executions
-       (id, workflow_id, schedule_id, scheduled_for, trigger_type, input, dedup_key, enqueued_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END)
+       (id, workflow_id, schedule_id, scheduled_for, trigger_type, input, dedup_key, enqueued_at, send_count)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::boolean THEN now() END, CASE WHEN $8::boolean THEN 1 ELSE 0 END)
      ON CONFLICT DO NOTHING
      RETURNING id`,
     [

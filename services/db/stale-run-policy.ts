@@ -1,3 +1,4 @@
+import { MAX_SENDS } from "../contracts/names.js";
 import type { Queryable } from "./pool.js";
 
 /**
@@ -5,11 +6,13 @@ import type { Queryable } from "./pool.js";
  * unfinished"). By the database's clock, an unfinished execution is overdue when it is
  * - `running` and started more than runningAfterSeconds ago: the run timeout plus a grace. A live runner
  *   records its end by then (it enforces the run timeout itself), so one still running lost its runner;
- * - `pending` and its message was sent (enqueued_at) more than pendingAfterSeconds ago: no runner took it.
- *   A row never sent is the outbox's to send, never overdue.
+ * - `pending` and its message was sent (enqueued_at) more than pendingAfterSeconds ago: no runner took it
+ *   (the message was lost with an emulator's queue, or dead-lettered while the database was down). A row
+ *   never sent is the outbox's to send, never overdue.
  * Each backend then answers only "is this run alive?" (the executor: the child is ours; the spawner: its
- * Job exists) and records the dead ones with failExecution(…, { onlyIfOverdue: policy }), which checks
- * the age again in its UPDATE.
+ * Job exists) and acts on the dead ones as `whatToDo` says: a pending one is sent again (back to the
+ * outbox) while it has been sent fewer than MAX_SENDS times; otherwise it is recorded as error with
+ * failExecution(…, { onlyIfOverdue: policy }). Both re-check the age in their UPDATE.
  */
 export interface StaleRunPolicy {
   /** A running execution is overdue this long after it started, s; null: never (runs have no timeout). */
@@ -59,6 +62,30 @@ export interface UnfinishedExecution {
   readonly overdue: boolean;
   /** Seconds since it started (running), or since its message was sent (pending; 0 if never sent). */
   readonly ageSeconds: number;
+  /** How many times its message was sent. */
+  readonly sendCount: number;
+}
+
+/** What an overdue execution with no live runner needs: its message sent again, or to be recorded as error. */
+export function whatToDo(execution: UnfinishedExecution): "resend" | "fail" {
+  return execution.status === "pending" && execution.sendCount < MAX_SENDS ? "resend" : "fail";
+}
+
+/**
+ * Puts an overdue pending execution back in the outbox (enqueued_at = NULL): the next dispatcher pass sends
+ * its message again. Re-checks that it is still pending and overdue; returns whether it did.
+ */
+export async function resendExecution(
+  db: Queryable,
+  executionId: string,
+  policy: StaleRunPolicy,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE workflow_executions SET enqueued_at = NULL
+     WHERE id = $1 AND status = 'pending' AND ${overdueCondition("$2", "$3")}`,
+    [executionId, policy.runningAfterSeconds, policy.pendingAfterSeconds],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 /** Pending and running executions (all, or only the overdue ones), oldest first; the status index keeps it cheap. */
@@ -75,8 +102,9 @@ export async function listUnfinishedExecutions(
     job_name: string | null;
     overdue: boolean;
     age_seconds: number;
+    send_count: number;
   }>(
-    `SELECT id, status, schedule_id, job_name, ${overdue} AS overdue,
+    `SELECT id, status, schedule_id, job_name, send_count, ${overdue} AS overdue,
             coalesce(floor(extract(epoch FROM now() - CASE status WHEN 'running' THEN started_at
                                                                   ELSE enqueued_at END)), 0)::integer AS age_seconds
      FROM workflow_executions
@@ -97,6 +125,7 @@ export async function listUnfinishedExecutions(
     jobName: row.job_name,
     overdue: row.overdue,
     ageSeconds: row.age_seconds,
+    sendCount: row.send_count,
   }));
 }
 
@@ -109,5 +138,6 @@ export function overdueReason(
   if (execution.status === "running") {
     return `runner lost: still running ${execution.ageSeconds}s after it started, past the run timeout plus grace (${policy.runningAfterSeconds}s); ${detail}`;
   }
-  return `never started: its message was sent ${execution.ageSeconds}s ago and no runner took it within the pending limit (${policy.pendingAfterSeconds}s); ${detail}`;
+  const sends = execution.sendCount === 1 ? "once" : `${execution.sendCount} times`;
+  return `never started: its message was sent ${sends}, the last ${execution.ageSeconds}s ago, and no runner took it within the pending limit (${policy.pendingAfterSeconds}s); ${detail}`;
 }

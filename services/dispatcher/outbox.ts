@@ -63,7 +63,10 @@ export async function flushOutbox(
     const result = await send(rows.map(messageFor));
     const sent = result.sent.map((message) => message.executionId as string);
     if (sent.length > 0) {
-      await client.query("UPDATE workflow_executions SET enqueued_at = now() WHERE id = ANY($1)", [sent]);
+      await client.query(
+        "UPDATE workflow_executions SET enqueued_at = now(), send_count = send_count + 1 WHERE id = ANY($1)",
+        [sent],
+      );
     }
     return {
       sent,

@@ -4,8 +4,10 @@ import type { Queryable } from "../db/pool.js";
 import {
   listUnfinishedExecutions,
   overdueReason,
+  resendExecution,
   type StaleRunPolicy,
   type UnfinishedExecution,
+  whatToDo,
 } from "../db/stale-run-policy.js";
 import type { LostRun } from "./process-launcher.js";
 
@@ -31,6 +33,15 @@ export async function sweepStaleRuns(deps: {
   for (const execution of overdue) {
     // Asked per row, after the query: a run started here while it ran is ours, not lost.
     if (deps.isOurs(execution.id)) continue;
+    if (whatToDo(execution) === "resend") {
+      if (await resendExecution(db, execution.id, policy)) {
+        logger.warn(
+          { executionId: execution.id, sends: execution.sendCount },
+          "no executor took the message: sent again (the next dispatcher pass sends it)",
+        );
+      }
+      continue;
+    }
     const error = overdueReason(execution, policy, deadRunnerDetail(execution));
     if (!(await failExecution(db, execution.id, error, { onlyIfOverdue: policy }))) continue;
     logger.warn(
@@ -45,5 +56,5 @@ export async function sweepStaleRuns(deps: {
 function deadRunnerDetail(execution: UnfinishedExecution): string {
   return execution.status === "running"
     ? "the executor running it stopped without recording the result"
-    : "its message was lost (no executor received it)";
+    : "its messages were lost (no executor received them)";
 }

@@ -1,7 +1,7 @@
 import type { Message } from "@aws-sdk/client-sqs";
 import { parseWorkflowMessage } from "../contracts/message.js";
 import { errorMessage } from "../core/errors.js";
-import { isPermanentDatabaseError } from "../db/errors.js";
+import { isDatabaseUnavailable, isPermanentDatabaseError } from "../db/errors.js";
 import { type ExecutionRow, executionForMessage } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 
@@ -15,7 +15,8 @@ import type { Queryable } from "../db/pool.js";
  * 2. The execution it is about is found or recorded from the message (db/executions.ts
  *    executionForMessage: the one it names, or for an older dispatcher's message without an id, one keyed
  *    by its slot or MessageId). A database error of a permanent class (the workflow does not exist, a
- *    value the table cannot hold): dead-letter. Any other database error: retry.
+ *    value the table cannot hold): dead-letter. The database unreachable: thrown, for the intake to pause
+ *    receiving. Any other database error: retry.
  * 3. The run gate: only a `pending` execution is launched. A running one has a runner (a redelivery, or a
  *    second message); a finished one is done. Both: skip, and the message is deleted.
  */
@@ -36,6 +37,8 @@ export async function decide(message: Message, db: Queryable): Promise<Decision>
   try {
     execution = await executionForMessage(db, body, message.MessageId ?? "");
   } catch (error) {
+    // The database is away, not the message at fault: the intake pauses receiving (database-gate.ts).
+    if (isDatabaseUnavailable(error)) throw error;
     if (isPermanentDatabaseError(error)) {
       return {
         action: "dead-letter",

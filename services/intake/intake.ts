@@ -1,8 +1,10 @@
 import type { Message } from "@aws-sdk/client-sqs";
+import { isDatabaseUnavailable } from "../db/errors.js";
 import type { ExecutionRow } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 import { type Consumer, type ConsumerOptions, startConsumer } from "../queue/consumer.js";
 import type { HandleContext, HandleOutcome, MessageHandler } from "../queue/consumer-types.js";
+import { DatabaseGate } from "./database-gate.js";
 import { decide } from "./decide.js";
 import type { Launcher } from "./launcher.js";
 
@@ -15,8 +17,24 @@ export interface IntakeDeps {
   readonly onMessage?: (message: Message) => void;
 }
 
-/** The consumer's handler for both backends: decide (decide.ts), then launch or say why not. */
-export function createIntake(deps: IntakeDeps): MessageHandler {
+/**
+ * The consumer's handler for both backends: decide (decide.ts), then launch or say why not. A failure to
+ * reach the database marks `gate` down (the consumer then pauses receiving) and retries the message.
+ */
+export function createIntake(deps: IntakeDeps, gate?: DatabaseGate): MessageHandler {
+  const handle = handleMessage(deps);
+  return async (message, context) => {
+    try {
+      return await handle(message, context);
+    } catch (error) {
+      if (!gate || !isDatabaseUnavailable(error)) throw error;
+      gate.markDown(error);
+      return "retry";
+    }
+  };
+}
+
+function handleMessage(deps: IntakeDeps): MessageHandler {
   return async (message: Message, context: HandleContext): Promise<HandleOutcome> => {
     deps.onMessage?.(message);
     const decision = await decide(message, deps.db);
@@ -39,12 +57,19 @@ export function createIntake(deps: IntakeDeps): MessageHandler {
   };
 }
 
-/** The shared consumer loop (heartbeat, back-pressure, stop) feeding the intake. */
+/**
+ * The shared consumer loop (heartbeat, back-pressure, stop) feeding the intake. It receives nothing while
+ * the database is unreachable, or beyond what the launcher has room for.
+ */
 export function startIntake(deps: IntakeDeps & Omit<ConsumerOptions, "handle" | "capacity">): Consumer {
   const { launcher } = deps;
+  const gate = new DatabaseGate(deps.db, deps.logger);
   return startConsumer({
     ...deps,
-    handle: createIntake(deps),
-    capacity: launcher.capacity ? (free, inFlight) => launcher.capacity?.(free, inFlight) ?? free : undefined,
+    handle: createIntake(deps, gate),
+    capacity: async (free, inFlight) => {
+      if (!(await gate.allowsReceiving())) return 0;
+      return launcher.capacity ? launcher.capacity(free, inFlight) : free;
+    },
   });
 }

@@ -70,6 +70,20 @@ export async function listDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50):
   return messages.map(toDeadLetter);
 }
 
+/** Ids of the executions whose messages sit in the DLQ (the first `max` messages, peeked, not removed). */
+export async function deadLetteredExecutions(sqs: SQSClient, dlqUrl: string, max = 100): Promise<string[]> {
+  const ids: string[] = [];
+  for (const letter of await listDeadLetters(sqs, dlqUrl, max)) {
+    try {
+      const { executionId } = JSON.parse(letter.body) as { executionId?: unknown };
+      if (typeof executionId === "string") ids.push(executionId);
+    } catch {
+      // Not a workflow message: nothing to match.
+    }
+  }
+  return ids;
+}
+
 /**
  * Moves up to `max` messages from the DLQ back to the queue (body and attributes unchanged): send first,
  * then delete, so a failure in between can only duplicate, never lose. Returns the moved message ids.

@@ -8,8 +8,10 @@ import type { Queryable } from "../db/pool.js";
 import {
   listUnfinishedExecutions,
   overdueReason,
+  resendExecution,
   type StaleRunPolicy,
   type UnfinishedExecution,
+  whatToDo,
 } from "../db/stale-run-policy.js";
 import { deleteJob, jobFinish, type KubeApi, listJobs, listPods } from "./kube.js";
 import type { SpawnerMetrics } from "./metrics.js";
@@ -48,6 +50,8 @@ export interface Observed {
 /** What to do about it. */
 export type ReconcileAction =
   | { readonly kind: "none"; readonly stuckSince?: number }
+  /** Pending, overdue, no Job: its message never led to one; send it again (stale-run policy). */
+  | { readonly kind: "resend" }
   | {
       readonly kind: "fail";
       readonly reason: string;
@@ -96,7 +100,9 @@ function decideWithoutJob(execution: UnfinishedExecution, policy: StaleRunPolicy
       error: `runner Job ${execution.jobName} was deleted before the run finished`,
     };
   }
-  return execution.overdue ? lost(execution, policy, "no runner Job exists for it") : { kind: "none" };
+  if (!execution.overdue) return { kind: "none" };
+  if (whatToDo(execution) === "resend") return { kind: "resend" };
+  return lost(execution, policy, "no runner Job exists for it");
 }
 
 function lost(execution: UnfinishedExecution, policy: StaleRunPolicy, detail: string): ReconcileAction {
@@ -166,6 +172,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
           if (action.stuckSince !== undefined) stillStuck.set(item.execution.id, action.stuckSince);
           continue;
         }
+        if (action.kind === "resend") {
+          await resend(deps, item.execution);
+          continue;
+        }
         const fix = await apply(deps, item.execution.id, action);
         if (fix) fixes.push(fix);
       }
@@ -196,6 +206,15 @@ function byExecution<T extends V1Job | V1Pod>(objects: readonly T[]): Map<string
     if (id) map.set(id, [...(map.get(id) ?? []), object]);
   }
   return map;
+}
+
+async function resend(deps: ReconcilerDeps, execution: UnfinishedExecution): Promise<void> {
+  if (!(await resendExecution(deps.db, execution.id, deps.options.policy))) return;
+  deps.metrics.reconcilerFixes.inc({ reason: "Resent" });
+  deps.logger.warn(
+    { executionId: execution.id, sends: execution.sendCount },
+    "no runner Job for a pending execution: its message is sent again (the next dispatcher pass sends it)",
+  );
 }
 
 async function apply(

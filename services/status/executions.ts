@@ -3,6 +3,16 @@ import { errorMessage } from "../core/errors.js";
 import type { Queryable } from "../db/pool.js";
 import { type StatusPart, unreachable } from "./parts.js";
 
+/** Which of these executions are still pending. */
+async function pendingAmong(db: Queryable, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    "SELECT id FROM workflow_executions WHERE id = ANY($1) AND status = 'pending' ORDER BY created_at",
+    [ids],
+  );
+  return rows.map((row) => row.id);
+}
+
 export interface ExecutionsStatus {
   /** Window of the counts, hours. */
   readonly sinceHours: number;
@@ -15,12 +25,17 @@ export interface ExecutionsStatus {
     createdAt: string;
     error: string | null;
   }[];
+  /** Pending executions whose message is in the dead-letter queue. */
+  readonly pendingInDeadLetterQueue: string[];
 }
 
-/** Executions by status in the last `sinceHours`, and the latest few. */
+/**
+ * Executions by status in the last `sinceHours`, the latest few, and the pending ones whose message sits
+ * in the DLQ (`deadLettered`: execution ids peeked there).
+ */
 export async function executionsPart(
   db: Queryable | Error,
-  options: { sinceHours?: number; recent?: number } = {},
+  options: { sinceHours?: number; recent?: number; deadLettered?: readonly string[] } = {},
 ): Promise<StatusPart<ExecutionsStatus>> {
   const sinceHours = options.sinceHours ?? 24;
   if (db instanceof Error) return unreachable("executions", true, errorMessage(db));
@@ -46,6 +61,7 @@ export async function executionsPart(
       number
     >;
     for (const row of counts.rows) byStatus[row.status] = row.count;
+    const stuck = await pendingAmong(db, options.deadLettered ?? []);
     const recent = latest.rows.map((r) => ({
       id: r.id,
       workflowId: r.workflow_id,
@@ -57,12 +73,21 @@ export async function executionsPart(
       name: "executions",
       required: true,
       ok: true,
-      summary: `last ${sinceHours} h: ${EXECUTION_STATUSES.map((s) => `${byStatus[s]} ${s}`).join(", ")}`,
-      lines: recent.map(
-        (r) =>
-          `${r.id}  ${r.status.padEnd(9)} ${r.createdAt}  workflow ${r.workflowId}${r.error ? `  ${r.error.split("\n")[0]}` : ""}`,
-      ),
-      data: { sinceHours, byStatus, recent },
+      summary: `last ${sinceHours} h: ${EXECUTION_STATUSES.map((s) => `${byStatus[s]} ${s}`).join(", ")}${
+        stuck.length > 0 ? `; ${stuck.length} pending with their message in the DLQ` : ""
+      }`,
+      lines: [
+        ...recent.map(
+          (r) =>
+            `${r.id}  ${r.status.padEnd(9)} ${r.createdAt}  workflow ${r.workflowId}${r.error ? `  ${r.error.split("\n")[0]}` : ""}`,
+        ),
+        ...(stuck.length > 0
+          ? [
+              `pending, message in the DLQ: ${stuck.join(", ")} (sent again after PENDING_LIMIT_SECONDS, or now: khctl dlq redrive)`,
+            ]
+          : []),
+      ],
+      data: { sinceHours, byStatus, recent, pendingInDeadLetterQueue: stuck },
     };
   } catch (error) {
     return unreachable(

@@ -6,6 +6,8 @@ import { createPool } from "../db/pool.js";
 import { listContainers } from "../doctor/docker.js";
 import { type Exec, exec } from "../doctor/exec.js";
 import { createSqsClient, type SqsConnection } from "../queue/client.js";
+import { deadLetteredExecutions } from "../queue/dlq.js";
+import { findDeadLetterQueueUrl } from "../queue/ensure.js";
 import { containersPart } from "./containers.js";
 import { executionsPart } from "./executions.js";
 import { type KubeSource, kubernetesPart, kubeSource } from "./kubernetes.js";
@@ -60,7 +62,7 @@ async function withTimeout(name: string, ms: number, work: Promise<StatusPart>):
   }
 }
 
-async function databasePart(url: string | undefined): Promise<StatusPart> {
+async function databasePart(url: string | undefined, deadLettered: Promise<string[]>): Promise<StatusPart> {
   if (!url) {
     return unreachable(
       "executions",
@@ -70,9 +72,19 @@ async function databasePart(url: string | undefined): Promise<StatusPart> {
   }
   const pool = createPool(url, { max: 1, applicationName: "khctl-status" });
   try {
-    return await executionsPart(pool);
+    return await executionsPart(pool, { deadLettered: await deadLettered });
   } finally {
     await pool.end().catch(() => {});
+  }
+}
+
+/** Execution ids in the queue's DLQ (none when there is no DLQ or SQS cannot be read: the queue part says why). */
+async function deadLettered(sqs: SQSClient, queueUrl: string): Promise<string[]> {
+  try {
+    const dlq = await findDeadLetterQueueUrl(sqs, queueUrl);
+    return dlq ? await deadLetteredExecutions(sqs, dlq) : [];
+  } catch {
+    return [];
   }
 }
 
@@ -109,7 +121,13 @@ export async function collectStatus(
       );
     }
     pending.push(withTimeout("queue", ms, queuePart(sqsClient, options.queueUrl)));
-    pending.push(withTimeout("executions", ms, databasePart(options.databaseUrl)));
+    pending.push(
+      withTimeout(
+        "executions",
+        ms,
+        databasePart(options.databaseUrl, deadLettered(sqsClient, options.queueUrl)),
+      ),
+    );
     const parts = await Promise.all(pending);
     return { profile, parts, down: parts.filter((p) => p.required && !p.ok).map((p) => p.name) };
   } finally {

@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
+import { MAX_SENDS } from "../../services/contracts/names.js";
 import { silentLogger } from "../../services/core/logger.js";
 import {
   createExecution,
@@ -121,29 +122,34 @@ describe("stale-run sweep", () => {
     expect((await schedule(finished.scheduleId)).run_count).toBe(0);
   });
 
-  it("records a pending run whose message was sent past the pending limit as never started", async () => {
+  it("sends a pending run's message again when no runner took it within the pending limit, MAX_SENDS times, then records it as never started", async () => {
     const pending = await insertScheduledWorkflow(pool, { cron: "* * * * *", nextRunAt: null });
-    const sentLongAgo = await createExecution(pool, {
-      workflowId: pending.workflowId,
-      triggerType: "manual",
-    });
-    const sentRecently = await createExecution(pool, {
-      workflowId: pending.workflowId,
-      triggerType: "manual",
-    });
-    await pool.query(
-      "UPDATE workflow_executions SET enqueued_at = now() - interval '2 hours' WHERE id = $1",
-      [sentLongAgo],
-    );
-    await pool.query("UPDATE workflow_executions SET enqueued_at = now() WHERE id = $1", [sentRecently]);
+    const create = () => createExecution(pool, { workflowId: pending.workflowId, triggerType: "manual" });
+    const [sentOnce, sentOften, sentRecently] = [await create(), await create(), await create()];
+    const sent = (id: string, count: number, ago: string) =>
+      pool.query(
+        "UPDATE workflow_executions SET enqueued_at = now() - $3::interval, send_count = $2 WHERE id = $1",
+        [id, count, ago],
+      );
+    await sent(sentOnce, 1, "2 hours");
+    await sent(sentOften, MAX_SENDS, "2 hours");
+    await sent(sentRecently, 1, "0 seconds");
 
-    const lost = await sweep([sentLongAgo, sentRecently]);
-    expect(lost.map((l) => l.executionId)).toEqual([sentLongAgo]);
+    const lost = await sweep([sentOnce, sentOften, sentRecently]);
+    // Sent again: back in the outbox, still pending.
+    expect(await getExecution(pool, sentOnce)).toMatchObject({ status: "pending", enqueued_at: null });
+    // Sent as often as allowed: recorded as never started.
+    expect(lost.map((l) => l.executionId)).toEqual([sentOften]);
     expect(lost[0]?.error).toMatch(
-      /^never started: its message was sent 7\d{3}s ago and no runner took it within the pending limit \(3600s\)/,
+      new RegExp(
+        `^never started: its message was sent ${MAX_SENDS} times, the last 7\\d{3}s ago, and no runner took it within the pending limit \\(3600s\\)`,
+      ),
     );
-    expect((await getExecution(pool, sentLongAgo))?.status).toBe("error");
-    expect((await getExecution(pool, sentRecently))?.status).toBe("pending");
+    expect((await getExecution(pool, sentOften))?.status).toBe("error");
+    expect(await getExecution(pool, sentRecently)).toMatchObject({
+      status: "pending",
+      enqueued_at: expect.any(Date),
+    });
   });
 
   it("leaves a run this executor runs right now alone, however old", async () => {

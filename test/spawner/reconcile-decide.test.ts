@@ -17,6 +17,7 @@ const execution = (overrides: Partial<UnfinishedExecution> = {}): UnfinishedExec
   jobName: null,
   overdue: false,
   ageSeconds: 10,
+  sendCount: 1,
   ...overrides,
 });
 
@@ -72,6 +73,18 @@ describe("reconciler decide()", () => {
     expect(lost).toMatchObject({ kind: "fail", reason: "RunnerLost", onlyIfOverdue: true });
     expect(lost.kind === "fail" && lost.error).toBe(
       "runner lost: still running 400s after it started, past the run timeout plus grace (350s); no runner Job exists for it",
+    );
+  });
+
+  it("a pending execution with no Job is sent again when overdue, until it has been sent MAX_SENDS times", () => {
+    const pending = (sendCount: number) =>
+      execution({ status: "pending", overdue: true, ageSeconds: 4000, sendCount });
+    expect(decide(observed({ execution: pending(1) }), 0, options)).toEqual({ kind: "resend" });
+    expect(decide(observed({ execution: pending(2) }), 0, options)).toEqual({ kind: "resend" });
+    const last = decide(observed({ execution: pending(3) }), 0, options);
+    expect(last).toMatchObject({ kind: "fail", reason: "RunnerLost" });
+    expect(last.kind === "fail" && last.error).toMatch(
+      /^never started: its message was sent 3 times, the last 4000s ago/,
     );
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildJobTemplate } from "../../services/contracts/job-template.js";
+import { MAX_SENDS } from "../../services/contracts/names.js";
 import { silentLogger } from "../../services/core/logger.js";
 import { startPeriodic } from "../../services/core/periodic.js";
 import { createKubeApi } from "../../services/spawner/kube.js";
@@ -177,8 +178,14 @@ describe("reconciler", () => {
       [lost],
     );
     await db.pool.query(
-      "UPDATE workflow_executions SET enqueued_at = now() - interval '1 hour' WHERE id = $1",
-      [neverStarted],
+      "UPDATE workflow_executions SET enqueued_at = now() - interval '1 hour', send_count = $2 WHERE id = $1",
+      [neverStarted, MAX_SENDS],
+    );
+    // Sent once, an hour ago: its message is sent again rather than given up.
+    const resent = await insertExecution(db.pool, { workflowId });
+    await db.pool.query(
+      "UPDATE workflow_executions SET enqueued_at = now() - interval '1 hour', send_count = 1 WHERE id = $1",
+      [resent],
     );
     await db.pool.query("UPDATE workflow_executions SET enqueued_at = now() WHERE id = $1", [recent]);
     const fixes = await reconciler.reconcileOnce();
@@ -191,6 +198,11 @@ describe("reconciler", () => {
     );
     expect((await executionState(db.pool, neverStarted)).error).toMatch(/^never started: /);
     expect((await executionState(db.pool, recent)).status).toBe("pending");
+    expect(await executionState(db.pool, resent)).toMatchObject({ status: "pending" });
+    const { rows } = await db.pool.query("SELECT enqueued_at FROM workflow_executions WHERE id = $1", [
+      resent,
+    ]);
+    expect(rows[0].enqueued_at).toBeNull();
   });
 
   it("never touches a terminal execution, whatever its Job says", async () => {
