@@ -88,8 +88,8 @@ export const STALE_RUN_SETTINGS = {
     { env: "LOST_RUN_GRACE_SECONDS", flag: "--lost-run-grace <seconds>" },
   ),
   pendingLimitSeconds: seconds(
-    "a `pending` run whose message was sent this long ago, with no live runner, is recorded as error (never started)",
-    3600,
+    "a `pending` run whose message was sent this long ago, with no live runner, is sent again (up to 3 sends in all), then recorded as error (never started)",
+    600,
     { env: "PENDING_LIMIT_SECONDS", flag: "--pending-limit <seconds>", zero: "never" },
   ),
   reconcileIntervalSeconds: seconds(

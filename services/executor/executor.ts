@@ -23,6 +23,8 @@ export interface ExecutorOptions {
   readonly waitTimeSeconds?: number;
   /** Visibility timeout, renewed while a run goes on, seconds. Default 60. */
   readonly visibilityTimeoutSeconds?: number;
+  /** Visibility of a retried message after its first receive, seconds, doubling per receive. Default 5. */
+  readonly retryBaseSeconds?: number;
   /** How the child `khctl run` is started (entry, node flags, env). */
   readonly runner?: RunnerProcessOptions;
   /** Replaces the child process (tests). */
@@ -80,6 +82,7 @@ export function startExecutor(options: ExecutorOptions): Executor {
     concurrency: options.concurrency ?? 4,
     waitTimeSeconds: options.waitTimeSeconds,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    retryBaseSeconds: options.retryBaseSeconds,
     logger: options.logger,
   });
   const done = consumer.done.finally(() => sweep?.stop());

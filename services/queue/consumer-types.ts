@@ -41,6 +41,8 @@ export interface ConsumerOptions {
   readonly capacity?: (freeSlots: number, inFlight: number) => Promise<number> | number;
   /** Long-poll wait per receive, seconds (0–20). Default 20. */
   readonly waitTimeSeconds?: number;
+  /** Visibility of a retried message after its first receive, seconds; it doubles with each receive (to 5 min). Default 5. */
+  readonly retryBaseSeconds?: number;
   /** Visibility timeout given to received messages and renewed by the heartbeat while work runs, seconds. Default 60. */
   readonly visibilityTimeoutSeconds?: number;
   readonly logger: Logger;

@@ -24,9 +24,15 @@ const CAPACITY_PAUSE_MS = 1_000;
 /** Graceful stop's default wait for in-flight handlers, ms. */
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
-/** Visibility, seconds, given to a "retry" message: grows with its receive count, with jitter, capped at 5 min. */
-export function retryVisibilitySeconds(receiveCount: number): number {
-  const ceiling = Math.min(300, 5 * 2 ** Math.max(0, receiveCount - 1));
+/** The first retry's visibility ceiling, seconds (it doubles with each receive). */
+export const RETRY_BASE_SECONDS = 5;
+
+/**
+ * Visibility, seconds, given to a "retry" message: grows with its receive count (from `baseSeconds`),
+ * with jitter, capped at 5 min.
+ */
+export function retryVisibilitySeconds(receiveCount: number, baseSeconds = RETRY_BASE_SECONDS): number {
+  const ceiling = Math.min(300, baseSeconds * 2 ** Math.max(0, receiveCount - 1));
   return Math.max(1, Math.round(ceiling / 2 + Math.random() * (ceiling / 2)));
 }
 
@@ -202,7 +208,11 @@ class QueueConsumer implements Consumer {
     else if (outcome === "dead-letter") await this.deadLetter(message);
     // Stopping: give the message back now rather than after its backoff.
     else if (this.receiving.signal.aborted) await this.changeVisibility(message, 0);
-    else await this.changeVisibility(message, retryVisibilitySeconds(receiveCount));
+    else
+      await this.changeVisibility(
+        message,
+        retryVisibilitySeconds(receiveCount, this.options.retryBaseSeconds),
+      );
   }
 
   /** Best effort: an SQS error here only delays redelivery, so log it and go on. */
