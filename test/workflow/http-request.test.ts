@@ -244,6 +244,17 @@ describe("HTTP Request: bounded responses", () => {
     await within(closed, 10_000, "the server seeing the connection dropped");
   });
 
+  it("refuses a timeoutMs beyond what a timer can wait (it would fire at once)", () => {
+    expect(() =>
+      validateWorkflow(
+        workflow(
+          [trigger(), action("h", "HTTP Request", { endpoint: streams.base, timeoutMs: 3_000_000_000 })],
+          edges("t->h"),
+        ),
+      ),
+    ).toThrow(/"timeoutMs" must be a number of ms from 1 to 2147483647, got "3000000000"/);
+  });
+
   it("refuses a bad maxResponseBytes when the workflow is saved", () => {
     expect(() =>
       validateWorkflow(

@@ -1,5 +1,5 @@
 import { RUNNER_SETTINGS } from "../../contracts/settings.js";
-import { readSettings } from "../../core/settings.js";
+import { MAX_TIMER_MS, readSettings } from "../../core/settings.js";
 import { maskSecrets, maskUrl } from "../secrets.js";
 import { findReferences } from "../templates.js";
 import { type ActionDefinition, StepError } from "./registry.js";
@@ -90,8 +90,9 @@ function parseLimit(value: unknown): number {
 function parseTimeout(value: unknown): number | undefined {
   if (value === undefined || value === null || value === "") return undefined;
   const ms = Number(value);
-  if (!Number.isFinite(ms) || ms <= 0)
-    throw new Error(`"timeoutMs" must be a positive number, got "${String(value)}"`);
+  if (!Number.isFinite(ms) || ms <= 0 || ms > MAX_TIMER_MS) {
+    throw new Error(`"timeoutMs" must be a number of ms from 1 to ${MAX_TIMER_MS}, got "${String(value)}"`);
+  }
   return ms;
 }
 
