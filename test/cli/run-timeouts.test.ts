@@ -34,6 +34,13 @@ describe("khctl run timeouts", () => {
     });
   });
 
+  it("refuse a timeout a timer cannot wait (Node would fire it after 1 ms), by flag or variable", () => {
+    expect(() => resolveRunnerTimeouts({ RUN_TIMEOUT_SECONDS: "3000000" })).toThrow(
+      'RUN_TIMEOUT_SECONDS must be a number of seconds from 0 to 2147483 (0 = none), got "3000000"',
+    );
+    expect(() => resolveTimeouts(runFlags("--step-timeout", "3000000"), {})).toThrow(/^--step-timeout must be/);
+  });
+
   it("name the bad setting", () => {
     expect(() => resolveRunnerTimeouts({ STEP_TIMEOUT_SECONDS: "soon" })).toThrow(ConfigError);
     expect(() => resolveRunnerTimeouts({ STEP_TIMEOUT_SECONDS: "soon" })).toThrow(
