@@ -37,8 +37,10 @@ export interface DispatchBenchOptions {
   readonly sizes?: readonly number[];
   /** Repetitions per measurement; the median is reported. Default 5. */
   readonly repeats?: number;
-  /** Executions in the end-to-end run. Default 40. */
+  /** Executions in the end-to-end run (0: none). Default 40. */
   readonly endToEnd?: number;
+  /** Due schedules claimed per transaction. Default: the dispatcher's (DISPATCH_BATCH_SIZE). */
+  readonly batchSize?: number;
 }
 
 interface Rate {
@@ -61,7 +63,7 @@ export interface DispatchBenchResult {
   }[];
   /** Dispatcher due/s at the smallest size divided by that at the largest (goal ~1). */
   readonly ratio: number;
-  readonly endToEnd: {
+  readonly endToEnd?: {
     readonly executions: number;
     readonly executionsPerSecond: number;
     /** From the slot to the runner's claim (started_at): min (dispatch + queue + process start), p50, p95 (queueing in the burst). */
@@ -318,13 +320,24 @@ export async function runDispatchBench(options: DispatchBenchOptions = {}): Prom
       for (const f of fixtures) {
         f.sql.push(
           await timed(
-            async () => void (await dispatchOnce({ pool: f.pool, send: noSend, logger: silentLogger })),
+            async () =>
+              void (await dispatchOnce({
+                pool: f.pool,
+                send: noSend,
+                logger: silentLogger,
+                batchSize: options.batchSize,
+              })),
           ),
         );
         await rewind(f.pool, due);
         f.full.push(
           await timed(async () => {
-            const report = await dispatchOnce({ pool: f.pool, send: f.send, logger: silentLogger });
+            const report = await dispatchOnce({
+              pool: f.pool,
+              send: f.send,
+              logger: silentLogger,
+              batchSize: options.batchSize,
+            });
             if (report.dispatched.length !== due || report.sent !== due) {
               throw new Error(`dispatched ${report.dispatched.length}, sent ${report.sent}; expected ${due}`);
             }
@@ -354,7 +367,7 @@ export async function runDispatchBench(options: DispatchBenchOptions = {}): Prom
       due,
       sizes: results,
       ratio: first.dispatcher.perSecond / last.dispatcher.perSecond,
-      endToEnd: await endToEnd(server, sqs, options.endToEnd ?? 40),
+      endToEnd: options.endToEnd === 0 ? undefined : await endToEnd(server, sqs, options.endToEnd ?? 40),
     };
   } finally {
     for (const f of fixtures) await f.pool.end();
