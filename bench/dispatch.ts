@@ -388,9 +388,14 @@ export function formatDispatchBench(result: DispatchBenchResult): string {
         `  ${String(s.total).padEnd(16)} ${n(s.dispatcher.perSecond)}/s ${n(s.sqlOnly.perSecond)}/s ${n(s.sendOnly.perSecond)}/s  ${(s.fractionOfParts * 100).toFixed(0)}%`,
     ),
     `  ratio (due/s at ${result.sizes[0]?.total} / at ${result.sizes.at(-1)?.total}): ${result.ratio.toFixed(2)} (goal ~1)`,
-    `end to end: ${result.endToEnd.executions} scheduled executions, executor concurrency ${result.endToEnd.concurrency} (khctl run child processes, ${result.endToEnd.runner})`,
-    `  ${result.endToEnd.executionsPerSecond.toFixed(2)} executions/s; slot -> runner start min ${result.endToEnd.slotToStartMs.min} ms, p50 ${result.endToEnd.slotToStartMs.p50} ms, p95 ${result.endToEnd.slotToStartMs.p95} ms (all slots at one instant: p95 is the queue behind the cap)`,
   ];
+  const e2e = result.endToEnd;
+  if (e2e) {
+    lines.push(
+      `end to end: ${e2e.executions} scheduled executions, executor concurrency ${e2e.concurrency} (khctl run child processes, ${e2e.runner})`,
+      `  ${e2e.executionsPerSecond.toFixed(2)} executions/s; slot -> runner start min ${e2e.slotToStartMs.min} ms, p50 ${e2e.slotToStartMs.p50} ms, p95 ${e2e.slotToStartMs.p95} ms (all slots at one instant: p95 is the queue behind the cap)`,
+    );
+  }
   return lines.join("\n");
 }
 
