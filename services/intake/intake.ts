@@ -3,6 +3,7 @@ import type { ExecutionRow } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 import { type Consumer, type ConsumerOptions, startConsumer } from "../queue/consumer.js";
 import type { HandleContext, HandleOutcome, MessageHandler } from "../queue/consumer-types.js";
+import { restoreOnMissingQueue } from "../queue/ensure.js";
 import { decide } from "./decide.js";
 import type { Launcher } from "./launcher.js";
 
@@ -39,12 +40,18 @@ export function createIntake(deps: IntakeDeps): MessageHandler {
   };
 }
 
-/** The shared consumer loop (heartbeat, back-pressure, stop) feeding the intake. */
-export function startIntake(deps: IntakeDeps & Omit<ConsumerOptions, "handle" | "capacity">): Consumer {
+/**
+ * The shared consumer loop (heartbeat, back-pressure, stop) feeding the intake. A queue that is gone
+ * (LocalStack restarted) is created again when a receive says so.
+ */
+export function startIntake(
+  deps: IntakeDeps & Omit<ConsumerOptions, "handle" | "capacity" | "onReceiveError">,
+): Consumer {
   const { launcher } = deps;
   return startConsumer({
     ...deps,
     handle: createIntake(deps),
+    onReceiveError: restoreOnMissingQueue(deps.sqs, deps.queueUrl, deps.logger),
     capacity: launcher.capacity ? (free, inFlight) => launcher.capacity?.(free, inFlight) ?? free : undefined,
   });
 }

@@ -8,6 +8,7 @@ import {
 import { MESSAGE_ATTRIBUTES, type WorkflowMessage, workflowMessageSchema } from "../contracts/message.js";
 import { backoffMs, sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
+import { isMissingQueueError, restoreQueues } from "./ensure.js";
 
 /** SQS accepts at most 10 entries per SendMessageBatch. */
 export const SEND_BATCH_SIZE = 10;
@@ -47,27 +48,43 @@ export function messageAttributes(message: WorkflowMessage): Record<string, Mess
   };
 }
 
-/** Sends one workflow message; returns the SQS MessageId. */
+/**
+ * Whether a send that failed with `error` is worth repeating at once: the queue was gone (LocalStack
+ * restarted) and restoreQueues created it again. A failed restore leaves the send's own error to report.
+ */
+async function restoredAfter(sqs: SQSClient, queueUrl: string, error: unknown): Promise<boolean> {
+  if (!isMissingQueueError(error)) return false;
+  return restoreQueues(sqs, queueUrl).catch(() => false);
+}
+
+/** Sends one workflow message; returns the SQS MessageId. A queue that is gone is created again first. */
 export async function sendWorkflowMessage(
   sqs: SQSClient,
   queueUrl: string,
   message: WorkflowMessage,
 ): Promise<string> {
   const valid = validateMessage(message);
-  const result = await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl,
-      MessageBody: JSON.stringify(valid),
-      MessageAttributes: messageAttributes(valid),
-    }),
-  );
-  return result.MessageId ?? "";
+  const send = () =>
+    sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(valid),
+        MessageAttributes: messageAttributes(valid),
+      }),
+    );
+  try {
+    return (await send()).MessageId ?? "";
+  } catch (error) {
+    if (!(await restoredAfter(sqs, queueUrl, error))) throw error;
+    return (await send()).MessageId ?? "";
+  }
 }
 
 /**
  * Sends messages with SendMessageBatch, 10 at a time. Entries SQS rejects (or whole batches that fail) are
  * retried with backoff and jitter; after maxAttempts they are reported in `failed` instead of thrown, so
- * the caller can keep them for a later retry (the dispatcher's outbox). Invalid messages throw before any send.
+ * the caller can keep them for a later retry (the dispatcher's outbox). A queue that is gone (LocalStack
+ * restarted) is created again (restoreQueues) and the batch retried. Invalid messages throw before any send.
  */
 export async function sendWorkflowMessages(
   sqs: SQSClient,
@@ -111,6 +128,8 @@ export async function sendWorkflowMessages(
           pending = pending.filter((index) => !ok.has(index) && !senderFaults.has(index));
         } catch (error) {
           for (const index of pending) errors.set(index, errorMessage(error));
+          // The next attempt goes to the queue created again.
+          await restoredAfter(sqs, queueUrl, error);
         }
       }
     }),
