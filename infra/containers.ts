@@ -180,6 +180,15 @@ export function localstackSpec(urlHost: string): ContainerSpec {
   };
 }
 
+/** The SQS endpoint (LocalStack published on `hostPort`) from the host, from the stack's network and from pods. Pure. */
+export function sqsEndpoints(hostPort: number): { host: string; network: string; cluster: string } {
+  return {
+    host: `http://localhost:${hostPort}`,
+    network: `http://${DOCKER.localstack}:${LOCALSTACK_INTERNAL_PORT}`,
+    cluster: `http://${HOST_ALIAS}:${hostPort}`,
+  };
+}
+
 export interface ContainersArgs {
   /** Stack name, put on every container as the `io.keeperhub.stack` label. */
   readonly stack: string;
@@ -307,11 +316,7 @@ export class Containers extends pulumi.ComponentResource {
       postgres: `${HOST_ALIAS}:${args.ports.postgres}`,
       localstack: `${HOST_ALIAS}:${args.ports.localstack}`,
     };
-    this.endpoints = {
-      host: `http://localhost:${args.ports.localstack}`,
-      network: `http://${DOCKER.localstack}:${LOCALSTACK_INTERNAL_PORT}`,
-      cluster: `http://${this.clusterAddresses.localstack}`,
-    };
+    this.endpoints = sqsEndpoints(args.ports.localstack);
     this.registerOutputs({
       network: this.network.name,
       postgres: this.postgres.name,
