@@ -177,6 +177,15 @@ function untilScheduledRunAfter(workflowId: string, since: Date, timeoutMs: numb
   );
 }
 
+/** What the executor logs once it is consuming. */
+const EXECUTOR_STARTED = '"msg":"executor started"';
+
+/** How many lines of a container's log (both streams) contain `text`. */
+async function timesLogged(spec: ContainerSpec, text: string): Promise<number> {
+  const { stdout, stderr } = await docker(["logs", own(spec)]);
+  return `${stdout}${stderr}`.split("\n").filter((line) => line.includes(text)).length;
+}
+
 async function restartCount(spec: ContainerSpec): Promise<number> {
   return Number(await inspect(own(spec), "{{.RestartCount}}"));
 }
@@ -219,7 +228,14 @@ describe("the local stack in Docker", () => {
       // docker stop sends SIGTERM, then SIGKILL after the container's stop timeout.
       await docker(["stop", own(workers.executor)], { timeoutMs: 120_000 });
       expect(await status()).toBe("success");
+      const started = await timesLogged(workers.executor, EXECUTOR_STARTED);
       await docker(["start", own(workers.executor)]);
+      // Consuming again before the next test restarts LocalStack under it.
+      await until(
+        "the executor started again",
+        async () => (await timesLogged(workers.executor, EXECUTOR_STARTED)) > started,
+        60_000,
+      );
     },
     scaled(180_000),
   );
