@@ -137,8 +137,13 @@ export function restoreQueues(sqs: SQSClient, queueUrl: string): Promise<boolean
   return restore;
 }
 
+/** Whether the client talks to an SQS emulator (an endpoint is set), whose missing queues are ours to create. */
+export function targetsEmulator(sqs: SQSClient): boolean {
+  return (sqs.config as { isCustomEndpoint?: boolean }).isCustomEndpoint === true;
+}
+
 async function restoreMissing(sqs: SQSClient, queueUrl: string): Promise<boolean> {
-  if (!(sqs.config as { isCustomEndpoint?: boolean }).isCustomEndpoint) return false;
+  if (!targetsEmulator(sqs)) return false;
   const queueName = queueNameOf(queueUrl);
   try {
     await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }));

@@ -8,7 +8,7 @@ import {
 import { MESSAGE_ATTRIBUTES, type WorkflowMessage, workflowMessageSchema } from "../contracts/message.js";
 import { backoffMs, sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
-import { isMissingQueueError, restoreQueues } from "./ensure.js";
+import { isMissingQueueError, restoreQueues, targetsEmulator } from "./ensure.js";
 
 /** SQS accepts at most 10 entries per SendMessageBatch. */
 export const SEND_BATCH_SIZE = 10;
@@ -50,11 +50,15 @@ export function messageAttributes(message: WorkflowMessage): Record<string, Mess
 
 /**
  * Whether a send that failed with `error` is worth repeating at once: the queue was gone (LocalStack
- * restarted) and restoreQueues created it again. A failed restore leaves the send's own error to report.
+ * restarted) and is there again, created by restoreQueues here or by another sender meanwhile. A failed
+ * restore leaves the send's own error to report.
  */
 async function restoredAfter(sqs: SQSClient, queueUrl: string, error: unknown): Promise<boolean> {
-  if (!isMissingQueueError(error)) return false;
-  return restoreQueues(sqs, queueUrl).catch(() => false);
+  if (!isMissingQueueError(error) || !targetsEmulator(sqs)) return false;
+  return restoreQueues(sqs, queueUrl).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Sends one workflow message; returns the SQS MessageId. A queue that is gone is created again first. */
