@@ -279,7 +279,7 @@ describe("khctl status", () => {
     expect(containers.find((c) => c.name === name)).toMatchObject({
       up: false,
       restarts: expect.any(Number),
-      problem: expect.stringMatching(/^is (crash-looping|restarting): restarted \d+ times/),
+      problem: expect.stringMatching(/^is (crash-looping|restarting|exited): restarted \d+ times/),
     });
     expect(containers.find((c) => c.name === name)?.restarts).toBeGreaterThanOrEqual(2);
   });
