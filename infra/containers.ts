@@ -3,7 +3,6 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DOCKER, HOST_ALIAS, STACK_LABEL } from "../services/contracts/names.js";
 import { childOf } from "./component.js";
-import { dockerEnv, type EnvEntry } from "./env.js";
 import { shellQuote } from "./khctl.js";
 
 /** The database and its owner inside the Postgres container. */
@@ -65,6 +64,28 @@ export function setPasswordScript(container: string): string {
 /** Labels every container of the stack carries, so `khctl doctor` and `khctl status` can tell stacks apart. */
 export function stackLabels(stack: string): { label: string; value: string }[] {
   return [{ label: STACK_LABEL, value: stack }];
+}
+
+/**
+ * One environment variable of a container. `V` is how a value that may be secret is held: a Pulumi input in
+ * the program, a plain string where the same declaration is run without Pulumi (test/real/docker/).
+ */
+export interface EnvEntry<V = string> {
+  readonly name: string;
+  readonly value: V | string;
+  /** Holds a secret: the program passes it as a Pulumi secret, never as a plain value. */
+  readonly secret?: boolean;
+}
+
+/**
+ * `NAME=value` entries for a Docker container. Docker has no secret references, so the entries that
+ * carry a secret are Pulumi secrets: encrypted in state and masked in output, never plain values.
+ */
+export function dockerEnv(entries: readonly EnvEntry<pulumi.Input<string>>[]): pulumi.Input<string>[] {
+  return entries.map(({ name, value, secret }) => {
+    if (secret) return pulumi.secret(pulumi.interpolate`${name}=${value}`);
+    return typeof value === "string" ? `${name}=${value}` : pulumi.interpolate`${name}=${value}`;
+  });
 }
 
 /** A container's health check, as Docker runs it (the docker provider's fields, plain values). */

@@ -1,17 +1,6 @@
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../services/contracts/names.js";
-import { LOCALSTACK_CREDENTIALS } from "./containers.js";
-
-/**
- * One environment variable of a container. `V` is how a value that may be secret is held: a Pulumi input in
- * the program, a plain string where the same declaration is run without Pulumi (test/real/docker/).
- */
-export interface EnvEntry<V = string> {
-  readonly name: string;
-  readonly value: V | string;
-  /** Holds a secret: the program passes it as a Pulumi secret, never as a plain value. */
-  readonly secret?: boolean;
-}
+import { dockerEnv, type EnvEntry, LOCALSTACK_CREDENTIALS } from "./containers.js";
 
 /** What a service container on the Docker network needs to reach Postgres and the queue. */
 export interface ServiceSettings<V = string> {
@@ -45,17 +34,6 @@ export function serviceEnv<V>(settings: ServiceSettings<V>): EnvEntry<V>[] {
       ? [{ name: ENV.integrationEncryptionKey, value: settings.encryptionKey, secret: true }]
       : []),
   ];
-}
-
-/**
- * `NAME=value` entries for a Docker container. Docker has no secret references, so the entries that
- * carry a secret are Pulumi secrets: encrypted in state and masked in output, never plain values.
- */
-export function dockerEnv(entries: readonly EnvEntry<pulumi.Input<string>>[]): pulumi.Input<string>[] {
-  return entries.map(({ name, value, secret }) => {
-    if (secret) return pulumi.secret(pulumi.interpolate`${name}=${value}`);
-    return typeof value === "string" ? `${name}=${value}` : pulumi.interpolate`${name}=${value}`;
-  });
 }
 
 /** `NAME=value` entries of a service container on the network (dockerEnv of serviceEnv). */

@@ -3,8 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DOCKER } from "../services/contracts/names.js";
 import { EXECUTOR_SETTINGS } from "../services/contracts/settings.js";
 import { childOf } from "./component.js";
-import { type ContainerSpec, stackLabels } from "./containers.js";
-import { dockerEnv, type ServiceSettings, serviceEnv } from "./env.js";
+import { type ContainerSpec, dockerEnv, stackLabels } from "./containers.js";
+import { type ServiceSettings, serviceEnv } from "./env.js";
 
 /** The khctl arguments of each worker container (the image's entrypoint is khctl). */
 export const WORKER_ARGS = { dispatcher: ["dispatch", "--loop"], executor: ["executor"] } as const;
