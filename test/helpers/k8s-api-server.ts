@@ -150,6 +150,18 @@ function matchesSelector(labels: Record<string, string> | undefined, selector: s
 
 const now = () => new Date().toISOString();
 
+/** A kubeconfig for the test API server at `url` (a token it accepts, default namespace "local"). */
+export function testKubeConfig(url: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "test", server: url, skipTLSVerify: true }],
+    users: [{ name: "test", token: "test-token" }],
+    contexts: [{ name: "test", cluster: "test", user: "test", namespace: "local" }],
+    currentContext: "test",
+  });
+  return kc;
+}
+
 /**
  * A small Kubernetes API server for tests on 127.0.0.1: batch/v1 Jobs (create, get, list with label selectors,
  * delete with propagationPolicy), core/v1 pods (list, log with follow), 409 AlreadyExists on duplicate names,
@@ -402,16 +414,7 @@ export async function startK8sApiServer(
     requests,
     activeAtCreate,
     latencyMs: options.latencyMs ?? 0,
-    kubeConfig() {
-      const kc = new k8s.KubeConfig();
-      kc.loadFromOptions({
-        clusters: [{ name: "test", server: url, skipTLSVerify: true }],
-        users: [{ name: "test", token: "test-token" }],
-        contexts: [{ name: "test", cluster: "test", user: "test", namespace: "local" }],
-        currentContext: "test",
-      });
-      return kc;
-    },
+    kubeConfig: () => testKubeConfig(url),
     createRequests: () => requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs")).length,
     fail(fault) {
       faults.push({ fault, left: fault.times ?? 1 });
