@@ -22,6 +22,8 @@ import {
   type SchedulerSettings,
   type SpawnerProbes,
   schedulerConfigData,
+  schedulerConfigMapArgs,
+  schedulerSecretArgs,
   schedulerSecretData,
   spawnerDeploymentArgs,
   spawnerRoleArgs,
@@ -139,17 +141,16 @@ export class Scheduler extends pulumi.ComponentResource {
     const configData = schedulerConfigData(args.settings);
     this.configMap = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: metadata("configMap", K8S.configMap), data: configData },
+      schedulerConfigMapArgs(metadata("configMap", K8S.configMap), args.settings),
       child("configMap"),
     );
     const secretData = schedulerSecretData(args);
     this.secret = new k8s.core.v1.Secret(
       `${name}-secrets`,
-      {
-        metadata: metadata("secret", K8S.secret),
-        type: "Opaque",
-        stringData: pulumi.secret(pulumi.output(secretData)) as pulumi.Output<Record<string, string>>,
-      },
+      schedulerSecretArgs(
+        metadata("secret", K8S.secret),
+        pulumi.secret(pulumi.output(secretData)) as pulumi.Output<Record<string, string>>,
+      ),
       child("secret"),
     );
 

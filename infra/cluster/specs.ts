@@ -61,6 +61,22 @@ export function schedulerConfigData(settings: SchedulerSettings): Record<string,
   };
 }
 
+/** ConfigMap `scheduler-env`: schedulerConfigData(). */
+export function schedulerConfigMapArgs(
+  metadata: ObjectMeta,
+  settings: SchedulerSettings,
+): k8s.core.v1.ConfigMapArgs {
+  return { metadata, data: schedulerConfigData(settings) };
+}
+
+/** Secret `keeperhub-secrets`, holding schedulerSecretData() (the stack passes it wrapped as a Pulumi secret). */
+export function schedulerSecretArgs(
+  metadata: ObjectMeta,
+  stringData: Input<Record<string, Input<string>>>,
+): k8s.core.v1.SecretArgs {
+  return { metadata, type: "Opaque", stringData };
+}
+
 /** Env entries that read each secret key from Secret `keeperhub-secrets`: never a literal value. */
 export function secretEnv(keys: readonly string[] = [...SECRET_ENV, ...AWS_CREDENTIAL_ENV]): EnvVar[] {
   return keys.map((name) => ({ name, valueFrom: { secretKeyRef: { name: K8S.secret, key: name } } }));
