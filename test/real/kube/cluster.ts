@@ -207,6 +207,23 @@ export interface JobJson {
 export const jobCondition = (job: JobJson | undefined, type: string) =>
   job?.status?.conditions?.find((condition) => condition.type === type && condition.status === "True");
 
+/** Resolves the Job once its condition `type` (Complete, Failed) is true. */
+export function jobReaches(
+  namespace: string,
+  name: string,
+  type: string,
+  timeoutMs = 60_000,
+): Promise<JobJson> {
+  return until(
+    `Job ${name} ${type}`,
+    async () => {
+      const job = await getJob(namespace, name);
+      return jobCondition(job, type) ? job : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 // --- the API server, stopped and started again ------------------------------------------------------------
 
 const PIDS = path.join(KUBE_TOOLS_DIR, "run", "pids");
@@ -222,7 +239,7 @@ async function alive(pid: number): Promise<boolean> {
 }
 
 /**
- * Stops the kube-apiserver (by the PID up.sh recorded; SIGKILL if it has not exited after 15 s) and
+ * Stops the kube-apiserver (by the PID up.sh recorded; SIGKILL if it has not exited after 10 s) and
  * resolves a function that starts it again exactly as up.sh did (the same command line, in its own
  * session, its PID recorded for down.sh) and waits until it is ready. Only the apiserver: etcd, the
  * controllers and kwok keep running and reconnect, as they would after an apiserver restart.
@@ -233,7 +250,8 @@ export async function stopApiServer(): Promise<() => Promise<void>> {
   const argv = (await readFile(`/proc/${pid}/cmdline`, "utf8")).split("\0").filter(Boolean);
   const cwd = await readlink(`/proc/${pid}/cwd`);
   process.kill(pid, "SIGTERM");
-  const killer = setTimeout(() => process.kill(pid, "SIGKILL"), scaled(15_000));
+  // Its graceful shutdown can take 40 s; down.sh gives it 10.
+  const killer = setTimeout(() => process.kill(pid, "SIGKILL"), scaled(10_000));
   await until("the kube-apiserver exiting", async () => !(await alive(pid)), 60_000).finally(() =>
     clearTimeout(killer),
   );

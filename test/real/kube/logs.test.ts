@@ -5,7 +5,7 @@ import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
 import { createTempDir } from "../../helpers/temp.js";
 import { scaled, until, within } from "../../helpers/wait.js";
-import { getJob, jobCondition, writeKubeconfig } from "./cluster.js";
+import { getJob, jobReaches, writeKubeconfig } from "./cluster.js";
 import { enqueue, gatedExecution, jobOf, spawnerNamespace, startGate, statusOf } from "./fixtures.js";
 
 // The real `khctl spawner` process, with a kubeconfig holding only the job-spawner ServiceAccount's token,
@@ -70,9 +70,7 @@ describe("khctl spawner and khctl logs on a real control plane", () => {
           follow.kill("SIGINT");
         }
         await statusOf(db.pool, execution.executionId, "success");
-        await until("the Job Complete", async () =>
-          jobCondition(await getJob(space.namespace, jobOf(execution.executionId)), "Complete"),
-        );
+        await jobReaches(space.namespace, jobOf(execution.executionId), "Complete");
 
         // The TTL controller deletes the finished Job (and its pod): the step log is what is left.
         await until(

@@ -4,7 +4,7 @@ import { getQueueStats } from "../../../services/queue/stats.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
 import { until, within } from "../../helpers/wait.js";
-import { getJob, jobCondition, kubectl } from "./cluster.js";
+import { getJob, jobCondition, jobReaches, kubectl } from "./cluster.js";
 import {
   enqueue,
   gatedExecution,
@@ -41,10 +41,7 @@ describe("the spawner on a real control plane", () => {
 
     const done = await statusOf(db.pool, execution.executionId, "success");
     expect(done.job_name).toBe(jobOf(execution.executionId));
-    const job = await until("the Job Complete", async () => {
-      const current = await getJob(space.namespace, jobOf(execution.executionId));
-      return jobCondition(current, "Complete") ? current : undefined;
-    });
+    const job = await jobReaches(space.namespace, jobOf(execution.executionId), "Complete");
     // Exactly the Job the template builds, as the server stored it.
     const built = buildJobTemplate({ ...execution, config: space.config });
     expect(job.metadata.labels).toEqual(built.metadata?.labels);
@@ -67,10 +64,7 @@ describe("the spawner on a real control plane", () => {
     try {
       const execution = await gatedExecution(db.pool, gate);
       await enqueue(sqs, queues, execution);
-      const job = await until("the Job Failed", async () => {
-        const current = await getJob(space.namespace, jobOf(execution.executionId));
-        return jobCondition(current, "Failed") ? current : undefined;
-      });
+      const job = await jobReaches(space.namespace, jobOf(execution.executionId), "Failed");
       expect(jobCondition(job, "Failed")?.reason).toBe("BackoffLimitExceeded");
       const { stdout } = await kubectl([
         "-n",
@@ -117,7 +111,7 @@ describe("the spawner on a real control plane", () => {
 
     const failed = await statusOf(db.pool, execution.executionId, "error");
     expect(failed.error).toMatch(/runner Job wf-\w+ failed: BackoffLimitExceeded/);
-    expect(jobCondition(await getJob(space.namespace, jobOf(execution.executionId)), "Failed")).toBeDefined();
+    await jobReaches(space.namespace, jobOf(execution.executionId), "Failed");
   });
 
   it("back-pressure: at MAX_CONCURRENT_JOBS no more messages are taken; finished Jobs free the slots", async () => {
