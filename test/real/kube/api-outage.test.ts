@@ -34,8 +34,9 @@ describe("the Kubernetes API server stopped and started again", () => {
       const executions = await Promise.all([1, 2, 3].map(() => gatedExecution(db.pool, gate)));
       for (const execution of executions) gate.release(execution.key);
 
-      const start = await stopApiServer();
+      // It refuses connections soon after SIGTERM, well before its process has exited.
       const stoppedAt = Date.now();
+      const start = await stopApiServer();
       let outageMs: number;
       try {
         for (const execution of executions) await enqueue(sqs, queues, execution);
