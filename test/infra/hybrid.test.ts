@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { reachCheckPodOverrides } from "../../infra/cluster/specs.js";
 import { RESTORE_ANNOTATION, RESTORE_ENV } from "../../infra/drift.js";
+import { shellQuote } from "../../infra/khctl.js";
 import { buildJobTemplate, RUNNER_JOB_REFERENCES } from "../../services/contracts/job-template.js";
 import {
   DISPATCHER_SCHEDULE,
@@ -283,6 +285,11 @@ describe("stack hybrid: resources", () => {
     );
     expect(inputs(check).create).toContain(
       `-- doctor --reach postgres=${HOST_ALIAS}:5433 --reach localstack=${HOST_ALIAS}:4566`,
+    );
+    // Hardened for the namespace's PodSecurity "restricted" (merged into kubectl's container by name; the
+    // real API server judges the result in test/real/kube/objects.test.ts).
+    expect(inputs(check).create).toContain(
+      `--overrides=${shellQuote(JSON.stringify(reachCheckPodOverrides()))} --override-type=strategic`,
     );
     expect(inputs(check).create).toMatch(
       /k --context kh-ci-context -n local delete pod keeperhub-reach-check/,
