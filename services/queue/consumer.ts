@@ -23,8 +23,8 @@ const MAX_PER_RECEIVE = 10;
 const CAPACITY_PAUSE_MS = 1_000;
 /** The longest wait between capacity checks that keep failing, ms. */
 const MAX_CAPACITY_PAUSE_MS = 30_000;
-/** An empty receive faster than this did not long-poll (a queue with ReceiveMessageWaitTimeSeconds 0), ms. */
-const MIN_EMPTY_RECEIVE_MS = 1_000;
+/** An empty receive faster than this did not long-poll (a queue with ReceiveMessageWaitTimeSeconds 0, whose least is 1 s otherwise), ms. */
+const MIN_EMPTY_RECEIVE_MS = 500;
 /** Graceful stop's default wait for in-flight handlers, ms. */
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 

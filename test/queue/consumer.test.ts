@@ -335,4 +335,27 @@ describe("consumer loop", () => {
     // Well before the 20 s poll would end by itself.
     await within(consumer.stop({ timeoutMs: 0 }), 5000, "the forced stop");
   });
+
+  it("long-polls as the queue says when not told, and does not spin on a queue that does not long-poll", async () => {
+    const { queueUrl } = await sqsTest.createQueues({ receiveWaitSeconds: 0 });
+    const waits: (number | undefined)[] = [];
+    const counting = {
+      send: (command: unknown, options?: unknown) => {
+        if (command instanceof ReceiveMessageCommand) waits.push(command.input.WaitTimeSeconds);
+        return (sqs.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options);
+      },
+    } as unknown as SQSClient;
+    const startedAt = Date.now();
+    const consumer = startConsumer({
+      sqs: counting,
+      queueUrl,
+      logger: silentLogger,
+      handle: async () => "done",
+    });
+    await until("3 receives", () => waits.length >= 3);
+    // Each empty answer that came at once is followed by a pause of at least 0.5 s.
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1000);
+    await consumer.stop();
+    expect(waits.every((wait) => wait === undefined)).toBe(true);
+  });
 });

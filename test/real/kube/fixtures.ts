@@ -8,7 +8,7 @@ import { IMAGES } from "../../../services/contracts/names.js";
 import type { KubernetesConfig } from "../../../services/core/config.js";
 import { newId } from "../../../services/core/ids.js";
 import { getExecution } from "../../../services/db/executions.js";
-import type { Queryable } from "../../../services/db/pool.js";
+import type { Pool, Queryable } from "../../../services/db/pool.js";
 import { sendWorkflowMessage } from "../../../services/queue/send.js";
 import { createKubeApi, type KubeApi } from "../../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../../services/spawner/metrics.js";
@@ -88,7 +88,7 @@ export async function startGate(): Promise<Gate> {
 
 /** A pending manual execution of a new workflow whose one step waits at the gate under `key`. */
 export async function gatedExecution(
-  db: Queryable & Parameters<typeof createPending>[0],
+  db: Pool,
   gate: Gate,
 ): Promise<{ executionId: string; workflowId: string; key: string }> {
   const key = newId();
