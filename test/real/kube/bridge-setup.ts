@@ -67,7 +67,13 @@ export async function setup(): Promise<void> {
     });
     bridge?.once("exit", (code) => reject(new Error(`the kwok bridge exited (code ${code}) at start`)));
   });
-  await within(started, 20_000, "the kwok bridge starting");
+  try {
+    await within(started, 20_000, "the kwok bridge starting");
+  } catch (error) {
+    // A setup that fails gets no teardown: leave nothing behind.
+    await teardown();
+    throw error;
+  }
 }
 
 export async function teardown(): Promise<void> {
