@@ -42,6 +42,8 @@ export interface SpawnerBenchResult {
   readonly ratio: number;
   /** Kubernetes API requests the spawner made per Job (creates, lists for back-pressure). */
   readonly requestsPerJob: number;
+  /** SQS calls the spawner made per Job (receives, deletes, visibility changes). */
+  readonly sqsCallsPerJob: number;
   /** concurrency / (requestsPerJob x latency): Jobs/s if the API were the only cost. */
   readonly apiOnlyLimit: number;
   readonly figures: Figure[];
@@ -49,6 +51,21 @@ export interface SpawnerBenchResult {
 
 interface Fixture extends BenchStack {
   readonly api: PeerApi;
+  /** SQS calls made through the stack's client so far. */
+  sqsCalls(): number;
+}
+
+/** Counts the calls made through `sqs` (the SDK's own middleware stack). */
+function countCalls(sqs: BenchStack["sqs"]): () => number {
+  let calls = 0;
+  sqs.middlewareStack.add(
+    (next) => (args) => {
+      calls++;
+      return next(args);
+    },
+    { step: "initialize", name: "benchCountCalls" },
+  );
+  return () => calls;
 }
 
 const config = (namespace: string): KubernetesConfig => ({
@@ -97,9 +114,10 @@ async function runSpawner(
   fixture: Fixture,
   count: number,
   concurrency: number,
-): Promise<{ seconds: number; requests: number }> {
+): Promise<{ seconds: number; requests: number; sqsCalls: number }> {
   const namespace = "bench-spawner";
   const requestsBefore = (await fixture.api.count(namespace)).requests;
+  const sqsCallsBefore = fixture.sqsCalls();
   const queueUrl = await prepare(fixture, "spawner", count);
   const kube = createKubeApi(fixture.api.kubeConfig(), { namespace });
   const started = performance.now();
@@ -123,12 +141,13 @@ async function runSpawner(
   });
   const seconds = (performance.now() - started) / 1000;
   const requests = requestsAtEnd - requestsBefore;
+  const sqsCalls = fixture.sqsCalls() - sqsCallsBefore;
   await waitUntil("an empty queue", async () => {
     const stats = await getQueueStats(fixture.sqs, queueUrl);
     return stats.visible + stats.inFlight === 0;
   });
   await service.stop({ timeoutMs: 10_000 });
-  return { seconds, requests };
+  return { seconds, requests, sqsCalls };
 }
 
 /** One message at a time: receive one, create its Job, delete it. The same handler as the spawner. */
@@ -168,7 +187,7 @@ export async function runSpawnerBench(options: SpawnerBenchOptions = {}): Promis
   const concurrency = options.concurrency ?? 10;
   const stack = await startBenchStack("spawner", { poolMax: 20, peers: { apiLatencyMs } });
   try {
-    const fixture = { ...stack, api: stack.api as PeerApi };
+    const fixture = { ...stack, api: stack.api as PeerApi, sqsCalls: countCalls(stack.sqs) };
     const baselineSeconds = await runBaseline(fixture, messages);
     const run = await runSpawner(fixture, messages, concurrency);
     const spawner = { seconds: run.seconds, jobsPerSecond: messages / run.seconds };
@@ -185,6 +204,7 @@ export async function runSpawnerBench(options: SpawnerBenchOptions = {}): Promis
       baseline,
       ratio: spawner.jobsPerSecond / baseline.jobsPerSecond,
       requestsPerJob,
+      sqsCallsPerJob: run.sqsCalls / messages,
       apiOnlyLimit,
       figures: [
         alsoHolding(
@@ -217,6 +237,7 @@ export function formatSpawnerBench(result: SpawnerBenchResult): string {
       seconds: result.messages / result.apiOnlyLimit,
       jobsPerSecond: result.apiOnlyLimit,
     }),
+    `  SQS calls per Job: ${result.sqsCallsPerJob.toFixed(2)}`,
     `  spawner / baseline ${result.ratio.toFixed(1)}x (goal >= 8), of the API-only limit ${((result.spawner.jobsPerSecond / result.apiOnlyLimit) * 100).toFixed(0)}% (goal >= 50%)`,
   ].join("\n");
 }

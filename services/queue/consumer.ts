@@ -1,6 +1,5 @@
 import {
   ChangeMessageVisibilityCommand,
-  DeleteMessageCommand,
   type Message,
   ReceiveMessageCommand,
   SendMessageCommand,
@@ -8,6 +7,7 @@ import {
 import { backoffMs, sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
 import type { Consumer, ConsumerOptions, HandleContext, HandleOutcome } from "./consumer-types.js";
+import { DeleteBatcher } from "./delete-batcher.js";
 
 export type {
   Consumer,
@@ -52,7 +52,7 @@ export function capacityPauseMs(failures: number): number {
 
 /**
  * The shared consumer loop (contract: consumer-types.ts). Long-polls, hands up to `concurrency` messages
- * at once to `handle`, and acts on its outcome: "done" deletes, "retry" leaves the message for a later
+ * at once to `handle`, and acts on its outcome: "done" deletes (ten to a call, delete-batcher.ts), "retry" leaves the message for a later
  * redelivery, "dead-letter" copies the body to the DLQ and deletes it. A handler that throws counts as
  * "retry", so one bad message never blocks the others. While a handler runs, a heartbeat keeps its
  * message invisible. Starts at once; stop() is graceful and idempotent.
@@ -83,11 +83,13 @@ class QueueConsumer implements Consumer {
   private abortAt = Number.POSITIVE_INFINITY;
   /** capacity() calls in a row that threw. */
   private capacityFailures = 0;
+  private readonly deletes: DeleteBatcher;
 
   constructor(private readonly options: ConsumerOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? 10);
     this.waitTimeSeconds = options.waitTimeSeconds;
     this.visibilitySeconds = options.visibilityTimeoutSeconds ?? 60;
+    this.deletes = new DeleteBatcher(options.sqs, options.queueUrl, options.logger);
     this.done = this.run();
   }
 
@@ -117,6 +119,7 @@ class QueueConsumer implements Consumer {
       this.options.logger.error({ err: errorMessage(error) }, "consumer loop failed");
     }
     await Promise.all(this.tasks);
+    await this.deletes.flush();
     clearTimeout(this.abortTimer);
   }
 
@@ -259,7 +262,7 @@ class QueueConsumer implements Consumer {
   }
 
   private async settle(message: Message, outcome: HandleOutcome, receiveCount: number): Promise<void> {
-    if (outcome === "done") await this.deleteMessage(message);
+    if (outcome === "done") this.deleteMessage(message);
     else if (outcome === "dead-letter") await this.deadLetter(message);
     // Stopping: give the message back now rather than after its backoff.
     else if (this.receiving.signal.aborted) await this.changeVisibility(message, 0);
@@ -288,15 +291,12 @@ class QueueConsumer implements Consumer {
     }
   }
 
-  /** The SDK retries the call (queue/client.ts); a delete that still fails only means a redelivery, seen as done. */
-  private async deleteMessage(message: Message): Promise<void> {
-    try {
-      await this.options.sqs.send(
-        new DeleteMessageCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: message.ReceiptHandle }),
-      );
-    } catch (error) {
-      this.options.logger.warn({ messageId: message.MessageId, err: errorMessage(error) }, "delete failed");
-    }
+  /**
+   * Queued, not awaited: the slot is free for the next message at once, and stop() flushes the batch. A
+   * delete that fails only means a redelivery, which the handler sees as done (delete-batcher.ts).
+   */
+  private deleteMessage(message: Message): void {
+    if (message.ReceiptHandle) this.deletes.delete(message.ReceiptHandle, message.MessageId);
   }
 
   private async deadLetter(message: Message): Promise<void> {
@@ -321,6 +321,6 @@ class QueueConsumer implements Consumer {
       );
       return;
     }
-    await this.deleteMessage(message);
+    this.deleteMessage(message);
   }
 }

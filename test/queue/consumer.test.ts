@@ -358,4 +358,41 @@ describe("consumer loop", () => {
     await consumer.stop();
     expect(waits.every((wait) => wait === undefined)).toBe(true);
   });
+
+  it("deletes handled messages ten to a call, and a stop sends the deletes still pending", async () => {
+    const { queueUrl } = await sqsTest.createQueues();
+    await sendWorkflowMessages(
+      sqs,
+      queueUrl,
+      Array.from({ length: 30 }, (_, n) => message(n)),
+    );
+    const commands: string[] = [];
+    const client = {
+      send: (command: { constructor: { name: string } }, options?: unknown) => {
+        commands.push(command.constructor.name);
+        return (sqs.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, options);
+      },
+    } as unknown as SQSClient;
+    let handled = 0;
+    const consumer = startConsumer({
+      sqs: client,
+      queueUrl,
+      concurrency: 10,
+      waitTimeSeconds: 1,
+      logger: silentLogger,
+      handle: async () => {
+        handled++;
+        return "done";
+      },
+    });
+    await until("every message handled", () => handled >= 30);
+    // Stopped before the last deletes' linger is over: the stop must send them.
+    await consumer.stop();
+    const stats = await getQueueStats(sqs, queueUrl);
+    expect(stats.visible + stats.inFlight).toBe(0);
+    expect(commands).not.toContain("DeleteMessageCommand");
+    const batches = commands.filter((name) => name === "DeleteMessageBatchCommand").length;
+    expect(batches).toBeGreaterThanOrEqual(3);
+    expect(batches).toBeLessThan(30);
+  });
 });
