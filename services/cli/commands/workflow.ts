@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { ENV } from "../../contracts/names.js";
 import { errorMessage } from "../../core/errors.js";
+import { parseJson } from "../../core/json.js";
 import { createWorkflow, listWorkflows } from "../../db/workflows.js";
 import { nextSlotAfter, type Schedule, validateSchedule } from "../../scheduling/cron.js";
 import {
@@ -31,7 +32,7 @@ export async function readWorkflowFile(file: string): Promise<WorkflowDefinition
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text);
   } catch (error) {
     throw new CliError(`${file} is not valid JSON: ${errorMessage(error)}`);
   }
