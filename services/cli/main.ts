@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { CommanderError } from "commander";
-import { ConfigError } from "../core/config.js";
-import { describeError } from "../core/errors.js";
+import { ConfigError, describeError } from "../core/errors.js";
 import { CliError } from "./errors.js";
 import { buildProgram } from "./program.js";
 

@@ -38,7 +38,9 @@ describe("khctl run timeouts", () => {
     expect(() => resolveRunnerTimeouts({ RUN_TIMEOUT_SECONDS: "3000000" })).toThrow(
       'RUN_TIMEOUT_SECONDS must be a number of seconds from 0 to 2147483 (0 = none), got "3000000"',
     );
-    expect(() => resolveTimeouts(runFlags("--step-timeout", "3000000"), {})).toThrow(/^--step-timeout must be/);
+    expect(() => resolveTimeouts(runFlags("--step-timeout", "3000000"), {})).toThrow(
+      /^--step-timeout must be/,
+    );
   });
 
   it("name the bad setting", () => {

@@ -9,6 +9,7 @@ import { DEV_SHUTDOWN_TIMEOUT_MS, type DevRun, runDemo, runDev } from "../../dev
 import { type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
 import { MANUAL_EXAMPLE, SCHEDULED_EXAMPLE } from "../../dev/seed.js";
 import { defaultDataDir } from "../../embedded/postgres.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { commandSettings, settingOption } from "../settings.js";
@@ -74,9 +75,7 @@ KH_DEV_DETACH=0 never.`;
 export function register(program: Command): void {
   program
     .command("dev")
-    .description(
-      "the embedded default (npm start): Postgres, an SQS emulator, the dispatcher and the executor in one process tree, with example workflows",
-    )
+    .description(COMMAND_LIST.dev.summary)
     .option(
       "--demo",
       "trigger the manual example, wait for it, print its steps and exit (0 when it succeeded)",

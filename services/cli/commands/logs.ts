@@ -4,6 +4,7 @@ import { errorMessage } from "../../core/errors.js";
 import { loadKubeConfig } from "../../core/kube-config.js";
 import { createKubeApi, type KubeApi } from "../../spawner/kube.js";
 import { ExecutionNotFoundError, showExecutionLogs } from "../../spawner/logs.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { withDatabase } from "../shared.js";
 
@@ -17,9 +18,7 @@ interface LogsFlags {
 export function register(program: Command): void {
   program
     .command("logs")
-    .description(
-      "show an execution's log: the runner pod's output while its Job exists, else the step log from Postgres",
-    )
+    .description(COMMAND_LIST.logs.summary)
     .argument("<executionId>", "the execution (khctl trigger and khctl status print ids)")
     .option("-f, --follow", "keep streaming until the run ends (Ctrl-C stops)")
     .option(

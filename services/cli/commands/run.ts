@@ -14,6 +14,7 @@ import {
   runWorkflowNow,
 } from "../../runner/index.js";
 import { type RunTimeouts, resolveRunnerTimeouts } from "../../runner/timeouts.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { addSettingOptions, flagSetting } from "../settings.js";
@@ -148,9 +149,7 @@ a second signal exits at once.`;
 export function register(program: Command): void {
   const command = program
     .command("run")
-    .description(
-      "run one execution and record every step (the workflow-runner); or run a workflow now with --workflow",
-    )
+    .description(COMMAND_LIST.run.summary)
     .argument("[executionId]", `the pending execution to run (default: env ${ENV.executionId})`)
     .option("--workflow <id>", "create a manual execution of this workflow and run it now, in this process")
     .option(

@@ -9,6 +9,7 @@ import {
 } from "../../contracts/names.js";
 import { loadSqsConnection } from "../../queue/client.js";
 import { collectStatus, renderStatus, type StatusDeps, systemStatusDeps } from "../../status/report.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { printJson } from "../shared.js";
 
@@ -48,7 +49,7 @@ Exit status: 0 when every required part is up, 1 when one is down.
 export function register(program: Command, deps: StatusDeps = systemStatusDeps): void {
   program
     .command("status")
-    .description("one screen: containers, minikube and Kubernetes objects, queue depths, recent executions")
+    .description(COMMAND_LIST.status.summary)
     .option("--profile <profile>", "dev or minikube (default: from the running stack's containers, else dev)")
     .option("--context <name>", "kubeconfig context (default: KUBE_CONTEXT, else the current context)")
     .option("--minikube-profile <name>", "minikube profile", "minikube")

@@ -9,6 +9,7 @@ import { createPool, type Pool } from "../../db/pool.js";
 import { triggerWorkflow } from "../../dispatcher/trigger.js";
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { databaseLine, envHelp, queueLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
@@ -30,7 +31,7 @@ Exit codes: 0 enqueued (with --wait: the run succeeded); 1 failure, a failed run
 export function register(program: Command): void {
   program
     .command("trigger")
-    .description("create a manual execution of a workflow and enqueue it; print the execution id")
+    .description(COMMAND_LIST.trigger.summary)
     .argument("<workflowId>", "the workflow to run")
     .option(
       "--input <json>",

@@ -11,6 +11,7 @@ import {
   validateWorkflow,
   type WorkflowDefinition,
 } from "../../workflow/definition.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { printJson, renderTable, withDatabase } from "../shared.js";
 
@@ -182,7 +183,7 @@ function registerList(workflow: Command): void {
 }
 
 export function register(program: Command): void {
-  const workflow = program.command("workflow").description("create and list workflows");
+  const workflow = program.command("workflow").description(COMMAND_LIST.workflow.summary);
   registerCreate(workflow);
   registerList(workflow);
 }
