@@ -1,7 +1,7 @@
 import { DISPATCHER_SETTINGS, EXECUTOR_SETTINGS } from "../contracts/settings.js";
 import type { Logger } from "../core/logger.js";
 import { waitForExecution } from "../db/executions.js";
-import { startDispatcherLoop } from "../dispatcher/dispatcher.js";
+import { type DispatchReport, startDispatcherLoop } from "../dispatcher/dispatcher.js";
 import { triggerWorkflow } from "../dispatcher/trigger.js";
 import type { RunnerProcessOptions } from "../executor/child.js";
 import { type Executor, startExecutor } from "../executor/executor.js";
@@ -48,11 +48,14 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
         `"${await nameOf(d.workflowId)}" slot ${clock(d.scheduledFor)} -> execution ${d.executionId}`,
       );
     },
-    async skipped(s: { scheduleId: string; count: number | null }) {
-      line(
-        "skip",
-        `${s.count ?? "100+"} missed slot(s) of schedule ${s.scheduleId} (outside the catch-up window)`,
-      );
+    async skipped(s: DispatchReport["skipped"][number]) {
+      const count =
+        s.count === null ? "100+ missed slots" : `${s.count} missed slot${s.count === 1 ? "" : "s"}`;
+      const why =
+        s.reason === "superseded"
+          ? `superseded by the ${clock(s.before ?? undefined)} slot, which runs now`
+          : `older than the catch-up window${s.before ? `; next slot ${s.before.toISOString()}` : ""}`;
+      line("skip", `${count} of "${await nameOf(s.workflowId)}" (from ${clock(s.first)}): ${why}`);
     },
     async started(e: ExecutionStartEvent) {
       const lag = e.scheduledFor ? `, ${seconds(Date.now() - e.scheduledFor.getTime())} after its slot` : "";
@@ -63,9 +66,11 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
     },
     async ended(e: ExecutionEndEvent) {
       const error = e.error ? `: ${e.error}` : "";
+      // The run's own time, and the runner process's (start-up included): labelled, so they are not confused.
+      const run = e.runMs === null ? "" : `run ${seconds(e.runMs)}, `;
       line(
         e.status,
-        `${e.executionId} (process ${seconds(e.processMs)})${error}   details: khctl execution ${e.executionId}`,
+        `${e.executionId} "${await nameOf(e.workflowId)}" ${run}process ${seconds(e.processMs)}${error}   details: khctl execution ${e.executionId}`,
       );
     },
   };
@@ -108,6 +113,8 @@ export function runDev(environment: DevEnvironment, options: DevRunOptions): Dev
     pool: environment.pool,
     logger: options.logger,
     send: (messages) => sendWorkflowMessages(environment.sqs, environment.queueUrl, messages),
+    // The reporter prints one line per skip, with the workflow's name.
+    logSkipped: false,
     intervalMs: (options.intervalSeconds ?? DISPATCHER_SETTINGS.intervalSeconds.default) * 1000,
     onPass: (pass) => {
       for (const d of pass.dispatched) void report.dispatched(d).catch(ignore);

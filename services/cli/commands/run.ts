@@ -138,7 +138,7 @@ Environment (a flag overrides its variable, shown with each flag above):
   ${ENV.scheduleId}           with ${ENV.workflowId}: the created execution is a scheduled one for now
   ${ENV.workflowInput}        the run input (JSON object) for a created execution
   ${ENV.jobActiveDeadline}    when set (runner Jobs), the run timeout defaults to it minus 10 s
-  ${ENV.logLevel}            runner log level on stderr (default info)
+  ${ENV.logLevel}            runner log level on stderr (default info; warn with --workflow)
 
 Exit codes, khctl run <executionId>: 0 when the run was recorded, whatever its status (also when another
 runner already has it: nothing is run, and it says so); 1 when there is nothing to run (no id, unknown
@@ -164,7 +164,9 @@ export function register(program: Command): void {
         throw new CliError("give either <executionId> or --workflow, not both", 2);
       if (flags.input !== undefined && !flags.workflow) throw new CliError("--input goes with --workflow", 2);
       const timeouts = resolveTimeouts(self);
-      const logger = createLogger("runner");
+      // With --workflow the output is the step table: the runner's info lines would only bury it.
+      const quiet = flags.workflow !== undefined && !process.env[ENV.logLevel];
+      const logger = createLogger("runner", quiet ? { ...process.env, [ENV.logLevel]: "warn" } : process.env);
       const cancel = new AbortController();
       const options: RunExecutionOptions = { signal: cancel.signal, logger, ...timeouts };
       const work = withDatabase((pool) =>
