@@ -101,23 +101,37 @@ export async function dispatchOnce(options: DispatcherOptions): Promise<Dispatch
     unsent: 0,
     invalid: await initialiseNextRuns(options, next),
   };
-  for (;;) {
-    const claimed = await dispatchBatch(options, next, batchSize, report);
-    if (claimed < batchSize) break;
+  // Claims and sends overlap: while one batch's messages are sent, the next batch is claimed.
+  const sending = new Set<Promise<void>>();
+  try {
+    for (;;) {
+      const { claimed, created } = await claimBatch(options, next, batchSize, report);
+      if (created.length > 0) {
+        const send = sendCreated(options, created, report).finally(() => sending.delete(send));
+        sending.add(send);
+        if (sending.size >= SENDS_IN_FLIGHT) await Promise.race(sending);
+      }
+      if (claimed < batchSize) break;
+    }
+  } finally {
+    await Promise.all(sending);
   }
   await flushBacklog(options, batchSize, report);
   return report;
 }
 
+/** Batches whose messages are being sent at once, at most, while the next one is claimed. */
+const SENDS_IN_FLIGHT = 4;
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
-/** One batch: claim, plan, insert and advance in a transaction, then send what it created. Returns how many it claimed. */
-async function dispatchBatch(
+/** One batch: claim, plan, insert and advance in one transaction. Returns how many it claimed, and what it created. */
+async function claimBatch(
   options: DispatcherOptions,
   next: NextSlot,
   batchSize: number,
   report: Mutable<DispatchReport>,
-): Promise<number> {
+): Promise<{ claimed: number; created: DispatchedExecution[] }> {
   const windowMs = options.catchUpWindowMs ?? DEFAULT_CATCH_UP_WINDOW_MS;
   const batch = await withTransaction(options.pool, async (client) => {
     const now = await databaseNow(client, options.now);
@@ -133,12 +147,18 @@ async function dispatchBatch(
   report.skipped.push(...batch.plan.skipped);
   report.dispatched.push(...batch.created);
   logPlanProblems(options.logger, batch.plan, windowMs, options.logSkipped ?? true);
-  if (batch.created.length > 0) {
-    const ids = batch.created.map((d) => d.executionId);
-    const flushed = await flushOutbox(options.pool, options.send, { ids, limit: ids.length });
-    report.sent += flushed.sent.length;
-  }
-  return batch.claimed;
+  return { claimed: batch.claimed, created: batch.created };
+}
+
+/** Sends the messages of executions a batch created, through the outbox (marked only once sent). */
+async function sendCreated(
+  options: DispatcherOptions,
+  created: readonly DispatchedExecution[],
+  report: Mutable<DispatchReport>,
+): Promise<void> {
+  const ids = created.map((d) => d.executionId);
+  const flushed = await flushOutbox(options.pool, options.send, { ids, limit: ids.length });
+  report.sent += flushed.sent.length;
 }
 
 /** The outbox: executions committed by an earlier pass (or another process) whose send did not happen. */

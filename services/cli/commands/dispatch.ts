@@ -58,7 +58,7 @@ export function register(program: Command): void {
       const { databaseUrl } = loadDatabaseConfig();
       const queue = loadQueueConfig();
       const logger = createLogger("dispatcher");
-      const pool = createPool(databaseUrl, { applicationName: "khctl-dispatch", max: 4 });
+      const pool = createPool(databaseUrl, { applicationName: "khctl-dispatch", max: 6 });
       const sqs = createSqsClient(queue);
       const options = {
         pool,
