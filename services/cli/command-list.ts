@@ -56,7 +56,7 @@ export const COMMAND_LIST = {
       "one screen: khctl dev or the stack's containers, minikube and Kubernetes objects, queue depths, recent executions",
   },
   trigger: {
-    term: "trigger [options] <workflowId>",
+    term: "trigger [options] <workflow>",
     summary: "create a manual execution of a workflow and enqueue it; print the execution id",
   },
   workflow: { term: "workflow", summary: "create, show, change, enable, disable, delete and list workflows" },

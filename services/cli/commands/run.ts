@@ -19,6 +19,7 @@ import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { addSettingOptions, flagSetting } from "../settings.js";
 import { parseRunInput, printJson, withDatabase } from "../shared.js";
+import { resolveWorkflow } from "../workflow-ref.js";
 
 interface RunFlags {
   workflow?: string;
@@ -100,7 +101,7 @@ async function runWorkflowHere(
   );
   let result: RunExecutionResult;
   try {
-    result = await runWorkflowNow(pool, workflowId, { ...options, input });
+    result = await runWorkflowNow(pool, (await resolveWorkflow(pool, workflowId)).id, { ...options, input });
   } catch (error) {
     throw new CliError(errorMessage(error));
   }
@@ -151,7 +152,10 @@ export function register(program: Command): void {
     .command("run")
     .description(COMMAND_LIST.run.summary)
     .argument("[executionId]", `the pending execution to run (default: env ${ENV.executionId})`)
-    .option("--workflow <id>", "create a manual execution of this workflow and run it now, in this process")
+    .option(
+      "--workflow <workflow>",
+      "create a manual execution of this workflow (id or name) and run it now, in this process",
+    )
     .option(
       "--input <json>",
       `the run input as a JSON object, with --workflow (default: env ${ENV.workflowInput})`,
