@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 import { CommanderError } from "commander";
 import { ConfigError, describeError } from "../core/errors.js";
+import { useRunningDev } from "./dev-discovery.js";
 import { CliError } from "./errors.js";
-import { buildProgram } from "./program.js";
+import { buildProgram, commandOf } from "./program.js";
 
 // Exit codes: 0 done, 1 failure or invalid input (one line on stderr), 2 usage error.
 async function main(argv: string[]): Promise<number> {
+  const asksHelp = argv.includes("--help") || argv.includes("-h") || argv[2] === "help";
+  if (!asksHelp) await useRunningDev(commandOf(argv));
   const program = await buildProgram(argv);
   const overrideExit = (command: typeof program): void => {
     command.exitOverride();

@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 export interface DemoServer {
   /** http://127.0.0.1:<port> */
   readonly base: string;
+  readonly port: number;
   /** Requests served, for the dev output. */
   readonly served: () => number;
   stop(): Promise<void>;
@@ -41,8 +42,10 @@ export async function startDemoServer(port = 0): Promise<DemoServer> {
   });
   server.listen(port, "127.0.0.1");
   await once(server, "listening");
+  const actual = (server.address() as AddressInfo).port;
   return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    base: `http://127.0.0.1:${actual}`,
+    port: actual,
     served: () => served,
     async stop() {
       server.closeAllConnections();

@@ -99,6 +99,8 @@ export interface DevRun {
    * cancelled. A later call with a shorter timeout shortens it.
    */
   stop(options?: { timeoutMs?: number }): Promise<void>;
+  /** For the heartbeat: the dispatcher's last pass, runs in flight, and whether it is stopping. */
+  stats(): { lastPassAt: Date | null; inFlight: number; stopping: boolean };
 }
 
 /** The dispatcher loop and the executor, wired to the reporter. */
@@ -106,8 +108,17 @@ export function runDev(environment: DevEnvironment, options: DevRunOptions): Dev
   const report = reporter(environment, options.out ?? console.log);
   const ignore = (error: unknown) => options.logger.debug({ err: String(error) }, "report line failed");
   const executor = startExecutorFor(environment, options);
-  executor.events.on("start", (e) => void report.started(e).catch(ignore));
-  executor.events.on("end", (e) => void report.ended(e).catch(ignore));
+  let inFlight = 0;
+  let lastPassAt: Date | null = null;
+  let stopping = false;
+  executor.events.on("start", (e) => {
+    inFlight++;
+    void report.started(e).catch(ignore);
+  });
+  executor.events.on("end", (e) => {
+    inFlight = Math.max(0, inFlight - 1);
+    void report.ended(e).catch(ignore);
+  });
   executor.events.on("lost", (l) => report.lost(l));
   const dispatcher = startDispatcherLoop({
     pool: environment.pool,
@@ -117,6 +128,7 @@ export function runDev(environment: DevEnvironment, options: DevRunOptions): Dev
     logSkipped: false,
     intervalMs: (options.intervalSeconds ?? DISPATCHER_SETTINGS.intervalSeconds.default) * 1000,
     onPass: (pass) => {
+      lastPassAt = new Date();
       for (const d of pass.dispatched) void report.dispatched(d).catch(ignore);
       for (const s of pass.skipped) void report.skipped(s).catch(ignore);
     },
@@ -124,10 +136,15 @@ export function runDev(environment: DevEnvironment, options: DevRunOptions): Dev
   let dispatcherStopped: Promise<void> | undefined;
   // Each call passes its timeout on: a second Ctrl-C (timeoutMs 0) cancels the runs at once.
   const stop = ({ timeoutMs = DEV_SHUTDOWN_TIMEOUT_MS }: { timeoutMs?: number } = {}) => {
+    stopping = true;
     dispatcherStopped ??= dispatcher.stop();
     return dispatcherStopped.then(() => executor.stop({ timeoutMs }));
   };
-  return { done: Promise.all([dispatcher.done, executor.done]).then(() => {}), stop };
+  return {
+    done: Promise.all([dispatcher.done, executor.done]).then(() => {}),
+    stop,
+    stats: () => ({ lastPassAt, inFlight, stopping }),
+  };
 }
 
 /**

@@ -1,9 +1,7 @@
 import { existsSync } from "node:fs";
 import { chmod, mkdir } from "node:fs/promises";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
-import { ENV } from "../contracts/names.js";
 
 export interface EmbeddedPostgresOptions {
   /** Cluster directory; must be reachable by the `postgres` user when running as root. */
@@ -26,18 +24,6 @@ export interface RunningPostgres {
 
 const USER = "postgres";
 const PASSWORD = "postgres";
-
-/**
- * Where `khctl dev` keeps its cluster across runs: KH_DATA_DIR when set; as root, /var/tmp (root's home
- * is closed to the `postgres` user that the server runs as); else the XDG data directory.
- */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env[ENV.dataDir];
-  if (fromEnv) return path.resolve(fromEnv);
-  if (process.getuid?.() === 0) return "/var/tmp/keeperhub-hybrid";
-  const xdg = env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share");
-  return path.join(xdg, "keeperhub-hybrid");
-}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -37,7 +37,7 @@ async function processesUsing(dir: string): Promise<string[]> {
 
 function startDev(dataDir: string) {
   return spawnCli(
-    ["dev", "--port", "0"],
+    ["dev", "--port", "0", "--sqs-port", "0", "--demo-api-port", "0"],
     {
       KH_DATA_DIR: dataDir,
       KH_DEV_DETACH: "1",
