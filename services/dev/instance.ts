@@ -86,7 +86,7 @@ async function readState(dataDir: string): Promise<DevState | null> {
 /** The khctl dev running on dataDir with its connection known, or null. */
 export async function findRunningDev(dataDir: string): Promise<DevState | null> {
   const state = await readState(dataDir);
-  if (!state || state.state !== "running" || !state.connection) return null;
+  if (state?.state !== "running" || !state.connection) return null;
   return isKhctlProcess(state.pid) ? state : null;
 }
 

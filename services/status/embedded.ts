@@ -78,7 +78,9 @@ export async function postgresPart(url: string | undefined): Promise<StatusPart>
     return unreachable("postgres", true, "no database URL (no khctl dev, and DATABASE_URL is not set)");
   const pool = createPool(url, { max: 1, applicationName: "khctl-status" });
   try {
-    const { rows } = await pool.query<{ version: string }>("SELECT current_setting('server_version') AS version");
+    const { rows } = await pool.query<{ version: string }>(
+      "SELECT current_setting('server_version') AS version",
+    );
     const where = new URL(url);
     return {
       name: "postgres",
