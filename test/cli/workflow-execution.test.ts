@@ -46,21 +46,32 @@ describe("khctl workflow", () => {
       "workflow",
       "create",
       "--file",
-      await file("check.json", loadExample("http-check.json", server.base)),
+      await file("check.json", loadExample("public-internet-check.json", server.base)),
     ]);
     expect(result.code).toBe(0);
-    const id = /Created workflow ([0-9a-z]{21}) "HTTP health check" \(6 nodes\)/.exec(result.stdout)?.[1];
+    const id = /Created workflow ([0-9a-z]{21}) "Public internet: HTTP health check" \(6 nodes\)/.exec(
+      result.stdout,
+    )?.[1];
     expect(id).toBeDefined();
-    expect(await getWorkflow(pool, id as string)).toMatchObject({ name: "HTTP health check", enabled: true });
+    expect(await getWorkflow(pool, id as string)).toMatchObject({
+      name: "Public internet: HTTP health check",
+      enabled: true,
+    });
     expect(await getScheduleForWorkflow(pool, id as string)).toBeNull();
 
     const list = await khctl(["workflow", "list", "--json"]);
     expect(JSON.parse(list.stdout)).toContainEqual(
-      expect.objectContaining({ id, name: "HTTP health check", nodes: 6, enabled: true, schedule: null }),
+      expect.objectContaining({
+        id,
+        name: "Public internet: HTTP health check",
+        nodes: 6,
+        enabled: true,
+        schedule: null,
+      }),
     );
     const table = await khctl(["workflow", "list"]);
     expect(table.stdout).toContain(id);
-    expect(table.stdout).toContain("HTTP health check");
+    expect(table.stdout).toContain("Public internet: HTTP health check");
   });
 
   it("create --schedule --timezone stores a schedule whose next run is the next slot after now", async () => {
@@ -69,7 +80,7 @@ describe("khctl workflow", () => {
       "workflow",
       "create",
       "--file",
-      await file("s.json", loadExample("http-check.json", server.base)),
+      await file("s.json", loadExample("public-internet-check.json", server.base)),
       "--schedule",
       "0 9 * * 1-5",
       "--timezone",
@@ -161,7 +172,7 @@ describe("khctl workflow", () => {
 
 describe("khctl run and khctl execution", () => {
   it("run --workflow runs it now, prints the step table, exits 0; execution --json shows the same", async () => {
-    const id = await createFromExample("http-check.json");
+    const id = await createFromExample("public-internet-check.json");
     const result = await khctl(["run", "--workflow", id, "--input", '{"who":"cli"}']);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -218,7 +229,7 @@ describe("khctl run and khctl execution", () => {
   });
 
   it("run <executionId> exits 0 when recorded; a second run says it is already done and exits 0", async () => {
-    const id = await createFromExample("http-check.json");
+    const id = await createFromExample("public-internet-check.json");
     const executionId = await createExecution(pool, { workflowId: id, triggerType: "manual" });
     const first = await khctl(["run", executionId]);
     expect(first).toMatchObject({ code: 0, stdout: `execution ${executionId}: success\n` });
@@ -254,7 +265,7 @@ describe("khctl run and khctl execution", () => {
           "workflow",
           "create",
           "--file",
-          await file("sched.json", loadExample("http-check.json", server.base)),
+          await file("sched.json", loadExample("public-internet-check.json", server.base)),
           "--schedule",
           "* * * * *",
           "--json",

@@ -187,7 +187,9 @@ function registerList(workflow: Command): void {
       }));
       if (flags.json) return printJson(list);
       if (list.length === 0) {
-        console.log("No workflows yet. Create one: khctl workflow create --file examples/http-check.json");
+        console.log(
+          "No workflows yet. Create one: khctl workflow create --file examples/demo-api-check.json",
+        );
         return;
       }
       console.log(
