@@ -221,6 +221,11 @@ export const FLAG_SETTINGS = {
     zero: "any free port",
     summary: "demo API port on 127.0.0.1 (any free port when it is taken)",
   },
+  devShutdownTimeoutSeconds: seconds(
+    "on Ctrl-C, runs in flight get this long to finish, then are cancelled (a second Ctrl-C cancels them at once)",
+    10,
+    { flag: "--shutdown-timeout <seconds>" },
+  ),
   triggerWaitSeconds: seconds("with --wait: give up after this long", 600, {
     flag: "--timeout <seconds>",
     zero: "never",

@@ -10,7 +10,7 @@ import { handleStopSignals, type Stoppable } from "../../core/lifecycle.js";
 import { createLogger } from "../../core/logger.js";
 import { dataBaseDir, defaultDataDir } from "../../dev/data-dir.js";
 import { runDetachedWorker, shouldDetach, superviseWorker } from "../../dev/detach.js";
-import { DEV_SHUTDOWN_TIMEOUT_MS, type DevRun, runDemo, runDev } from "../../dev/dev.js";
+import { type DevRun, runDemo, runDev } from "../../dev/dev.js";
 import { type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
 import { DataDirInUseError, type DevLock } from "../../dev/instance.js";
 import { MANUAL_EXAMPLE, SCHEDULED_EXAMPLE } from "../../dev/seed.js";
@@ -29,6 +29,7 @@ interface DevFlags {
 const DEV_SETTINGS = {
   intervalSeconds: { ...DISPATCHER_SETTINGS.intervalSeconds, summary: "seconds between dispatcher passes" },
   concurrency: EXECUTOR_SETTINGS.concurrency,
+  shutdownTimeoutSeconds: FLAG_SETTINGS.devShutdownTimeoutSeconds,
 };
 const PORT_SETTINGS = {
   postgres: FLAG_SETTINGS.devPostgresPort,
@@ -88,8 +89,8 @@ port, with a notice. While dev runs, <data dir>/dev.json holds its connection se
 command of this checkout run without DATABASE_URL, SQS_QUEUE_URL and AWS_ENDPOINT_URL uses it, and says so.
 
 Environment: KH_DATA_DIR (see above); LOG_LEVEL (default warn here: the output is the run lines).
-Ctrl-C (SIGINT) or SIGTERM: the dispatcher stops, runs in flight get 10 s to finish (then they are
-cancelled), the servers stop, Postgres last; a second Ctrl-C cancels the runs at once. In a terminal
+Ctrl-C (SIGINT) or SIGTERM: the dispatcher stops, runs in flight get --shutdown-timeout (10 s) to finish
+(then they are cancelled), the servers stop, Postgres last; a second Ctrl-C cancels the runs at once. In a terminal
 (stdin is a TTY) dev runs as a worker in its own session, so Ctrl-C reaches only khctl, which relays it,
 and not Postgres; the worker stops when khctl goes away. KH_DEV_DETACH=1 does so without a terminal,
 KH_DEV_DETACH=0 never.`;
@@ -109,6 +110,7 @@ export function register(program: Command): void {
     .addOption(settingOption(PORT_SETTINGS.demoApi))
     .addOption(settingOption(DEV_SETTINGS.intervalSeconds))
     .addOption(settingOption(DEV_SETTINGS.concurrency))
+    .addOption(settingOption(DEV_SETTINGS.shutdownTimeoutSeconds))
     .addHelpText("after", HELP)
     .action(async (flags: DevFlags, self: Command) => {
       // In a terminal, dev runs as a detached worker so that Ctrl-C cannot reach Postgres (see detach.ts).
@@ -134,13 +136,14 @@ function wantedPorts(self: Command, demo: boolean): { postgres?: number; sqs?: n
 }
 
 async function dev(flags: DevFlags, self: Command): Promise<void> {
-  const { intervalSeconds, concurrency } = commandSettings(self, DEV_SETTINGS);
+  const { intervalSeconds, concurrency, shutdownTimeoutSeconds } = commandSettings(self, DEV_SETTINGS);
+  const shutdownTimeoutMs = Math.round(shutdownTimeoutSeconds * 1000);
   const ports = wantedPorts(self, flags.demo === true);
   const logger = createLogger("dev", { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
-  const session = new DevSession();
+  const session = new DevSession(shutdownTimeoutMs);
   const signals = handleStopSignals(session, {
-    shutdownTimeoutMs: DEV_SHUTDOWN_TIMEOUT_MS,
-    stopping: `runs in flight get up to ${DEV_SHUTDOWN_TIMEOUT_MS / 1000} s; Postgres stops last, so they are recorded`,
+    shutdownTimeoutMs,
+    stopping: `runs in flight get up to ${shutdownTimeoutSeconds} s; Postgres stops last, so they are recorded`,
     say: (line) => process.stderr.write(`\n${line}\n`),
     signals: ["SIGINT", "SIGTERM", "SIGHUP"],
   });
@@ -272,11 +275,13 @@ function startHeartbeat(
 class DevSession implements Stoppable {
   private readonly stop$ = new AbortController();
   private current: DevRun | undefined;
-  private lastTimeoutMs = DEV_SHUTDOWN_TIMEOUT_MS;
   private ended!: () => void;
   readonly done = new Promise<void>((resolve) => {
     this.ended = resolve;
   });
+
+  /** lastTimeoutMs: what runs in flight get after the first stop request; a later one may shorten it. */
+  constructor(private lastTimeoutMs: number) {}
 
   get stopRequested(): AbortSignal {
     return this.stop$.signal;
