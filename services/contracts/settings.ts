@@ -75,6 +75,17 @@ export const EXECUTOR_SETTINGS = {
       flag: "--shutdown-timeout <seconds>",
     },
   ),
+  warmRunners: {
+    env: "EXECUTOR_WARM_RUNNERS",
+    flag: "--warm-runners <n>",
+    default: 2,
+    min: 0,
+    max: 64,
+    integer: true,
+    unit: "count",
+    zero: "start each runner when its run begins",
+    summary: "runner processes kept started ahead of their executions (each runs one, then exits)",
+  },
 } as const satisfies Record<string, NumberSetting>;
 
 /**

@@ -10,10 +10,11 @@ export interface Periodic {
 }
 
 /**
- * Runs `pass` at once and then every intervalMs until stop(). A failed pass is logged with `what` and
- * the next one waits longer (backoff with jitter, up to a minute, never less than the interval), so a
- * database or API outage is not hammered. The dispatcher loop, the executor's stale-run sweep and the
- * spawner's reconciler run on it.
+ * Runs `pass` at once and then every intervalMs until stop(). A pass may ask for the next one sooner by
+ * returning how many ms to wait (never more than the interval: the dispatcher wakes at the next slot). A
+ * failed pass is logged with `what` and the next one waits longer (backoff with jitter, up to a minute,
+ * never less than the interval), so a database or API outage is not hammered. The dispatcher loop, the
+ * executor's stale-run sweep and the spawner's reconciler run on it.
  */
 export function startPeriodic(
   pass: () => Promise<unknown>,
@@ -25,7 +26,8 @@ export function startPeriodic(
     while (!stopping.signal.aborted) {
       let wait = options.intervalMs;
       try {
-        await pass();
+        const sooner = await pass();
+        if (typeof sooner === "number") wait = Math.max(0, Math.min(options.intervalMs, sooner));
         failures = 0;
       } catch (error) {
         wait = Math.max(options.intervalMs, backoffMs(failures++, { baseMs: 1_000, maxMs: 60_000 }));

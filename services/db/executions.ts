@@ -140,6 +140,11 @@ export async function executionForMessage(
   message: ExecutionMessage,
   messageId: string,
 ): Promise<ExecutionRow> {
+  // The usual case, one query: the message names a row the dispatcher (or khctl trigger) wrote.
+  if (message.executionId) {
+    const existing = await getExecution(db, message.executionId);
+    if (existing) return existing;
+  }
   const { id } = await insertExecution(db, {
     ...(message.executionId ? namedExecution(message) : adoptedExecution(message, messageId)),
     workflowId: message.workflowId,

@@ -54,6 +54,8 @@ export interface DispatchReport {
   readonly unsent: number;
   /** Schedules whose cron or time zone is invalid (left without a next slot). */
   readonly invalid: number;
+  /** How long until the earliest next slot of an enabled schedule, ms (database clock); null: none. */
+  readonly nextDueInMs: number | null;
 }
 
 export const DEFAULT_CATCH_UP_WINDOW_MS = DISPATCHER_SETTINGS.catchUpWindowSeconds.default * 1000;
@@ -100,6 +102,7 @@ export async function dispatchOnce(options: DispatcherOptions): Promise<Dispatch
     sent: 0,
     unsent: 0,
     invalid: await initialiseNextRuns(options, next),
+    nextDueInMs: null,
   };
   // Claims and sends overlap: while one batch's messages are sent, the next batch is claimed.
   const sending = new Set<Promise<void>>();
@@ -117,7 +120,19 @@ export async function dispatchOnce(options: DispatcherOptions): Promise<Dispatch
     await Promise.all(sending);
   }
   await flushBacklog(options, batchSize, report);
+  report.nextDueInMs = await msUntilNextSlot(options);
   return report;
+}
+
+/** Until the earliest next slot, by the database's clock (or the caller's, in tests). */
+async function msUntilNextSlot(options: DispatcherOptions): Promise<number | null> {
+  const { rows } = await options.pool.query<{ next: Date | null; now: Date }>(
+    "SELECT min(next_run_at) AS next, now() AS now FROM workflow_schedules WHERE enabled",
+  );
+  const next = rows[0]?.next;
+  if (!next) return null;
+  const now = options.now?.() ?? (rows[0] as { now: Date }).now;
+  return Math.max(0, next.getTime() - now.getTime());
 }
 
 /** Batches whose messages are being sent at once, at most, while the next one is claimed. */
@@ -382,8 +397,12 @@ async function initialiseNextRuns(options: DispatcherOptions, next: NextSlot): P
   });
 }
 
+/** How long after a slot the loop wakes for it, ms: the slot is due by then on the database's clock too. */
+const SLOT_WAKE_MARGIN_MS = 20;
+
 /**
- * Runs dispatchOnce every intervalMs until stopped (core/periodic.ts: a failed pass is logged and the next
+ * Runs dispatchOnce at each next slot (at most intervalMs apart: schedules added meanwhile are found then)
+ * until stopped (core/periodic.ts: a failed pass is logged and the next
  * one backs off); onPass sees each report (khctl dev prints them).
  */
 export function startDispatcherLoop(
@@ -393,6 +412,8 @@ export function startDispatcherLoop(
     async () => {
       const report = await dispatchOnce(options);
       options.onPass?.(report);
+      // Wake for the next slot rather than up to an interval after it; a few ms late, so it is due.
+      return report.nextDueInMs === null ? undefined : report.nextDueInMs + SLOT_WAKE_MARGIN_MS;
     },
     {
       intervalMs: options.intervalMs ?? DISPATCHER_SETTINGS.intervalSeconds.default * 1000,

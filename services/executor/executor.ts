@@ -1,12 +1,13 @@
 import { EventEmitter } from "node:events";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import { EXECUTOR_SETTINGS } from "../contracts/settings.js";
 import type { Stoppable } from "../core/lifecycle.js";
 import type { Logger } from "../core/logger.js";
 import { startPeriodic } from "../core/periodic.js";
 import type { Pool } from "../db/pool.js";
 import type { StaleRunPolicy } from "../db/stale-run-policy.js";
 import { startIntake } from "../intake/intake.js";
-import { type RunnerProcessOptions, runRunnerProcess } from "./child.js";
+import { type RunnerProcessOptions, WarmRunners } from "./child.js";
 import { createProcessLauncher, type ExecutorEvents, type RunExecutionProcess } from "./process-launcher.js";
 import { sweepStaleRuns } from "./stale-runs.js";
 
@@ -27,6 +28,11 @@ export interface ExecutorOptions {
   readonly retryBaseSeconds?: number;
   /** How the child `khctl run` is started (entry, node flags, env). */
   readonly runner?: RunnerProcessOptions;
+  /**
+   * Runner processes kept started ahead of their executions (each takes one execution, then exits), so
+   * process start-up is off a run's critical path; 0: start each when its run begins. Default 2.
+   */
+  readonly warmRunners?: number;
   /** Replaces the child process (tests). */
   readonly runProcess?: RunExecutionProcess;
   /**
@@ -52,10 +58,11 @@ export interface Executor extends Stoppable {
  */
 export function startExecutor(options: ExecutorOptions): Executor {
   const events: ExecutorEvents = new EventEmitter();
+  const warm = options.runProcess
+    ? undefined
+    : new WarmRunners(options.runner ?? {}, options.warmRunners ?? EXECUTOR_SETTINGS.warmRunners.default);
   const runProcess: RunExecutionProcess =
-    options.runProcess ??
-    ((executionId, { signal, onSpawn }) =>
-      runRunnerProcess(executionId, { ...options.runner, signal, onSpawn }));
+    options.runProcess ?? ((executionId, control) => (warm as WarmRunners).run(executionId, control));
   const launcher = createProcessLauncher({ db: options.pool, runProcess, events });
   const sweep =
     options.staleRuns && options.staleRuns.intervalMs > 0
@@ -85,7 +92,10 @@ export function startExecutor(options: ExecutorOptions): Executor {
     retryBaseSeconds: options.retryBaseSeconds,
     logger: options.logger,
   });
-  const done = consumer.done.finally(() => sweep?.stop());
+  const done = consumer.done.finally(() => {
+    warm?.stop();
+    return sweep?.stop();
+  });
   return {
     events,
     done,

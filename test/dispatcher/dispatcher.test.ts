@@ -3,10 +3,11 @@ import { describe, expect, it } from "vitest";
 import { parseWorkflowMessage } from "../../services/contracts/message.js";
 import { silentLogger } from "../../services/core/logger.js";
 import { createExecution } from "../../services/db/executions.js";
-import { dispatchOnce } from "../../services/dispatcher/dispatcher.js";
+import { dispatchOnce, startDispatcherLoop } from "../../services/dispatcher/dispatcher.js";
 import { sendWorkflowMessages } from "../../services/queue/send.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
+import { until } from "../helpers/wait.js";
 import { insertScheduledWorkflow, recordingSender } from "./fixtures.js";
 
 const { pool } = await createTestDatabase();
@@ -229,5 +230,23 @@ describe("dispatchOnce", () => {
     expect((await nextRunOf(fresh.scheduleId))?.toISOString()).toBe("2026-05-01T00:10:00.000Z");
     expect(await nextRunOf(broken.scheduleId)).toBeNull();
     expect(report.invalid).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("the dispatcher loop", () => {
+  it("wakes at the next slot instead of waiting out its interval", async () => {
+    const sender = recordingSender();
+    const { scheduleId } = await insertScheduledWorkflow(pool, {
+      cron: "* * * * * *",
+      nextRunAt: new Date(Date.now() + 1_000),
+    });
+    const loop = startDispatcherLoop({ pool, send: sender, logger: silentLogger, intervalMs: 3_600_000 });
+    try {
+      // Every second a slot; with an hour between passes only the first pass would have run.
+      await until("three slots dispatched", async () => (await executionsOf(scheduleId)).length >= 3);
+    } finally {
+      await pool.query("UPDATE workflow_schedules SET enabled = false WHERE id = $1", [scheduleId]);
+      await loop.stop();
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { once } from "node:events";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { within } from "./wait.js";
 
 /**
@@ -19,7 +19,7 @@ const root = path.join(import.meta.dirname, "..", "..");
 /** dist/services/cli/main.js, the compiled khctl (global setup runs the build first). */
 export const CLI_ENTRY = path.join(root, "dist", "services", "cli", "main.js");
 
-export type CliProcess = ChildProcessByStdio<null, Readable, Readable> & {
+export type CliProcess = ChildProcessByStdio<Writable | null, Readable, Readable> & {
   /** Resolves when the process exits, with its exit code and all it wrote. */
   readonly result: Promise<CliResult>;
   /** What it wrote so far: stdout, stderr, or both in the order it arrived (default). */
@@ -31,12 +31,13 @@ export type CliProcess = ChildProcessByStdio<null, Readable, Readable> & {
 /**
  * Starts khctl with process.env plus `env` (LOG_LEVEL defaults to warn). An env value of undefined
  * removes that variable from the child's environment. `detached`: in a process group of its own, which
- * the test can signal as a terminal does (`process.kill(-child.pid, "SIGINT")`).
+ * the test can signal as a terminal does (`process.kill(-child.pid, "SIGINT")`). `stdin: "pipe"`: the test
+ * writes to its stdin.
  */
 export function spawnCli(
   args: string[],
   env: NodeJS.ProcessEnv,
-  options: { detached?: boolean } = {},
+  options: { detached?: boolean; stdin?: "ignore" | "pipe" } = {},
 ): CliProcess {
   const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
     cwd: root,
@@ -45,9 +46,9 @@ export function spawnCli(
         ([, value]) => value !== undefined,
       ),
     ),
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
     detached: options.detached ?? false,
-  });
+  }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   const text = { stdout: "", stderr: "", all: "" };
   child.stdout.on("data", (chunk) => {
     text.stdout += chunk;

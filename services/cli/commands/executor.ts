@@ -79,6 +79,7 @@ async function runExecutor(self: Command): Promise<void> {
       deadLetterQueueUrl,
       logger,
       concurrency: settings.concurrency,
+      warmRunners: settings.warmRunners,
       staleRuns: {
         policy: staleRunPolicy({ runTimeoutMs, ...settings }),
         intervalMs: settings.reconcileIntervalSeconds * 1000,

@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { ENV, ID_PATTERN } from "../../contracts/names.js";
 import { RUNNER_SETTINGS } from "../../contracts/settings.js";
 import { errorMessage } from "../../core/errors.js";
@@ -25,6 +25,7 @@ interface RunFlags {
   workflow?: string;
   input?: string;
   json?: boolean;
+  idFromStdin?: boolean;
 }
 
 export type { RunTimeouts };
@@ -114,6 +115,17 @@ async function runWorkflowHere(
   }
 }
 
+/** The first line of a stream, trimmed; undefined when it ends without one. */
+async function firstLine(stream: NodeJS.ReadableStream): Promise<string | undefined> {
+  let text = "";
+  for await (const chunk of stream) {
+    text += String(chunk);
+    const end = text.indexOf("\n");
+    if (end >= 0) return text.slice(0, end).trim() || undefined;
+  }
+  return text.trim() || undefined;
+}
+
 /** `khctl run <executionId>`: the runner of one pending execution. */
 async function runOne(
   pool: Pool,
@@ -121,6 +133,12 @@ async function runOne(
   flags: RunFlags,
   options: RunExecutionOptions,
 ) {
+  if (flags.idFromStdin) {
+    // A warm runner: started (and connected) ahead of its execution, which the executor names on stdin.
+    await pool.query("SELECT 1");
+    argument = await firstLine(process.stdin);
+    if (argument === undefined) return;
+  }
   const executionId = await executionToRun(pool, argument, process.env);
   const result = await runExecution(pool, executionId, options);
   if (result.outcome === "not-claimed" && result.status === "missing") {
@@ -160,12 +178,20 @@ export function register(program: Command): void {
       "--input <json>",
       `the run input as a JSON object, with --workflow (default: env ${ENV.workflowInput})`,
     )
-    .option("--json", "print the result as JSON (with --workflow: the execution and its steps)");
+    .option("--json", "print the result as JSON (with --workflow: the execution and its steps)")
+    .addOption(
+      new Option(
+        "--id-from-stdin",
+        "start and connect first, then read the execution id from stdin (the executor's warm runners); stdin closed without one: exit 0",
+      ).conflicts(["workflow"]),
+    );
   addSettingOptions(command, RUNNER_SETTINGS)
     .addHelpText("after", HELP)
     .action(async (argument: string | undefined, flags: RunFlags, self: Command) => {
       if (flags.workflow && argument)
         throw new CliError("give either <executionId> or --workflow, not both", 2);
+      if (flags.idFromStdin && argument)
+        throw new CliError("give either <executionId> or --id-from-stdin", 2);
       if (flags.input !== undefined && !flags.workflow) throw new CliError("--input goes with --workflow", 2);
       const timeouts = resolveTimeouts(self);
       // With --workflow the output is the step table: the runner's info lines would only bury it.
