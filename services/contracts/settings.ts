@@ -2,7 +2,7 @@
  * Every numeric setting of the services, defined once: its environment variable, its khctl flag, its
  * default and its valid range. The commands read them (cli/settings.ts: the flag over the variable, through
  * commander's Option.env), the services' env schemas are built from them (core/settings.ts), and a test
- * checks the README's settings table against them. Dependency-free, like names.ts.
+ * checks docs/configuration.md's settings table against them. Dependency-free, like names.ts.
  */
 
 export interface NumberSetting {
@@ -22,7 +22,7 @@ export interface NumberSetting {
   readonly unit: "seconds" | "ms" | "count" | "port" | "bytes";
   /** What 0 means, when it is allowed and means something else than "no time" (e.g. "none", "off"). */
   readonly zero?: string;
-  /** One line for --help and the README. */
+  /** One line for --help and docs/configuration.md. */
   readonly summary: string;
 }
 
@@ -268,7 +268,7 @@ export const FLAG_SETTINGS = {
   },
 } as const satisfies Record<string, NumberSetting>;
 
-/** Every setting read from the environment, for the README check. */
+/** Every setting read from the environment, for the docs/configuration.md check. */
 export const ENV_SETTINGS: readonly (NumberSetting & { env: string })[] = [
   DISPATCHER_SETTINGS,
   EXECUTOR_SETTINGS,

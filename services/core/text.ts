@@ -3,6 +3,7 @@
  * Definitions and inputs holding them are refused (workflow/values.ts); step outputs, which come from
  * outside, get U+FFFD in their place (db/json.ts).
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what is looked for.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, "g");
 
