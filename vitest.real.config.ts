@@ -9,7 +9,11 @@ import { scaled } from "./test/helpers/wait.js";
 export default defineConfig({
   test: {
     include: ["test/real/**/*.test.ts"],
-    globalSetup: ["test/helpers/global-setup.ts", "test/real/global-setup.ts"],
+    globalSetup: [
+      "test/helpers/global-setup.ts",
+      "test/real/global-setup.ts",
+      "test/real/docker/global-setup.ts",
+    ],
     // The engines are shared by every file: one file at a time.
     pool: "forks",
     maxWorkers: 1,

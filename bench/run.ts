@@ -1,15 +1,19 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { type Figure, formatFigures, machine } from "./figures.js";
 
 /**
- * `npm run bench [-- name ...]`: runs the benchmark modules (all, or those named), prints each one's
- * table, and writes the figures as JSON to bench/results/ (<timestamp>.json and latest.json, gitignored)
- * for comparison between commits. To add a benchmark, add an entry to BENCHES.
+ * `npm run bench [-- name ...] [--compare <file>]`: runs the benchmark modules (all, or those named),
+ * prints each one's own table and then every figure beside its bare limit, and writes the record to
+ * bench/results/<timestamp>.json and bench/results/latest.json (gitignored): the machine (cores, load,
+ * Node) and one entry per figure. `--compare` prints each figure's change against an earlier record.
+ * To add a benchmark, add an entry to BENCHES.
  */
 interface BenchModule {
   readonly name: string;
-  /** Runs the benchmark; returns its figures (written as JSON) and the table printed for people. */
-  run(): Promise<{ result: unknown; table: string }>;
+  run(): Promise<{ figures: Figure[]; table: string }>;
 }
 
 const BENCHES: BenchModule[] = [
@@ -26,7 +30,7 @@ const BENCHES: BenchModule[] = [
     async run() {
       const { runDispatchBench, formatDispatchBench } = await import("./dispatch.js");
       const result = await runDispatchBench();
-      return { result, table: formatDispatchBench(result) };
+      return { figures: result.figures, table: formatDispatchBench(result) };
     },
   },
   {
@@ -34,38 +38,103 @@ const BENCHES: BenchModule[] = [
     async run() {
       const { runSpawnerBench, formatSpawnerBench } = await import("./spawner.js");
       const result = await runSpawnerBench();
-      return { result, table: formatSpawnerBench(result) };
+      return { figures: result.figures, table: formatSpawnerBench(result) };
+    },
+  },
+  {
+    name: "executor",
+    async run() {
+      const { runExecutorBench, formatExecutorBench } = await import("./executor.js");
+      const result = await runExecutorBench();
+      return { figures: result.figures, table: formatExecutorBench(result) };
+    },
+  },
+  {
+    name: "runner",
+    async run() {
+      const { runRunnerBench, formatRunnerBench } = await import("./runner.js");
+      const result = await runRunnerBench();
+      return { figures: result.figures, table: formatRunnerBench(result) };
     },
   },
 ];
 
-const wanted = process.argv.slice(2);
-const selected = wanted.length ? BENCHES.filter((bench) => wanted.includes(bench.name)) : BENCHES;
-if (selected.length === 0) {
-  console.error(`no such benchmark: ${wanted.join(", ")} (have: ${BENCHES.map((b) => b.name).join(", ")})`);
-  process.exit(2);
+export interface BenchRecord {
+  readonly at: string;
+  readonly machine: ReturnType<typeof machine>;
+  readonly figures: Figure[];
 }
 
-const results: Record<string, unknown> = {};
-const failures: string[] = [];
-for (const bench of selected) {
-  const started = performance.now();
-  process.stderr.write(`running ${bench.name}…\n`);
-  try {
-    const { result, table } = await bench.run();
-    results[bench.name] = result;
-    console.log(`${table}\n  (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
-  } catch (error) {
-    failures.push(bench.name);
-    console.error(`${bench.name} failed: ${error instanceof Error ? error.stack : String(error)}`);
+/** Each figure's change against the same-named figure of an earlier record. */
+export function formatComparison(current: readonly Figure[], earlier: BenchRecord): string {
+  const before = new Map(earlier.figures.map((f) => [f.name, f]));
+  const lines = current.map((f) => {
+    const old = before.get(f.name);
+    if (!old) return `  ${f.name}: new`;
+    const change = (now: number, then: number) =>
+      then === 0 ? "n/a" : `${now >= then ? "+" : ""}${(((now - then) / then) * 100).toFixed(0)}%`;
+    return `  ${f.name.padEnd(20)} ratio ${old.ratio.toFixed(2)} -> ${f.ratio.toFixed(2)} (${change(f.ratio, old.ratio)}), value ${change(f.value, old.value)}${old.met === f.met ? "" : f.met ? ", now met" : ", no longer met"}`;
+  });
+  return [
+    `compared with ${earlier.at} (${earlier.machine.cores} cores, load ${earlier.machine.load.join(" ")}, ${earlier.machine.node}):`,
+    ...lines,
+  ].join("\n");
+}
+
+async function readRecord(file: string): Promise<BenchRecord> {
+  const record = JSON.parse(await readFile(file, "utf8")) as Partial<BenchRecord>;
+  if (!Array.isArray(record.figures) || !record.machine || !record.at) {
+    throw new Error(`${file} is not a bench record (it has no figures)`);
   }
+  return record as BenchRecord;
 }
 
-const dir = path.join(import.meta.dirname, "results");
-await mkdir(dir, { recursive: true });
-const record = { at: new Date().toISOString(), node: process.version, results };
-const stamp = record.at.replace(/[:.]/g, "-");
-await writeFile(path.join(dir, `${stamp}.json`), `${JSON.stringify(record, null, 2)}\n`);
-await writeFile(path.join(dir, "latest.json"), `${JSON.stringify(record, null, 2)}\n`);
-console.log(`results: bench/results/${stamp}.json`);
-if (failures.length) process.exitCode = 1;
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { compare: { type: "string" } },
+  });
+  const selected = positionals.length ? BENCHES.filter((bench) => positionals.includes(bench.name)) : BENCHES;
+  const unknown = positionals.filter((name) => !BENCHES.some((bench) => bench.name === name));
+  if (unknown.length) {
+    console.error(
+      `no such benchmark: ${unknown.join(", ")} (have: ${BENCHES.map((b) => b.name).join(", ")})`,
+    );
+    return 2;
+  }
+  // Read before running, so a wrong path fails in a second rather than after the runs.
+  const earlier = values.compare ? await readRecord(values.compare) : undefined;
+  const startMachine = machine();
+  const figures: Figure[] = [];
+  const failures: string[] = [];
+  for (const bench of selected) {
+    const started = performance.now();
+    process.stderr.write(`running ${bench.name}…\n`);
+    try {
+      const result = await bench.run();
+      figures.push(...result.figures);
+      console.log(`${result.table}\n  (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
+    } catch (error) {
+      failures.push(bench.name);
+      console.error(`${bench.name} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    }
+  }
+  console.log(formatFigures(figures));
+  // The load before the runs is the one that tells whether the machine was idle.
+  const record: BenchRecord = { at: new Date().toISOString(), machine: startMachine, figures };
+  console.log(
+    `\nmachine: ${record.machine.cores} cores, load ${record.machine.load.join(" ")} at start, Node ${record.machine.node}`,
+  );
+  if (earlier) console.log(`\n${formatComparison(figures, earlier)}`);
+  const dir = path.join(import.meta.dirname, "results");
+  await mkdir(dir, { recursive: true });
+  const stamp = record.at.replace(/[:.]/g, "-");
+  const text = `${JSON.stringify(record, null, 2)}\n`;
+  await writeFile(path.join(dir, `${stamp}.json`), text);
+  await writeFile(path.join(dir, "latest.json"), text);
+  console.log(`results: bench/results/${stamp}.json (and latest.json)`);
+  return failures.length ? 1 : 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
+  process.exitCode = await main();

@@ -66,7 +66,71 @@ export function stackLabels(stack: string): { label: string; value: string }[] {
   return [{ label: STACK_LABEL, value: stack }];
 }
 
-export function postgresHealthcheck(): docker.types.input.ContainerHealthcheck {
+/**
+ * One environment variable of a container. `V` is how a value that may be secret is held: a Pulumi input in
+ * the program, a plain string where the same declaration is run without Pulumi (test/real/docker/).
+ */
+export interface EnvEntry<V = string> {
+  readonly name: string;
+  readonly value: V | string;
+  /** Holds a secret: the program passes it as a Pulumi secret, never as a plain value. */
+  readonly secret?: boolean;
+}
+
+/**
+ * `NAME=value` entries for a Docker container. Docker has no secret references, so the entries that
+ * carry a secret are Pulumi secrets: encrypted in state and masked in output, never plain values.
+ */
+export function dockerEnv(entries: readonly EnvEntry<pulumi.Input<string>>[]): pulumi.Input<string>[] {
+  return entries.map(({ name, value, secret }) => {
+    if (secret) return pulumi.secret(pulumi.interpolate`${name}=${value}`);
+    return typeof value === "string" ? `${name}=${value}` : pulumi.interpolate`${name}=${value}`;
+  });
+}
+
+/** A container's health check, as Docker runs it (the docker provider's fields, plain values). */
+export interface Healthcheck {
+  /** `["CMD-SHELL", "<shell command>"]`: healthy when it exits 0. */
+  readonly tests: readonly ["CMD-SHELL", string];
+  /** Durations as Docker writes them ("2s"). */
+  readonly interval: string;
+  readonly timeout: string;
+  readonly retries: number;
+  readonly startPeriod: string;
+}
+
+/**
+ * A container of the stacks in plain values: the Pulumi program declares each container from one of these,
+ * and the real-engine tests (test/real/docker/) run the same container with `docker run`, so neither
+ * restates a name, a variable, a command or a timeout. `V` holds values that may be secret (EnvEntry).
+ */
+export interface ContainerSpec<V = string> {
+  /** The container's name; on the stack's network the others reach it by this name. */
+  readonly name: string;
+  /** Arguments to the image's entrypoint (khctl, for the service images); unset: the image's own. */
+  readonly command?: readonly string[];
+  readonly env: readonly EnvEntry<V>[];
+  /** Back after a crash, and after Docker itself restarts; not after `docker stop`. */
+  readonly restart: "unless-stopped";
+  /** The port it serves on, inside the network (the stacks publish it on the host). */
+  readonly port?: number;
+  /** Where its data volume is mounted. */
+  readonly dataPath?: string;
+  readonly healthcheck?: Healthcheck;
+  /** The signal `docker stop` sends first. Default the image's (SIGTERM). */
+  readonly stopSignal?: "SIGTERM";
+  /** Seconds `docker stop` (and a stopping Docker) waits after it before SIGKILL. Default Docker's: 10. */
+  readonly stopTimeoutSeconds?: number;
+}
+
+/** The provider's fields for a spec's health check (its tests as a mutable list). */
+export function healthcheckArgs(
+  check: Healthcheck | undefined,
+): docker.types.input.ContainerHealthcheck | undefined {
+  return check && { ...check, tests: [...check.tests] };
+}
+
+export function postgresHealthcheck(): Healthcheck {
   return {
     tests: ["CMD-SHELL", `pg_isready -h 127.0.0.1 -U ${DB_USER} -d ${DB_NAME}`],
     interval: "2s",
@@ -76,7 +140,7 @@ export function postgresHealthcheck(): docker.types.input.ContainerHealthcheck {
   };
 }
 
-export function localstackHealthcheck(): docker.types.input.ContainerHealthcheck {
+export function localstackHealthcheck(): Healthcheck {
   // Healthy only once SQS itself is up, not just the gateway.
   return {
     tests: [
@@ -100,13 +164,50 @@ export function localstackUrlHost(profile: "dev" | "minikube", hostPort: number)
 }
 
 /** LocalStack's environment: SQS only, path-style queue URLs naming `urlHost` (see queueUrls). */
-export function localstackEnv(urlHost: string): string[] {
+export function localstackEnv(urlHost: string): EnvEntry[] {
   return [
-    "SERVICES=sqs",
-    "EAGER_SERVICE_LOADING=1",
-    `LOCALSTACK_HOST=${urlHost}`,
-    "SQS_ENDPOINT_STRATEGY=path",
+    { name: "SERVICES", value: "sqs" },
+    { name: "EAGER_SERVICE_LOADING", value: "1" },
+    { name: "LOCALSTACK_HOST", value: urlHost },
+    { name: "SQS_ENDPOINT_STRATEGY", value: "path" },
   ];
+}
+
+/** The Postgres container: the stack's database and owner, created with `password` on a new volume. Pure. */
+export function postgresSpec<V>(password: V): ContainerSpec<V> {
+  return {
+    name: DOCKER.postgres,
+    env: [
+      { name: "POSTGRES_USER", value: DB_USER },
+      { name: "POSTGRES_DB", value: DB_NAME },
+      { name: "POSTGRES_PASSWORD", value: password, secret: true },
+    ],
+    restart: "unless-stopped",
+    port: POSTGRES_INTERNAL_PORT,
+    dataPath: "/var/lib/postgresql/data",
+    healthcheck: postgresHealthcheck(),
+  };
+}
+
+/** The LocalStack container (SQS), naming `urlHost` in queue URLs. Pure. */
+export function localstackSpec(urlHost: string): ContainerSpec {
+  return {
+    name: DOCKER.localstack,
+    env: localstackEnv(urlHost),
+    restart: "unless-stopped",
+    port: LOCALSTACK_INTERNAL_PORT,
+    dataPath: "/var/lib/localstack",
+    healthcheck: localstackHealthcheck(),
+  };
+}
+
+/** The SQS endpoint (LocalStack published on `hostPort`) from the host, from the stack's network and from pods. Pure. */
+export function sqsEndpoints(hostPort: number): { host: string; network: string; cluster: string } {
+  return {
+    host: `http://localhost:${hostPort}`,
+    network: `http://${DOCKER.localstack}:${LOCALSTACK_INTERNAL_PORT}`,
+    cluster: `http://${HOST_ALIAS}:${hostPort}`,
+  };
 }
 
 export interface ContainersArgs {
@@ -174,21 +275,18 @@ export class Containers extends pulumi.ComponentResource {
       childOf(this, opts),
     );
 
+    const postgres = postgresSpec<pulumi.Input<string>>(args.dbPassword);
     this.postgres = new docker.Container(
       `${name}-postgres`,
       {
-        name: DOCKER.postgres,
+        name: postgres.name,
         image: postgresImage.imageId,
-        restart: "unless-stopped",
-        envs: [
-          `POSTGRES_USER=${DB_USER}`,
-          `POSTGRES_DB=${DB_NAME}`,
-          pulumi.secret(pulumi.interpolate`POSTGRES_PASSWORD=${args.dbPassword}`),
-        ],
+        restart: postgres.restart,
+        envs: dockerEnv(postgres.env),
         ports: [{ internal: POSTGRES_INTERNAL_PORT, external: args.ports.postgres }],
-        volumes: [{ volumeName: postgresVolume.name, containerPath: "/var/lib/postgresql/data" }],
-        networksAdvanced: [{ name: this.network.name, aliases: [DOCKER.postgres] }],
-        healthcheck: postgresHealthcheck(),
+        volumes: [{ volumeName: postgresVolume.name, containerPath: postgres.dataPath }],
+        networksAdvanced: [{ name: this.network.name, aliases: [postgres.name] }],
+        healthcheck: healthcheckArgs(postgres.healthcheck),
         labels,
         wait: true,
         waitTimeout: 120,
@@ -200,7 +298,7 @@ export class Containers extends pulumi.ComponentResource {
     this.postgresPassword = new command.local.Command(
       `${name}-postgres-password`,
       {
-        create: setPasswordScript(DOCKER.postgres),
+        create: setPasswordScript(postgres.name),
         environment: { [NEW_PASSWORD_ENV]: pulumi.secret(args.dbPassword) },
         // A new container (a new id) may have started on an existing volume: set it there too.
         triggers: [this.postgres.id],
@@ -208,17 +306,18 @@ export class Containers extends pulumi.ComponentResource {
       childOf(this, opts, { dependsOn: [this.postgres] }),
     );
 
+    const localstack = localstackSpec(args.queueUrlHost);
     this.localstack = new docker.Container(
       `${name}-localstack`,
       {
-        name: DOCKER.localstack,
+        name: localstack.name,
         image: localstackImage.imageId,
-        restart: "unless-stopped",
-        envs: localstackEnv(args.queueUrlHost),
+        restart: localstack.restart,
+        envs: dockerEnv(localstack.env),
         ports: [{ internal: LOCALSTACK_INTERNAL_PORT, external: args.ports.localstack }],
-        volumes: [{ volumeName: localstackVolume.name, containerPath: "/var/lib/localstack" }],
-        networksAdvanced: [{ name: this.network.name, aliases: [DOCKER.localstack] }],
-        healthcheck: localstackHealthcheck(),
+        volumes: [{ volumeName: localstackVolume.name, containerPath: localstack.dataPath }],
+        networksAdvanced: [{ name: this.network.name, aliases: [localstack.name] }],
+        healthcheck: healthcheckArgs(localstack.healthcheck),
         labels,
         wait: true,
         waitTimeout: 180,
@@ -238,11 +337,7 @@ export class Containers extends pulumi.ComponentResource {
       postgres: `${HOST_ALIAS}:${args.ports.postgres}`,
       localstack: `${HOST_ALIAS}:${args.ports.localstack}`,
     };
-    this.endpoints = {
-      host: `http://localhost:${args.ports.localstack}`,
-      network: `http://${DOCKER.localstack}:${LOCALSTACK_INTERNAL_PORT}`,
-      cluster: `http://${this.clusterAddresses.localstack}`,
-    };
+    this.endpoints = sqsEndpoints(args.ports.localstack);
     this.registerOutputs({
       network: this.network.name,
       postgres: this.postgres.name,

@@ -1,37 +1,42 @@
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../services/contracts/names.js";
-import { LOCALSTACK_CREDENTIALS } from "./containers.js";
+import { dockerEnv, type EnvEntry, LOCALSTACK_CREDENTIALS } from "./containers.js";
 
 /** What a service container on the Docker network needs to reach Postgres and the queue. */
-export interface DockerServiceSettings {
+export interface ServiceSettings<V = string> {
   /** DATABASE_URL from the network (secret). */
-  readonly databaseUrl: pulumi.Input<string>;
+  readonly databaseUrl: V;
   /** SQS endpoint from the network (http://keeperhub-localstack:4566). */
   readonly awsEndpointUrl: string;
   readonly awsRegion: string;
-  readonly queueUrl: pulumi.Input<string>;
+  readonly queueUrl: V | string;
   readonly logLevel: string;
   /** INTEGRATION_ENCRYPTION_KEY (secret); only the services that run workflows get it. */
-  readonly encryptionKey?: pulumi.Input<string>;
+  readonly encryptionKey?: V;
 }
 
-/**
- * `NAME=value` entries for a Docker container. Docker has no secret references, so the entries that
- * carry a secret are Pulumi secrets: encrypted in state and masked in output, never plain values.
- */
-export function dockerServiceEnv(settings: DockerServiceSettings): pulumi.Input<string>[] {
-  const secret = (name: string, value: pulumi.Input<string>) =>
-    pulumi.secret(pulumi.interpolate`${name}=${value}`);
+/** The settings as the Pulumi program holds them. */
+export type DockerServiceSettings = ServiceSettings<pulumi.Input<string>>;
+
+/** The environment of a service container, in order. Pure. */
+export function serviceEnv<V>(settings: ServiceSettings<V>): EnvEntry<V>[] {
   return [
-    secret(ENV.databaseUrl, settings.databaseUrl),
-    `${ENV.awsEndpointUrl}=${settings.awsEndpointUrl}`,
-    `${ENV.awsRegion}=${settings.awsRegion}`,
-    `${ENV.awsAccessKeyId}=${LOCALSTACK_CREDENTIALS.accessKeyId}`,
-    `${ENV.awsSecretAccessKey}=${LOCALSTACK_CREDENTIALS.secretAccessKey}`,
-    pulumi.interpolate`${ENV.sqsQueueUrl}=${settings.queueUrl}`,
-    `${ENV.logLevel}=${settings.logLevel}`,
+    { name: ENV.databaseUrl, value: settings.databaseUrl, secret: true },
+    { name: ENV.awsEndpointUrl, value: settings.awsEndpointUrl },
+    { name: ENV.awsRegion, value: settings.awsRegion },
+    { name: ENV.awsAccessKeyId, value: LOCALSTACK_CREDENTIALS.accessKeyId },
+    { name: ENV.awsSecretAccessKey, value: LOCALSTACK_CREDENTIALS.secretAccessKey },
+    { name: ENV.sqsQueueUrl, value: settings.queueUrl },
+    { name: ENV.logLevel, value: settings.logLevel },
     // Pino writes JSON in containers; `docker logs` stays machine-readable.
-    "LOG_FORMAT=json",
-    ...(settings.encryptionKey ? [secret(ENV.integrationEncryptionKey, settings.encryptionKey)] : []),
+    { name: ENV.logFormat, value: "json" },
+    ...(settings.encryptionKey !== undefined
+      ? [{ name: ENV.integrationEncryptionKey, value: settings.encryptionKey, secret: true }]
+      : []),
   ];
+}
+
+/** `NAME=value` entries of a service container on the network (dockerEnv of serviceEnv). */
+export function dockerServiceEnv(settings: DockerServiceSettings): pulumi.Input<string>[] {
+  return dockerEnv(serviceEnv(settings));
 }

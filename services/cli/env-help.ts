@@ -35,3 +35,7 @@ export function envHelp(lines: readonly EnvLine[], note = ""): string {
 
 /** The note for commands whose flags each have a variable. */
 export const FLAGS_OVER_ENV = "a flag overrides its variable, shown with each flag above";
+
+/** What the commands that consume or send to the queue do when it is gone (queue/ensure.ts restoreQueues). */
+export const QUEUE_RESTORE_HELP = `Missing queues: against an SQS emulator (AWS_ENDPOINT_URL set), a queue that does not exist (LocalStack
+keeps none across a restart) is created again with its DLQ, at start and whenever SQS says it is gone.`;

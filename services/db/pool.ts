@@ -39,6 +39,10 @@ export function createPool(
 /** Runs fn in a transaction on one client; rolls back on any error. */
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // The pool listens only to its idle clients: a server going away between two of this transaction's
+  // queries would otherwise be an unhandled 'error' event. The next query fails and says why.
+  const ignore = () => {};
+  client.on("error", ignore);
   try {
     await client.query("BEGIN");
     const result = await fn(client);
@@ -48,6 +52,7 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   } finally {
+    client.off("error", ignore);
     client.release();
   }
 }

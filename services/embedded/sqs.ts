@@ -1,4 +1,4 @@
-import { buildApp } from "fauxqs";
+import { loadDevDependency } from "./dev-dependency.js";
 
 export interface EmbeddedSqsOptions {
   /** TCP port on 127.0.0.1; 0 picks a free one. Default 0. */
@@ -17,6 +17,8 @@ export interface RunningSqs {
  * listens on every interface). Queues live in memory and are gone after stop().
  */
 export async function startEmbeddedSqs(options: EmbeddedSqsOptions = {}): Promise<RunningSqs> {
+  // A development dependency: loaded here only, so no other verb needs it installed (dev-dependency.ts).
+  const { buildApp } = await loadDevDependency("fauxqs", () => import("fauxqs"));
   const app = buildApp({ logger: false });
   const address = await app.listen({ port: options.port ?? 0, host: "127.0.0.1" });
   const port = Number(new URL(address).port);

@@ -4,6 +4,7 @@ import type { ExecutionRow } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 import { type Consumer, type ConsumerOptions, startConsumer } from "../queue/consumer.js";
 import type { HandleContext, HandleOutcome, MessageHandler } from "../queue/consumer-types.js";
+import { restoreOnMissingQueue } from "../queue/ensure.js";
 import { DatabaseGate } from "./database-gate.js";
 import { decide } from "./decide.js";
 import type { Launcher } from "./launcher.js";
@@ -59,14 +60,18 @@ function handleMessage(deps: IntakeDeps): MessageHandler {
 
 /**
  * The shared consumer loop (heartbeat, back-pressure, stop) feeding the intake. It receives nothing while
- * the database is unreachable, or beyond what the launcher has room for.
+ * the database is unreachable, or beyond what the launcher has room for; a queue that is gone (LocalStack
+ * restarted) is created again when a receive says so.
  */
-export function startIntake(deps: IntakeDeps & Omit<ConsumerOptions, "handle" | "capacity">): Consumer {
+export function startIntake(
+  deps: IntakeDeps & Omit<ConsumerOptions, "handle" | "capacity" | "onReceiveError">,
+): Consumer {
   const { launcher } = deps;
   const gate = new DatabaseGate(deps.db, deps.logger);
   return startConsumer({
     ...deps,
     handle: createIntake(deps, gate),
+    onReceiveError: restoreOnMissingQueue(deps.sqs, deps.queueUrl, deps.logger),
     capacity: async (free, inFlight) => {
       if (!(await gate.allowsReceiving())) return 0;
       return launcher.capacity ? launcher.capacity(free, inFlight) : free;

@@ -1,5 +1,6 @@
 import { GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { describeError } from "../core/errors.js";
+import { isMissingQueueError } from "./ensure.js";
 
 /** What `khctl queue check` found: each queue's URL (null when it does not exist), or why SQS did not answer. */
 export interface QueueCheck {
@@ -9,8 +10,6 @@ export interface QueueCheck {
   readonly error?: string;
   readonly queues: { readonly name: string; readonly url: string | null }[];
 }
-
-const MISSING_QUEUE = /QueueDoesNotExist|NonExistentQueue/;
 
 /** Looks each queue up by name (GetQueueUrl), changing nothing. Never throws: an unreachable SQS is a result. */
 export async function checkQueues(
@@ -27,8 +26,7 @@ export async function checkQueues(
       });
       queues.push({ name, url: QueueUrl ?? null });
     } catch (error) {
-      const { name: code = "", Code = "" } = error as { name?: string; Code?: string };
-      if (!MISSING_QUEUE.test(`${code} ${Code}`)) {
+      if (!isMissingQueueError(error)) {
         return { endpoint: endpoint ?? null, reachable: false, error: describeError(error), queues: [] };
       }
       queues.push({ name, url: null });

@@ -46,6 +46,11 @@ export interface ConsumerOptions {
   /** Visibility timeout given to received messages and renewed by the heartbeat while work runs, seconds. Default 60. */
   readonly visibilityTimeoutSeconds?: number;
   readonly logger: Logger;
+  /**
+   * Told about each failed receive before the loop backs off and tries again, e.g. to create the queue
+   * again when it is gone (queue/ensure.ts restoreOnMissingQueue). Must not throw.
+   */
+  readonly onReceiveError?: (error: unknown) => Promise<void>;
 }
 
 export interface Consumer {

@@ -116,6 +116,7 @@ class QueueConsumer implements Consumer {
         for (const message of messages) this.track(message);
       } catch (error) {
         if (this.receiving.signal.aborted) break;
+        await this.options.onReceiveError?.(error);
         const wait = backoffMs(failures++, { baseMs: 200, maxMs: 30_000 });
         this.options.logger.warn({ err: errorMessage(error), retryInMs: wait }, "receive failed");
         await sleep(wait, this.receiving.signal);

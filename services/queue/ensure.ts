@@ -6,6 +6,8 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { DLQ_NAME, MAX_RECEIVE_COUNT, QUEUE_NAME } from "../contracts/names.js";
+import { errorMessage } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
 
 export interface EnsureQueuesOptions {
   /** Main queue name. Default keeperhub-workflow-queue. */
@@ -94,3 +96,83 @@ export async function findDeadLetterQueueUrl(sqs: SQSClient, queueUrl: string): 
   const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
   return QueueUrl;
 }
+
+/** The error SQS (and LocalStack, fauxqs) gives for a queue that does not exist. */
+const MISSING_QUEUE = /QueueDoesNotExist|NonExistentQueue/;
+
+/** Whether an SQS error says the queue does not exist (LocalStack keeps no queues across a restart). */
+export function isMissingQueueError(error: unknown): boolean {
+  const { name = "", Code = "" } = (error ?? {}) as { name?: string; Code?: string };
+  return MISSING_QUEUE.test(`${name} ${Code}`);
+}
+
+/** The queue a queue URL names: its last path segment. */
+export function queueNameOf(queueUrl: string): string {
+  const name = new URL(queueUrl).pathname.split("/").filter(Boolean).at(-1);
+  if (!name) throw new Error(`${queueUrl} names no queue`);
+  return name;
+}
+
+/** The dead-letter queue a restored queue gets: keeperhub-workflow-dlq for the workflow queue, else <name>-dlq. */
+export function deadLetterQueueNameFor(queueName: string): string {
+  return queueName === QUEUE_NAME ? DLQ_NAME : `${queueName}-dlq`;
+}
+
+/** Restores in progress, by queue URL: callers that find the queue gone at the same time share one. */
+const restoring = new Map<string, Promise<boolean>>();
+
+/**
+ * Creates the queue `queueUrl` names and its dead-letter queue again when it does not exist, with the
+ * attributes `khctl queue ensure` sets by default (ensureQueues); an existing queue is left as it is.
+ * Whoever needs the queue calls this: at start, and on "queue does not exist", so a restarted LocalStack
+ * (which keeps no queues) needs no manual step. Only against an emulator (an SQS endpoint is set): on AWS
+ * itself a missing queue is a configuration error, never created behind the operator's back. Resolves true
+ * when it created them; rejects when SQS cannot be asked.
+ */
+export function restoreQueues(sqs: SQSClient, queueUrl: string): Promise<boolean> {
+  const running = restoring.get(queueUrl);
+  if (running) return running;
+  const restore = restoreMissing(sqs, queueUrl).finally(() => restoring.delete(queueUrl));
+  restoring.set(queueUrl, restore);
+  return restore;
+}
+
+/** Whether the client talks to an SQS emulator (an endpoint is set), whose missing queues are ours to create. */
+export function targetsEmulator(sqs: SQSClient): boolean {
+  return (sqs.config as { isCustomEndpoint?: boolean }).isCustomEndpoint === true;
+}
+
+async function restoreMissing(sqs: SQSClient, queueUrl: string): Promise<boolean> {
+  if (!targetsEmulator(sqs)) return false;
+  const queueName = queueNameOf(queueUrl);
+  try {
+    await sqs.send(new GetQueueUrlCommand({ QueueName: queueName }));
+    return false;
+  } catch (error) {
+    if (!isMissingQueueError(error)) throw error;
+  }
+  await ensureQueues(sqs, { queueName, deadLetterQueueName: deadLetterQueueNameFor(queueName) });
+  return true;
+}
+
+/**
+ * A consumer's `onReceiveError`: when a receive failed because the queue is gone, creates it again
+ * (restoreQueues) so the next receive works. Never throws; says what it did.
+ */
+export function restoreOnMissingQueue(
+  sqs: SQSClient,
+  queueUrl: string,
+  logger: Logger,
+): (error: unknown) => Promise<void> {
+  return async (error) => {
+    if (!isMissingQueueError(error)) return;
+    try {
+      if (await restoreQueues(sqs, queueUrl)) logger.warn({ queueUrl }, QUEUES_RESTORED);
+    } catch (restoreError) {
+      logger.warn({ queueUrl, err: errorMessage(restoreError) }, "could not create the missing queues");
+    }
+  };
+}
+
+/** The log line when the queues were missing and have been created again. */
+export const QUEUES_RESTORED = "the queues did not exist (LocalStack restarted?): created them again";

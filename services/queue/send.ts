@@ -9,6 +9,7 @@ import { MESSAGE_ATTRIBUTES, type WorkflowMessage, workflowMessageSchema } from 
 import { backoffMs, sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
 import { SQS_MAX_ATTEMPTS } from "./client.js";
+import { isMissingQueueError, restoreQueues, targetsEmulator } from "./ensure.js";
 
 /** SQS accepts at most 10 entries per SendMessageBatch. */
 export const SEND_BATCH_SIZE = 10;
@@ -48,28 +49,48 @@ export function messageAttributes(message: WorkflowMessage): Record<string, Mess
   };
 }
 
-/** Sends one workflow message; returns the SQS MessageId. */
+/**
+ * Whether a send that failed with `error` is worth repeating at once: the queue was gone (LocalStack
+ * restarted) and is there again, created by restoreQueues here or by another sender meanwhile. A failed
+ * restore leaves the send's own error to report.
+ */
+async function restoredAfter(sqs: SQSClient, queueUrl: string, error: unknown): Promise<boolean> {
+  if (!isMissingQueueError(error) || !targetsEmulator(sqs)) return false;
+  return restoreQueues(sqs, queueUrl).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Sends one workflow message; returns the SQS MessageId. A queue that is gone is created again first. */
 export async function sendWorkflowMessage(
   sqs: SQSClient,
   queueUrl: string,
   message: WorkflowMessage,
 ): Promise<string> {
   const valid = validateMessage(message);
-  const result = await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl,
-      MessageBody: JSON.stringify(valid),
-      MessageAttributes: messageAttributes(valid),
-    }),
-  );
-  return result.MessageId ?? "";
+  const send = () =>
+    sqs.send(
+      new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(valid),
+        MessageAttributes: messageAttributes(valid),
+      }),
+    );
+  try {
+    return (await send()).MessageId ?? "";
+  } catch (error) {
+    if (!(await restoredAfter(sqs, queueUrl, error))) throw error;
+    return (await send()).MessageId ?? "";
+  }
 }
 
 /**
  * Sends messages with SendMessageBatch, 10 at a time. Entries SQS refused are retried with backoff and
  * jitter (a whole call that failed was retried by the SDK already, queue/client.ts); after maxAttempts
  * (default SQS_MAX_ATTEMPTS) they are reported in `failed` instead of thrown, so the caller can keep them
- * for a later retry (the dispatcher's outbox). Invalid messages throw before any send.
+ * for a later retry (the dispatcher's outbox). A queue that is gone (LocalStack restarted) is created again
+ * (restoreQueues) and the batch retried. Invalid messages throw before any send.
  */
 export async function sendWorkflowMessages(
   sqs: SQSClient,
@@ -112,9 +133,10 @@ export async function sendWorkflowMessages(
           );
           pending = pending.filter((index) => !ok.has(index) && !senderFaults.has(index));
         } catch (error) {
-          // The SDK already retried the call (queue/client.ts): it stays failed until the next send.
           for (const index of pending) errors.set(index, errorMessage(error));
-          pending = [];
+          // The SDK already retried the call (queue/client.ts): it stays failed until the next send, unless
+          // the queue was gone and is there again now.
+          if (!(await restoredAfter(sqs, queueUrl, error))) pending = [];
         }
       }
     }),

@@ -4,12 +4,12 @@ import { errorMessage } from "../core/errors.js";
 import { loadKubeConfig } from "../core/kube-config.js";
 import { createPool } from "../db/pool.js";
 import type { DevState } from "../dev/instance.js";
-import { listContainers } from "../doctor/docker.js";
+import { type ContainerInfo, inspectRestarts, listContainers } from "../doctor/docker.js";
 import { type Exec, exec } from "../doctor/exec.js";
 import { createSqsClient, type SqsConnection } from "../queue/client.js";
 import { deadLetteredExecutions } from "../queue/dlq.js";
 import { findDeadLetterQueueUrl } from "../queue/ensure.js";
-import { containersPart } from "./containers.js";
+import { containersPart, isStackContainer } from "./containers.js";
 import { devPart, dispatcherPart, executorPart, postgresPart } from "./embedded.js";
 import { executionsPart } from "./executions.js";
 import { type KubeSource, kubernetesPart, kubeSource } from "./kubernetes.js";
@@ -99,6 +99,21 @@ async function deadLettered(sqs: SQSClient, queueUrl: string): Promise<string[]>
   }
 }
 
+/**
+ * The containers part, with each stack container's restart count from `docker inspect` (a crash-looping
+ * container is `running` between its crashes). Without the counts (a container removed in between) it still
+ * shows what `docker ps` said.
+ */
+async function containersWithRestarts(
+  exec: Exec,
+  profile: Profile,
+  listed: ContainerInfo[] | Error,
+): Promise<StatusPart> {
+  const names = Array.isArray(listed) ? listed.filter(isStackContainer).map((c) => c.name) : [];
+  const restarts = await inspectRestarts(exec, names).catch(() => undefined);
+  return containersPart(profile, listed, restarts);
+}
+
 /** Collects every part at once; a part that fails is one line in the report, never an exception. */
 export async function collectStatus(
   options: StatusOptions,
@@ -115,7 +130,7 @@ export async function collectStatus(
 
   const sqsClient = deps.sqs(options.sqs);
   try {
-    const pending: Promise<StatusPart>[] = [Promise.resolve(containersPart(profile, listed))];
+    const pending: Promise<StatusPart>[] = [containersWithRestarts(deps.exec, profile, listed)];
     if (profile === "minikube") {
       pending.push(withTimeout("minikube", ms, minikubePart(deps.exec, options.minikubeProfile)));
       let source: KubeSource | Error;

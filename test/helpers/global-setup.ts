@@ -1,15 +1,14 @@
-import { type ChildProcessByStdio, execFile, spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { once } from "node:events";
 import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
-import { promisify } from "node:util";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { newId } from "../../services/core/ids.js";
 import { migrate } from "../../services/db/migrate.js";
+import { buildDist } from "./build.js";
 import { isolateEnvironment } from "./environment.js";
 import { scaled, within } from "./wait.js";
 
@@ -33,7 +32,6 @@ declare module "vitest" {
 }
 
 const root = path.resolve(import.meta.dirname, "..", "..");
-const require = createRequire(import.meta.url);
 
 let runDir: string | undefined;
 let postgres: ChildProcessByStdio<Writable, Readable, null> | undefined;
@@ -64,16 +62,6 @@ export async function teardown(): Promise<void> {
   }
   if (postgres) await stopPostgresProcess(postgres);
   if (runDir) await rm(runDir, { recursive: true, force: true });
-}
-
-/** tsc -p tsconfig.build.json (incremental: seconds when little changed). */
-async function buildDist(): Promise<void> {
-  const tsc = require.resolve("typescript/bin/tsc");
-  await promisify(execFile)(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: root }).catch(
-    (error: { stdout?: string; stderr?: string }) => {
-      throw new Error(`the build (tsc -p tsconfig.build.json) failed:\n${error.stdout}${error.stderr}`);
-    },
-  );
 }
 
 /** Starts postgres-process.ts under tsx in `dir`; resolves with the server's URL once it accepts connections. */

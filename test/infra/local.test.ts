@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { RESTORE_ENV } from "../../infra/drift.js";
 import { DOCKER, ENV, STACK_LABEL } from "../../services/contracts/names.js";
+import { EXECUTOR_SETTINGS } from "../../services/contracts/settings.js";
 import { createTempDir } from "../helpers/temp.js";
 import {
   COMMAND,
@@ -101,6 +102,17 @@ describe("stack local: resources", () => {
     // Only the executor runs workflows, so only it gets the integration key.
     expect(envOf(executor)[ENV.integrationEncryptionKey]).toBe(GENERATED_KEY);
     expect(envOf(dispatcher)[ENV.integrationEncryptionKey]).toBeUndefined();
+  });
+
+  it("gives the workers time to finish their runs when Docker stops them (more than the executor's shutdown timeout)", () => {
+    const shutdown = EXECUTOR_SETTINGS.shutdownTimeoutSeconds.default;
+    for (const name of ["workers-dispatcher", "workers-executor"]) {
+      const worker = inputs(find(run, CONTAINER, name));
+      expect(worker.stopSignal, name).toBe("SIGTERM");
+      // docker stop / restart / a stopping Docker wait this long before SIGKILL (Docker's default is 10 s).
+      expect(worker.stopTimeout, name).toBeGreaterThan(shutdown);
+      expect(worker.destroyGraceSeconds, name).toBe(worker.stopTimeout);
+    }
   });
 
   it("runs the app from the checkout on the configured port", () => {

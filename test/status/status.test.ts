@@ -59,9 +59,16 @@ const MINIKUBE_RUNNING = JSON.stringify({
   APIServer: "Running",
 });
 
-/** Docker and minikube as this test describes them: a fake for the two CLIs this machine lacks. */
-function fakeExec(answers: { docker?: string | Error; minikube?: string | Error }): Exec {
-  return async (file) => {
+/**
+ * Docker and minikube as this test describes them: a fake for the two CLIs this machine lacks (the real
+ * Docker is in the real-engine tier, test/real/docker/). `inspect` answers `docker inspect` (default: no
+ * restarts known).
+ */
+function fakeExec(answers: { docker?: string | Error; inspect?: string; minikube?: string | Error }): Exec {
+  return async (file, args) => {
+    if (file === "docker" && args[0] === "inspect" && !(answers.docker instanceof Error)) {
+      return answers.inspect ?? "[]";
+    }
     const answer = file === "docker" ? answers.docker : file === "minikube" ? answers.minikube : undefined;
     if (answer === undefined) throw new Error(`${file} is not installed (not found on PATH)`);
     if (answer instanceof Error) throw answer;
@@ -267,6 +274,56 @@ describe("khctl status, dev", () => {
     expect(report.down).toEqual(["containers"]);
     expect(report.parts[0]?.summary).toBe(
       "keeperhub-localstack is starting; keeperhub-dispatcher is exited; keeperhub-executor is missing (pulumi up, or docker logs <name>)",
+    );
+  });
+
+  it("shows a crash-looping container as down with its restart count, though Docker says running", async () => {
+    const now = Date.now();
+    const inspect = (name: string, restarts: number, startedMsAgo: number) => ({
+      Name: `/${name}`,
+      RestartCount: restarts,
+      State: { Status: "running", StartedAt: new Date(now - startedMsAgo).toISOString() },
+    });
+    const report = await collectStatus(
+      options({ profile: "dev" }),
+      deps(
+        fakeExec({
+          docker: dockerPs([
+            { name: DOCKER.postgres, stack: "local", port: 5433 },
+            { name: DOCKER.localstack, stack: "local", port: 4566 },
+            { name: DOCKER.dispatcher, stack: "local" },
+            { name: DOCKER.executor, stack: "local" },
+          ]),
+          inspect: JSON.stringify([
+            inspect(DOCKER.postgres, 0, 600_000),
+            // Restarted once an hour ago, up since: up.
+            inspect(DOCKER.localstack, 1, 3_600_000),
+            inspect(DOCKER.dispatcher, 0, 600_000),
+            // Between two crashes: running for a moment, restarted 4 times.
+            inspect(DOCKER.executor, 4, 1_000),
+          ]),
+        }),
+        () => {
+          throw new Error("the dev profile never asks the cluster");
+        },
+      ),
+    );
+    expect(report.down).toEqual(["containers"]);
+    const part = report.parts[0];
+    expect(part?.summary).toBe(
+      "keeperhub-executor is crash-looping: restarted 4 times, up 1s (pulumi up, or docker logs <name>)",
+    );
+    expect(part?.data).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ name: DOCKER.executor, state: "running", restarts: 4, up: false }),
+        expect.objectContaining({ name: DOCKER.localstack, restarts: 1, up: true }),
+      ]),
+    );
+    expect(part?.lines).toContainEqual(
+      expect.stringMatching(/^keeperhub-localstack .*\(restarted 1 time\)$/),
+    );
+    expect(part?.lines).toContainEqual(
+      expect.stringMatching(/^keeperhub-executor .*DOWN: is crash-looping: restarted 4 times, up 1s$/),
     );
   });
 });

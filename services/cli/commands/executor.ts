@@ -8,7 +8,7 @@ import { createPool } from "../../db/pool.js";
 import { staleRunPolicy } from "../../db/stale-run-policy.js";
 import { startExecutor } from "../../executor/executor.js";
 import { createSqsClient } from "../../queue/client.js";
-import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
+import { findDeadLetterQueueUrl, QUEUES_RESTORED, restoreQueues } from "../../queue/ensure.js";
 import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
 import { COMMAND_LIST } from "../command-list.js";
 import {
@@ -16,6 +16,7 @@ import {
   envHelp,
   FLAGS_OVER_ENV,
   LOG_LEVEL_LINE,
+  QUEUE_RESTORE_HELP,
   queueLine,
   SQS_CONNECTION,
 } from "../env-help.js";
@@ -43,6 +44,7 @@ run timeout plus --lost-run-grace (database clock), and not run by this executor
 executor died with it): it is recorded as error "runner lost: ..." and counted on its schedule. One whose
 message was sent longer than --pending-limit ago and that no executor started is recorded as error
 "never started: ...". With a run timeout of 0, running executions never count as lost.
+${QUEUE_RESTORE_HELP}
 SIGTERM/SIGINT: stop receiving, let running executions finish (up to --shutdown-timeout), then cancel
 them (recorded as cancelled), exit 0. A second signal cancels them at once.`;
 
@@ -71,6 +73,8 @@ async function runExecutor(self: Command): Promise<void> {
   });
   const sqs = createSqsClient(queue);
   try {
+    // LocalStack keeps no queues across a restart: whoever needs them creates them again.
+    if (await restoreQueues(sqs, queue.queueUrl)) logger.warn({ queueUrl: queue.queueUrl }, QUEUES_RESTORED);
     const deadLetterQueueUrl = await findDeadLetterQueueUrl(sqs, queue.queueUrl);
     const executor = startExecutor({
       pool,

@@ -9,11 +9,12 @@ import { createLogger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
 import { staleRunPolicy } from "../../db/stale-run-policy.js";
 import { createSqsClient } from "../../queue/client.js";
-import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
+import { findDeadLetterQueueUrl, QUEUES_RESTORED, restoreQueues } from "../../queue/ensure.js";
 import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
 import { createKubeApi } from "../../spawner/kube.js";
 import { startSpawnerService } from "../../spawner/service.js";
 import { COMMAND_LIST } from "../command-list.js";
+import { QUEUE_RESTORE_HELP } from "../env-help.js";
 import { addSettingOptions, commandSettings } from "../settings.js";
 
 const pad = (name: string) => name.padEnd(27);
@@ -43,6 +44,8 @@ runner Job, overdue by the same policy as the executor's (the run timeout, JOB_A
 
 HTTP (one port): ${SPAWNER_HEALTH.livenessPath} (alive), ${SPAWNER_HEALTH.readinessPath} (queue and Kubernetes API reachable;
 503 while stopping), /metrics (Prometheus).
+
+${QUEUE_RESTORE_HELP}
 
 SIGTERM/SIGINT: stop receiving, let in-flight Job creates finish (up to --shutdown-timeout), exit 0.
 A second signal releases them at once.`;
@@ -75,6 +78,9 @@ export function register(program: Command): void {
       });
       const pool = createPool(databaseUrl, { applicationName: "job-spawner" });
       const sqs = createSqsClient({ endpoint: queue.endpoint, region: queue.region });
+      // LocalStack keeps no queues across a restart: whoever needs them creates them again.
+      const restored = await restoreQueues(sqs, queue.queueUrl).catch(() => false);
+      if (restored) logger.warn({ queueUrl: queue.queueUrl }, QUEUES_RESTORED);
       const deadLetterQueueUrl = await findDeadLetterQueueUrl(sqs, queue.queueUrl).catch((error) => {
         logger.warn(
           { err: errorMessage(error) },
