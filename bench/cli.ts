@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { type Figure, figure, median } from "./figures.js";
 
 /**
  * CLI start-up: how long `khctl --help` and `khctl --version` take (the built entry, as `npx khctl` runs
@@ -15,17 +16,14 @@ export interface CliBenchResult {
   readonly nodeMs: number;
   readonly helpMs: number;
   readonly versionMs: number;
-  /** help and version median divided by node's. */
-  readonly helpRatio: number;
-  readonly versionRatio: number;
+  /**
+   * help and version beside `node -e 0` of the same run: at most 5x (on an idle machine node starts in about
+   * 60 ms, so that is the 300 ms goal, and it holds on a busy one as well).
+   */
+  readonly figures: Figure[];
 }
 
 const entry = path.join(import.meta.dirname, "..", "dist", "services", "cli", "main.js");
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 /** Median wall time of `node <args>`, ms; fails if the command does. */
 function time(args: string[], runs: number): number {
@@ -38,6 +36,9 @@ function time(args: string[], runs: number): number {
   }
   return median(times);
 }
+
+const NOTE =
+  "limit: node -e 0 in the same run; goal under 300 ms on an idle machine (node about 60 ms there)";
 
 export async function runCliBench(options: { runs?: number } = {}): Promise<CliBenchResult> {
   const runs = options.runs ?? 15;
@@ -52,8 +53,10 @@ export async function runCliBench(options: { runs?: number } = {}): Promise<CliB
     nodeMs: round(nodeMs),
     helpMs: round(helpMs),
     versionMs: round(versionMs),
-    helpRatio: round(helpMs / nodeMs),
-    versionRatio: round(versionMs / nodeMs),
+    figures: [
+      figure("cli-help", round(helpMs), "ms", round(nodeMs), { atMost: 5 }, NOTE),
+      figure("cli-version", round(versionMs), "ms", round(nodeMs), { atMost: 5 }, NOTE),
+    ],
   };
 }
 
@@ -61,8 +64,8 @@ export function formatCliBench(result: CliBenchResult): string {
   return [
     `CLI start-up (median of ${result.runs})`,
     `  node -e 0        ${result.nodeMs} ms`,
-    `  khctl --help     ${result.helpMs} ms  (${result.helpRatio}x node)`,
-    `  khctl --version  ${result.versionMs} ms  (${result.versionRatio}x node)`,
+    `  khctl --help     ${result.helpMs} ms`,
+    `  khctl --version  ${result.versionMs} ms`,
   ].join("\n");
 }
 

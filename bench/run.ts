@@ -22,7 +22,7 @@ const BENCHES: BenchModule[] = [
     async run() {
       const { runCliBench, formatCliBench } = await import("./cli.js");
       const result = await runCliBench();
-      return { result, table: formatCliBench(result) };
+      return { figures: result.figures, table: formatCliBench(result) };
     },
   },
   {
