@@ -9,10 +9,13 @@ import { scaled } from "./test/helpers/wait.js";
 export default defineConfig({
   test: {
     include: ["test/real/**/*.test.ts"],
+    // After the engine check: the Docker tier's sweep of its own leftovers, and the kwok bridge that runs
+    // runner pods' commands (test/real/kube/).
     globalSetup: [
       "test/helpers/global-setup.ts",
       "test/real/global-setup.ts",
       "test/real/docker/global-setup.ts",
+      "test/real/kube/bridge-setup.ts",
     ],
     // The engines are shared by every file: one file at a time.
     pool: "forks",

@@ -9,13 +9,12 @@ import { createJobLauncher } from "../services/spawner/job-launcher.js";
 import { createKubeApi } from "../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../services/spawner/metrics.js";
 import { startSpawnerService } from "../services/spawner/service.js";
-import { type K8sApiServer, startK8sApiServer } from "../test/helpers/k8s-api-server.js";
 import { alsoHolding, type Figure, figure } from "./figures.js";
-import { type BenchStack, startBenchStack, waitUntil } from "./stack.js";
+import { type BenchStack, type PeerApi, startBenchStack, waitUntil } from "./stack.js";
 
 /**
  * Spawner benchmark: 500 messages -> 500 Jobs against the test Kubernetes API server with 20 ms added to
- * every request. Measures Jobs/s for the spawner (the consumer loop, 10 messages at once, back-pressure
+ * every request (it and fauxqs in a process of their own, as the API server and SQS are in production). Measures Jobs/s for the spawner (the consumer loop, 10 messages at once, back-pressure
  * check per receive) and for a baseline that handles one message at a time (receive one, create its Job,
  * delete it: what the original spawner did), with the same handler, Postgres and SQS, and their ratio.
  * Beside them, the API-only limit: creates in flight / (API requests per Job x latency), the rate the
@@ -49,7 +48,7 @@ export interface SpawnerBenchResult {
 }
 
 interface Fixture extends BenchStack {
-  readonly api: K8sApiServer;
+  readonly api: PeerApi;
 }
 
 const config = (namespace: string): KubernetesConfig => ({
@@ -100,7 +99,7 @@ async function runSpawner(
   concurrency: number,
 ): Promise<{ seconds: number; requests: number }> {
   const namespace = "bench-spawner";
-  const requestsBefore = fixture.api.requests.length;
+  const requestsBefore = (await fixture.api.count(namespace)).requests;
   const queueUrl = await prepare(fixture, "spawner", count);
   const kube = createKubeApi(fixture.api.kubeConfig(), { namespace });
   const started = performance.now();
@@ -116,10 +115,14 @@ async function runSpawner(
     },
     { port: null, concurrency, waitTimeSeconds: 1, reconcileIntervalMs: 3_600_000 },
   );
-  // Each look lists the stub's Jobs, in the process being measured: not more often than every 20 ms.
-  await waitUntil("the Jobs", () => fixture.api.jobs(namespace).length >= count);
+  let requestsAtEnd = 0;
+  await waitUntil("the Jobs", async () => {
+    const counted = await fixture.api.count(namespace);
+    requestsAtEnd = counted.requests;
+    return counted.jobs >= count;
+  });
   const seconds = (performance.now() - started) / 1000;
-  const requests = fixture.api.requests.length - requestsBefore;
+  const requests = requestsAtEnd - requestsBefore;
   await waitUntil("an empty queue", async () => {
     const stats = await getQueueStats(fixture.sqs, queueUrl);
     return stats.visible + stats.inFlight === 0;
@@ -142,7 +145,8 @@ async function runBaseline(fixture: Fixture, count: number): Promise<number> {
   const handle = createIntake({ db: fixture.pool, launcher });
   const context = { signal: new AbortController().signal, receiveCount: 1, logger: silentLogger };
   const started = performance.now();
-  while (fixture.api.jobs(namespace).length < count) {
+  let done = 0;
+  while (done < count) {
     const { Messages } = await fixture.sqs.send(
       new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1 }),
     );
@@ -152,6 +156,7 @@ async function runBaseline(fixture: Fixture, count: number): Promise<number> {
       await fixture.sqs.send(
         new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }),
       );
+      done++;
     }
   }
   return (performance.now() - started) / 1000;
@@ -161,10 +166,9 @@ export async function runSpawnerBench(options: SpawnerBenchOptions = {}): Promis
   const messages = options.messages ?? 500;
   const apiLatencyMs = options.apiLatencyMs ?? 20;
   const concurrency = options.concurrency ?? 10;
-  const stack = await startBenchStack("spawner", { poolMax: 20 });
-  const api = await startK8sApiServer({ latencyMs: apiLatencyMs, createPods: false });
+  const stack = await startBenchStack("spawner", { poolMax: 20, peers: { apiLatencyMs } });
   try {
-    const fixture = { ...stack, api };
+    const fixture = { ...stack, api: stack.api as PeerApi };
     const baselineSeconds = await runBaseline(fixture, messages);
     const run = await runSpawner(fixture, messages, concurrency);
     const spawner = { seconds: run.seconds, jobsPerSecond: messages / run.seconds };
@@ -198,7 +202,6 @@ export async function runSpawnerBench(options: SpawnerBenchOptions = {}): Promis
       ],
     };
   } finally {
-    await api.close();
     await stack.stop();
   }
 }

@@ -14,6 +14,7 @@ import {
   seenMinikube,
   seenObject,
 } from "./observe.js";
+import { namespaceArgs } from "./specs.js";
 
 export interface MinikubeSettings {
   /** minikube profile (`-p`). */
@@ -146,7 +147,7 @@ export class Cluster extends pulumi.ComponentResource {
     const restore = objectRestore(seenObject(args.observed, clusterObjectRefs(args.namespace).namespace), at);
     this.namespace = new k8s.core.v1.Namespace(
       `${name}-namespace`,
-      { metadata: { name: args.namespace, annotations: restore.annotations } },
+      namespaceArgs(args.namespace, restore.annotations),
       childOf(this, opts, { provider: this.provider, ...restore.options }),
     );
     this.runnerJobsCleanup = new command.local.Command(

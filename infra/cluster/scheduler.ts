@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ENV, K8S, SECRET_ENV } from "../../services/contracts/names.js";
+import { K8S } from "../../services/contracts/names.js";
 import { childOf } from "../component.js";
 import { objectRestore } from "../drift.js";
 import { shellQuote } from "../khctl.js";
@@ -14,13 +14,21 @@ import {
   seenObject,
 } from "./observe.js";
 import {
-  AWS_CREDENTIAL_ENV,
   dispatcherCronJobArgs,
+  REACH_CHECK_POD,
+  reachCheckArgs,
+  reachCheckPodOverrides,
+  runnerServiceAccountArgs,
   type SchedulerSettings,
   type SpawnerProbes,
   schedulerConfigData,
+  schedulerConfigMapArgs,
+  schedulerSecretArgs,
+  schedulerSecretData,
   spawnerDeploymentArgs,
-  spawnerRoleRules,
+  spawnerRoleArgs,
+  spawnerRoleBindingArgs,
+  spawnerServiceAccountArgs,
 } from "./specs.js";
 
 /**
@@ -45,14 +53,6 @@ export function podInputsHash(
 /** Seconds Pulumi waits for the spawner Deployment before it gives up (its rollout deadline is shorter). */
 export const SPAWNER_WAIT = "3m";
 
-/** The pod `pulumi up` runs to check reachability from the namespace, and removes again. */
-export const REACH_CHECK_POD = "keeperhub-reach-check";
-
-/** The khctl arguments of the reachability check (the image's entrypoint is khctl). */
-export function reachCheckArgs(targets: readonly string[]): string[] {
-  return ["doctor", ...targets.flatMap((target) => ["--reach", target])];
-}
-
 export interface ReachCheckArgs {
   readonly profile: string;
   readonly context: string;
@@ -70,20 +70,11 @@ export interface ReachCheckArgs {
  */
 export function reachCheckScript(args: ReachCheckArgs): string {
   const k = `k --context ${shellQuote(args.context)} -n ${shellQuote(args.namespace)}`;
-  const overrides = JSON.stringify({
-    apiVersion: "v1",
-    // The runner's account (no token): the namespace's `default` one may not exist yet right after it is created.
-    spec: {
-      serviceAccountName: K8S.runnerServiceAccount,
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      activeDeadlineSeconds: 60,
-    },
-  });
+  const overrides = JSON.stringify(reachCheckPodOverrides());
   return [
     kubectlFunction(args.profile),
     `${k} delete pod ${REACH_CHECK_POD} --ignore-not-found --wait=true >/dev/null`,
-    `${k} run ${REACH_CHECK_POD} --rm -i --quiet --restart=Never --image=${shellQuote(args.image)} --image-pull-policy=Never --pod-running-timeout=90s --overrides=${shellQuote(overrides)} -- ${reachCheckArgs(args.targets).map(shellQuote).join(" ")}`,
+    `${k} run ${REACH_CHECK_POD} --rm -i --quiet --restart=Never --image=${shellQuote(args.image)} --image-pull-policy=Never --pod-running-timeout=90s --overrides=${shellQuote(overrides)} --override-type=strategic -- ${reachCheckArgs(args.targets).map(shellQuote).join(" ")}`,
     "status=$?",
     `${k} delete pod ${REACH_CHECK_POD} --ignore-not-found --wait=false >/dev/null 2>&1`,
     "exit $status",
@@ -150,52 +141,42 @@ export class Scheduler extends pulumi.ComponentResource {
     const configData = schedulerConfigData(args.settings);
     this.configMap = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      { metadata: metadata("configMap", K8S.configMap), data: configData },
+      schedulerConfigMapArgs(metadata("configMap", K8S.configMap), args.settings),
       child("configMap"),
     );
-    const secretData: Record<string, pulumi.Input<string>> = {
-      [ENV.databaseUrl]: args.databaseUrl,
-      [ENV.integrationEncryptionKey]: args.encryptionKey,
-      [AWS_CREDENTIAL_ENV[0]]: args.awsCredentials.accessKeyId,
-      [AWS_CREDENTIAL_ENV[1]]: args.awsCredentials.secretAccessKey,
-    };
-    // Every key the pods reference must exist, or they fail with CreateContainerConfigError.
-    for (const key of SECRET_ENV) if (!(key in secretData)) throw new Error(`Secret is missing key ${key}`);
+    const secretData = schedulerSecretData(args);
     this.secret = new k8s.core.v1.Secret(
       `${name}-secrets`,
-      {
-        metadata: metadata("secret", K8S.secret),
-        type: "Opaque",
-        stringData: pulumi.secret(pulumi.output(secretData)) as pulumi.Output<Record<string, string>>,
-      },
+      schedulerSecretArgs(
+        metadata("secret", K8S.secret),
+        pulumi.secret(pulumi.output(secretData)) as pulumi.Output<Record<string, string>>,
+      ),
       child("secret"),
     );
 
     const spawnerAccount = new k8s.core.v1.ServiceAccount(
       `${name}-spawner-account`,
-      { metadata: metadata("spawnerAccount", K8S.spawnerServiceAccount) },
+      spawnerServiceAccountArgs(metadata("spawnerAccount", K8S.spawnerServiceAccount)),
       child("spawnerAccount"),
     );
     const spawnerRole = new k8s.rbac.v1.Role(
       `${name}-spawner-role`,
-      { metadata: metadata("spawnerRole", K8S.spawnerRole), rules: spawnerRoleRules() },
+      spawnerRoleArgs(metadata("spawnerRole", K8S.spawnerRole)),
       child("spawnerRole"),
     );
     const spawnerBinding = new k8s.rbac.v1.RoleBinding(
       `${name}-spawner-binding`,
-      {
-        metadata: metadata("spawnerBinding", K8S.spawnerRoleBinding),
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: spawnerRole.metadata.name },
-        subjects: [{ kind: "ServiceAccount", name: spawnerAccount.metadata.name, namespace }],
-      },
+      // Names from the resources, so the binding waits for both.
+      spawnerRoleBindingArgs(metadata("spawnerBinding", K8S.spawnerRoleBinding), {
+        roleName: spawnerRole.metadata.name,
+        serviceAccountName: spawnerAccount.metadata.name,
+        namespace,
+      }),
       child("spawnerBinding"),
     );
     const runnerAccount = new k8s.core.v1.ServiceAccount(
       `${name}-runner-account`,
-      {
-        metadata: metadata("runnerAccount", K8S.runnerServiceAccount),
-        automountServiceAccountToken: false,
-      },
+      runnerServiceAccountArgs(metadata("runnerAccount", K8S.runnerServiceAccount)),
       child("runnerAccount"),
     );
 

@@ -7,12 +7,20 @@ import {
   K8S,
   LABELS,
   SECRET_ENV,
+  SPAWNER_API_ACCESS,
   SPAWNER_APP_LABEL,
 } from "../../services/contracts/names.js";
+
+/**
+ * The Kubernetes objects of the hybrid stack as pure functions of their inputs: the Pulumi program
+ * (cluster.ts, scheduler.ts) passes their results to the resources, and the real-engine tier
+ * (test/real/kube/) applies the same results to a real API server, so neither retypes a spec.
+ */
 
 type Input<T> = pulumi.Input<T>;
 type Container = k8s.types.input.core.v1.Container;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
+type ObjectMeta = k8s.types.input.meta.v1.ObjectMeta;
 
 /** The uid of the `node` user in the service images (numeric, so runAsNonRoot can be verified). */
 export const SERVICE_UID = 1000;
@@ -53,20 +61,100 @@ export function schedulerConfigData(settings: SchedulerSettings): Record<string,
   };
 }
 
+/** ConfigMap `scheduler-env`: schedulerConfigData(). */
+export function schedulerConfigMapArgs(
+  metadata: ObjectMeta,
+  settings: SchedulerSettings,
+): k8s.core.v1.ConfigMapArgs {
+  return { metadata, data: schedulerConfigData(settings) };
+}
+
+/** Secret `keeperhub-secrets`, holding schedulerSecretData() (the stack passes it wrapped as a Pulumi secret). */
+export function schedulerSecretArgs(
+  metadata: ObjectMeta,
+  stringData: Input<Record<string, Input<string>>>,
+): k8s.core.v1.SecretArgs {
+  return { metadata, type: "Opaque", stringData };
+}
+
 /** Env entries that read each secret key from Secret `keeperhub-secrets`: never a literal value. */
 export function secretEnv(keys: readonly string[] = [...SECRET_ENV, ...AWS_CREDENTIAL_ENV]): EnvVar[] {
   return keys.map((name) => ({ name, valueFrom: { secretKeyRef: { name: K8S.secret, key: name } } }));
 }
 
 /**
- * The spawner's permissions, and nothing more: create and follow runner Jobs, clean them up, and read
- * their pods and logs to report failures.
+ * PodSecurity admission enforces the "restricted" profile in the namespace: a pod that could run as root,
+ * escalate privileges or keep capabilities is refused when it is created, on minikube as anywhere else.
+ */
+export const POD_SECURITY_LABELS = {
+  "pod-security.kubernetes.io/enforce": "restricted",
+  "pod-security.kubernetes.io/enforce-version": "latest",
+} as const;
+
+/** The stack's namespace, with PodSecurity "restricted" enforced. */
+export function namespaceArgs(name: string, annotations?: Record<string, string>): k8s.core.v1.NamespaceArgs {
+  return { metadata: { name, labels: { ...POD_SECURITY_LABELS }, annotations } };
+}
+
+/**
+ * The spawner's permissions, and nothing more: exactly the calls its account makes (SPAWNER_API_ACCESS).
  */
 export function spawnerRoleRules(): k8s.types.input.rbac.v1.PolicyRule[] {
-  return [
-    { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-    { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list"] },
-  ];
+  return SPAWNER_API_ACCESS.map((rule) => ({
+    apiGroups: [...rule.apiGroups],
+    resources: [...rule.resources],
+    verbs: [...rule.verbs],
+  }));
+}
+
+/** ServiceAccount `job-spawner`: the spawner's identity; its token is mounted (it talks to the API). */
+export function spawnerServiceAccountArgs(metadata: ObjectMeta): k8s.core.v1.ServiceAccountArgs {
+  return { metadata };
+}
+
+/** Role `job-spawner`: spawnerRoleRules(). */
+export function spawnerRoleArgs(metadata: ObjectMeta): k8s.rbac.v1.RoleArgs {
+  return { metadata, rules: spawnerRoleRules() };
+}
+
+/** RoleBinding `job-spawner`: the Role to the spawner's ServiceAccount, in the namespace only. */
+export function spawnerRoleBindingArgs(
+  metadata: ObjectMeta,
+  input: { roleName: Input<string>; serviceAccountName: Input<string>; namespace: Input<string> },
+): k8s.rbac.v1.RoleBindingArgs {
+  return {
+    metadata,
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: input.roleName },
+    subjects: [{ kind: "ServiceAccount", name: input.serviceAccountName, namespace: input.namespace }],
+  };
+}
+
+/** ServiceAccount `workflow-runner`: runner pods never talk to the API, so no token is mounted. */
+export function runnerServiceAccountArgs(metadata: ObjectMeta): k8s.core.v1.ServiceAccountArgs {
+  return { metadata, automountServiceAccountToken: false };
+}
+
+export interface SchedulerSecrets {
+  /** DATABASE_URL as pods see it. */
+  readonly databaseUrl: Input<string>;
+  readonly encryptionKey: Input<string>;
+  /** LocalStack's credentials (dummy values, kept in the Secret all the same). */
+  readonly awsCredentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/**
+ * The data of Secret `keeperhub-secrets`, by env var name: every key the pods reference (SECRET_ENV) must
+ * be there, or they fail with CreateContainerConfigError.
+ */
+export function schedulerSecretData(secrets: SchedulerSecrets): Record<string, Input<string>> {
+  const data: Record<string, Input<string>> = {
+    [ENV.databaseUrl]: secrets.databaseUrl,
+    [ENV.integrationEncryptionKey]: secrets.encryptionKey,
+    [AWS_CREDENTIAL_ENV[0]]: secrets.awsCredentials.accessKeyId,
+    [AWS_CREDENTIAL_ENV[1]]: secrets.awsCredentials.secretAccessKey,
+  };
+  for (const key of SECRET_ENV) if (!(key in data)) throw new Error(`Secret is missing key ${key}`);
+  return data;
 }
 
 /** Hardened container settings shared by the spawner and the dispatcher. */
@@ -96,6 +184,40 @@ function serviceContainer(name: string, image: Input<string>, args: string[], ex
     terminationMessagePolicy: "FallbackToLogsOnError",
     securityContext: containerSecurityContext(),
     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+  };
+}
+
+/** The pod `pulumi up` runs to check reachability from the namespace, and removes again. */
+export const REACH_CHECK_POD = "keeperhub-reach-check";
+
+/** The khctl arguments of the reachability check (the image's entrypoint is khctl). */
+export function reachCheckArgs(targets: readonly string[]): string[] {
+  return ["doctor", ...targets.flatMap((target) => ["--reach", target])];
+}
+
+/**
+ * What `kubectl run` (with --override-type=strategic: its container is merged by name) adds to the
+ * reachability check's pod: the runner's account (no token; the namespace's `default` one may not exist
+ * yet right after it is created), a deadline, and the hardened settings PodSecurity "restricted" demands.
+ */
+export function reachCheckPodOverrides(): Record<string, unknown> {
+  return {
+    apiVersion: "v1",
+    spec: {
+      serviceAccountName: K8S.runnerServiceAccount,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      activeDeadlineSeconds: 60,
+      securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+      volumes: [{ name: "tmp", emptyDir: {} }],
+      containers: [
+        {
+          name: REACH_CHECK_POD,
+          securityContext: containerSecurityContext(),
+          volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+        },
+      ],
+    },
   };
 }
 

@@ -17,6 +17,12 @@ export const RUNNER_CONTAINER = "runner";
  */
 export const RUNNER_UID = 1000;
 
+/**
+ * Seconds a runner pod gets between SIGTERM (its Job deleted, its deadline passed) and SIGKILL: the runner
+ * aborts its steps and records the execution as cancelled in that time.
+ */
+export const RUNNER_TERMINATION_GRACE_SECONDS = 30;
+
 /** Where the runner may write (an emptyDir), since its root filesystem is read-only. */
 export const RUNNER_TMP_PATH = "/tmp";
 
@@ -119,6 +125,7 @@ export function buildJobTemplate(input: JobTemplateInput): V1Job {
           serviceAccountName: K8S.runnerServiceAccount,
           // The runner never talks to the Kubernetes API.
           automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: RUNNER_TERMINATION_GRACE_SECONDS,
           // Service links would add an env var per Service in the namespace.
           enableServiceLinks: false,
           securityContext: {

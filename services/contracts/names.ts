@@ -30,6 +30,19 @@ export const K8S = {
   dispatcherCronJob: "schedule-dispatcher",
 } as const;
 
+/**
+ * Every Kubernetes API call made with the job-spawner's ServiceAccount, as RBAC rules: Jobs created,
+ * listed (back-pressure, the reconciler) and deleted (stuck pulls) by spawner/kube.ts; pods listed by the
+ * reconciler and `khctl logs`, whose log `khctl logs` reads when it runs in the spawner's pod. Its Role
+ * grants exactly these (infra/cluster/specs.ts); the real-engine tier checks that each is allowed and
+ * that nothing else is.
+ */
+export const SPAWNER_API_ACCESS = [
+  { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "list", "delete"] },
+  { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+] as const;
+
 /** The dispatcher CronJob's schedule: every minute, as in production. */
 export const DISPATCHER_SCHEDULE = "* * * * *";
 

@@ -20,7 +20,7 @@ export interface ExecutorOptions {
   readonly logger: Logger;
   /** Executions run at once (child processes), at most. Default 4. */
   readonly concurrency?: number;
-  /** Long-poll wait per receive, seconds. Default 20. */
+  /** Long-poll wait per receive, seconds. Default: the queue's ReceiveMessageWaitTimeSeconds (20 from `khctl queue ensure`). */
   readonly waitTimeSeconds?: number;
   /** Visibility timeout, renewed while a run goes on, seconds. Default 60. */
   readonly visibilityTimeoutSeconds?: number;

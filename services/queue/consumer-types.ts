@@ -39,7 +39,10 @@ export interface ConsumerOptions {
    * queue). Default: the free slots.
    */
   readonly capacity?: (freeSlots: number, inFlight: number) => Promise<number> | number;
-  /** Long-poll wait per receive, seconds (0–20). Default 20. */
+  /**
+   * Long-poll wait per receive, seconds (0–20). Default: the queue's own ReceiveMessageWaitTimeSeconds
+   * (`khctl queue ensure` sets 20). A graceful stop waits for the poll in flight, so this bounds its time.
+   */
   readonly waitTimeSeconds?: number;
   /** Visibility of a retried message after its first receive, seconds; it doubles with each receive (to 5 min). Default 5. */
   readonly retryBaseSeconds?: number;
@@ -59,9 +62,11 @@ export interface Consumer {
   /** Messages being handled now. */
   inFlight(): number;
   /**
-   * Graceful stop: stop receiving, let in-flight handlers finish for up to timeoutMs (default 30000), then
-   * abort them (their messages are released for redelivery). Idempotent; a later call with a shorter
-   * timeout shortens it (0: abort now). Resolves with `done`.
+   * Graceful stop: no new receive; the long poll in flight ends by itself (see waitTimeSeconds) and
+   * what it returns is given back at once (visibility 0); in-flight handlers get up to timeoutMs (default
+   * 30000), then are aborted (their messages are released for redelivery). Idempotent; a later call with
+   * a shorter timeout shortens it. 0 stops now: handlers and the poll in flight are aborted (what that
+   * poll had taken comes back only after its visibility timeout). Resolves with `done`.
    */
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }

@@ -19,8 +19,12 @@ export type {
 
 /** SQS returns at most 10 messages per receive. */
 const MAX_PER_RECEIVE = 10;
-/** Wait before asking capacity() again after it returned 0, ms. */
+/** Wait before asking capacity() again after it returned 0, ms (jittered in its upper half). */
 const CAPACITY_PAUSE_MS = 1_000;
+/** The longest wait between capacity checks that keep failing, ms. */
+const MAX_CAPACITY_PAUSE_MS = 30_000;
+/** An empty receive faster than this did not long-poll (a queue with ReceiveMessageWaitTimeSeconds 0, whose least is 1 s otherwise), ms. */
+const MIN_EMPTY_RECEIVE_MS = 500;
 /** Graceful stop's default wait for in-flight handlers, ms. */
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
@@ -37,6 +41,16 @@ export function retryVisibilitySeconds(receiveCount: number, baseSeconds = RETRY
 }
 
 /**
+ * Wait before asking capacity() again, ms: CAPACITY_PAUSE_MS after a 0, doubling with each failed check in
+ * a row (an API server that is down is not asked every second), up to MAX_CAPACITY_PAUSE_MS; jittered in
+ * the upper half of that ceiling.
+ */
+export function capacityPauseMs(failures: number): number {
+  const ceiling = Math.min(MAX_CAPACITY_PAUSE_MS, CAPACITY_PAUSE_MS * 2 ** Math.min(failures, 30));
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/**
  * The shared consumer loop (contract: consumer-types.ts). Long-polls, hands up to `concurrency` messages
  * at once to `handle`, and acts on its outcome: "done" deletes, "retry" leaves the message for a later
  * redelivery, "dead-letter" copies the body to the DLQ and deletes it. A handler that throws counts as
@@ -50,21 +64,29 @@ export function startConsumer(options: ConsumerOptions): Consumer {
 class QueueConsumer implements Consumer {
   readonly done: Promise<void>;
   private readonly concurrency: number;
-  private readonly waitTimeSeconds: number;
+  private readonly waitTimeSeconds: number | undefined;
   private readonly visibilitySeconds: number;
-  /** Aborted by stop(): ends the long poll and the loop's pauses. */
+  /** Aborted by stop(): no new receive, and the loop's pauses end. */
   private readonly receiving = new AbortController();
   /** Aborted when the stop timeout passes: handlers give up their work. */
   private readonly working = new AbortController();
+  /**
+   * Aborted only by a stop that must end now (timeout 0): ends the long poll in flight. Any other stop
+   * lets it finish and gives back what it returns, because what an aborted poll had taken stays invisible
+   * for its whole visibility timeout (the server does not know the client left).
+   */
+  private readonly polling = new AbortController();
   private readonly tasks = new Set<Promise<void>>();
   private slotFreed: (() => void) | undefined;
   private abortTimer: NodeJS.Timeout | undefined;
   /** When in-flight work is aborted after stop(), ms since the epoch. */
   private abortAt = Number.POSITIVE_INFINITY;
+  /** capacity() calls in a row that threw. */
+  private capacityFailures = 0;
 
   constructor(private readonly options: ConsumerOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? 10);
-    this.waitTimeSeconds = options.waitTimeSeconds ?? 20;
+    this.waitTimeSeconds = options.waitTimeSeconds;
     this.visibilitySeconds = options.visibilityTimeoutSeconds ?? 60;
     this.done = this.run();
   }
@@ -76,6 +98,7 @@ class QueueConsumer implements Consumer {
   /** Each call may shorten the time work in flight gets (a second signal: 0, abort now). */
   stop({ timeoutMs = DEFAULT_STOP_TIMEOUT_MS }: { timeoutMs?: number } = {}): Promise<void> {
     this.receiving.abort();
+    if (timeoutMs <= 0) this.polling.abort();
     const at = Date.now() + timeoutMs;
     if (at < this.abortAt) {
       this.abortAt = at;
@@ -106,14 +129,21 @@ class QueueConsumer implements Consumer {
         continue;
       }
       const wanted = await this.wanted(free);
-      if (wanted <= 0) {
-        await sleep(CAPACITY_PAUSE_MS / 2 + Math.random() * (CAPACITY_PAUSE_MS / 2), this.receiving.signal);
+      if (wanted.count <= 0) {
+        await sleep(wanted.pauseMs, this.receiving.signal);
         continue;
       }
       try {
-        const messages = await this.receive(wanted);
+        const startedAt = performance.now();
+        const messages = await this.receive(wanted.count);
         failures = 0;
-        for (const message of messages) this.track(message);
+        // Taken by a poll that a graceful stop let finish: give them back for another consumer at once.
+        if (this.receiving.signal.aborted) await this.releaseAll(messages);
+        else for (const message of messages) this.track(message);
+        // A queue that does not long-poll answers an empty receive at once: do not spin on it.
+        if (messages.length === 0 && performance.now() - startedAt < MIN_EMPTY_RECEIVE_MS) {
+          await sleep(capacityPauseMs(0), this.receiving.signal);
+        }
       } catch (error) {
         if (this.receiving.signal.aborted) break;
         await this.options.onReceiveError?.(error);
@@ -124,31 +154,55 @@ class QueueConsumer implements Consumer {
     }
   }
 
-  /** How many messages to ask for: the free slots, bounded by back-pressure and SQS's maximum. */
-  private async wanted(free: number): Promise<number> {
+  /**
+   * How many messages to ask for: the free slots, bounded by back-pressure and SQS's maximum; when that is
+   * none, how long to pause first. A failed capacity check counts as none, and each failure in a row
+   * doubles the pause (capacityPauseMs).
+   */
+  private async wanted(free: number): Promise<{ count: number; pauseMs: number }> {
     const capacity = this.options.capacity;
-    if (!capacity) return Math.min(free, MAX_PER_RECEIVE);
+    if (!capacity) return { count: Math.min(free, MAX_PER_RECEIVE), pauseMs: 0 };
     try {
-      return Math.min(free, MAX_PER_RECEIVE, Math.floor(await capacity(free, this.tasks.size)));
+      const allowed = Math.floor(await capacity(free, this.tasks.size));
+      if (this.capacityFailures > 0) {
+        this.options.logger.info({ failures: this.capacityFailures }, "capacity check works again");
+        this.capacityFailures = 0;
+      }
+      return { count: Math.min(free, MAX_PER_RECEIVE, allowed), pauseMs: capacityPauseMs(0) };
     } catch (error) {
-      this.options.logger.warn({ err: errorMessage(error) }, "capacity check failed; pausing");
-      return 0;
+      const pauseMs = capacityPauseMs(this.capacityFailures++);
+      this.options.logger.warn(
+        { err: errorMessage(error), failures: this.capacityFailures, retryInMs: pauseMs },
+        "capacity check failed; pausing",
+      );
+      return { count: 0, pauseMs };
     }
   }
 
+  /**
+   * One long poll (waitTimeSeconds, else the queue's ReceiveMessageWaitTimeSeconds): a stop lets it
+   * finish, unless it must end now (`polling`).
+   */
   private async receive(count: number): Promise<Message[]> {
     const result = await this.options.sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: this.options.queueUrl,
         MaxNumberOfMessages: count,
-        WaitTimeSeconds: this.waitTimeSeconds,
+        ...(this.waitTimeSeconds === undefined ? {} : { WaitTimeSeconds: this.waitTimeSeconds }),
         VisibilityTimeout: this.visibilitySeconds,
         MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
         MessageAttributeNames: ["All"],
       }),
-      { abortSignal: this.receiving.signal },
+      { abortSignal: this.polling.signal },
     );
     return result.Messages ?? [];
+  }
+
+  /** Gives messages back unhandled (visibility 0): nothing was done with them. */
+  private async releaseAll(messages: readonly Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    this.options.logger.info({ count: messages.length }, "stopping: messages received are given back");
+    await Promise.all(messages.map((message) => this.changeVisibility(message, 0)));
   }
 
   private slotFree(): Promise<void> {

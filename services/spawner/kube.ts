@@ -1,8 +1,11 @@
 import {
   ApiException,
   BatchV1Api,
+  type ConfigurationOptions,
   CoreV1Api,
   type KubeConfig,
+  Observable,
+  type RequestContext,
   type V1Job,
   type V1Pod,
 } from "@kubernetes/client-node";
@@ -93,11 +96,39 @@ function parseStatusBody(body: unknown): { reason?: string; message?: string } {
   return {};
 }
 
-/** Creates the Job; resolves "created", or "exists" when a Job of that name is already there. */
+/**
+ * Per-call options that send `body` exactly as built, as JSON. The client serialises request bodies
+ * through its typed models, which drop every key they do not know: a misspelt field would never reach the
+ * server, and strict field validation could never refuse it.
+ */
+function sendAsBuilt(body: object): ConfigurationOptions {
+  const json = JSON.stringify(body);
+  return {
+    middleware: [
+      {
+        pre: (context: RequestContext) => {
+          context.setBody(json);
+          return new Observable(Promise.resolve(context));
+        },
+        post: (context) => new Observable(Promise.resolve(context)),
+      },
+    ],
+    // After the configuration's own middleware (the request timeout), which must still apply.
+    middlewareMergeStrategy: "append",
+  };
+}
+
+/**
+ * Creates the Job exactly as built; resolves "created", or "exists" when a Job of that name is already
+ * there. Strict field validation: an unknown field is a 400 (permanent), never silently dropped, so a
+ * template that drifted from the API fails loudly on its first create.
+ */
 export async function createJob(api: KubeApi, job: V1Job): Promise<"created" | "exists"> {
   try {
-    // Strict: an unknown field is an error, not silently dropped (catches template drift early).
-    await api.batch.createNamespacedJob({ namespace: api.namespace, body: job, fieldValidation: "Strict" });
+    await api.batch.createNamespacedJob(
+      { namespace: api.namespace, body: job, fieldValidation: "Strict" },
+      sendAsBuilt(job),
+    );
     return "created";
   } catch (error) {
     if (classifyKubeError(error).kind === "exists") return "exists";

@@ -1,5 +1,5 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
-import { runnerSelector } from "../contracts/job-template.js";
+import { RUNNER_TERMINATION_GRACE_SECONDS, runnerSelector } from "../contracts/job-template.js";
 import { LABELS } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -31,9 +31,18 @@ export const STUCK_WAITING_REASONS = [
   "CreateContainerConfigError",
 ] as const;
 
+/**
+ * How long an execution whose recorded Job is gone is left to its runner, ms: the runner pod of a deleted
+ * Job gets its termination grace period to stop, and the runner records `cancelled` in it. Past that, with
+ * the execution still unfinished, the runner is dead: JobDeleted.
+ */
+export const JOB_GONE_GRACE_MS = (RUNNER_TERMINATION_GRACE_SECONDS + 10) * 1000;
+
 export interface ReconcilerOptions {
   /** How long a runner pod may wait in a STUCK_WAITING_REASONS state before its execution fails, ms. */
   readonly stuckPullLimitMs: number;
+  /** How long a runner whose Job is gone may take to record its end, ms. Default JOB_GONE_GRACE_MS. */
+  readonly jobGoneGraceMs?: number;
   /** When an execution with no live Job is overdue (db/stale-run-policy.ts). */
   readonly policy: StaleRunPolicy;
 }
@@ -45,11 +54,13 @@ export interface Observed {
   readonly pods: readonly V1Pod[];
   /** When its pod was first seen stuck (the reconciler's clock), if it was. */
   readonly stuckSince: number | undefined;
+  /** When its recorded Job was first seen gone (the reconciler's clock), if it was. */
+  readonly goneSince?: number | undefined;
 }
 
 /** What to do about it. */
 export type ReconcileAction =
-  | { readonly kind: "none"; readonly stuckSince?: number }
+  | { readonly kind: "none"; readonly stuckSince?: number; readonly goneSince?: number }
   /** Pending, overdue, no Job: its message never led to one; send it again (stale-run policy). */
   | { readonly kind: "resend" }
   | {
@@ -72,7 +83,7 @@ export interface ReconcileFix {
 /** The reconciler's rules, as a pure function of what it observed and the time. */
 export function decide(observed: Observed, now: number, options: ReconcilerOptions): ReconcileAction {
   const { execution, job } = observed;
-  if (!job) return decideWithoutJob(execution, options.policy);
+  if (!job) return decideWithoutJob(observed, now, options);
   const name = job.metadata?.name ?? execution.jobName ?? execution.id;
   const finish = jobFinish(job);
   if (finish?.outcome === "failed") {
@@ -92,8 +103,13 @@ export function decide(observed: Observed, now: number, options: ReconcilerOptio
   return decideStuck(observed, name, now, options.stuckPullLimitMs);
 }
 
-function decideWithoutJob(execution: UnfinishedExecution, policy: StaleRunPolicy): ReconcileAction {
+function decideWithoutJob(observed: Observed, now: number, options: ReconcilerOptions): ReconcileAction {
+  const { execution } = observed;
   if (execution.jobName) {
+    // Its runner may still be stopping, and records `cancelled` itself if it is: give it its grace.
+    const since = observed.goneSince ?? now;
+    if (now - since < (options.jobGoneGraceMs ?? JOB_GONE_GRACE_MS))
+      return { kind: "none", goneSince: since };
     return {
       kind: "fail",
       reason: "JobDeleted",
@@ -102,7 +118,7 @@ function decideWithoutJob(execution: UnfinishedExecution, policy: StaleRunPolicy
   }
   if (!execution.overdue) return { kind: "none" };
   if (whatToDo(execution) === "resend") return { kind: "resend" };
-  return lost(execution, policy, "no runner Job exists for it");
+  return lost(execution, options.policy, "no runner Job exists for it");
 }
 
 function lost(execution: UnfinishedExecution, policy: StaleRunPolicy, detail: string): ReconcileAction {
@@ -158,18 +174,22 @@ export interface Reconciler {
 
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const now = deps.now ?? Date.now;
-  /** When each execution's pod was first seen stuck (our clock, so API server skew does not matter). */
-  let stuckSince = new Map<string, number>();
+  /**
+   * When each execution's pod was first seen stuck, and its recorded Job first seen gone (our clock, so API
+   * server skew does not matter).
+   */
+  let clocks: Clocks = { stuckSince: new Map(), goneSince: new Map() };
   return {
     async reconcileOnce() {
-      const observed = await observe(deps, stuckSince);
-      const stillStuck = new Map<string, number>();
+      const observed = await observe(deps, clocks);
+      const next: Clocks = { stuckSince: new Map(), goneSince: new Map() };
       const fixes: ReconcileFix[] = [];
       const at = now();
       for (const item of observed) {
         const action = decide(item, at, deps.options);
         if (action.kind === "none") {
-          if (action.stuckSince !== undefined) stillStuck.set(item.execution.id, action.stuckSince);
+          if (action.stuckSince !== undefined) next.stuckSince.set(item.execution.id, action.stuckSince);
+          if (action.goneSince !== undefined) next.goneSince.set(item.execution.id, action.goneSince);
           continue;
         }
         if (action.kind === "resend") {
@@ -179,14 +199,19 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         const fix = await apply(deps, item.execution.id, action);
         if (fix) fixes.push(fix);
       }
-      stuckSince = stillStuck;
+      clocks = next;
       return fixes;
     },
   };
 }
 
+interface Clocks {
+  readonly stuckSince: Map<string, number>;
+  readonly goneSince: Map<string, number>;
+}
+
 /** The unfinished executions with their Jobs and pods; nothing from the API when nothing is unfinished. */
-async function observe(deps: ReconcilerDeps, stuckSince: ReadonlyMap<string, number>): Promise<Observed[]> {
+async function observe(deps: ReconcilerDeps, clocks: Clocks): Promise<Observed[]> {
   const executions = await listUnfinishedExecutions(deps.db, deps.options.policy);
   if (executions.length === 0) return [];
   const jobs = byExecution(await listJobs(deps.kube, runnerSelector()));
@@ -195,7 +220,8 @@ async function observe(deps: ReconcilerDeps, stuckSince: ReadonlyMap<string, num
     execution,
     job: jobs.get(execution.id)?.[0],
     pods: pods.get(execution.id) ?? [],
-    stuckSince: stuckSince.get(execution.id),
+    stuckSince: clocks.stuckSince.get(execution.id),
+    goneSince: clocks.goneSince.get(execution.id),
   }));
 }
 

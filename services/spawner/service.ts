@@ -45,7 +45,7 @@ export interface SpawnerServiceOptions {
   readonly port?: number | null;
   /** Listen address of the health port. Default 0.0.0.0. */
   readonly host?: string;
-  /** Long-poll wait, seconds. Default 20. */
+  /** Long-poll wait per receive, seconds. Default: the queue's ReceiveMessageWaitTimeSeconds (20 from `khctl queue ensure`). */
   readonly waitTimeSeconds?: number;
   /** Visibility timeout of received messages, seconds. Default 60. */
   readonly visibilityTimeoutSeconds?: number;

@@ -40,16 +40,45 @@ interface AttributeType {
   readonly type: string;
 }
 
-/** Schema problems of a batch/v1 Job body: kubernetes-models validation plus unknown fields; [] when valid. */
-export function jobProblems(body: unknown): string[] {
-  const problems: string[] = [];
+/** Removes the fields unknownFields() reports, in place, as the API server does when not validating strictly. */
+function dropUnknownFields(value: unknown, type: string): void {
+  for (const field of unknownFields(value, type)) {
+    const steps = field.split(/\.|(?=\[)/).map((step) => /^\[(\d+)\]$/.exec(step)?.[1] ?? step);
+    const key = steps.pop() as string;
+    // biome-ignore lint/suspicious/noExplicitAny: walking free-form JSON along a path just computed from it
+    const parent = steps.reduce<any>((object, step) => object?.[step], value);
+    if (parent && typeof parent === "object") delete parent[key];
+  }
+}
+
+/** Values the Kubernetes schema refuses (kubernetes-models validation: types, enums, required); [] when valid. */
+export function schemaProblems(body: unknown): string[] {
   try {
     new Job(body as ConstructorParameters<typeof Job>[0]).validate();
+    return [];
   } catch (error) {
-    problems.push((error as Error).message);
+    return [(error as Error).message];
   }
-  for (const field of unknownFields(body, "V1Job")) problems.push(`unknown field "${field}"`);
-  return problems;
+}
+
+/** Schema problems of a batch/v1 Job body: invalid values plus unknown fields; [] when valid. */
+export function jobProblems(body: unknown): string[] {
+  return [
+    ...schemaProblems(body),
+    ...unknownFields(body, "V1Job").map((field) => `unknown field "${field}"`),
+  ];
+}
+
+/**
+ * How the API server decodes a body with unknown fields (?fieldValidation=): Strict refuses it with 400
+ * BadRequest "strict decoding error", naming each field; Warn (the default) and Ignore drop them, Warn
+ * with a Warning header per field.
+ */
+function strictDecodingError(body: unknown, validation: string | null): string | null {
+  const unknown = unknownFields(body, "V1Job");
+  if (unknown.length === 0 || validation !== "Strict") return null;
+  const fields = unknown.map((field) => `unknown field "${field}"`).join(", ");
+  return `Job in version "v1" cannot be handled as a Job: strict decoding error: ${fields}`;
 }
 
 /** A Kubernetes Status body, as the API server returns on errors. */
@@ -150,11 +179,25 @@ function matchesSelector(labels: Record<string, string> | undefined, selector: s
 
 const now = () => new Date().toISOString();
 
+/** A kubeconfig for the test API server at `url` (a token it accepts, default namespace "local"). */
+export function testKubeConfig(url: string): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "test", server: url, skipTLSVerify: true }],
+    users: [{ name: "test", token: "test-token" }],
+    contexts: [{ name: "test", cluster: "test", user: "test", namespace: "local" }],
+    currentContext: "test",
+  });
+  return kc;
+}
+
 /**
  * A small Kubernetes API server for tests on 127.0.0.1: batch/v1 Jobs (create, get, list with label selectors,
  * delete with propagationPolicy), core/v1 pods (list, log with follow), 409 AlreadyExists on duplicate names,
- * injectable faults and latency. Every Job body it receives is validated (kubernetes-models plus unknown
- * fields); an invalid one gets 422 Invalid with the problems. Creating a Job creates its pod, as the Job
+ * injectable faults and latency. It answers as a real kube-apiserver does: a Job body with unknown fields
+ * gets 400 BadRequest "strict decoding error" under ?fieldValidation=Strict (else they are dropped), and
+ * invalid values (kubernetes-models validation) get 422 Invalid with the problems. Keep it for what the
+ * real server (test/real/) cannot do on demand: injected faults and latency. Creating a Job creates its pod, as the Job
  * controller would; tests then set outcomes and pod states.
  */
 export async function startK8sApiServer(
@@ -225,7 +268,18 @@ export async function startK8sApiServer(
       } catch {
         return send(res, 400, statusBody(400, "BadRequest", "request body is not JSON"));
       }
-      const problems = jobProblems(body);
+      const validation = url.searchParams.get("fieldValidation");
+      const strictError = strictDecodingError(body, validation);
+      if (strictError) return send(res, 400, statusBody(400, "BadRequest", strictError));
+      const dropped = unknownFields(body, "V1Job");
+      if (dropped.length > 0 && validation !== "Ignore") {
+        res.setHeader(
+          "warning",
+          dropped.map((field) => `299 - "unknown field \\"${field}\\""`),
+        );
+      }
+      dropUnknownFields(body, "V1Job");
+      const problems = schemaProblems(body);
       const jobName = body?.metadata?.name;
       if (!jobName) problems.push("metadata.name: Required value");
       if (body?.metadata?.namespace && body.metadata.namespace !== namespace) {
@@ -402,16 +456,7 @@ export async function startK8sApiServer(
     requests,
     activeAtCreate,
     latencyMs: options.latencyMs ?? 0,
-    kubeConfig() {
-      const kc = new k8s.KubeConfig();
-      kc.loadFromOptions({
-        clusters: [{ name: "test", server: url, skipTLSVerify: true }],
-        users: [{ name: "test", token: "test-token" }],
-        contexts: [{ name: "test", cluster: "test", user: "test", namespace: "local" }],
-        currentContext: "test",
-      });
-      return kc;
-    },
+    kubeConfig: () => testKubeConfig(url),
     createRequests: () => requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs")).length,
     fail(fault) {
       faults.push({ fault, left: fault.times ?? 1 });

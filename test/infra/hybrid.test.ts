@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { reachCheckPodOverrides } from "../../infra/cluster/specs.js";
 import { RESTORE_ANNOTATION, RESTORE_ENV } from "../../infra/drift.js";
+import { shellQuote } from "../../infra/khctl.js";
 import { buildJobTemplate, RUNNER_JOB_REFERENCES } from "../../services/contracts/job-template.js";
 import {
   DISPATCHER_SCHEDULE,
@@ -170,7 +172,12 @@ describe("stack hybrid: resources", () => {
   });
 
   it("creates namespace local with the ConfigMap, Secret and accounts by their contract names", () => {
-    expect(inputs(find(run, K8S_TYPES.namespace, "cluster-namespace")).metadata.name).toBe("local");
+    const namespace = inputs(find(run, K8S_TYPES.namespace, "cluster-namespace"));
+    expect(namespace.metadata.name).toBe("local");
+    expect(namespace.metadata.labels).toEqual({
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/enforce-version": "latest",
+    });
     const config = inputs(find(run, K8S_TYPES.configMap, "scheduler-config"));
     expect(config.metadata).toMatchObject({ name: K8S.configMap, namespace: "local" });
     expect(config.data).toEqual({
@@ -195,12 +202,14 @@ describe("stack hybrid: resources", () => {
     expect(runner.automountServiceAccountToken).toBe(false);
   });
 
-  it("gives the job-spawner least privilege: runner Jobs and their pods' logs, nothing else", () => {
+  it("gives the job-spawner least privilege: the runner Jobs and pods it uses, nothing else", () => {
     const role = inputs(find(run, K8S_TYPES.role, "scheduler-spawner-role"));
     expect(role.metadata).toMatchObject({ name: K8S.spawnerRole, namespace: "local" });
+    // What the real API server allows with this Role is checked in test/real/kube/objects.test.ts.
     expect(role.rules).toEqual([
-      { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
-      { apiGroups: [""], resources: ["pods", "pods/log"], verbs: ["get", "list"] },
+      { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "list", "delete"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
+      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
     ]);
     const binding = inputs(find(run, K8S_TYPES.roleBinding, "scheduler-spawner-binding"));
     expect(binding.roleRef).toEqual({
@@ -276,6 +285,11 @@ describe("stack hybrid: resources", () => {
     );
     expect(inputs(check).create).toContain(
       `-- doctor --reach postgres=${HOST_ALIAS}:5433 --reach localstack=${HOST_ALIAS}:4566`,
+    );
+    // Hardened for the namespace's PodSecurity "restricted" (merged into kubectl's container by name; the
+    // real API server judges the result in test/real/kube/objects.test.ts).
+    expect(inputs(check).create).toContain(
+      `--overrides=${shellQuote(JSON.stringify(reachCheckPodOverrides()))} --override-type=strategic`,
     );
     expect(inputs(check).create).toMatch(
       /k --context kh-ci-context -n local delete pod keeperhub-reach-check/,

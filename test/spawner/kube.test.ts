@@ -1,10 +1,20 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ApiException } from "@kubernetes/client-node";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { buildJobTemplate } from "../../services/contracts/job-template.js";
+import { newId } from "../../services/core/ids.js";
 import { loadKubeConfig } from "../../services/core/kube-config.js";
-import { classifyKubeError, jobFinish } from "../../services/spawner/kube.js";
+import {
+  classifyKubeError,
+  createJob,
+  createKubeApi,
+  jobFinish,
+  type KubeApi,
+} from "../../services/spawner/kube.js";
+import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTempDir } from "../helpers/temp.js";
+import { testKubernetesConfig } from "./fixtures.js";
 
 const file = path.join(await createTempDir("kh-kube"), "config");
 
@@ -107,5 +117,40 @@ describe("jobFinish", () => {
       "succeeded",
     );
     expect(jobFinish({ status: { conditions: [{ type: "Failed", status: "False" }] } })).toBeNull();
+  });
+});
+
+describe("createJob", () => {
+  let server: K8sApiServer;
+  let api: KubeApi;
+  beforeAll(async () => {
+    server = await startK8sApiServer();
+    api = createKubeApi(server.kubeConfig(), { namespace: "local", requestTimeoutMs: 5000 });
+  });
+  afterAll(() => server.close());
+  const job = () =>
+    buildJobTemplate({ executionId: newId(), workflowId: "wf1", config: testKubernetesConfig() });
+
+  it("sends the Job as built: a misspelt field gets strict validation's 400, classified permanent", async () => {
+    const misspelt = job();
+    const container = misspelt.spec?.template.spec?.containers[0] as unknown as Record<string, unknown>;
+    container.imagePullPolcy = "Never";
+    const error = await createJob(api, misspelt).catch((caught: unknown) => caught);
+    expect(classifyKubeError(error)).toMatchObject({
+      kind: "permanent",
+      status: 400,
+      reason: "BadRequest",
+      message: expect.stringContaining(
+        'strict decoding error: unknown field "spec.template.spec.containers[0].imagePullPolcy"',
+      ),
+    });
+    expect(server.job(misspelt.metadata?.name as string)).toBeUndefined();
+  });
+
+  it("creates a valid Job once; a second create finds it", async () => {
+    const valid = job();
+    expect(await createJob(api, valid)).toBe("created");
+    expect(await createJob(api, valid)).toBe("exists");
+    expect(server.jobs().filter((stored) => stored.metadata.name === valid.metadata?.name)).toHaveLength(1);
   });
 });

@@ -1,7 +1,12 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import type { UnfinishedExecution } from "../../services/db/stale-run-policy.js";
-import { decide, type Observed, type ReconcilerOptions } from "../../services/spawner/reconciler.js";
+import {
+  decide,
+  JOB_GONE_GRACE_MS,
+  type Observed,
+  type ReconcilerOptions,
+} from "../../services/spawner/reconciler.js";
 
 // The reconciler's rules as a pure function: no database, no API server.
 
@@ -63,10 +68,25 @@ describe("reconciler decide()", () => {
     });
   });
 
-  it("no Job: deleted if one was recorded; lost only when overdue", () => {
-    expect(decide(observed({ execution: execution({ jobName: "wf-x" }) }), 0, options)).toMatchObject({
+  it("no Job: deleted if one was recorded and its runner's grace has passed; lost only when overdue", () => {
+    const deleted = execution({ jobName: "wf-x" });
+    // First seen gone: the clock starts; the runner of a deleted Job records `cancelled` in its grace.
+    expect(decide(observed({ execution: deleted }), 5_000, options)).toEqual({
+      kind: "none",
+      goneSince: 5_000,
+    });
+    expect(
+      decide(observed({ execution: deleted, goneSince: 5_000 }), 5_000 + JOB_GONE_GRACE_MS - 1, options),
+    ).toEqual({
+      kind: "none",
+      goneSince: 5_000,
+    });
+    expect(
+      decide(observed({ execution: deleted, goneSince: 5_000 }), 5_000 + JOB_GONE_GRACE_MS, options),
+    ).toEqual({
       kind: "fail",
       reason: "JobDeleted",
+      error: "runner Job wf-x was deleted before the run finished",
     });
     expect(decide(observed({}), 0, options)).toEqual({ kind: "none" });
     const lost = decide(observed({ execution: execution({ overdue: true, ageSeconds: 400 }) }), 0, options);

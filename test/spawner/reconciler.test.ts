@@ -5,7 +5,7 @@ import { silentLogger } from "../../services/core/logger.js";
 import { startPeriodic } from "../../services/core/periodic.js";
 import { createKubeApi } from "../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../services/spawner/metrics.js";
-import { createReconciler, type Reconciler } from "../../services/spawner/reconciler.js";
+import { createReconciler, JOB_GONE_GRACE_MS, type Reconciler } from "../../services/spawner/reconciler.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { until } from "../helpers/wait.js";
@@ -160,9 +160,14 @@ describe("reconciler", () => {
     });
   });
 
-  it("a Job deleted before its run finished marks the execution error", async () => {
+  it("a Job deleted before its run finished marks the execution error once its runner's grace has passed", async () => {
     const { id, jobName } = await runningWithJob();
     api.deleteJob(jobName);
+    expect(await reconciler.reconcileOnce()).toEqual([]);
+    clock += JOB_GONE_GRACE_MS - 1;
+    expect(await reconciler.reconcileOnce()).toEqual([]);
+    expect((await executionState(db.pool, id)).status).toBe("running");
+    clock += 1;
     const fixes = await reconciler.reconcileOnce();
     expect(fixes.map((f) => f.reason)).toEqual(["JobDeleted"]);
     expect((await executionState(db.pool, id)).error).toContain(`${jobName} was deleted`);
