@@ -18,6 +18,14 @@ interface BenchModule {
 
 const BENCHES: BenchModule[] = [
   {
+    name: "cli",
+    async run() {
+      const { runCliBench, formatCliBench } = await import("./cli.js");
+      const result = await runCliBench();
+      return { figures: result.figures, table: formatCliBench(result) };
+    },
+  },
+  {
     name: "dispatch",
     async run() {
       const { runDispatchBench, formatDispatchBench } = await import("./dispatch.js");

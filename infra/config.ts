@@ -15,7 +15,7 @@ import {
 /**
  * The stack's settings: Pulumi config in namespace `keeperhub`, read once and validated by one zod schema
  * before anything is declared. Every default is defined here (or in services/contracts, which this module
- * imports), once: the stack files set only what differs, and the README's table is checked against
+ * imports), once: the stack files set only what differs, and docs/stacks.md's table is checked against
  * CONFIG_DEFAULTS and CONFIG_DOCS (test/infra/config.test.ts).
  */
 export const CONFIG_NAMESPACE = "keeperhub";
@@ -57,7 +57,7 @@ const DERIVED_DEFAULTS = {
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS | keyof typeof DERIVED_DEFAULTS;
 
-/** What each setting means and which profiles read it: the README's stack-configuration table. */
+/** What each setting means and which profiles read it: docs/stacks.md's stack-configuration table. */
 export const CONFIG_DOCS: Readonly<
   Record<ConfigKey, { readonly profiles: "both" | Profile; readonly doc: string }>
 > = {
@@ -293,7 +293,7 @@ function describeIssues(error: z.ZodError, raw: Readonly<Record<string, string>>
 
 function suggestion(key: string): string {
   const known = Object.keys(CONFIG_DOCS).find((k) => k.toLowerCase() === key.toLowerCase());
-  return known ? ` (did you mean ${option(known)}?)` : ` (settings: README "Stack configuration")`;
+  return known ? ` (did you mean ${option(known)}?)` : ` (settings: docs/stacks.md "Stack configuration")`;
 }
 
 /**
@@ -345,7 +345,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
   };
 }
 
-/** The README's stack-configuration table, from CONFIG_DOCS and the defaults. Pure. */
+/** docs/stacks.md's stack-configuration table, from CONFIG_DOCS and the defaults. Pure. */
 export function configTableMarkdown(): string {
   const defaultOf = (key: ConfigKey): string =>
     key in DERIVED_DEFAULTS

@@ -131,7 +131,9 @@ export function renderReport(report: ExecutionReport): string {
     `Status     ${e.status}`,
     `Trigger    ${e.triggerType}${e.scheduledFor ? ` (slot ${e.scheduledFor}, schedule ${e.scheduleId ?? "deleted"})` : ""}`,
     `Started    ${e.startedAt ?? "-"}`,
-    `Completed  ${e.completedAt ?? "-"}${e.durationMs === null ? "" : ` (${formatDuration(e.durationMs)})`}`,
+    `Completed  ${e.completedAt ?? "-"}`,
+    // The run's own duration (khctl dev also shows the runner process's, start-up included).
+    `Duration   ${e.durationMs === null ? "-" : `run ${formatDuration(e.durationMs)}`}`,
     `Steps      ${e.completedSteps}/${e.totalSteps}${e.currentNodeId ? `, now at ${e.currentNodeId}` : ""}`,
   ];
   if (e.jobName) lines.push(`Job        ${e.jobName}`);

@@ -2,8 +2,9 @@
 import module from "node:module";
 import { CommanderError } from "commander";
 import { ConfigError, describeError } from "../core/errors.js";
+import { useRunningDev } from "./dev-discovery.js";
 import { CliError } from "./errors.js";
-import { buildProgram } from "./program.js";
+import { buildProgram, commandOf } from "./program.js";
 
 // Node 22.1+: V8 keeps the code it compiles in a cache (under the temp dir) and reuses it on the next start,
 // so a runner or a CLI call compiles little of its modules (loaded below, on demand). Node 20 has no cache.
@@ -11,6 +12,8 @@ import { buildProgram } from "./program.js";
 
 // Exit codes: 0 done, 1 failure or invalid input (one line on stderr), 2 usage error.
 async function main(argv: string[]): Promise<number> {
+  const asksHelp = argv.includes("--help") || argv.includes("-h") || argv[2] === "help";
+  if (!asksHelp) await useRunningDev(commandOf(argv));
   const program = await buildProgram(argv);
   const overrideExit = (command: typeof program): void => {
     command.exitOverride();

@@ -1,4 +1,8 @@
-import { Command } from "commander";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Command, Help } from "commander";
+import { packageRoot } from "../core/paths.js";
+import { COMMAND_LIST, type CommandName } from "./command-list.js";
 
 /** A command file under commands/: registers one top-level command named like the file. */
 interface CommandModule {
@@ -8,9 +12,9 @@ interface CommandModule {
 /**
  * The khctl commands, loaded on demand: `khctl run <id>` is started once per workflow run (executor
  * children, Kubernetes Jobs), so it should not pay for loading the Kubernetes and SQS clients of every
- * other command. Keep this list sorted; the key is the command's name.
+ * other command, and `khctl --help` loads none. Keep this list sorted; the key is the command's name.
  */
-const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+const COMMANDS: Record<CommandName, () => Promise<CommandModule>> = {
   dev: () => import("./commands/dev.js"),
   dispatch: () => import("./commands/dispatch.js"),
   dlq: () => import("./commands/dlq.js"),
@@ -27,24 +31,58 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   workflow: () => import("./commands/workflow.js"),
 };
 
-export const COMMAND_NAMES = Object.keys(COMMANDS);
+export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
+
+const isCommand = (name: string | undefined): name is CommandName => name !== undefined && name in COMMANDS;
+
+/** The version in package.json (`khctl --version`). */
+export function khctlVersion(): string {
+  const file = path.join(packageRoot(), "package.json");
+  return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+}
+
+/** The command an argv runs, if it names one: `khctl <verb> …` or `khctl help <verb>`. */
+export function commandOf(argv: readonly string[]): CommandName | undefined {
+  const [verb, next] = [argv[2], argv[3]];
+  if (isCommand(verb)) return verb;
+  if (verb === "help" && isCommand(next)) return next;
+  return undefined;
+}
 
 /**
  * The khctl command tree. One file per command under commands/, each with a `register(program)`;
  * actions throw (CliError or ConfigError) instead of exiting, so commands are testable and
- * main.ts is the only place that exits. Given the argv, only the command it names is loaded
- * (all of them for the top-level help or an unknown verb, so help and errors list every verb).
+ * main.ts is the only place that exits. Given an argv, only the command it names is loaded; without one
+ * (the top-level help, an unknown verb) every command is listed from COMMAND_LIST and none is loaded.
+ * With no argv (tests), every command is loaded.
  */
 export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const program = new Command("khctl")
     .description(
       "KeeperHub scheduled workflows, locally: embedded default, Docker (local) and minikube (hybrid)",
     )
+    .version(khctlVersion(), "-V, --version", "print the version")
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true });
-  const verb = argv?.[2];
-  const names = verb !== undefined && verb in COMMANDS ? [verb] : COMMAND_NAMES;
-  const modules = await Promise.all(names.map((name) => COMMANDS[name]?.()));
-  for (const module of modules) module?.register(program);
+  const named = argv === undefined ? undefined : commandOf(argv);
+  if (argv !== undefined && named === undefined) {
+    listCommands(program);
+    return program;
+  }
+  const modules = await Promise.all((named ? [named] : COMMAND_NAMES).map((name) => COMMANDS[name]()));
+  for (const module of modules) module.register(program);
   return program;
+}
+
+/** Every command as a placeholder that help lists (term and summary) and commander can name in errors. */
+function listCommands(program: Command): void {
+  const terms = new Map<Command, string>();
+  for (const name of COMMAND_NAMES) {
+    terms.set(program.command(name).description(COMMAND_LIST[name].summary), COMMAND_LIST[name].term);
+  }
+  program.configureHelp({
+    showGlobalOptions: true,
+    subcommandTerm: (command) =>
+      terms.get(command) ?? Help.prototype.subcommandTerm.call(program.createHelp(), command),
+  });
 }

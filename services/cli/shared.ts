@@ -1,6 +1,7 @@
 import Table from "cli-table3";
 import { type DatabaseConfig, loadDatabaseConfig } from "../core/config.js";
 import { errorMessage } from "../core/errors.js";
+import { parseJson } from "../core/json.js";
 import { createPool, type Pool } from "../db/pool.js";
 import { checkStorableText, visitStrings } from "../workflow/values.js";
 import { CliError } from "./errors.js";
@@ -45,7 +46,7 @@ export function parseRunInput(text: string | undefined, source: string): Record<
   const exitCode = source.startsWith("--") ? 2 : 1;
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parseJson(text);
   } catch (error) {
     throw new CliError(`${source} is not valid JSON: ${errorMessage(error)}`, exitCode);
   }

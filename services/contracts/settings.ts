@@ -2,7 +2,7 @@
  * Every numeric setting of the services, defined once: its environment variable, its khctl flag, its
  * default and its valid range. The commands read them (cli/settings.ts: the flag over the variable, through
  * commander's Option.env), the services' env schemas are built from them (core/settings.ts), and a test
- * checks the README's settings table against them. Dependency-free, like names.ts.
+ * checks docs/configuration.md's settings table against them. Dependency-free, like names.ts.
  */
 
 export interface NumberSetting {
@@ -22,7 +22,7 @@ export interface NumberSetting {
   readonly unit: "seconds" | "ms" | "count" | "port" | "bytes";
   /** What 0 means, when it is allowed and means something else than "no time" (e.g. "none", "off"). */
   readonly zero?: string;
-  /** One line for --help and the README. */
+  /** One line for --help and docs/configuration.md. */
   readonly summary: string;
 }
 
@@ -212,6 +212,31 @@ export const FLAG_SETTINGS = {
     zero: "any free port",
     summary: "Postgres port on 127.0.0.1 (any free port when it is taken)",
   },
+  devSqsPort: {
+    flag: "--sqs-port <port>",
+    default: 54_330,
+    min: 0,
+    max: 65_535,
+    integer: true,
+    unit: "port",
+    zero: "any free port",
+    summary: "SQS emulator port on 127.0.0.1 (any free port when it is taken)",
+  },
+  devDemoApiPort: {
+    flag: "--demo-api-port <port>",
+    default: 54_331,
+    min: 0,
+    max: 65_535,
+    integer: true,
+    unit: "port",
+    zero: "any free port",
+    summary: "demo API port on 127.0.0.1 (any free port when it is taken)",
+  },
+  devShutdownTimeoutSeconds: seconds(
+    "on Ctrl-C, runs in flight get this long to finish, then are cancelled (a second Ctrl-C cancels them at once)",
+    10,
+    { flag: "--shutdown-timeout <seconds>" },
+  ),
   triggerWaitSeconds: seconds("with --wait: give up after this long", 600, {
     flag: "--timeout <seconds>",
     zero: "never",
@@ -243,7 +268,7 @@ export const FLAG_SETTINGS = {
   },
 } as const satisfies Record<string, NumberSetting>;
 
-/** Every setting read from the environment, for the README check. */
+/** Every setting read from the environment, for the docs/configuration.md check. */
 export const ENV_SETTINGS: readonly (NumberSetting & { env: string })[] = [
   DISPATCHER_SETTINGS,
   EXECUTOR_SETTINGS,

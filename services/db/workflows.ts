@@ -92,3 +92,144 @@ export async function listWorkflows(db: Queryable): Promise<WorkflowSummaryRow[]
   );
   return rows;
 }
+
+/** Workflows whose id or name is `ref` (names need not be unique), oldest first. */
+export async function findWorkflows(db: Queryable, ref: string): Promise<WorkflowRow[]> {
+  const { rows } = await db.query<WorkflowRow>(
+    "SELECT * FROM workflows WHERE id = $1 OR name = $1 ORDER BY created_at, id",
+    [ref],
+  );
+  return rows;
+}
+
+/** A schedule as a workflow should have it; its first slot is computed from the database clock. */
+export interface WantedSchedule {
+  readonly cron: string;
+  readonly timezone: string;
+  /** The next slot after `now` (the caller's cron evaluation). */
+  readonly nextSlot: (now: Date) => Date | null;
+}
+
+/** What updateWorkflow did to the schedule. */
+export type ScheduleChange = "created" | "changed" | "unchanged" | "removed" | "none";
+
+/**
+ * Replaces a workflow's definition, and brings its schedule in line in the same transaction: created,
+ * changed (cron or time zone; next_run_at recomputed from now), kept as it is (next_run_at too, so no
+ * slot is lost), or removed (a Manual trigger now; past executions keep their rows). Locks the schedule
+ * row, so a dispatcher pass never sees half of it. Null when the workflow does not exist.
+ */
+export async function updateWorkflow(
+  pool: Pool,
+  id: string,
+  definition: WorkflowDefinition,
+  schedule: WantedSchedule | undefined,
+): Promise<{ workflow: WorkflowRow; schedule: ScheduleRow | null; change: ScheduleChange } | null> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<WorkflowRow>(
+      `UPDATE workflows SET name = $2, description = $3, nodes = $4, edges = $5 WHERE id = $1 RETURNING *`,
+      [
+        id,
+        definition.name,
+        definition.description ?? null,
+        JSON.stringify(definition.nodes),
+        JSON.stringify(definition.edges),
+      ],
+    );
+    const workflow = rows[0];
+    if (!workflow) return null;
+    const existing = await client.query<ScheduleRow>(
+      "SELECT * FROM workflow_schedules WHERE workflow_id = $1 FOR UPDATE",
+      [id],
+    );
+    const current = existing.rows[0];
+    if (!schedule) {
+      if (current) await client.query("DELETE FROM workflow_schedules WHERE id = $1", [current.id]);
+      return { workflow, schedule: null, change: current ? "removed" : "none" };
+    }
+    if (current && current.cron_expression === schedule.cron && current.timezone === schedule.timezone) {
+      return { workflow, schedule: current, change: "unchanged" };
+    }
+    const nextRunAt = schedule.nextSlot(await databaseNow(client));
+    if (!current) {
+      const created = await createSchedule(client, {
+        workflowId: id,
+        cron: schedule.cron,
+        timezone: schedule.timezone,
+        nextRunAt,
+        enabled: workflow.enabled,
+      });
+      return { workflow, schedule: created, change: "created" };
+    }
+    const changed = await client.query<ScheduleRow>(
+      `UPDATE workflow_schedules SET cron_expression = $2, timezone = $3, next_run_at = $4
+       WHERE id = $1 RETURNING *`,
+      [current.id, schedule.cron, schedule.timezone, nextRunAt],
+    );
+    return { workflow, schedule: changed.rows[0] as ScheduleRow, change: "changed" };
+  });
+}
+
+/**
+ * Enables or disables a workflow and its schedule together. Enabling sets the schedule's next run to its
+ * next slot after now: slots that passed while it was disabled do not run late. Null when it does not exist.
+ */
+export async function setWorkflowEnabled(
+  pool: Pool,
+  id: string,
+  enabled: boolean,
+  nextSlot: (cron: string, timezone: string, now: Date) => Date | null,
+): Promise<{ workflow: WorkflowRow; schedule: ScheduleRow | null } | null> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<WorkflowRow>(
+      "UPDATE workflows SET enabled = $2 WHERE id = $1 RETURNING *",
+      [id, enabled],
+    );
+    const workflow = rows[0];
+    if (!workflow) return null;
+    const current = (
+      await client.query<ScheduleRow>("SELECT * FROM workflow_schedules WHERE workflow_id = $1 FOR UPDATE", [
+        id,
+      ])
+    ).rows[0];
+    if (!current) return { workflow, schedule: null };
+    const nextRunAt =
+      enabled && !current.enabled
+        ? nextSlot(current.cron_expression, current.timezone, await databaseNow(client))
+        : current.next_run_at;
+    const updated = await client.query<ScheduleRow>(
+      "UPDATE workflow_schedules SET enabled = $2, next_run_at = $3 WHERE id = $1 RETURNING *",
+      [current.id, enabled, nextRunAt],
+    );
+    return { workflow, schedule: updated.rows[0] as ScheduleRow };
+  });
+}
+
+/** Executions of the workflow that have not finished (pending or running). */
+export async function countUnfinishedExecutions(db: Queryable, workflowId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM workflow_executions WHERE workflow_id = $1 AND status IN ('pending', 'running')",
+    [workflowId],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/**
+ * Deletes a workflow with its schedule, its executions and their step logs (the tables' ON DELETE
+ * CASCADE). Returns how many executions went with it; null when it does not exist.
+ */
+export async function deleteWorkflow(pool: Pool, id: string): Promise<{ executions: number } | null> {
+  return withTransaction(pool, async (client) => {
+    const { rows } = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM workflow_executions WHERE workflow_id = $1",
+      [id],
+    );
+    const deleted = await client.query("DELETE FROM workflows WHERE id = $1", [id]);
+    return deleted.rowCount ? { executions: rows[0]?.n ?? 0 } : null;
+  });
+}
+
+async function databaseNow(db: Queryable): Promise<Date> {
+  const { rows } = await db.query<{ now: Date }>("SELECT now() AS now");
+  return (rows[0] as { now: Date }).now;
+}

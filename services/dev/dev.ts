@@ -1,7 +1,7 @@
 import { DISPATCHER_SETTINGS, EXECUTOR_SETTINGS } from "../contracts/settings.js";
 import type { Logger } from "../core/logger.js";
 import { waitForExecution } from "../db/executions.js";
-import { startDispatcherLoop } from "../dispatcher/dispatcher.js";
+import { type DispatchReport, startDispatcherLoop } from "../dispatcher/dispatcher.js";
 import { triggerWorkflow } from "../dispatcher/trigger.js";
 import type { RunnerProcessOptions } from "../executor/child.js";
 import { type Executor, startExecutor } from "../executor/executor.js";
@@ -48,11 +48,14 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
         `"${await nameOf(d.workflowId)}" slot ${clock(d.scheduledFor)} -> execution ${d.executionId}`,
       );
     },
-    async skipped(s: { scheduleId: string; count: number | null }) {
-      line(
-        "skip",
-        `${s.count ?? "100+"} missed slot(s) of schedule ${s.scheduleId} (outside the catch-up window)`,
-      );
+    async skipped(s: DispatchReport["skipped"][number]) {
+      const count =
+        s.count === null ? "100+ missed slots" : `${s.count} missed slot${s.count === 1 ? "" : "s"}`;
+      const why =
+        s.reason === "superseded"
+          ? `superseded by the ${clock(s.before ?? undefined)} slot, which runs now`
+          : `older than the catch-up window${s.before ? `; next slot ${s.before.toISOString()}` : ""}`;
+      line("skip", `${count} of "${await nameOf(s.workflowId)}" (from ${clock(s.first)}): ${why}`);
     },
     async started(e: ExecutionStartEvent) {
       const lag = e.scheduledFor ? `, ${seconds(Date.now() - e.scheduledFor.getTime())} after its slot` : "";
@@ -63,9 +66,11 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
     },
     async ended(e: ExecutionEndEvent) {
       const error = e.error ? `: ${e.error}` : "";
+      // The run's own time, and the runner process's (start-up included): labelled, so they are not confused.
+      const run = e.runMs === null ? "" : `run ${seconds(e.runMs)}, `;
       line(
         e.status,
-        `${e.executionId} (process ${seconds(e.processMs)})${error}   details: khctl execution ${e.executionId}`,
+        `${e.executionId} "${await nameOf(e.workflowId)}" ${run}process ${seconds(e.processMs)}${error}   details: khctl execution ${e.executionId}`,
       );
     },
   };
@@ -94,6 +99,8 @@ export interface DevRun {
    * cancelled. A later call with a shorter timeout shortens it.
    */
   stop(options?: { timeoutMs?: number }): Promise<void>;
+  /** For the heartbeat: the dispatcher's last pass, runs in flight, and whether it is stopping. */
+  stats(): { lastPassAt: Date | null; inFlight: number; stopping: boolean };
 }
 
 /** The dispatcher loop and the executor, wired to the reporter. */
@@ -101,15 +108,27 @@ export function runDev(environment: DevEnvironment, options: DevRunOptions): Dev
   const report = reporter(environment, options.out ?? console.log);
   const ignore = (error: unknown) => options.logger.debug({ err: String(error) }, "report line failed");
   const executor = startExecutorFor(environment, options);
-  executor.events.on("start", (e) => void report.started(e).catch(ignore));
-  executor.events.on("end", (e) => void report.ended(e).catch(ignore));
+  let inFlight = 0;
+  let lastPassAt: Date | null = null;
+  let stopping = false;
+  executor.events.on("start", (e) => {
+    inFlight++;
+    void report.started(e).catch(ignore);
+  });
+  executor.events.on("end", (e) => {
+    inFlight = Math.max(0, inFlight - 1);
+    void report.ended(e).catch(ignore);
+  });
   executor.events.on("lost", (l) => report.lost(l));
   const dispatcher = startDispatcherLoop({
     pool: environment.pool,
     logger: options.logger,
     send: (messages) => sendWorkflowMessages(environment.sqs, environment.queueUrl, messages),
+    // The reporter prints one line per skip, with the workflow's name.
+    logSkipped: false,
     intervalMs: (options.intervalSeconds ?? DISPATCHER_SETTINGS.intervalSeconds.default) * 1000,
     onPass: (pass) => {
+      lastPassAt = new Date();
       for (const d of pass.dispatched) void report.dispatched(d).catch(ignore);
       for (const s of pass.skipped) void report.skipped(s).catch(ignore);
     },
@@ -117,10 +136,15 @@ export function runDev(environment: DevEnvironment, options: DevRunOptions): Dev
   let dispatcherStopped: Promise<void> | undefined;
   // Each call passes its timeout on: a second Ctrl-C (timeoutMs 0) cancels the runs at once.
   const stop = ({ timeoutMs = DEV_SHUTDOWN_TIMEOUT_MS }: { timeoutMs?: number } = {}) => {
+    stopping = true;
     dispatcherStopped ??= dispatcher.stop();
     return dispatcherStopped.then(() => executor.stop({ timeoutMs }));
   };
-  return { done: Promise.all([dispatcher.done, executor.done]).then(() => {}), stop };
+  return {
+    done: Promise.all([dispatcher.done, executor.done]).then(() => {}),
+    stop,
+    stats: () => ({ lastPassAt, inFlight, stopping }),
+  };
 }
 
 /**

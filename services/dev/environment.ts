@@ -4,6 +4,7 @@ import path from "node:path";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import pg from "pg";
 import { ENV, SERVICE_DEFAULTS } from "../contracts/names.js";
+import { FLAG_SETTINGS } from "../contracts/settings.js";
 import { sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
@@ -12,25 +13,33 @@ import { migrate } from "../db/migrate.js";
 import { createPool, type Pool } from "../db/pool.js";
 import { listUnfinishedExecutions, type StaleRunPolicy } from "../db/stale-run-policy.js";
 import { requeueSent } from "../dispatcher/outbox.js";
-import { defaultDataDir, type RunningPostgres, startEmbeddedPostgres } from "../embedded/postgres.js";
+import { type RunningPostgres, startEmbeddedPostgres } from "../embedded/postgres.js";
 import { type RunningSqs, startEmbeddedSqs } from "../embedded/sqs.js";
 import { createSqsClient } from "../queue/client.js";
 import { ensureQueues } from "../queue/ensure.js";
+import { defaultDataDir } from "./data-dir.js";
 import { type DemoServer, startDemoServer } from "./demo-server.js";
+import { acquireDataDir, type DevLock } from "./instance.js";
 import { type SeedResult, seedExamples } from "./seed.js";
 
 /** The database khctl dev keeps its workflows in, on the embedded server. */
 export const DEV_DATABASE = "keeperhub";
-/** Preferred Postgres port, so DATABASE_URL stays the same from run to run; any free port if taken. */
-export const DEV_POSTGRES_PORT = 54329;
+/** Stable default ports (FLAG_SETTINGS), so URLs stay the same from run to run; any free port when taken. */
+export const DEV_PORTS = {
+  postgres: FLAG_SETTINGS.devPostgresPort.default,
+  sqs: FLAG_SETTINGS.devSqsPort.default,
+  demoApi: FLAG_SETTINGS.devDemoApiPort.default,
+} as const;
 
 export interface DevEnvironmentOptions {
   /** Where the data lives; the cluster is in `<dataDir>/postgres`. Default defaultDataDir(). */
   readonly dataDir?: string;
   /** Delete the cluster first (a fresh start). Default false. */
   readonly reset?: boolean;
-  /** Postgres port; 0 = any free one. Default 54329, or any free port when that is taken. */
-  readonly postgresPort?: number;
+  /** Ports on 127.0.0.1; 0 = any free one. Default DEV_PORTS, each falling back to a free one (with a notice). */
+  readonly ports?: { readonly postgres?: number; readonly sqs?: number; readonly demoApi?: number };
+  /** A throw-away cluster (khctl dev --demo): no fsync. Default false. */
+  readonly throwaway?: boolean;
   readonly logger: Logger;
 }
 
@@ -45,6 +54,12 @@ export interface DevEnvironment {
   readonly pool: Pool;
   readonly sqs: SQSClient;
   readonly seed: SeedResult;
+  /** The data dir, held by this process (its dev.json: what other khctl commands read). */
+  readonly lock: DevLock;
+  /** Ports actually used. */
+  readonly ports: { readonly postgres: number; readonly sqs: number; readonly demoApi: number };
+  /** Things the person should know (a default port was taken, …), one line each. */
+  readonly notices: readonly string[];
   /** Executions found interrupted by a previous run (recorded as error) and re-queued (pending). */
   readonly recovered: { interrupted: number; requeued: number };
   /** Env for child processes (khctl run) and for the hints printed to the user. */
@@ -60,6 +75,8 @@ async function isPortFree(port: number): Promise<boolean> {
     server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
   });
 }
+
+const inUse = (error: unknown) => (error as NodeJS.ErrnoException).code === "EADDRINUSE";
 
 function isAlive(pid: number): boolean {
   try {
@@ -128,8 +145,19 @@ export async function startDevEnvironment(options: DevEnvironmentOptions): Promi
   const { logger } = options;
   const dataDir = path.resolve(options.dataDir ?? defaultDataDir());
   const clusterDir = path.join(dataDir, "postgres");
-  if (options.reset) await rm(clusterDir, { recursive: true, force: true });
-  const cleanups: (() => Promise<void>)[] = [];
+  // Taken before anything is touched: --reset must never delete the cluster of a running dev.
+  const lock = await acquireDataDir(dataDir);
+  const cleanups: (() => Promise<void>)[] = [() => lock.release()];
+  const notices: string[] = [];
+  const portFor = (what: keyof typeof DEV_PORTS, label: string) => {
+    const wanted = options.ports?.[what] ?? DEV_PORTS[what];
+    return {
+      wanted,
+      fellBack: (used: number) => {
+        if (wanted !== 0 && used !== wanted) notices.push(`${label}: port ${wanted} is taken; using ${used}`);
+      },
+    };
+  };
   const stopAll = async () => {
     // Last in, first out: the pool before Postgres, Postgres last.
     for (const cleanup of cleanups.splice(0).reverse()) {
@@ -137,13 +165,16 @@ export async function startDevEnvironment(options: DevEnvironmentOptions): Promi
     }
   };
   try {
-    const preferred = options.postgresPort ?? DEV_POSTGRES_PORT;
-    const port = preferred && (await isPortFree(preferred)) ? preferred : 0;
+    if (options.reset) await rm(clusterDir, { recursive: true, force: true });
+    const postgresPort = portFor("postgres", "postgres");
+    const port = postgresPort.wanted && (await isPortFree(postgresPort.wanted)) ? postgresPort.wanted : 0;
     const postgres = await startEmbeddedPostgres({
       dataDir: clusterDir,
       port,
+      ephemeral: options.throwaway,
       onLog: (line) => logger.debug(line),
     });
+    postgresPort.fellBack(postgres.port);
     const pid = Number.parseInt(
       (await readFile(path.join(clusterDir, "postmaster.pid"), "utf8")).split("\n")[0] ?? "",
       10,
@@ -156,13 +187,21 @@ export async function startDevEnvironment(options: DevEnvironmentOptions): Promi
     const pool = createPool(databaseUrl, { applicationName: "khctl-dev", max: 10 });
     cleanups.push(() => pool.end());
 
-    const sqsServer: RunningSqs = await startEmbeddedSqs();
+    const sqsPort = portFor("sqs", "sqs");
+    const sqsServer: RunningSqs = await startEmbeddedSqs({ port: sqsPort.wanted }).catch((error) =>
+      inUse(error) ? startEmbeddedSqs({ port: 0 }) : Promise.reject(error),
+    );
+    sqsPort.fellBack(sqsServer.port);
     cleanups.push(() => sqsServer.stop());
     const sqs = createSqsClient({ endpoint: sqsServer.endpoint, region: SERVICE_DEFAULTS.awsRegion }, {});
     cleanups.push(async () => sqs.destroy());
     const queues = await ensureQueues(sqs);
 
-    const demo: DemoServer = await startDemoServer();
+    const demoPort = portFor("demoApi", "demo API");
+    const demo: DemoServer = await startDemoServer(demoPort.wanted).catch((error) =>
+      inUse(error) ? startDemoServer(0) : Promise.reject(error),
+    );
+    demoPort.fellBack(demo.port);
     cleanups.push(() => demo.stop());
     const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
     const seed = await seedExamples(pool, demo.base, (rows[0] as { now: Date }).now);
@@ -181,6 +220,9 @@ export async function startDevEnvironment(options: DevEnvironmentOptions): Promi
       sqs,
       seed,
       recovered,
+      lock,
+      ports: { postgres: postgres.port, sqs: sqsServer.port, demoApi: demo.port },
+      notices,
       env: {
         [ENV.databaseUrl]: databaseUrl,
         [ENV.sqsQueueUrl]: queues.queueUrl,

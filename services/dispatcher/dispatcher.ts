@@ -6,7 +6,7 @@ import { type Periodic, startPeriodic } from "../core/periodic.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
 import { nextSlotAfter } from "../scheduling/cron.js";
 import { flushOutbox, type MessageSender } from "./outbox.js";
-import { type NextSlot, planSlot } from "./slots.js";
+import { type NextSlot, planSlot, type SkipReason } from "./slots.js";
 
 export interface DispatcherOptions {
   readonly pool: Pool;
@@ -21,6 +21,8 @@ export interface DispatcherOptions {
   readonly now?: () => Date;
   /** Cron evaluation; default croner through services/scheduling/cron.ts. */
   readonly nextSlot?: NextSlot;
+  /** Log skipped missed slots (warn). Default true; khctl dev prints its own line for each instead. */
+  readonly logSkipped?: boolean;
 }
 
 export interface DispatchedExecution {
@@ -44,6 +46,7 @@ export interface DispatchReport {
     count: number | null;
     first: Date;
     before: Date | null;
+    reason: SkipReason;
   }[];
   /** Messages sent (this pass's executions and earlier unsent ones). */
   readonly sent: number;
@@ -158,7 +161,7 @@ async function claimBatch(
   report.invalid += batch.plan.invalid.length;
   report.skipped.push(...batch.plan.skipped);
   report.dispatched.push(...batch.created);
-  logPlanProblems(options.logger, batch.plan, windowMs);
+  logPlanProblems(options.logger, batch.plan, windowMs, options.logSkipped ?? true);
   return { claimed: batch.claimed, created: batch.created };
 }
 
@@ -260,14 +263,19 @@ export function planBatch(
   return plan;
 }
 
-function logPlanProblems(logger: Logger, plan: BatchPlan, catchUpWindowMs: number): void {
+function logPlanProblems(
+  logger: Logger,
+  plan: BatchPlan,
+  catchUpWindowMs: number,
+  logSkipped: boolean,
+): void {
   for (const invalid of plan.invalid) {
     logger.error(
       { scheduleId: invalid.scheduleId, cron: invalid.cron, timezone: invalid.timezone, err: invalid.error },
       "invalid schedule; not dispatched",
     );
   }
-  for (const skipped of plan.skipped) {
+  for (const skipped of logSkipped ? plan.skipped : []) {
     logger.warn(
       {
         scheduleId: skipped.scheduleId,
@@ -277,7 +285,9 @@ function logPlanProblems(logger: Logger, plan: BatchPlan, catchUpWindowMs: numbe
         before: skipped.before?.toISOString() ?? null,
         catchUpWindowMs,
       },
-      "missed slots skipped (outside the catch-up window, or superseded by a later missed slot)",
+      skipped.reason === "superseded"
+        ? "missed slots skipped: superseded by a later missed slot, which fires instead"
+        : "missed slots skipped: outside the catch-up window",
     );
   }
 }

@@ -9,6 +9,9 @@
 
 export type NextSlot = (cron: string, timezone: string, after: Date) => Date | null;
 
+/** Why missed slots did not fire (see SlotPlan.skipped). */
+export type SkipReason = "superseded" | "outside-window";
+
 export interface DueSchedule {
   readonly cron: string;
   readonly timezone: string;
@@ -22,8 +25,15 @@ export interface SlotPlan {
   /**
    * Missed slots not fired: those from `first` up to, not including, `before` (the fired slot, or the next
    * slot when none fires). `count` is null when there were more than 100 (counting walks the slots).
+   * `reason`: "superseded" when a later missed slot fires in their place, "outside-window" when none
+   * does (every missed slot is older than the catch-up window).
    */
-  readonly skipped: { count: number | null; first: Date; before: Date | null } | null;
+  readonly skipped: {
+    count: number | null;
+    first: Date;
+    before: Date | null;
+    reason: SkipReason;
+  } | null;
   /** The first slot after now (the new next_run_at), or null when the schedule never fires again. */
   readonly nextRunAt: Date | null;
 }
@@ -52,7 +62,12 @@ export function planSlot(
   const before = fire ?? cursor;
   const missed = before === null || schedule.nextRunAt < before;
   const skipped = missed
-    ? { count: countSlots(schedule, before, next), first: schedule.nextRunAt, before }
+    ? {
+        count: countSlots(schedule, before, next),
+        first: schedule.nextRunAt,
+        before,
+        reason: (fire ? "superseded" : "outside-window") as SkipReason,
+      }
     : null;
   return { fire, skipped, nextRunAt: cursor };
 }

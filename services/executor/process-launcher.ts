@@ -29,6 +29,8 @@ export interface ExecutionEndEvent {
   readonly error: string | null;
   /** Wall time of the runner process, from its start to its exit, ms (not the run's own duration). */
   readonly processMs: number;
+  /** The run's own duration as recorded (duration_ms), ms; null when it never ran. */
+  readonly runMs: number | null;
   readonly exitCode: number | null;
 }
 
@@ -88,6 +90,7 @@ export function createProcessLauncher(deps: {
       status: after.status,
       error: after.error,
       processMs: Date.now() - started,
+      runMs: after.duration_ms,
       exitCode: exit.exitCode,
     });
     if (after.status !== "pending") return "done";

@@ -21,6 +21,7 @@ export interface ExecutionsStatus {
   readonly recent: {
     id: string;
     workflowId: string;
+    workflowName: string | null;
     status: string;
     createdAt: string;
     error: string | null;
@@ -48,12 +49,14 @@ export async function executionsPart(
     const latest = await db.query<{
       id: string;
       workflow_id: string;
+      workflow_name: string | null;
       status: string;
       created_at: Date;
       error: string | null;
     }>(
-      `SELECT id, workflow_id, status, created_at, error FROM workflow_executions
-        ORDER BY created_at DESC, id DESC LIMIT $1`,
+      `SELECT e.id, e.workflow_id, w.name AS workflow_name, e.status, e.created_at, e.error
+         FROM workflow_executions e LEFT JOIN workflows w ON w.id = e.workflow_id
+        ORDER BY e.created_at DESC, e.id DESC LIMIT $1`,
       [options.recent ?? 5],
     );
     const byStatus = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<
@@ -65,6 +68,7 @@ export async function executionsPart(
     const recent = latest.rows.map((r) => ({
       id: r.id,
       workflowId: r.workflow_id,
+      workflowName: r.workflow_name,
       status: r.status,
       createdAt: r.created_at.toISOString(),
       error: r.error,
@@ -79,7 +83,7 @@ export async function executionsPart(
       lines: [
         ...recent.map(
           (r) =>
-            `${r.id}  ${r.status.padEnd(9)} ${r.createdAt}  workflow ${r.workflowId}${r.error ? `  ${r.error.split("\n")[0]}` : ""}`,
+            `${r.id}  ${r.status.padEnd(9)} ${r.createdAt}  ${r.workflowName ? `"${r.workflowName}"` : `workflow ${r.workflowId}`}${r.error ? `  ${r.error.split("\n")[0]}` : ""}`,
         ),
         ...(stuck.length > 0
           ? [

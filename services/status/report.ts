@@ -1,23 +1,34 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { DOCKER, type Profile, STACK_LABEL, STACK_OF_PROFILE } from "../contracts/names.js";
+import { DOCKER, PROFILES, type Profile, STACK_LABEL, STACK_OF_PROFILE } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import { loadKubeConfig } from "../core/kube-config.js";
 import { createPool } from "../db/pool.js";
+import type { DevState } from "../dev/instance.js";
 import { type ContainerInfo, inspectRestarts, listContainers } from "../doctor/docker.js";
 import { type Exec, exec } from "../doctor/exec.js";
 import { createSqsClient, type SqsConnection } from "../queue/client.js";
 import { deadLetteredExecutions } from "../queue/dlq.js";
 import { findDeadLetterQueueUrl } from "../queue/ensure.js";
 import { containersPart, isStackContainer } from "./containers.js";
+import { devPart, dispatcherPart, executorPart, postgresPart } from "./embedded.js";
 import { executionsPart } from "./executions.js";
 import { type KubeSource, kubernetesPart, kubeSource } from "./kubernetes.js";
 import { minikubePart } from "./minikube.js";
 import { type StatusPart, unreachable } from "./parts.js";
 import { queuePart } from "./queue.js";
 
+/** What `khctl status` can look at: khctl dev (embedded), or one of the stacks' profiles. */
+export const STATUS_PROFILES = ["embedded", ...PROFILES] as const;
+export type StatusProfile = (typeof STATUS_PROFILES)[number];
+
 export interface StatusOptions {
-  /** dev (stack local) or minikube (stack hybrid); undefined: read from the Postgres container's stack label. */
-  readonly profile: Profile | undefined;
+  /**
+   * embedded (khctl dev), dev (stack local) or minikube (stack hybrid); undefined: read from the Postgres
+   * container's stack label.
+   */
+  readonly profile: StatusProfile | undefined;
+  /** For the embedded profile: the khctl dev found (null: none runs), and the data dir looked at. */
+  readonly dev?: { readonly state: DevState | null; readonly dataDir: string };
   readonly minikubeProfile: string;
   /** kubeconfig context; undefined: the current one. */
   readonly kubeContext: string | undefined;
@@ -44,7 +55,7 @@ export const systemStatusDeps: StatusDeps = {
 };
 
 export interface StatusReport {
-  readonly profile: Profile;
+  readonly profile: StatusProfile;
   /** Names of the required parts that are down. */
   readonly down: string[];
   readonly parts: StatusPart[];
@@ -109,6 +120,7 @@ export async function collectStatus(
   deps: StatusDeps = systemStatusDeps,
 ): Promise<StatusReport> {
   const ms = options.partTimeoutMs ?? 15_000;
+  if (options.profile === "embedded") return collectEmbedded(options, deps, ms);
   const listed = await listContainers(deps.exec).catch((error: unknown) => new Error(errorMessage(error)));
   // Without --profile, the stack label of the Postgres container tells which stack is up.
   const stackOf = Array.isArray(listed)
@@ -150,9 +162,36 @@ export async function collectStatus(
   }
 }
 
+/** khctl dev: the process and its heartbeat, its Postgres, queue, dispatcher, executor and the last runs. */
+async function collectEmbedded(options: StatusOptions, deps: StatusDeps, ms: number): Promise<StatusReport> {
+  const dev = options.dev?.state ?? null;
+  const sqsClient = deps.sqs(options.sqs);
+  try {
+    const parts = await Promise.all([
+      devPart(dev, options.dev?.dataDir ?? "?"),
+      withTimeout("postgres", ms, postgresPart(options.databaseUrl)),
+      withTimeout("queue", ms, queuePart(sqsClient, options.queueUrl)),
+      dispatcherPart(dev),
+      executorPart(dev),
+      withTimeout(
+        "executions",
+        ms,
+        databasePart(options.databaseUrl, deadLettered(sqsClient, options.queueUrl)),
+      ),
+    ]);
+    return { profile: "embedded", parts, down: parts.filter((p) => p.required && !p.ok).map((p) => p.name) };
+  } finally {
+    sqsClient.destroy();
+  }
+}
+
 /** One screen: a line per part (ok or DOWN, and its summary), its details indented under it. Pure. */
 export function renderStatus(report: StatusReport): string {
-  const lines = [`profile ${report.profile} (stack ${STACK_OF_PROFILE[report.profile]})`];
+  const lines = [
+    report.profile === "embedded"
+      ? "profile embedded (khctl dev)"
+      : `profile ${report.profile} (stack ${STACK_OF_PROFILE[report.profile]})`,
+  ];
   for (const part of report.parts) {
     lines.push(
       `${(part.ok ? "ok" : part.required ? "DOWN" : "warn").padEnd(5)}${part.name.padEnd(12)}${part.summary}`,

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { DUPLICATE_WINDOW_MS } from "../../services/core/lifecycle.js";
 import { getExecution } from "../../services/db/executions.js";
 import { createPool } from "../../services/db/pool.js";
 import { createWorkflow } from "../../services/db/workflows.js";
@@ -35,9 +36,9 @@ async function processesUsing(dir: string): Promise<string[]> {
   return found;
 }
 
-function startDev(dataDir: string) {
+function startDev(dataDir: string, extra: string[] = []) {
   return spawnCli(
-    ["dev", "--port", "0"],
+    ["dev", "--port", "0", "--sqs-port", "0", "--demo-api-port", "0", ...extra],
     {
       KH_DATA_DIR: dataDir,
       KH_DEV_DETACH: "1",
@@ -132,6 +133,50 @@ describe("khctl dev in a terminal (detached worker)", () => {
         await postgres.stop();
       }
       // Its bounded waits (start, the slow request, the stop) add up to more than the default timeout.
+    },
+    scaled(90_000),
+  );
+
+  it(
+    "a second Ctrl-C is acknowledged and cancels the run in flight at once, however long the grace",
+    async () => {
+      const dataDir = await newDataDir();
+      // Without the second Ctrl-C the run would get 10 minutes: far past this test's deadline.
+      const dev = startDev(dataDir, ["--shutdown-timeout", "600"]);
+      await dev.waitForOutput("Waiting for the next minute", 30_000);
+      const env = bannerEnv(dev.output("stdout"));
+      const pool = createPool(env.DATABASE_URL as string);
+      let executionId: string;
+      try {
+        const slow = validateWorkflow(
+          workflow(
+            [trigger(), action("slow", "HTTP Request", { endpoint: `${server.base}/slow` })],
+            edges("t->slow"),
+            "slow manual",
+          ),
+        );
+        const { workflow: row } = await createWorkflow(pool, { definition: slow });
+        const slowStarted = once(server.events, "slow");
+        executionId = (await spawnCli(["trigger", row.id], env).result).stdout.trim();
+        await within(slowStarted, 20_000, "the run's slow request");
+      } finally {
+        await pool.end();
+      }
+
+      process.kill(-(dev.pid as number), "SIGINT");
+      await dev.waitForOutput("SIGINT: stopping (runs in flight get up to 600 s");
+      // A second signal within DUPLICATE_WINDOW_MS counts as the first one relayed: wait that out.
+      const firstAt = Date.now();
+      await until(
+        "the duplicate window to pass",
+        async () => Date.now() - firstAt > DUPLICATE_WINDOW_MS + 100,
+      );
+      process.kill(-(dev.pid as number), "SIGINT");
+      const result = await within(dev.result, 30_000, "dev stopping after the second Ctrl-C");
+      expect(result.stderr).toContain("SIGINT again: stopping now, aborting work in flight");
+      expect(result.stdout).toMatch(new RegExp(`cancelled\\s+${executionId}`));
+      expect(result.code).toBe(0);
+      expect(await processesUsing(dataDir)).toEqual([]);
     },
     scaled(90_000),
   );

@@ -1,11 +1,25 @@
-import { readdir, readFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { createPool } from "../../services/db/pool.js";
+import { createWorkflow } from "../../services/db/workflows.js";
+import { checkoutId, dataBaseDir, defaultDataDir } from "../../services/dev/data-dir.js";
+import { DEV_STATE_FILE, type DevState } from "../../services/dev/instance.js";
+import { validateWorkflow } from "../../services/workflow/definition.js";
 import { spawnCli } from "../helpers/cli-process.js";
 import { createTempDir } from "../helpers/temp.js";
+import { scaled, until, within } from "../helpers/wait.js";
+import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
 const dataDir = await createTempDir("kh-dev");
+/** Any free port for each of dev's servers: never the stable defaults a user's npm start may hold. */
+const FREE_PORTS = ["--port", "0", "--sqs-port", "0", "--demo-api-port", "0"];
 
-/** Processes whose command line mentions the data dir: a Postgres left running would show up here. */
+/** Processes whose command line mentions the dir: a Postgres left running would show up here. */
 async function processesUsing(dir: string): Promise<string[]> {
   const found: string[] = [];
   for (const pid of await readdir("/proc")) {
@@ -16,39 +30,168 @@ async function processesUsing(dir: string): Promise<string[]> {
   return found;
 }
 
-const env = {
+/** A second terminal of the same checkout: no connection settings, only the data dir dev uses. */
+const secondTerminal = {
   KH_DATA_DIR: dataDir,
   DATABASE_URL: undefined,
   SQS_QUEUE_URL: undefined,
   AWS_ENDPOINT_URL: undefined,
 };
 
-describe("khctl dev (the real CLI process)", () => {
-  it("--demo on a fresh data dir: seeds the examples, runs the manual one, prints its steps, exits 0", async () => {
-    const result = await spawnCli(["dev", "--demo", "--port", "0"], env).result;
+describe("khctl dev --demo (the real CLI process)", () => {
+  it("alone: on a throw-away data dir that is gone afterwards; the data dir in use is not touched", async () => {
+    const result = await spawnCli(["dev", "--demo"], secondTerminal).result;
+    expect(result.stderr).not.toMatch(/khctl:/);
+    expect(result.code).toBe(0);
+    const throwaway = /data\s+(\S+)\/postgres/.exec(result.stdout)?.[1] as string;
+    expect(path.basename(throwaway)).toMatch(/^kh-demo-/);
+    expect(result.stdout).toMatch(/Status\s+success/);
+    expect(existsSync(throwaway)).toBe(false);
+    expect(await readdir(dataDir)).toEqual([]);
+    expect(await processesUsing(throwaway)).toEqual([]);
+  });
+
+  it("--data-dir: seeds the examples there, runs the manual one; a dev.json a dead dev left is taken over", async () => {
+    // The state file of a dev that died: its pid is a process that has exited.
+    const dead = spawn(process.execPath, ["-e", "0"]);
+    await once(dead, "exit");
+    const stale: DevState = { pid: dead.pid as number, startedAt: "", dataDir, state: "running" };
+    await writeFile(path.join(dataDir, DEV_STATE_FILE), JSON.stringify(stale));
+
+    const result = await spawnCli(["dev", "--demo", "--data-dir", dataDir], {}).result;
     expect(result.stderr).not.toMatch(/khctl:/);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("seeded just now");
     expect(result.stdout).toContain(`${dataDir}/postgres`);
-    expect(result.stdout).toMatch(/Status\s+success/);
     expect(result.stdout).toMatch(/Steps\s+3\/3/);
     expect(result.stdout).toMatch(/greet\s+│ Greet\s+│ HTTP Request │ success/);
+    expect(existsSync(path.join(dataDir, DEV_STATE_FILE))).toBe(false);
     expect(await processesUsing(dataDir)).toEqual([]);
   });
+});
 
-  it("keeps its data across runs, and SIGINT stops everything: exit 0, no Postgres left behind", async () => {
-    const child = spawnCli(["dev", "--port", "0"], env);
-    await child.waitForOutput("Waiting for the next minute", 30_000);
-    const stdout = child.output("stdout");
-    expect(stdout).toContain("Waiting for the next minute");
-    // The second run finds the examples from the first: nothing is seeded again.
-    expect(stdout).not.toContain("seeded just now");
-    expect(stdout).toContain('"Manual: say hello"');
-    expect(await processesUsing(dataDir)).not.toEqual([]);
-    child.kill("SIGINT");
-    const result = await child.result;
-    expect(result.stderr).toContain("stopped.");
-    expect(result.code).toBe(0);
-    expect(await processesUsing(dataDir)).toEqual([]);
+describe("khctl dev running, and a second terminal", () => {
+  it(
+    "owns its data dir; other khctl commands find it; missed slots are one line each; SIGINT stops it all",
+    async () => {
+      // A port that is taken: dev falls back to a free one and says so.
+      const blocker = net.createServer().listen(0, "127.0.0.1");
+      await once(blocker, "listening");
+      const taken = (blocker.address() as net.AddressInfo).port;
+      const dev = spawnCli(
+        ["dev", ...FREE_PORTS.slice(0, 4), "--demo-api-port", String(taken), "--interval", "1"],
+        { ...secondTerminal },
+      );
+      try {
+        await dev.waitForOutput("Waiting for the next minute", 30_000);
+        const banner = dev.output("stdout");
+        expect(banner).not.toContain("seeded just now");
+        expect(banner).toContain(`notice     demo API: port ${taken} is taken; using `);
+        const state = JSON.parse(await readFile(path.join(dataDir, DEV_STATE_FILE), "utf8")) as DevState;
+        const { postgres, sqs, demoApi } = state.connection?.ports ?? {};
+        const holder = `pid ${state.pid}, postgres ${postgres}, sqs ${sqs}, demo API ${demoApi}`;
+
+        // One dev per data dir: a second one and --reset are refused, naming the running one.
+        const second = await spawnCli(["dev", ...FREE_PORTS], secondTerminal).result;
+        expect(second.code).toBe(1);
+        expect(second.stderr).toBe(
+          `khctl: khctl dev is already running on ${dataDir} (${holder}): use it (khctl commands of this checkout find it by themselves), or stop it first (Ctrl-C in its terminal, or kill ${state.pid})\n`,
+        );
+        const reset = await spawnCli(["dev", "--reset", ...FREE_PORTS], secondTerminal).result;
+        expect(reset.code).toBe(1);
+        expect(reset.stderr).toMatch(/^khctl: --reset would delete the data of the khctl dev running on /);
+        expect(existsSync(path.join(dataDir, "postgres", "PG_VERSION"))).toBe(true);
+        // --demo alone works meanwhile (a throw-away data dir, free ports).
+        expect((await spawnCli(["dev", "--demo"], secondTerminal).result).code).toBe(0);
+
+        // A second terminal with no exports: trigger by name, and status, find this dev.
+        const triggered = await spawnCli(["trigger", "Manual: say hello", "--wait"], secondTerminal).result;
+        expect(triggered.code).toBe(0);
+        expect(triggered.stderr).toContain(`khctl: using khctl dev on ${dataDir} (${holder})\n`);
+        expect(triggered.stdout).toMatch(/Status\s+success/);
+        const status = await spawnCli(["status", "--json"], secondTerminal).result;
+        expect(status.code).toBe(0);
+        const report = JSON.parse(status.stdout);
+        expect(report.profile).toBe("embedded");
+        expect(report.down).toEqual([]);
+        expect(report.parts.map((part: { name: string }) => part.name)).toEqual([
+          "dev",
+          "postgres",
+          "queue",
+          "dispatcher",
+          "executor",
+          "executions",
+        ]);
+
+        // Missed slots: one every-minute schedule three minutes behind (two slots superseded by the
+        // latest), one yearly schedule whose every missed slot is older than the catch-up window.
+        const pool = createPool(state.connection?.databaseUrl as string);
+        try {
+          const definition = (name: string) =>
+            validateWorkflow(
+              workflow([trigger(), action("c", "Condition", { condition: "true" })], edges("t->c"), name),
+            );
+          const minute = 60_000;
+          const behind = new Date(Math.floor(Date.now() / minute) * minute - 3 * minute);
+          await createWorkflow(pool, {
+            definition: definition("three behind"),
+            schedule: { cron: "* * * * *", timezone: "UTC", nextRunAt: behind },
+          });
+          await createWorkflow(pool, {
+            definition: definition("years behind"),
+            schedule: { cron: "0 0 1 1 *", timezone: "UTC", nextRunAt: new Date("2020-01-01T00:00:00Z") },
+          });
+        } finally {
+          await pool.end();
+        }
+        await dev.waitForOutput('of "years behind"');
+        await dev.waitForOutput('of "three behind"');
+        const lines = dev.output("stdout").split("\n");
+        const skips = lines.filter((line) => / skip /.test(line));
+        expect(skips).toHaveLength(2);
+        expect(skips.find((line) => line.includes("three behind"))).toMatch(
+          /skip\s+\d missed slots of "three behind" \(from \d\d:\d\d:00\): superseded by the \d\d:\d\d:00 slot, which runs now$/,
+        );
+        expect(skips.find((line) => line.includes("years behind"))).toMatch(
+          /skip\s+\d+ missed slots of "years behind" \(from \d\d:\d\d:\d\d\): older than the catch-up window; next slot \d{4}-01-01T00:00:00.000Z$/,
+        );
+        // Not a second time as a log line.
+        expect(dev.output("stderr")).not.toContain("missed slots");
+      } finally {
+        dev.kill("SIGINT");
+        blocker.close();
+      }
+      const result = await within(dev.result, 25_000, "dev stopping after SIGINT");
+      expect(result.stderr).toContain("stopped.");
+      expect(result.code).toBe(0);
+      expect(existsSync(path.join(dataDir, DEV_STATE_FILE))).toBe(false);
+      await until(
+        "no process left on the data dir",
+        async () => (await processesUsing(dataDir)).length === 0,
+      );
+    },
+    scaled(120_000),
+  );
+
+  it("status --profile embedded with no dev running: the dev part is down, exit 1", async () => {
+    const empty = path.join(dataDir, "none");
+    await mkdir(empty);
+    const result = await spawnCli(["status", "--profile", "embedded"], {
+      ...secondTerminal,
+      KH_DATA_DIR: empty,
+    }).result;
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain(
+      `DOWN dev         no khctl dev is running on ${empty} (npm start, or khctl dev)`,
+    );
+  });
+});
+
+describe("the default data dir", () => {
+  it("is per checkout: KH_DATA_DIR, else the base dir and the checkout's folder name and path hash", () => {
+    expect(defaultDataDir({ KH_DATA_DIR: "/x/y" })).toBe("/x/y");
+    expect(defaultDataDir({})).toBe(path.join(dataBaseDir({}), checkoutId()));
+    expect(checkoutId("/a/keeperhub-hybrid")).toMatch(/^keeperhub-hybrid-[0-9a-f]{8}$/);
+    expect(checkoutId("/a/keeperhub-hybrid")).not.toBe(checkoutId("/b/keeperhub-hybrid"));
   });
 });

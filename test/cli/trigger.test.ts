@@ -73,7 +73,9 @@ describe("khctl trigger", () => {
     const unknown = await spawnCli(["trigger", "nosuchworkflow0000000"], { ...env, DATABASE_URL: url })
       .result;
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toBe("khctl: workflow nosuchworkflow0000000 does not exist\n");
+    expect(unknown.stderr).toBe(
+      'khctl: no workflow with the id or name "nosuchworkflow0000000" (khctl workflow list shows them)\n',
+    );
     const badInput = await spawnCli(["trigger", "x", "--input", "[1]"], { ...env, DATABASE_URL: url }).result;
     expect(badInput.code).toBe(2);
     expect(badInput.stderr).toMatch(/--input must be a JSON object/);

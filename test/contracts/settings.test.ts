@@ -11,19 +11,19 @@ import {
 import { ConfigError } from "../../services/core/errors.js";
 import { describeRange, MAX_TIMER_MS, parseSetting, readSettings } from "../../services/core/settings.js";
 
-const README = readFileSync(path.join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+const TABLE = readFileSync(path.join(import.meta.dirname, "..", "..", "docs", "configuration.md"), "utf8");
 
-/** The README's settings table: the third cell of the row whose first cell names the variable. */
+/** docs/configuration.md's settings table: the third cell of the row whose first cell names the variable. */
 function readmeDefault(name: string): string | undefined {
-  const row = README.split("\n").find((line) => line.startsWith(`| \`${name}\` |`));
+  const row = TABLE.split("\n").find((line) => line.startsWith(`| \`${name}\` |`));
   return row?.split("|")[3]?.trim();
 }
 
 describe("settings (contracts/settings.ts)", () => {
-  it("the README's settings table states every variable's default as defined", () => {
+  it("docs/configuration.md's settings table states every variable's default as defined", () => {
     for (const setting of ENV_SETTINGS) {
       const cell = readmeDefault(setting.env);
-      expect(cell, `README row for ${setting.env}`).toBeDefined();
+      expect(cell, `docs/configuration.md row for ${setting.env}`).toBeDefined();
       expect(cell, setting.env).toContain(`\`${setting.default}\``);
     }
   });

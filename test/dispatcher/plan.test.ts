@@ -44,6 +44,7 @@ describe("planBatch", () => {
         count: 3,
         first: at("08:50:00"),
         before: at("09:05:00"),
+        reason: "superseded",
       },
     ]);
   });

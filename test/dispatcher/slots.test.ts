@@ -21,18 +21,18 @@ describe("planSlot (the catch-up policy)", () => {
     });
   });
 
-  it("after downtime fires only the latest missed slot within the window and counts the rest as skipped", () => {
+  it("after downtime fires only the latest missed slot within the window; the rest are skipped, superseded", () => {
     expect(planSlot(schedule(at("09:00")), at("10:05"), WINDOW, everyTenMinutes())).toEqual({
       fire: at("10:00"),
-      skipped: { count: 6, first: at("09:00"), before: at("10:00") },
+      skipped: { count: 6, first: at("09:00"), before: at("10:00"), reason: "superseded" },
       nextRunAt: at("10:10"),
     });
   });
 
-  it("fires nothing when every missed slot is older than the window", () => {
+  it("fires nothing when every missed slot is older than the window: skipped, outside the window", () => {
     expect(planSlot(schedule(at("09:00")), at("10:05"), 4 * 60_000, everyTenMinutes())).toEqual({
       fire: null,
-      skipped: { count: 7, first: at("09:00"), before: at("10:10") },
+      skipped: { count: 7, first: at("09:00"), before: at("10:10"), reason: "outside-window" },
       nextRunAt: at("10:10"),
     });
   });

@@ -92,11 +92,15 @@ function streamBytes(response: http.ServerResponse, total: number): void {
   write();
 }
 
-/** An example workflow file with its public endpoints pointed at the test server. */
+/** The demo API the offline examples call: khctl dev's on its default port. */
+export const DEMO_API_BASE = "http://127.0.0.1:54331";
+
+/** An example workflow file with its endpoints (public, or the demo API) pointed at `base`. */
 export function loadExample(name: string, base: string): Record<string, unknown> {
   const text = readFileSync(path.join(import.meta.dirname, "..", "..", "examples", name), "utf8")
     .replaceAll("https://example.com", base)
-    .replaceAll("https://httpbin.org", base);
+    .replaceAll("https://httpbin.org", base)
+    .replaceAll(DEMO_API_BASE, base);
   return JSON.parse(text);
 }
 

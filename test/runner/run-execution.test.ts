@@ -17,10 +17,10 @@ const httpNode = (id: string, endpoint: string, extra: Record<string, unknown> =
   action(id, "HTTP Request", { endpoint, httpMethod: "GET", ...extra });
 
 describe("runExecution", () => {
-  it("runs examples/http-check.json and writes exactly these rows", async () => {
+  it("runs examples/public-internet-check.json and writes exactly these rows", async () => {
     const { workflowId, executionId } = await createPending(
       pool,
-      loadExample("http-check.json", server.base),
+      loadExample("public-internet-check.json", server.base),
       {
         who: "test",
       },
@@ -322,7 +322,7 @@ describe("runExecution", () => {
 
   it("runWorkflowNow creates a manual execution and runs it", async () => {
     const { workflow: row } = await createWorkflow(pool, {
-      definition: validateWorkflow(loadExample("http-check.json", server.base)),
+      definition: validateWorkflow(loadExample("public-internet-check.json", server.base)),
     });
     const result = await runWorkflowNow(pool, row.id, { input: { a: 1 } });
     expect(result).toMatchObject({ outcome: "ran", status: "success" });

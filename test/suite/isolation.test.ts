@@ -20,10 +20,12 @@ describe("the test run's isolation from the shell", () => {
 
   it("test files see none of the shell's settings, and no kubeconfig that exists", () => {
     const inherited = Object.keys(process.env).filter(
-      (name) => name !== "KUBECONFIG" && isInheritedSetting(name),
+      (name) => name !== "KUBECONFIG" && name !== "KH_DATA_DIR" && isInheritedSetting(name),
     );
     expect(inherited).toEqual([]);
     expect(process.env.KUBECONFIG).toMatch(/^\/tmp\/kh-test-run-.+\/no-kubeconfig$/);
+    // khctl's default data dir is the run's own: no test finds the user's khctl dev of this checkout.
+    expect(process.env.KH_DATA_DIR).toMatch(/^\/tmp\/kh-test-run-.+\/kh-data$/);
     // Its own server, unless TEST_DATABASE_URL names one.
     const expected = process.env.TEST_DATABASE_URL ?? /^postgres:\/\/[^@]+@127\.0\.0\.1:\d+\/postgres$/;
     expect(inject("postgresAdminUrl")).toMatch(expected);

@@ -1,14 +1,20 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import type { Command } from "commander";
 import { DLQ_NAME, QUEUE_NAME } from "../../contracts/names.js";
 import { DISPATCHER_SETTINGS, EXECUTOR_SETTINGS, FLAG_SETTINGS } from "../../contracts/settings.js";
 import { errorMessage } from "../../core/errors.js";
 import { handleStopSignals, type Stoppable } from "../../core/lifecycle.js";
 import { createLogger } from "../../core/logger.js";
+import { dataBaseDir, defaultDataDir } from "../../dev/data-dir.js";
 import { runDetachedWorker, shouldDetach, superviseWorker } from "../../dev/detach.js";
-import { DEV_SHUTDOWN_TIMEOUT_MS, type DevRun, runDemo, runDev } from "../../dev/dev.js";
+import { type DevRun, runDemo, runDev } from "../../dev/dev.js";
 import { type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
+import { DataDirInUseError, type DevLock } from "../../dev/instance.js";
 import { MANUAL_EXAMPLE, SCHEDULED_EXAMPLE } from "../../dev/seed.js";
-import { defaultDataDir } from "../../embedded/postgres.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { commandSettings, settingOption } from "../settings.js";
@@ -23,7 +29,15 @@ interface DevFlags {
 const DEV_SETTINGS = {
   intervalSeconds: { ...DISPATCHER_SETTINGS.intervalSeconds, summary: "seconds between dispatcher passes" },
   concurrency: EXECUTOR_SETTINGS.concurrency,
+  shutdownTimeoutSeconds: FLAG_SETTINGS.devShutdownTimeoutSeconds,
 };
+const PORT_SETTINGS = {
+  postgres: FLAG_SETTINGS.devPostgresPort,
+  sqs: FLAG_SETTINGS.devSqsPort,
+  demoApi: FLAG_SETTINGS.devDemoApiPort,
+};
+/** How often a running dev rewrites its heartbeat in dev.json (khctl status reads it), ms. */
+const HEARTBEAT_MS = 5_000;
 
 function banner(environment: DevEnvironment, intervalSeconds: number, concurrency: number): string {
   const { seed, env } = environment;
@@ -43,12 +57,15 @@ function banner(environment: DevEnvironment, intervalSeconds: number, concurrenc
       `  recovered  ${environment.recovered.interrupted} run(s) interrupted by the last stop (recorded as error), ${environment.recovered.requeued} pending run(s) re-queued`,
     );
   }
+  for (const notice of environment.notices) lines.push(`  notice     ${notice}`);
   lines.push(
     "",
-    "In another terminal:",
+    "In another terminal of this checkout, khctl finds this instance by itself:",
+    `  npx khctl trigger "${MANUAL_EXAMPLE}" --wait     # run the manual example now`,
+    "  npx khctl status                                   # what runs, queue depths, the last runs",
+    "  npx khctl workflow list                            # then show, update, enable, disable, delete",
+    "Other tools (psql, scripts):",
     `  export DATABASE_URL=${env.DATABASE_URL} SQS_QUEUE_URL=${env.SQS_QUEUE_URL} AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}`,
-    `  npx khctl trigger ${seed.manualId ?? "<workflowId>"} --wait     # run the manual example now`,
-    "  npx khctl execution <executionId>        # one run and its steps",
     "",
     `Dispatcher every ${intervalSeconds} s, up to ${concurrency} runs at once. Ctrl-C stops everything.`,
     "",
@@ -57,16 +74,23 @@ function banner(environment: DevEnvironment, intervalSeconds: number, concurrenc
 }
 
 const HELP = `
-Data: the Postgres cluster is kept in <data dir>/postgres across runs. The data dir is KH_DATA_DIR when
-set; as root /var/tmp/keeperhub-hybrid (the server runs as the postgres user, which cannot enter root's
-home); otherwise $XDG_DATA_HOME/keeperhub-hybrid or ~/.local/share/keeperhub-hybrid. Here:
+Data: the Postgres cluster is kept in <data dir>/postgres across runs. Each checkout has its own data
+dir: KH_DATA_DIR when set, else <base>/<checkout folder>-<hash of its path>, where <base> is, as root,
+/var/tmp/keeperhub-hybrid (the server runs as the postgres user, which cannot enter root's home),
+otherwise $XDG_DATA_HOME/keeperhub-hybrid or ~/.local/share/keeperhub-hybrid. Here:
   ${defaultDataDir()}
-Reset: khctl dev --reset (or delete that folder). The queue lives in memory: pending runs are re-queued
-at the next start, and runs cut off by a stop are recorded as error ("interrupted").
+One dev per data dir: a second one, --reset or --demo --data-dir on a data dir in use is refused,
+naming the running one. --demo alone runs on a throw-away data dir and free ports, so it works while
+npm start runs. Reset: khctl dev --reset (or delete that folder). The queue lives in memory: pending
+runs are re-queued at the next start, and runs cut off by a stop are recorded as error ("interrupted").
+
+Ports (127.0.0.1 only): Postgres ${PORT_SETTINGS.postgres.default}, SQS ${PORT_SETTINGS.sqs.default}, demo API ${PORT_SETTINGS.demoApi.default}; one that is taken falls back to a free
+port, with a notice. While dev runs, <data dir>/dev.json holds its connection settings: every khctl
+command of this checkout run without DATABASE_URL, SQS_QUEUE_URL and AWS_ENDPOINT_URL uses it, and says so.
 
 Environment: KH_DATA_DIR (see above); LOG_LEVEL (default warn here: the output is the run lines).
-Everything listens on 127.0.0.1 only. Ctrl-C (SIGINT) or SIGTERM: the dispatcher stops, runs in
-flight get 10 s to finish (then they are cancelled), the servers stop, Postgres last. In a terminal
+Ctrl-C (SIGINT) or SIGTERM: the dispatcher stops, runs in flight get --shutdown-timeout (10 s) to finish
+(then they are cancelled), the servers stop, Postgres last; a second Ctrl-C cancels the runs at once. In a terminal
 (stdin is a TTY) dev runs as a worker in its own session, so Ctrl-C reaches only khctl, which relays it,
 and not Postgres; the worker stops when khctl goes away. KH_DEV_DETACH=1 does so without a terminal,
 KH_DEV_DETACH=0 never.`;
@@ -74,18 +98,19 @@ KH_DEV_DETACH=0 never.`;
 export function register(program: Command): void {
   program
     .command("dev")
-    .description(
-      "the embedded default (npm start): Postgres, an SQS emulator, the dispatcher and the executor in one process tree, with example workflows",
-    )
+    .description(COMMAND_LIST.dev.summary)
     .option(
       "--demo",
-      "trigger the manual example, wait for it, print its steps and exit (0 when it succeeded)",
+      "on a throw-away data dir: trigger the manual example, wait for it, print its steps and exit (0 when it succeeded)",
     )
     .option("--data-dir <dir>", "where the data lives (env KH_DATA_DIR; default: see below)")
     .option("--reset", "delete the embedded database first: a fresh start with the examples seeded again")
-    .addOption(settingOption(FLAG_SETTINGS.devPostgresPort))
+    .addOption(settingOption(PORT_SETTINGS.postgres))
+    .addOption(settingOption(PORT_SETTINGS.sqs))
+    .addOption(settingOption(PORT_SETTINGS.demoApi))
     .addOption(settingOption(DEV_SETTINGS.intervalSeconds))
     .addOption(settingOption(DEV_SETTINGS.concurrency))
+    .addOption(settingOption(DEV_SETTINGS.shutdownTimeoutSeconds))
     .addHelpText("after", HELP)
     .action(async (flags: DevFlags, self: Command) => {
       // In a terminal, dev runs as a detached worker so that Ctrl-C cannot reach Postgres (see detach.ts).
@@ -94,46 +119,153 @@ export function register(program: Command): void {
         return;
       }
       superviseWorker();
-      const { intervalSeconds, concurrency } = commandSettings(self, DEV_SETTINGS);
-      const { devPostgresPort } = commandSettings(self, { devPostgresPort: FLAG_SETTINGS.devPostgresPort });
-      const port = self.getOptionValueSource("port") === "cli" ? devPostgresPort : undefined;
-      const logger = createLogger("dev", { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
-      const session = new DevSession();
-      const signals = handleStopSignals(session, {
-        shutdownTimeoutMs: DEV_SHUTDOWN_TIMEOUT_MS,
-        stopping: `runs in flight get up to ${DEV_SHUTDOWN_TIMEOUT_MS / 1000} s; Postgres stops last, so they are recorded`,
-        say: (line) => process.stderr.write(`\n${line}\n`),
-        signals: ["SIGINT", "SIGTERM", "SIGHUP"],
-      });
-      let environment: DevEnvironment | undefined;
-      try {
-        try {
-          environment = await startDevEnvironment({
-            dataDir: flags.dataDir,
-            reset: flags.reset,
-            postgresPort: port,
-            logger,
-          });
-        } catch (error) {
-          throw new CliError(`could not start the embedded environment: ${errorMessage(error)}`);
-        }
-        console.log(banner(environment, intervalSeconds, concurrency));
-        if (session.stopRequested.aborted) return;
-        if (flags.demo) {
-          const result = await runDemo(environment, { logger, concurrency, signal: session.stopRequested });
-          console.log(`\n${renderReport(await loadReport(environment.pool, result.executionId))}`);
-          if (result.status !== "success") throw new CliError(`the demo run ended ${result.status}`);
-          return;
-        }
-        console.log(`Waiting for the next minute's slot…`);
-        await session.run(runDev(environment, { logger, intervalSeconds, concurrency }));
-      } finally {
-        await environment?.stop();
-        signals.dispose();
-        if (environment) process.stderr.write("stopped.\n");
-        logger.flush();
-      }
+      await dev(flags, self);
     });
+}
+
+/** The ports to ask for: the flags given; else, for the demo, any free ones; else the stable defaults. */
+function wantedPorts(self: Command, demo: boolean): { postgres?: number; sqs?: number; demoApi?: number } {
+  const values = commandSettings(self, PORT_SETTINGS);
+  const given = (key: keyof typeof PORT_SETTINGS, option: string) =>
+    self.getOptionValueSource(option) === "cli" ? values[key] : demo ? 0 : undefined;
+  return {
+    postgres: given("postgres", "port"),
+    sqs: given("sqs", "sqsPort"),
+    demoApi: given("demoApi", "demoApiPort"),
+  };
+}
+
+async function dev(flags: DevFlags, self: Command): Promise<void> {
+  const { intervalSeconds, concurrency, shutdownTimeoutSeconds } = commandSettings(self, DEV_SETTINGS);
+  const shutdownTimeoutMs = Math.round(shutdownTimeoutSeconds * 1000);
+  const ports = wantedPorts(self, flags.demo === true);
+  const logger = createLogger("dev", { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+  const session = new DevSession(shutdownTimeoutMs);
+  const signals = handleStopSignals(session, {
+    shutdownTimeoutMs,
+    stopping: `runs in flight get up to ${shutdownTimeoutSeconds} s; Postgres stops last, so they are recorded`,
+    say: (line) => process.stderr.write(`\n${line}\n`),
+    signals: ["SIGINT", "SIGTERM", "SIGHUP"],
+  });
+  // --demo alone: a throw-away data dir, so it never meets the data (or the lock) of a running npm start.
+  const throwaway =
+    flags.demo && !flags.dataDir ? await mkdtemp(path.join(os.tmpdir(), "kh-demo-")) : undefined;
+  const dataDir = path.resolve(throwaway ?? flags.dataDir ?? defaultDataDir());
+  let environment: DevEnvironment | undefined;
+  try {
+    try {
+      environment = await startDevEnvironment({
+        dataDir,
+        reset: flags.reset,
+        ports,
+        throwaway: throwaway !== undefined,
+        logger,
+      });
+    } catch (error) {
+      if (error instanceof DataDirInUseError) throw refusal(error, flags);
+      throw new CliError(`could not start the embedded environment: ${errorMessage(error)}`);
+    }
+    const legacy = legacyDataNotice(dataDir, environment.seed.created, flags);
+    console.log(
+      banner(
+        legacy ? { ...environment, notices: [...environment.notices, legacy] } : environment,
+        intervalSeconds,
+        concurrency,
+      ),
+    );
+    await publishConnection(environment);
+    if (session.stopRequested.aborted) return;
+    if (flags.demo) {
+      const result = await runDemo(environment, { logger, concurrency, signal: session.stopRequested });
+      console.log(`\n${renderReport(await loadReport(environment.pool, result.executionId))}`);
+      if (result.status !== "success") throw new CliError(`the demo run ended ${result.status}`);
+      return;
+    }
+    console.log("Waiting for the next minute's slot…");
+    const pipeline = runDev(environment, { logger, intervalSeconds, concurrency });
+    const heartbeat = startHeartbeat(environment.lock, pipeline, { intervalSeconds, concurrency });
+    try {
+      await session.run(pipeline);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  } finally {
+    await environment?.stop();
+    if (throwaway) await rm(throwaway, { recursive: true, force: true });
+    signals.dispose();
+    if (environment) process.stderr.write("stopped.\n");
+    logger.flush();
+  }
+}
+
+/** One line: which dev holds the data dir, and what to do. */
+function refusal(error: DataDirInUseError, flags: DevFlags): CliError {
+  const holder = error.holder;
+  const stop = `stop it first (Ctrl-C in its terminal, or kill ${holder.pid})`;
+  if (flags.reset) {
+    return new CliError(
+      `--reset would delete the data of the khctl dev running on ${holder.dataDir} (${describe(error)}): ${stop}`,
+    );
+  }
+  const use = flags.demo
+    ? "leave out --data-dir to run the demo on a throw-away data dir"
+    : "use it (khctl commands of this checkout find it by themselves)";
+  return new CliError(`${error.message}: ${use}, or ${stop}`);
+}
+
+const describe = (error: DataDirInUseError) => error.message.slice(error.message.lastIndexOf("(") + 1, -1);
+
+/**
+ * Data dirs used to be one per user, not per checkout: when this checkout's is new and the old one
+ * exists, say where it is, so nobody thinks their workflows are lost.
+ */
+function legacyDataNotice(dataDir: string, seeded: boolean, flags: DevFlags): string | undefined {
+  if (!seeded || flags.demo || flags.dataDir || process.env.KH_DATA_DIR) return undefined;
+  const base = dataBaseDir();
+  if (dataDir === base || !existsSync(path.join(base, "postgres", "PG_VERSION"))) return undefined;
+  return `an earlier khctl dev kept its data in ${base}; to use it: KH_DATA_DIR=${base} npm start`;
+}
+
+async function publishConnection(environment: DevEnvironment): Promise<void> {
+  const { env } = environment;
+  await environment.lock.publish({
+    state: "running",
+    connection: {
+      databaseUrl: env.DATABASE_URL as string,
+      sqsQueueUrl: env.SQS_QUEUE_URL as string,
+      awsEndpointUrl: env.AWS_ENDPOINT_URL as string,
+      awsRegion: env.AWS_REGION as string,
+      demoApi: environment.demoBase,
+      ports: environment.ports,
+    },
+  });
+}
+
+/** Rewrites dev.json's heartbeat every few seconds: `khctl status` tells a live pipeline from a stuck one. */
+function startHeartbeat(
+  lock: DevLock,
+  pipeline: DevRun,
+  settings: { intervalSeconds: number; concurrency: number },
+): NodeJS.Timeout {
+  const beat = () => {
+    const stats = pipeline.stats();
+    void lock
+      .publish({
+        heartbeat: {
+          at: new Date().toISOString(),
+          dispatcher: {
+            lastPassAt: stats.lastPassAt?.toISOString() ?? null,
+            intervalSeconds: settings.intervalSeconds,
+          },
+          executor: { running: !stats.stopping, inFlight: stats.inFlight, concurrency: settings.concurrency },
+        },
+      })
+      .catch(() => {});
+  };
+  beat();
+  const timer = setInterval(beat, HEARTBEAT_MS);
+  timer.unref();
+  return timer;
 }
 
 /**
@@ -143,11 +275,13 @@ export function register(program: Command): void {
 class DevSession implements Stoppable {
   private readonly stop$ = new AbortController();
   private current: DevRun | undefined;
-  private lastTimeoutMs = DEV_SHUTDOWN_TIMEOUT_MS;
   private ended!: () => void;
   readonly done = new Promise<void>((resolve) => {
     this.ended = resolve;
   });
+
+  /** lastTimeoutMs: what runs in flight get after the first stop request; a later one may shorten it. */
+  constructor(private lastTimeoutMs: number) {}
 
   get stopRequested(): AbortSignal {
     return this.stop$.signal;

@@ -7,6 +7,7 @@ import { createPool } from "../../db/pool.js";
 import { type DispatchReport, dispatchOnce, startDispatcherLoop } from "../../dispatcher/dispatcher.js";
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
+import { COMMAND_LIST } from "../command-list.js";
 import {
   databaseLine,
   envHelp,
@@ -47,9 +48,7 @@ progress finishes first).`;
 export function register(program: Command): void {
   const command = program
     .command("dispatch")
-    .description(
-      "find due cron slots, create one execution per slot and enqueue it; one pass (the CronJob), or --loop",
-    )
+    .description(COMMAND_LIST.dispatch.summary)
     .option("--loop", "keep dispatching every --interval seconds until SIGTERM/SIGINT")
     .option("--json", "once-mode: print the pass report as JSON");
   addSettingOptions(command, DISPATCHER_SETTINGS)

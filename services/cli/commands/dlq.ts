@@ -4,6 +4,7 @@ import { loadQueueConfig } from "../../core/config.js";
 import { createSqsClient } from "../../queue/client.js";
 import { listDeadLetters, redriveDeadLetters } from "../../queue/dlq.js";
 import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { envHelp, queueLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { commandSettings, settingOption } from "../settings.js";
@@ -31,7 +32,7 @@ async function withDeadLetterQueue<T>(
 const shorten = (text: string, max = 70) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 export function register(program: Command): void {
-  const dlq = program.command("dlq").description("the dead-letter queue: messages that could not be handled");
+  const dlq = program.command("dlq").description(COMMAND_LIST.dlq.summary);
 
   dlq
     .command("list")

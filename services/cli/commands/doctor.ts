@@ -17,6 +17,7 @@ import {
   runReachChecks,
   systemProbes,
 } from "../../doctor/checks.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { printJson } from "../shared.js";
 
@@ -64,7 +65,7 @@ No environment settings are read.
 export function register(program: Command, probes: DoctorProbes = systemProbes()): void {
   program
     .command("doctor")
-    .description("check that this machine can run a stack: Docker, minikube, the /etc/hosts line, free ports")
+    .description(COMMAND_LIST.doctor.summary)
     .option("--profile <profile>", `dev (stack local) or minikube (stack hybrid)`, "dev")
     .option("--stack <name>", "the stack being brought up (default: local for dev, hybrid for minikube)")
     .option("--postgres-port <port>", "host port of Postgres", String(DEFAULT_PORTS.postgres))

@@ -1,12 +1,13 @@
 import type { Command } from "commander";
 import { ENV } from "../../contracts/names.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { printJson, withDatabase } from "../shared.js";
 
 export function register(program: Command): void {
   program
     .command("execution")
-    .description("show an execution: status, timings, error, and the step log as a table")
+    .description(COMMAND_LIST.execution.summary)
     .argument("<executionId>", "the execution's id")
     .option("--json", "print the execution and its steps as JSON ({execution, steps})")
     .addHelpText(

@@ -10,6 +10,7 @@ import { startExecutor } from "../../executor/executor.js";
 import { createSqsClient } from "../../queue/client.js";
 import { findDeadLetterQueueUrl, QUEUES_RESTORED, restoreQueues } from "../../queue/ensure.js";
 import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
+import { COMMAND_LIST } from "../command-list.js";
 import {
   databaseLine,
   envHelp,
@@ -48,11 +49,7 @@ SIGTERM/SIGINT: stop receiving, let running executions finish (up to --shutdown-
 them (recorded as cancelled), exit 0. A second signal cancels them at once.`;
 
 export function register(program: Command): void {
-  const command = program
-    .command("executor")
-    .description(
-      "consume the workflow queue and run each execution with `khctl run` in a child process (the local stack's runner)",
-    );
+  const command = program.command("executor").description(COMMAND_LIST.executor.summary);
   addSettingOptions(command, EXECUTOR_SETTINGS);
   addSettingOptions(command, STALE_RUN_SETTINGS)
     .addHelpText("after", HELP)

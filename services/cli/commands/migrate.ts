@@ -1,14 +1,13 @@
 import type { Command } from "commander";
 import { loadDatabaseConfig } from "../../core/config.js";
 import { migrate } from "../../db/migrate.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { printJson } from "../shared.js";
 
 export function register(program: Command): void {
   program
     .command("migrate")
-    .description(
-      "apply pending database migrations to DATABASE_URL (idempotent; safe from two processes at once)",
-    )
+    .description(COMMAND_LIST.migrate.summary)
     .option("--json", "print the result as JSON")
     .action(async (options: { json?: boolean }) => {
       const { databaseUrl } = loadDatabaseConfig();

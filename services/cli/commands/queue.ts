@@ -6,6 +6,7 @@ import { checkQueues, type QueueCheck } from "../../queue/check.js";
 import { createSqsClient, loadSqsConnection } from "../../queue/client.js";
 import { ensureQueues, findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { getQueueStats } from "../../queue/stats.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { envHelp, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { commandSettings, settingOption } from "../settings.js";
@@ -14,7 +15,7 @@ import { printJson, renderTable } from "../shared.js";
 const CONNECTION_HELP = envHelp(SQS_CONNECTION);
 
 export function register(program: Command): void {
-  const queue = program.command("queue").description("the workflow queue and its dead-letter queue");
+  const queue = program.command("queue").description(COMMAND_LIST.queue.summary);
   registerEnsure(queue);
   registerCheck(queue);
   registerStats(queue);

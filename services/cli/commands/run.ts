@@ -14,10 +14,12 @@ import {
   runWorkflowNow,
 } from "../../runner/index.js";
 import { type RunTimeouts, resolveRunnerTimeouts } from "../../runner/timeouts.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { addSettingOptions, flagSetting } from "../settings.js";
 import { parseRunInput, printJson, withDatabase } from "../shared.js";
+import { resolveWorkflow } from "../workflow-ref.js";
 
 interface RunFlags {
   workflow?: string;
@@ -100,7 +102,7 @@ async function runWorkflowHere(
   );
   let result: RunExecutionResult;
   try {
-    result = await runWorkflowNow(pool, workflowId, { ...options, input });
+    result = await runWorkflowNow(pool, (await resolveWorkflow(pool, workflowId)).id, { ...options, input });
   } catch (error) {
     throw new CliError(errorMessage(error));
   }
@@ -155,7 +157,7 @@ Environment (a flag overrides its variable, shown with each flag above):
   ${ENV.scheduleId}           with ${ENV.workflowId}: the created execution is a scheduled one for now
   ${ENV.workflowInput}        the run input (JSON object) for a created execution
   ${ENV.jobActiveDeadline}    when set (runner Jobs), the run timeout defaults to it minus 10 s
-  ${ENV.logLevel}            runner log level on stderr (default info)
+  ${ENV.logLevel}            runner log level on stderr (default info; warn with --workflow)
 
 Exit codes, khctl run <executionId>: 0 when the run was recorded, whatever its status (also when another
 runner already has it: nothing is run, and it says so); 1 when there is nothing to run (no id, unknown
@@ -166,11 +168,12 @@ a second signal exits at once.`;
 export function register(program: Command): void {
   const command = program
     .command("run")
-    .description(
-      "run one execution and record every step (the workflow-runner); or run a workflow now with --workflow",
-    )
+    .description(COMMAND_LIST.run.summary)
     .argument("[executionId]", `the pending execution to run (default: env ${ENV.executionId})`)
-    .option("--workflow <id>", "create a manual execution of this workflow and run it now, in this process")
+    .option(
+      "--workflow <workflow>",
+      "create a manual execution of this workflow (id or name) and run it now, in this process",
+    )
     .option(
       "--input <json>",
       `the run input as a JSON object, with --workflow (default: env ${ENV.workflowInput})`,
@@ -191,7 +194,9 @@ export function register(program: Command): void {
         throw new CliError("give either <executionId> or --id-from-stdin", 2);
       if (flags.input !== undefined && !flags.workflow) throw new CliError("--input goes with --workflow", 2);
       const timeouts = resolveTimeouts(self);
-      const logger = createLogger("runner");
+      // With --workflow the output is the step table: the runner's info lines would only bury it.
+      const quiet = flags.workflow !== undefined && !process.env[ENV.logLevel];
+      const logger = createLogger("runner", quiet ? { ...process.env, [ENV.logLevel]: "warn" } : process.env);
       const cancel = new AbortController();
       const options: RunExecutionOptions = { signal: cancel.signal, logger, ...timeouts };
       const work = withDatabase((pool) =>

@@ -13,6 +13,7 @@ import { findDeadLetterQueueUrl, QUEUES_RESTORED, restoreQueues } from "../../qu
 import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
 import { createKubeApi } from "../../spawner/kube.js";
 import { startSpawnerService } from "../../spawner/service.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { QUEUE_RESTORE_HELP } from "../env-help.js";
 import { addSettingOptions, commandSettings } from "../settings.js";
 
@@ -52,9 +53,7 @@ A second signal releases them at once.`;
 export function register(program: Command): void {
   const command = program
     .command("spawner")
-    .description(
-      "turn each queue message into one Kubernetes Job running `khctl run <executionId>`, and reconcile Jobs with executions",
-    )
+    .description(COMMAND_LIST.spawner.summary)
     .addOption(new Option("--context <name>", "kubeconfig context to use").env(ENV.kubeContext))
     .option("--kubeconfig <file>", "kubeconfig file (default: KUBECONFIG, else ~/.kube/config)");
   addSettingOptions(command, SPAWNER_SETTINGS);

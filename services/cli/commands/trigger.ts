@@ -9,11 +9,13 @@ import { createPool, type Pool } from "../../db/pool.js";
 import { triggerWorkflow } from "../../dispatcher/trigger.js";
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { databaseLine, envHelp, queueLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { commandSettings, settingOption } from "../settings.js";
 import { parseRunInput, printJson } from "../shared.js";
+import { resolveWorkflow } from "../workflow-ref.js";
 
 interface TriggerFlags {
   input?: string;
@@ -30,8 +32,8 @@ Exit codes: 0 enqueued (with --wait: the run succeeded); 1 failure, a failed run
 export function register(program: Command): void {
   program
     .command("trigger")
-    .description("create a manual execution of a workflow and enqueue it; print the execution id")
-    .argument("<workflowId>", "the workflow to run")
+    .description(COMMAND_LIST.trigger.summary)
+    .argument("<workflow>", "the workflow to run: its id, or its name when no other workflow has that name")
     .option(
       "--input <json>",
       "the run input, a JSON object (the trigger's output is {triggeredAt, ...input})",
@@ -43,7 +45,7 @@ export function register(program: Command): void {
     .action(trigger);
 }
 
-async function trigger(workflowId: string, flags: TriggerFlags, self: Command): Promise<void> {
+async function trigger(ref: string, flags: TriggerFlags, self: Command): Promise<void> {
   const input = parseRunInput(flags.input, "--input");
   const { timeoutSeconds } = commandSettings(self, { timeoutSeconds: FLAG_SETTINGS.triggerWaitSeconds });
   const { databaseUrl } = loadDatabaseConfig();
@@ -51,7 +53,8 @@ async function trigger(workflowId: string, flags: TriggerFlags, self: Command): 
   const pool = createPool(databaseUrl, { applicationName: "khctl-trigger", max: 2 });
   const sqs = createSqsClient(queue);
   try {
-    const executionId = await enqueue(pool, sqs, queue.queueUrl, workflowId, input);
+    const workflow = await resolveWorkflow(pool, ref);
+    const executionId = await enqueue(pool, sqs, queue.queueUrl, workflow.id, input);
     if (!flags.wait) {
       if (flags.json) printJson({ executionId });
       else console.log(executionId);

@@ -2,7 +2,17 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { ENV } from "../../contracts/names.js";
 import { errorMessage } from "../../core/errors.js";
-import { createWorkflow, listWorkflows } from "../../db/workflows.js";
+import { parseJson } from "../../core/json.js";
+import type { Queryable } from "../../db/pool.js";
+import {
+  countUnfinishedExecutions,
+  createWorkflow,
+  deleteWorkflow,
+  findWorkflows,
+  listWorkflows,
+  setWorkflowEnabled,
+  updateWorkflow,
+} from "../../db/workflows.js";
 import { nextSlotAfter, type Schedule, validateSchedule } from "../../scheduling/cron.js";
 import {
   isTrigger,
@@ -10,8 +20,17 @@ import {
   validateWorkflow,
   type WorkflowDefinition,
 } from "../../workflow/definition.js";
+import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { printJson, renderTable, withDatabase } from "../shared.js";
+import { resolveWorkflow } from "../workflow-ref.js";
+import {
+  definitionOf,
+  describeSchedule,
+  loadWorkflowView,
+  renderWorkflowView,
+  scheduleView,
+} from "../workflow-view.js";
 
 interface CreateFlags {
   file: string;
@@ -31,7 +50,7 @@ export async function readWorkflowFile(file: string): Promise<WorkflowDefinition
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJson(text);
   } catch (error) {
     throw new CliError(`${file} is not valid JSON: ${errorMessage(error)}`);
   }
@@ -66,6 +85,15 @@ export function scheduleFor(
   }
 }
 
+/** Names need not be unique, but a second one is usually a mistake for `update`: say so, and go on. */
+async function noteSameName(db: Queryable, name: string): Promise<void> {
+  const same = (await findWorkflows(db, name)).filter((row) => row.name === name);
+  if (same.length === 0) return;
+  process.stderr.write(
+    `khctl: note: a workflow named "${name}" exists already (${same.map((row) => row.id).join(", ")}); to change it instead: khctl workflow update ${same[0]?.id} --file <path>\n`,
+  );
+}
+
 function registerCreate(workflow: Command): void {
   workflow
     .command("create")
@@ -94,8 +122,9 @@ is reported as one line naming the problem, and nothing is stored (exit 1).`,
       const definition = await readWorkflowFile(flags.file);
       const schedule = scheduleFor(definition, flags);
       const enabled = !flags.disabled;
-      const created = await withDatabase((pool) =>
-        createWorkflow(pool, {
+      const created = await withDatabase(async (pool) => {
+        await noteSameName(pool, definition.name);
+        return createWorkflow(pool, {
           definition,
           enabled,
           schedule: schedule && {
@@ -103,8 +132,8 @@ is reported as one line naming the problem, and nothing is stored (exit 1).`,
             enabled,
             nextRunAt: nextSlotAfter(schedule.cron, schedule.timezone, new Date()),
           },
-        }),
-      );
+        });
+      });
       const summary = {
         id: created.workflow.id,
         name: created.workflow.name,
@@ -158,7 +187,9 @@ function registerList(workflow: Command): void {
       }));
       if (flags.json) return printJson(list);
       if (list.length === 0) {
-        console.log("No workflows yet. Create one: khctl workflow create --file examples/http-check.json");
+        console.log(
+          "No workflows yet. Create one: khctl workflow create --file examples/demo-api-check.json",
+        );
         return;
       }
       console.log(
@@ -180,8 +211,157 @@ function registerList(workflow: Command): void {
     });
 }
 
+const DATABASE_HELP = `\nEnvironment:\n  ${ENV.databaseUrl}   (required; found by itself when khctl dev runs in this checkout)`;
+const REF = "<workflow>";
+const REF_HELP = "the workflow's id, or its name when no other workflow has that name";
+
+function registerShow(workflow: Command): void {
+  workflow
+    .command("show")
+    .description("show a workflow: its schedule, nodes and latest runs")
+    .argument(REF, REF_HELP)
+    .option("--json", "print {workflow, schedule, recentExecutions} as JSON")
+    .option(
+      "--definition",
+      "print only the workflow file ({name, description, nodes, edges}) to edit and update",
+    )
+    .addHelpText(
+      "after",
+      `${DATABASE_HELP}\n\nTo change a workflow: khctl workflow show <workflow> --definition > wf.json, edit it, then\nkhctl workflow update <workflow> --file wf.json.`,
+    )
+    .action(async (ref: string, flags: { json?: boolean; definition?: boolean }) => {
+      const view = await withDatabase(async (pool) =>
+        loadWorkflowView(pool, await resolveWorkflow(pool, ref)),
+      );
+      if (flags.definition) return printJson(definitionOf(view));
+      if (flags.json) return printJson(view);
+      console.log(renderWorkflowView(view));
+    });
+}
+
+function registerUpdate(workflow: Command): void {
+  workflow
+    .command("update")
+    .description("replace a workflow's definition with a file; its schedule follows the file's trigger")
+    .argument(REF, REF_HELP)
+    .requiredOption("--file <path>", "the workflow JSON file, checked as `workflow create` checks it")
+    .option("--schedule <cron>", "the schedule (default: a Schedule trigger's scheduleCron, else none)")
+    .option("--timezone <iana>", "its IANA time zone (default: the trigger's scheduleTimezone, else UTC)")
+    .option("--json", "print {id, name, nodes, schedule, scheduleChange} as JSON")
+    .addHelpText(
+      "after",
+      `${DATABASE_HELP}
+
+The id, the enabled state and the run history stay. The schedule follows the new definition: a new or
+changed cron or time zone starts at its next slot after now; an unchanged one keeps its next run; a
+workflow whose trigger is no longer a Schedule loses its schedule (its past runs stay). A bad file is
+refused in one line and nothing changes (exit 1).`,
+    )
+    .action(async (ref: string, flags: CreateFlags) => {
+      const definition = await readWorkflowFile(flags.file);
+      const schedule = scheduleFor(definition, flags);
+      const result = await withDatabase(async (pool) => {
+        const target = await resolveWorkflow(pool, ref);
+        const wanted = schedule && {
+          ...schedule,
+          nextSlot: (now: Date) => nextSlotAfter(schedule.cron, schedule.timezone, now),
+        };
+        return updateWorkflow(pool, target.id, definition, wanted);
+      });
+      if (!result) throw new CliError(`workflow ${ref} was deleted meanwhile`);
+      const summary = {
+        id: result.workflow.id,
+        name: result.workflow.name,
+        nodes: definition.nodes.length,
+        schedule: scheduleView(result.schedule),
+        scheduleChange: result.change,
+      };
+      if (flags.json) return printJson(summary);
+      console.log(`Updated workflow ${summary.id} "${summary.name}" (${summary.nodes} nodes)`);
+      const scheduleLine = {
+        created: "Schedule added:",
+        changed: "Schedule changed:",
+        unchanged: "Schedule unchanged:",
+        removed: "Schedule removed: the trigger is no longer a Schedule (past runs stay)",
+        none: "",
+      }[result.change];
+      if (summary.schedule) console.log(`${scheduleLine} ${describeSchedule(summary.schedule)}`);
+      else if (scheduleLine) console.log(scheduleLine);
+    });
+}
+
+function registerEnable(workflow: Command, enabled: boolean): void {
+  const verb = enabled ? "enable" : "disable";
+  workflow
+    .command(verb)
+    .description(
+      enabled
+        ? "turn a workflow's schedule back on; it runs from its next slot after now"
+        : "stop a workflow's scheduled runs (manual triggers still run it; history stays)",
+    )
+    .argument(REF, REF_HELP)
+    .option("--json", "print {id, name, enabled, schedule} as JSON")
+    .addHelpText("after", DATABASE_HELP)
+    .action(async (ref: string, flags: { json?: boolean }) => {
+      const result = await withDatabase(async (pool) => {
+        const target = await resolveWorkflow(pool, ref);
+        return setWorkflowEnabled(pool, target.id, enabled, nextSlotAfter);
+      });
+      if (!result) throw new CliError(`workflow ${ref} was deleted meanwhile`);
+      const summary = {
+        id: result.workflow.id,
+        name: result.workflow.name,
+        enabled: result.workflow.enabled,
+        schedule: scheduleView(result.schedule),
+      };
+      if (flags.json) return printJson(summary);
+      const what = summary.schedule ? `; schedule ${describeSchedule(summary.schedule)}` : "";
+      console.log(`${enabled ? "Enabled" : "Disabled"} workflow ${summary.id} "${summary.name}"${what}`);
+    });
+}
+
+function registerDelete(workflow: Command): void {
+  workflow
+    .command("delete")
+    .description("delete a workflow with its schedule and its run history")
+    .argument(REF, REF_HELP)
+    .option("--force", "delete it even while one of its runs is pending or running")
+    .option("--json", "print {id, name, executions} (the executions deleted with it) as JSON")
+    .addHelpText(
+      "after",
+      `${DATABASE_HELP}
+
+Deleting removes the workflow, its schedule, its executions and their step logs: nothing of it is left.
+To stop it and keep its history, disable it instead (khctl workflow disable). A workflow with a run
+pending or running is refused unless --force (that run then cannot record its end).`,
+    )
+    .action(async (ref: string, flags: { force?: boolean; json?: boolean }) => {
+      const summary = await withDatabase(async (pool) => {
+        const target = await resolveWorkflow(pool, ref);
+        const unfinished = await countUnfinishedExecutions(pool, target.id);
+        if (unfinished > 0 && !flags.force) {
+          throw new CliError(
+            `workflow ${target.id} "${target.name}" has ${unfinished} run(s) pending or running: wait for them, disable it, or use --force`,
+          );
+        }
+        const deleted = await deleteWorkflow(pool, target.id);
+        if (!deleted) throw new CliError(`workflow ${ref} was deleted meanwhile`);
+        return { id: target.id, name: target.name, executions: deleted.executions };
+      });
+      if (flags.json) return printJson(summary);
+      console.log(
+        `Deleted workflow ${summary.id} "${summary.name}" with its schedule and ${summary.executions} execution(s)`,
+      );
+    });
+}
+
 export function register(program: Command): void {
-  const workflow = program.command("workflow").description("create and list workflows");
+  const workflow = program.command("workflow").description(COMMAND_LIST.workflow.summary);
   registerCreate(workflow);
   registerList(workflow);
+  registerShow(workflow);
+  registerUpdate(workflow);
+  registerEnable(workflow, true);
+  registerEnable(workflow, false);
+  registerDelete(workflow);
 }
