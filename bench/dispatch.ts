@@ -15,7 +15,7 @@ import { startBenchStack } from "./stack.js";
 
 /**
  * Dispatch benchmark (issue 3): 1,000 due schedules among 10,000 and among 200,000. For each size it
- * measures, in the same run and against the same embedded Postgres and fauxqs:
+ * measures, in the same run and against the same embedded Postgres and fauxqs (in a process of its own, as SQS is):
  * - dispatcher: dispatchOnce() end to end (claim, insert, advance, commit, send, mark sent), due/s;
  * - SQL alone: the same pass with a sender that does nothing (claim-insert-advance and the outbox mark);
  * - SendMessageBatch alone: the same number of messages, 10 per batch, all batches at once;
@@ -144,7 +144,7 @@ export async function runDispatchBench(options: DispatchBenchOptions = {}): Prom
   const due = options.due ?? 1000;
   const sizes = options.sizes ?? [10_000, 200_000];
   const repeats = options.repeats ?? 5;
-  const stack = await startBenchStack("dispatch");
+  const stack = await startBenchStack("dispatch", { peers: {} });
   const { server, sqs } = stack;
   const fixtures: SizeFixture[] = [];
   try {

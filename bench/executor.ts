@@ -1,3 +1,4 @@
+import os from "node:os";
 import { pathToFileURL } from "node:url";
 import { EXECUTOR_SETTINGS } from "../services/contracts/settings.js";
 import { silentLogger } from "../services/core/logger.js";
@@ -8,7 +9,7 @@ import { startExecutor } from "../services/executor/executor.js";
 import { sendWorkflowMessages } from "../services/queue/send.js";
 import { buildDist } from "../test/helpers/build.js";
 import { CLI_ENTRY } from "../test/helpers/cli-process.js";
-import { type Figure, figure, median, percentile } from "./figures.js";
+import { childrenCpuSeconds, type Figure, figure, median, percentile } from "./figures.js";
 import { type BenchStack, createTrivialWorkflow, startBenchStack, waitUntil } from "./stack.js";
 
 /**
@@ -41,6 +42,10 @@ export interface ExecutorBenchResult {
     /** Runs per second with the warm runners and with none. */
     readonly warm: number;
     readonly cold: number;
+    /** CPU of the runner processes per run, ms, with the warm runners and with none (null without /proc). */
+    readonly cpuPerRunMs: { readonly warm: number | null; readonly cold: number | null };
+    /** Runs/s the machine's cores allow at the warm CPU per run (null without /proc). */
+    readonly cpuBound: number | null;
   };
   readonly figures: Figure[];
 }
@@ -99,11 +104,20 @@ async function slotToStart(stack: BenchStack, samples: number): Promise<number[]
   }
 }
 
-/** `runs` trivial runs enqueued at once; runs/s from the enqueue to the last run's end. */
-async function throughput(stack: BenchStack, runs: number, warmRunners: number): Promise<number> {
+interface Throughput {
+  /** Runs per second, from the enqueue to the last run's end. */
+  readonly perSecond: number;
+  /** CPU of the runner processes per run, ms (null without /proc). */
+  readonly cpuPerRunMs: number | null;
+}
+
+/** `runs` trivial runs enqueued at once. */
+async function throughput(stack: BenchStack, runs: number, warmRunners: number): Promise<Throughput> {
   const queues = await stack.queues(`throughput-${warmRunners}`);
   const workflowId = await createTrivialWorkflow(stack, `throughput ${warmRunners}`);
+  const cpuBefore = childrenCpuSeconds();
   const executor = executorFor(stack, queues, warmRunners);
+  let perSecond: number;
   try {
     const ids: string[] = [];
     for (let i = 0; i < runs; i++)
@@ -129,10 +143,14 @@ async function throughput(stack: BenchStack, runs: number, warmRunners: number):
     await waitUntil("the runs", async () => (await finished()).done === runs, { everyMs: 20 });
     const { ok, last } = await finished();
     if (ok !== runs) throw new Error(`${runs - ok} of ${runs} runs did not succeed`);
-    return runs / (((last as Date).getTime() - started) / 1000);
+    perSecond = runs / (((last as Date).getTime() - started) / 1000);
   } finally {
     await executor.stop({ timeoutMs: 10_000 });
   }
+  // Every runner process of this executor has exited now (idle warm ones at its stop), so all are counted.
+  const cpuAfter = childrenCpuSeconds();
+  const cpuPerRunMs = cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / runs;
+  return { perSecond, cpuPerRunMs };
 }
 
 export async function runExecutorBench(options: ExecutorBenchOptions = {}): Promise<ExecutorBenchResult> {
@@ -144,8 +162,8 @@ export async function runExecutorBench(options: ExecutorBenchOptions = {}): Prom
   const stack = await startBenchStack("executor");
   try {
     const lags = await slotToStart(stack, samples);
-    const warm: number[] = [];
-    const cold: number[] = [];
+    const warm: Throughput[] = [];
+    const cold: Throughput[] = [];
     // In turns, so a change in the machine's load touches both alike.
     for (let round = 0; round < rounds; round++) {
       cold.push(await throughput(stack, runs, 0));
@@ -158,11 +176,19 @@ export async function runExecutorBench(options: ExecutorBenchOptions = {}): Prom
       p95: Math.round(percentile(lags, 95)),
       max: Math.round(Math.max(...lags)),
     };
-    const rates = { warm: median(warm), cold: median(cold) };
+    const rates = { warm: median(warm.map((t) => t.perSecond)), cold: median(cold.map((t) => t.perSecond)) };
+    const cpu = (ts: Throughput[]) => {
+      const values = ts.map((t) => t.cpuPerRunMs).filter((v): v is number => v !== null);
+      return values.length ? median(values) : null;
+    };
+    const cpuPerRunMs = { warm: cpu(warm), cold: cpu(cold) };
+    const cores = os.availableParallelism();
+    // If runs were bound only by the CPU their processes need: cores / CPU per run.
+    const cpuBound = cpuPerRunMs.warm === null ? null : cores / (cpuPerRunMs.warm / 1000);
     return {
       name: "executor",
       slotToStartMs: slot,
-      throughput: { runs, concurrency: CONCURRENCY, warmRunners, ...rates },
+      throughput: { runs, concurrency: CONCURRENCY, warmRunners, ...rates, cpuPerRunMs, cpuBound },
       figures: [
         figure(
           "slot-to-start-p95",
@@ -178,7 +204,7 @@ export async function runExecutorBench(options: ExecutorBenchOptions = {}): Prom
           "runs/s",
           rates.cold,
           { atLeast: 3 },
-          `baseline: the same ${runs} runs at concurrency ${CONCURRENCY} with no warm runners (a cold process per run); ${warmRunners} warm runners`,
+          `baseline: the same ${runs} runs at concurrency ${CONCURRENCY} with no warm runners (a cold process per run); ${warmRunners} warm runners${cpuBound === null ? "" : `; each run's process takes ${cpuPerRunMs.warm?.toFixed(0)} ms of CPU warm, ${cpuPerRunMs.cold?.toFixed(0)} ms cold, so ${cores} cores allow at most ${cpuBound.toFixed(1)} runs/s`}`,
         ),
       ],
     };
@@ -194,6 +220,11 @@ export function formatExecutorBench(result: ExecutorBenchResult): string {
     `executor: the compiled khctl run per execution, concurrency ${t.concurrency}`,
     `  slot -> runner start (${s.samples} slots, every 2 s): min ${s.min} ms, p50 ${s.p50} ms, p95 ${s.p95} ms, max ${s.max} ms (goal p95 < ${SLOT_TARGET_MS} ms)`,
     `  ${t.runs} trivial runs at once: ${t.warm.toFixed(2)} runs/s with ${t.warmRunners} warm runners, ${t.cold.toFixed(2)} runs/s cold: ${(t.warm / t.cold).toFixed(2)}x (goal >= 3x)`,
+    ...(t.cpuBound === null
+      ? []
+      : [
+          `  CPU per run's process: ${t.cpuPerRunMs.warm?.toFixed(0)} ms warm, ${t.cpuPerRunMs.cold?.toFixed(0)} ms cold; the cores allow at most ${t.cpuBound.toFixed(1)} runs/s`,
+        ]),
   ].join("\n");
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import os from "node:os";
 
 /**
@@ -50,6 +51,25 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 export const median = (values: readonly number[]): number => percentile(values, 50);
+
+/**
+ * CPU seconds used by this process's finished children (cutime + cstime of /proc/self/stat: children
+ * that exited and were waited for, as Node does for every child); null where there is no /proc.
+ */
+export function childrenCpuSeconds(): number | null {
+  try {
+    const stat = readFileSync("/proc/self/stat", "utf8");
+    // After the command name, which is in parentheses and may hold spaces: fields 3 onwards.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[13]) + Number(fields[14]);
+    return Number.isFinite(ticks) ? ticks / CLOCK_TICKS_PER_SECOND : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Linux's USER_HZ, the unit of /proc's CPU times (100 on every architecture Node ships for). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** The machine the figures come from. */
 export function machine(): { cores: number; load: number[]; node: string; platform: string } {
