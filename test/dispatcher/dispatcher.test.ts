@@ -4,6 +4,7 @@ import { parseWorkflowMessage } from "../../services/contracts/message.js";
 import { silentLogger } from "../../services/core/logger.js";
 import { createExecution } from "../../services/db/executions.js";
 import { dispatchOnce, startDispatcherLoop } from "../../services/dispatcher/dispatcher.js";
+import type { MessageSender } from "../../services/dispatcher/outbox.js";
 import { sendWorkflowMessages } from "../../services/queue/send.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
@@ -143,6 +144,54 @@ describe("dispatchOnce", () => {
     await dispatchOnce({ pool, send: sender, logger: silentLogger, now });
     expect(sender.messages.filter((m) => m.scheduleId === scheduleId)).toHaveLength(1);
     expect(await executionsOf(scheduleId)).toHaveLength(1);
+  });
+
+  it("with claims and sends overlapping, marks a row enqueued only once its own send succeeded", async () => {
+    const schedules = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        insertScheduledWorkflow(pool, { cron: "0 * * * *", nextRunAt: at("2026-04-01T08:00:00Z") }),
+      ),
+    );
+    const ids = new Set(schedules.map((s) => s.scheduleId));
+    const now = () => at("2026-04-01T08:00:10Z");
+    // The second send call of the pass, and every later try of its messages, fails: SQS refusing them.
+    const sent: string[] = [];
+    let calls = 0;
+    const refused = new Set<string>();
+    const sender: MessageSender = async (messages) => {
+      calls++;
+      if (calls === 2) for (const m of messages) refused.add(m.executionId as string);
+      const failed = messages.filter((m) => refused.has(m.executionId as string));
+      const ok = messages.filter((m) => !refused.has(m.executionId as string));
+      sent.push(...ok.map((m) => m.executionId as string));
+      return { sent: ok, failed: failed.map((message) => ({ message, error: "injected" })) };
+    };
+    const report = await dispatchOnce({ pool, send: sender, logger: silentLogger, now, batchSize: 3 });
+    expect(report.dispatched.filter((d) => ids.has(d.scheduleId))).toHaveLength(12);
+    expect(refused.size).toBe(3);
+    const rows = (await Promise.all([...ids].map((id) => executionsOf(id)))).flat();
+    expect(rows).toHaveLength(12);
+    // Other tests' rows may be in the outbox too (the pass flushes it all): look at this test's only.
+    const ours = (executionIds: Iterable<string>) =>
+      [...executionIds].filter((id) => rows.some((r) => r.id === id)).sort();
+    expect(
+      rows
+        .filter((r) => r.enqueued_at === null)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(ours(refused));
+    expect(
+      rows
+        .filter((r) => r.enqueued_at !== null)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(ours(sent));
+    // SQS takes them again: the next pass sends exactly those, once.
+    refused.clear();
+    await dispatchOnce({ pool, send: sender, logger: silentLogger, now, batchSize: 3 });
+    expect(ours(sent)).toHaveLength(12);
+    expect(new Set(ours(sent)).size).toBe(12);
+    await pool.query("UPDATE workflow_schedules SET enabled = false WHERE id = ANY($1)", [[...ids]]);
   });
 
   it("the outbox sends a manual run created for the queue, never one a process runs itself", async () => {
