@@ -1,4 +1,5 @@
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
+import { reportFailure } from "./errors.js";
 
 /** A command file under commands/: registers one top-level command named like the file. */
 interface CommandModule {
@@ -47,4 +48,27 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
   const modules = await Promise.all(names.map((name) => COMMANDS[name]?.()));
   for (const module of modules) module?.register(program);
   return program;
+}
+
+/**
+ * Runs khctl's command line through commander and returns the exit code: 0 done, 1 failure or invalid
+ * input (one line on stderr), 2 usage error.
+ */
+export async function runProgram(argv: string[]): Promise<number> {
+  const program = await buildProgram(argv);
+  const overrideExit = (command: Command): void => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExit(sub);
+  };
+  overrideExit(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version are "errors" to commander; usage mistakes exit 2, and commander already printed them.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    return reportFailure(error);
+  }
 }
