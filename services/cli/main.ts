@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import module from "node:module";
+import { runnerForm } from "./runner-form.js";
 
 // Node 22.1+: V8 keeps the code it compiles in a cache (under the temp dir) and reuses it on the next start,
 // so a runner or a CLI call compiles little of its modules (loaded below, on demand). Node 20 has no cache.
@@ -11,5 +12,9 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
-// Exit codes: 0 done, 1 failure or invalid input (one line on stderr), 2 usage error.
-process.exitCode = await (await import("./program.js")).runProgram(process.argv);
+// Exit codes: 0 done, 1 failure or invalid input (one line on stderr), 2 usage error. A runner (one per
+// execution: Jobs, the executor's children) loads only the runner; every other command line, commander.
+const form = runnerForm(process.argv.slice(2));
+process.exitCode = form
+  ? await (await import("./runner-entry.js")).runRunner(form)
+  : await (await import("./program.js")).runProgram(process.argv);
