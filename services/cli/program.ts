@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { Command, Help } from "commander";
+import { Command, CommanderError, Help } from "commander";
 import { packageRoot } from "../core/paths.js";
 import { COMMAND_LIST, type CommandName } from "./command-list.js";
+import { useRunningDev } from "./dev-discovery.js";
+import { reportFailure } from "./errors.js";
 
 /** A command file under commands/: registers one top-level command named like the file. */
 interface CommandModule {
@@ -85,4 +87,29 @@ function listCommands(program: Command): void {
     subcommandTerm: (command) =>
       terms.get(command) ?? Help.prototype.subcommandTerm.call(program.createHelp(), command),
   });
+}
+
+/**
+ * Runs khctl's command line through commander and returns the exit code: 0 done, 1 failure or invalid
+ * input (one line on stderr), 2 usage error.
+ */
+export async function runProgram(argv: string[]): Promise<number> {
+  const asksHelp = argv.includes("--help") || argv.includes("-h") || argv[2] === "help";
+  if (!asksHelp) await useRunningDev(commandOf(argv));
+  const program = await buildProgram(argv);
+  const overrideExit = (command: Command): void => {
+    command.exitOverride();
+    for (const sub of command.commands) overrideExit(sub);
+  };
+  overrideExit(program);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version are "errors" to commander; usage mistakes exit 2, and commander already printed them.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    return reportFailure(error);
+  }
 }

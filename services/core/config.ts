@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { DEFAULT_NAMESPACE, ENV, SERVICE_DEFAULTS } from "../contracts/names.js";
 import { JOB_SETTINGS } from "../contracts/settings.js";
 import { ConfigError } from "./errors.js";

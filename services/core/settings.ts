@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { type NumberSetting, REPLACED_SETTINGS } from "../contracts/settings.js";
 import { ConfigError } from "./errors.js";
 

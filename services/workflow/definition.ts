@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { toStorableText } from "../core/text.js";
 import { validateSchedule } from "../scheduling/cron.js";
 import { actionRegistry } from "./actions/index.js";

@@ -140,6 +140,31 @@ describe("the production image", () => {
     });
     expect((dev as { stderr: string }).stderr.trim().split("\n")).toHaveLength(1);
   });
+
+  it("gives a runner the compile cache of its modules, made at build time: read-only, as uid 1000, with an empty /tmp", async () => {
+    // Without DATABASE_URL the runner loads everything it runs with, then stops at its first check.
+    const run = await docker([
+      "run",
+      "--rm",
+      ...testDocker.labelArgs,
+      "--read-only",
+      "--tmpfs",
+      "/tmp",
+      "--user",
+      "1000:1000",
+      "--env",
+      "NODE_DEBUG_NATIVE=COMPILE_CACHE",
+      runner.ref,
+      "run",
+    ]).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    expect(run).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("khctl: DATABASE_URL is not set\n"),
+    });
+    for (const module of ["dist/services/cli/runner-entry.js", "dist/services/cli/runner-form.js"]) {
+      expect(run.stderr).toContain(`V8 code cache for ESM file:///app/${module} was accepted`);
+    }
+  });
 });
 
 describe("the runner image, run as its Job runs it", () => {
