@@ -1,24 +1,14 @@
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createPool, withTransaction } from "../../services/db/pool.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { capturedLogger } from "../helpers/logs.js";
 import { until } from "../helpers/wait.js";
 
 const { url, pool: admin } = await createTestDatabase();
 
 describe("the pool", () => {
   it("logs an idle connection the server dropped, and the next query reconnects", async () => {
-    const lines: string[] = [];
-    const logger = pino(
-      { level: "warn" },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturedLogger("warn");
     const pool = createPool(url, { max: 1, applicationName: "kh-pool-test", logger });
     try {
       await pool.query("SELECT 1");

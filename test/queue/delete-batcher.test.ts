@@ -1,9 +1,8 @@
-import { Writable } from "node:stream";
 import { type Message, ReceiveMessageCommand, SendMessageBatchCommand } from "@aws-sdk/client-sqs";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { DeleteBatcher } from "../../services/queue/delete-batcher.js";
 import { getQueueStats } from "../../services/queue/stats.js";
+import { capturedLogger } from "../helpers/logs.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { until } from "../helpers/wait.js";
 
@@ -44,24 +43,10 @@ async function queueWith(count: number): Promise<{ queueUrl: string; messages: M
   return { queueUrl, messages };
 }
 
-function capturedLogger() {
-  const lines: string[] = [];
-  const logger = pino(
-    { level: "warn" },
-    new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  );
-  return { logger, lines };
-}
-
 describe("DeleteBatcher", () => {
   it("deletes ten messages per call", async () => {
     const { queueUrl, messages } = await queueWith(25);
-    const batcher = new DeleteBatcher(sqs, queueUrl, capturedLogger().logger, { lingerMs: 60_000 });
+    const batcher = new DeleteBatcher(sqs, queueUrl, capturedLogger("warn").logger, { lingerMs: 60_000 });
     const before = calls.get("DeleteMessageBatchCommand") ?? 0;
     for (const message of messages) batcher.delete(message.ReceiptHandle as string, message.MessageId);
     await batcher.flush();
@@ -73,7 +58,7 @@ describe("DeleteBatcher", () => {
 
   it("sends a lone delete after its linger, without a flush", async () => {
     const { queueUrl, messages } = await queueWith(1);
-    const batcher = new DeleteBatcher(sqs, queueUrl, capturedLogger().logger, { lingerMs: 5 });
+    const batcher = new DeleteBatcher(sqs, queueUrl, capturedLogger("warn").logger, { lingerMs: 5 });
     batcher.delete(messages[0]?.ReceiptHandle as string);
     await until("the message deleted", async () => {
       const stats = await getQueueStats(sqs, queueUrl);
@@ -84,7 +69,7 @@ describe("DeleteBatcher", () => {
   it("logs a call that fails, and a later delete still goes", async () => {
     // fauxqs accepts any receipt handle; a queue that is gone makes the whole call fail, as SQS does.
     const { queueUrl, messages } = await queueWith(3);
-    const { logger, lines } = capturedLogger();
+    const { logger, lines } = capturedLogger("warn");
     const gone = new DeleteBatcher(sqs, `${queueUrl}-gone`, logger);
     gone.delete(messages[0]?.ReceiptHandle as string, messages[0]?.MessageId);
     await gone.flush();

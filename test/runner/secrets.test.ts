@@ -1,8 +1,7 @@
-import { Writable } from "node:stream";
-import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { runExecution } from "../../services/runner/index.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { capturedLogger } from "../helpers/logs.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 import { createPending, startTestServer } from "./fixtures.js";
 
@@ -58,16 +57,7 @@ describe("secrets in step logs and outputs", () => {
       ),
       SENTINELS,
     );
-    const lines: string[] = [];
-    const logger = pino(
-      { level: "debug" },
-      new Writable({
-        write(chunk, _encoding, done) {
-          lines.push(String(chunk));
-          done();
-        },
-      }),
-    );
+    const { logger, lines } = capturedLogger();
 
     const result = await runExecution(pool, executionId, { logger, stepTimeoutMs: 10_000 });
 
