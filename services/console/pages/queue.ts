@@ -20,10 +20,10 @@ export interface QueuePage {
 
 export async function loadQueue(sqs: SQSClient, queueUrl: string, max: number): Promise<QueuePage> {
   const deadLetterQueueUrl = await findDeadLetterQueueUrl(sqs, queueUrl);
-  const [stats, letters] = await Promise.all([
-    getQueueStats(sqs, queueUrl, deadLetterQueueUrl),
-    deadLetterQueueUrl ? listDeadLetters(sqs, deadLetterQueueUrl, max) : [],
-  ]);
+  const stats = await getQueueStats(sqs, queueUrl, deadLetterQueueUrl);
+  // Listing ends with a receive that waits for more; asking for no more than the count saves that wait.
+  const count = Math.min(max, stats.deadLetter ?? 0);
+  const letters = deadLetterQueueUrl && count > 0 ? await listDeadLetters(sqs, deadLetterQueueUrl, count) : [];
   return { queueUrl, deadLetterQueueUrl, stats, letters, max };
 }
 
