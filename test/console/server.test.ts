@@ -191,7 +191,10 @@ describe("executions", () => {
       const appeared = await within(events.next(), 10_000, "the new execution's event");
       expect(appeared).toMatchObject({ id, status: "pending", matches: true });
       expect(appeared.html).toContain(`<tr data-id="${id}" data-status="pending">`);
-      await db.pool.query("UPDATE workflow_executions SET status = 'running', started_at = now() WHERE id = $1", [id]);
+      await db.pool.query(
+        "UPDATE workflow_executions SET status = 'running', started_at = now() WHERE id = $1",
+        [id],
+      );
       const changed = await within(events.next(), 10_000, "the status change's event");
       expect(changed).toMatchObject({ id, status: "running", matches: false });
       expect(changed.html).toContain("status-running");
