@@ -73,7 +73,8 @@ const SECURITY_HEADERS = {
   "content-security-policy":
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
+  // same-origin, not no-referrer: with no-referrer the browser sends `Origin: null` on the console's own POSTs.
+  "referrer-policy": "same-origin",
   "x-frame-options": "DENY",
 };
 

@@ -23,7 +23,8 @@ export async function loadQueue(sqs: SQSClient, queueUrl: string, max: number): 
   const stats = await getQueueStats(sqs, queueUrl, deadLetterQueueUrl);
   // Listing ends with a receive that waits for more; asking for no more than the count saves that wait.
   const count = Math.min(max, stats.deadLetter ?? 0);
-  const letters = deadLetterQueueUrl && count > 0 ? await listDeadLetters(sqs, deadLetterQueueUrl, count) : [];
+  const letters =
+    deadLetterQueueUrl && count > 0 ? await listDeadLetters(sqs, deadLetterQueueUrl, count) : [];
   return { queueUrl, deadLetterQueueUrl, stats, letters, max };
 }
 
@@ -66,7 +67,7 @@ export function renderQueue(page: QueuePage, token: string): Html {
   );
   return html`${facts}
 <h2>Dead letters</h2>
-<p>Messages that could not be handled ${page.letters.length >= page.max ? `(the first ${page.max})` : ""}. Redrive sends one back to the queue, after a fix, to be handled again.</p>
+<p>Messages that could not be handled${page.letters.length >= page.max ? ` (the first ${page.max} shown)` : ""}. Redrive sends one back to the queue, after a fix, to be handled again.</p>
 ${actionButton("/queue/redrive", "Redrive all", token)}
 <div class="scroll" role="region" tabindex="0" aria-label="Dead letters"><table class="letters">
 <caption>${page.letters.length} message(s) in the dead-letter queue</caption>
