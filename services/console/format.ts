@@ -12,6 +12,13 @@ export function when(date: Date | string | null | undefined): Html {
   return html`<time datetime="${iso}">${iso.slice(0, 19).replace("T", " ")} UTC</time>`;
 }
 
+/** `17:45:31.123` (UTC) in a <time> element: a step's start, on the day its execution shows. */
+export function clock(date: Date | string | null | undefined): Html {
+  if (!date) return html`<span class="none">–</span>`;
+  const iso = typeof date === "string" ? date : date.toISOString();
+  return html`<time datetime="${iso}" title="${iso}">${iso.slice(11, 23)}</time>`;
+}
+
 export function duration(ms: number | null | undefined): Html {
   return ms === null || ms === undefined ? html`<span class="none">–</span>` : html`${formatDuration(ms)}`;
 }

@@ -5,7 +5,7 @@ import { listStepLogs } from "../../db/execution-logs.js";
 import { getExecution } from "../../db/executions.js";
 import type { Queryable } from "../../db/pool.js";
 import { getWorkflow } from "../../db/workflows.js";
-import { duration, shownError, shownJson, statusBadge, when } from "../format.js";
+import { clock, duration, shownError, shownJson, statusBadge, when } from "../format.js";
 import { type GraphEdge, type GraphNode, renderGraph } from "../graph.js";
 import { type Html, html, query } from "../html.js";
 
@@ -116,16 +116,16 @@ function steps(report: ExecutionReport): Html {
   <th scope="row">${step.nodeName ?? step.nodeId}<br><code class="id">${step.nodeId}</code></th>
   <td>${step.nodeType ?? ""}</td>
   <td>${statusBadge(step.status)}</td>
-  <td>${when(step.startedAt)}</td>
+  <td>${clock(step.startedAt)}</td>
   <td class="number">${duration(step.durationMs)}</td>
   <td>${value("input", shownJson(step.input))}</td>
   <td>${value("output", shownJson(step.output))}</td>
-  <td class="error-text">${error}</td>
+  <td class="${step.status === "error" ? "error-text" : "reason"}">${error}</td>
 </tr>`;
   });
   return html`<div class="scroll" role="region" tabindex="0" aria-label="Steps"><table class="steps">
 <caption>Steps, in the order they started</caption>
-<thead><tr><th scope="col">#</th><th scope="col">Node</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Duration</th><th scope="col">Input</th><th scope="col">Output</th><th scope="col">Error</th></tr></thead>
+<thead><tr><th scope="col">#</th><th scope="col">Node</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Started (UTC)</th><th scope="col">Duration</th><th scope="col">Input</th><th scope="col">Output</th><th scope="col">Error</th></tr></thead>
 <tbody>${rows}</tbody>
 </table></div>`;
 }
