@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import { EXECUTION_STATUSES } from "../contracts/names.js";
 import { sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
@@ -35,16 +35,14 @@ export interface FeedOptions {
 /** What an event carries: the row, and whether it (still) matches the list's status filter. */
 export interface ExecutionChange {
   readonly id: string;
+  /** Where the row goes in a list ordered newest first: created_at to the microsecond, then the id. */
+  readonly order: string;
   readonly status: string;
   readonly matches: boolean;
   readonly html: string;
 }
 
-export async function streamExecutionChanges(
-  request: IncomingMessage,
-  response: ServerResponse,
-  options: FeedOptions,
-): Promise<void> {
+export async function streamExecutionChanges(response: ServerResponse, options: FeedOptions): Promise<void> {
   const { search } = options;
   const filter: ExecutionFilter = {
     ...(search.get("workflow") ? { workflowId: search.get("workflow") as string } : {}),
@@ -65,9 +63,11 @@ export async function streamExecutionChanges(
   response.write("retry: 2000\n\n");
   const ended = new AbortController();
   const end = () => ended.abort();
-  request.on("close", end);
+  // The response's close: the browser went away (or the stream ended); the request's says less since Node 16.
+  response.on("close", end);
   options.signal.addEventListener("abort", end, { once: true });
   let lastWrite = Date.now();
+  let failing = false;
 
   const poll = async () => {
     const polledAt = await databaseNow(options.pool);
@@ -78,6 +78,7 @@ export async function streamExecutionChanges(
       sent.set(row.id, version);
       const change: ExecutionChange = {
         id: row.id,
+        order: `${row.created_at_exact} ${row.id}`,
         status: row.status,
         matches: wantedStatus === null || row.status === wantedStatus,
         html: executionRow(row).text,
@@ -95,8 +96,12 @@ export async function streamExecutionChanges(
     while (!ended.signal.aborted) {
       try {
         await poll();
+        failing = false;
       } catch (error) {
-        options.logger.warn({ err: errorMessage(error) }, "console: the live list could not read changes");
+        // Once per outage, not once a second; the stream goes on and catches up when the database is back.
+        if (!failing)
+          options.logger.warn({ err: errorMessage(error) }, "console: the live list cannot read changes");
+        failing = true;
       }
       if (Date.now() - lastWrite > KEEPALIVE_MS) {
         response.write(": keep-alive\n\n");
@@ -105,7 +110,7 @@ export async function streamExecutionChanges(
       await sleep(options.intervalMs, ended.signal);
     }
   } finally {
-    request.off("close", end);
+    response.off("close", end);
     options.signal.removeEventListener("abort", end);
     response.end();
   }

@@ -52,7 +52,11 @@ ${body}
 `.text;
 }
 
-/** A POST button: a form with the per-process token, so a request from another site is refused. */
-export function actionButton(action: string, label: string, token: string, extra?: Html): Html {
-  return html`<form method="post" action="${action}" class="inline"><input type="hidden" name="token" value="${token}">${extra ?? ""}<button type="submit">${label}</button></form>`;
+/**
+ * A POST button: a form with the per-process token, so a request from another site is refused. `what`
+ * names its object for screen readers ("Trigger now: Say hello"), as a row's other buttons say the same.
+ */
+export function actionButton(action: string, label: string, token: string, what?: string): Html {
+  const name = what ? html` aria-label="${label}: ${what}"` : "";
+  return html`<form method="post" action="${action}" class="inline"><input type="hidden" name="token" value="${token}"><button type="submit"${name}>${label}</button></form>`;
 }

@@ -8,7 +8,7 @@ import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { packageRoot } from "../core/paths.js";
 import type { Pool } from "../db/pool.js";
-import { setWorkflowEnabled } from "../db/workflows.js";
+import { getWorkflow, setWorkflowEnabled } from "../db/workflows.js";
 import { triggerWorkflow } from "../dispatcher/trigger.js";
 import { redriveDeadLetter, redriveDeadLetters } from "../queue/dlq.js";
 import { findDeadLetterQueueUrl } from "../queue/ensure.js";
@@ -161,7 +161,7 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions = 
   const redirect = (response: ServerResponse, location: string) =>
     send(response, 303, "text/plain; charset=utf-8", "", { location });
 
-  const getPage = async (url: URL, response: ServerResponse, request: IncomingMessage) => {
+  const getPage = async (url: URL, response: ServerResponse) => {
     const route = url.pathname;
     const token = (guard as RequestGuard).token;
     if (route === "/") return redirect(response, "/workflows");
@@ -176,10 +176,16 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions = 
     }
     if (route === "/executions") {
       const listed = await loadExecutions(deps.pool, parseExecutionsQuery(url.searchParams), pageSize);
-      return sendPage(response, "/executions", "Executions", renderExecutions(listed), url.searchParams);
+      return sendPage(
+        response,
+        "/executions",
+        "Executions",
+        renderExecutions(listed, pageSize),
+        url.searchParams,
+      );
     }
     if (route === "/executions/events") {
-      return streamExecutionChanges(request, response, {
+      return streamExecutionChanges(response, {
         pool: deps.pool,
         search: url.searchParams,
         intervalMs: options.feedIntervalMs ?? 1000,
@@ -214,11 +220,10 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions = 
     if (workflow) {
       const [, id, action] = workflow as unknown as [string, string, string];
       if (action === "trigger") {
+        if (!(await getWorkflow(deps.pool, id))) throw new HttpError(404, `workflow ${id} does not exist`);
         const sendMessages = (messages: Parameters<typeof sendWorkflowMessages>[2]) =>
           sendWorkflowMessages(deps.sqs, deps.queueUrl, messages);
-        const result = await triggerWorkflow(deps.pool, sendMessages, id, {}).catch((error: unknown) => {
-          throw new HttpError(404, errorMessage(error));
-        });
+        const result = await triggerWorkflow(deps.pool, sendMessages, id, {});
         return redirect(
           response,
           `/executions/${result.executionId}?notice=${result.enqueued ? "triggered" : "not-enqueued"}`,
@@ -272,7 +277,7 @@ export async function startConsole(deps: ConsoleDeps, options: ConsoleOptions = 
       );
     }
     try {
-      if (request.method === "GET" || request.method === "HEAD") return await getPage(url, response, request);
+      if (request.method === "GET" || request.method === "HEAD") return await getPage(url, response);
       if (request.method !== "POST") {
         return send(response, 405, "text/plain; charset=utf-8", "Method not allowed\n", {
           allow: "GET, POST",

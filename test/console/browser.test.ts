@@ -162,6 +162,8 @@ describe.skipIf(!haveChromium)("the console in a browser", () => {
     ]);
     const failed = workflows.locator('g.node.step-error[data-node="fetch"]');
     await failed.waitFor({ timeout: scaled(30_000) });
+    // The node is marked as soon as its step fails; the other branch may still be running until the end.
+    await workflows.locator('#execution[data-status="error"]').waitFor({ timeout: scaled(30_000) });
     expect(await failed.locator(".state").textContent()).toBe("error");
     expect(await workflows.locator('g.node.step-success[data-node="audit"]').count()).toBe(1);
     expect(await workflows.locator('g.node[data-node="check"]').getAttribute("class")).not.toContain(

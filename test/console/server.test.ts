@@ -1,16 +1,21 @@
 import http from "node:http";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { runnerPodLookup } from "../../services/console/pods.js";
+import { buildJobTemplate } from "../../services/contracts/job-template.js";
 import { recordStepEnd, recordStepStart } from "../../services/db/execution-logs.js";
-import { createExecution, getExecution } from "../../services/db/executions.js";
+import { createExecution, getExecution, recordJobName } from "../../services/db/executions.js";
 import { getScheduleForWorkflow } from "../../services/db/schedules.js";
 import { createWorkflow, getWorkflow } from "../../services/db/workflows.js";
 import { getQueueStats } from "../../services/queue/stats.js";
 import { nextSlotAfter } from "../../services/scheduling/cron.js";
+import { createKubeApi } from "../../services/spawner/kube.js";
 import { validateWorkflow } from "../../services/workflow/definition.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { within } from "../helpers/wait.js";
+import { testKubernetesConfig } from "../spawner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 import { formToken, postAsPage, request, startTestConsole } from "./fixtures.js";
 
@@ -59,7 +64,7 @@ describe("pages", () => {
     expect(page.body).toContain("Every 5 minutes (Europe/Berlin)");
     expect(page.body).toContain("Every five minutes &lt;b&gt;bold&lt;/b&gt;");
     expect(page.body).not.toContain("<b>bold</b>");
-    expect(page.body).toMatch(/<td>Manual<\/td>/);
+    expect(page.body).toMatch(/<td data-label="Trigger">Manual<\/td>/);
     expect(page.body).toContain(`action="/workflows/${manual}/trigger"`);
     expect(page.body).toContain(`action="/workflows/${scheduled}/disable"`);
   });
@@ -181,16 +186,42 @@ describe("executions", () => {
     expect(page.body).not.toContain("data-feed=");
   });
 
+  it("in the hybrid stack: the execution's Job and its runner pod's phase, and a line when the pod is gone or the API is not", async () => {
+    const api = await startK8sApiServer();
+    const hybrid = await startTestConsole(db, testSqs, queues, {
+      runnerPod: runnerPodLookup(() => createKubeApi(api.kubeConfig(), { namespace: "local" })),
+    });
+    const id = await createExecution(db.pool, { workflowId: manual, triggerType: "manual" });
+    api.putJob(buildJobTemplate({ executionId: id, workflowId: manual, config: testKubernetesConfig() }));
+    await recordJobName(db.pool, id, `wf-${id}`);
+    api.setPodWaiting(`wf-${id}`, "ImagePullBackOff");
+    const waiting = await request(hybrid.url, `/executions/${id}`);
+    expect(waiting.body).toContain(`<dt>Kubernetes Job</dt><dd><code>wf-${id}</code></dd>`);
+    expect(waiting.body).toMatch(
+      new RegExp(`<dt>Runner pod</dt><dd><code>wf-${id}-[a-z0-9]+</code> Pending: ImagePullBackOff</dd>`),
+    );
+    api.deleteJob(`wf-${id}`);
+    expect((await request(hybrid.url, `/executions/${id}`)).body).toContain(
+      '<dt>Runner pod</dt><dd><span class="none">none',
+    );
+    await api.close();
+    const unreachable = await request(hybrid.url, `/executions/${id}`);
+    expect(unreachable.status).toBe(200);
+    expect(unreachable.body).toContain("<dt>Runner pod</dt><dd>could not be read: ");
+  });
+
   it("the live list: an execution that appears or changes arrives as its row; a status filter says when it stops matching", async () => {
+    // A workflow of its own: the feed looks a few seconds back, and would also send other tests' runs.
+    const live = await storeWorkflow("Live one");
     const since = (await db.pool.query<{ now: Date }>("SELECT now() AS now")).rows[0]?.now as Date;
     const events = openEvents(
-      `${base}/executions/events?workflow=${manual}&status=pending&since=${since.toISOString()}`,
+      `${base}/executions/events?workflow=${live}&status=pending&since=${since.toISOString()}`,
     );
     try {
-      const id = await createExecution(db.pool, { workflowId: manual, triggerType: "manual" });
+      const id = await createExecution(db.pool, { workflowId: live, triggerType: "manual" });
       const appeared = await within(events.next(), 10_000, "the new execution's event");
       expect(appeared).toMatchObject({ id, status: "pending", matches: true });
-      expect(appeared.html).toContain(`<tr data-id="${id}" data-status="pending">`);
+      expect(appeared.html).toContain(`<tr data-id="${id}" data-status="pending"`);
       await db.pool.query(
         "UPDATE workflow_executions SET status = 'running', started_at = now() WHERE id = $1",
         [id],

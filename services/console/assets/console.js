@@ -8,6 +8,7 @@ function liveList(table) {
   const say = (text) => {
     if (note) note.textContent = text;
   };
+  const pageSize = Number(table.dataset.pageSize) || 50;
   const source = new EventSource(table.dataset.feed);
   let added = 0;
   source.addEventListener("open", () => say("Live: new runs and status changes appear here."));
@@ -24,12 +25,15 @@ function liveList(table) {
       return;
     }
     if (!change.matches) return;
+    // In its place, newest first; one older than the whole of a full page belongs to a later page.
+    const later = [...body.querySelectorAll("tr[data-order]")].find((r) => r.dataset.order < change.order);
+    if (later) later.before(row);
+    else if (body.querySelectorAll("tr[data-order]").length < pageSize) body.append(row);
+    else return;
     body.querySelector("tr.empty")?.remove();
-    body.prepend(row);
     added++;
-    say(`${added} new run${added === 1 ? "" : "s"} since the page loaded.`);
-    // Keep the page bounded: the oldest rows are on the next page anyway.
-    while (body.rows.length > 200) body.deleteRow(-1);
+    say(`${added} run${added === 1 ? "" : "s"} added since the page loaded.`);
+    while (body.querySelectorAll("tr[data-order]").length > pageSize) body.deleteRow(-1);
   });
 }
 

@@ -78,15 +78,15 @@ export function executionRow(row: ExecutionListRow): Html {
       ? html`schedule<br><span class="muted">slot ${when(row.scheduled_for)}</span>`
       : html`${row.trigger_type}`;
   const error = shownError(row.error);
-  return html`<tr data-id="${row.id}" data-status="${row.status}">
+  return html`<tr data-id="${row.id}" data-status="${row.status}" data-order="${row.created_at_exact} ${row.id}">
   <th scope="row"><a href="/executions/${row.id}"><code>${row.id}</code></a></th>
-  <td><a href="/executions${query({ workflow: row.workflow_id })}">${row.workflow_name ?? row.workflow_id}</a></td>
-  <td>${statusBadge(row.status)}</td>
-  <td>${trigger}</td>
-  <td>${when(row.created_at)}</td>
-  <td class="number">${duration(row.duration_ms)}</td>
-  <td class="number">${row.completed_steps}/${row.total_steps}</td>
-  <td class="error-cell">${error ? html`<span title="${error}">${firstLine(error, 80)}</span>` : ""}</td>
+  <td data-label="Workflow"><a href="/executions${query({ workflow: row.workflow_id })}">${row.workflow_name ?? row.workflow_id}</a></td>
+  <td data-label="Status">${statusBadge(row.status)}</td>
+  <td data-label="Trigger">${trigger}</td>
+  <td data-label="Created">${when(row.created_at)}</td>
+  <td data-label="Duration" class="number">${duration(row.duration_ms)}</td>
+  <td data-label="Steps" class="number">${row.completed_steps}/${row.total_steps}</td>
+  <td data-label="Error" class="error-cell">${error ? html`<span title="${error}">${firstLine(error, 80)}</span>` : ""}</td>
 </tr>`;
 }
 
@@ -107,7 +107,7 @@ ${filter.workflowId || filter.status ? html`<a href="/executions">Clear</a>` : "
 </form>`;
 }
 
-export function renderExecutions(page: ExecutionsPage): Html {
+export function renderExecutions(page: ExecutionsPage, pageSize: number): Html {
   const { filter, before } = page.query;
   const feed = `/executions/events${query({
     workflow: filter.workflowId,
@@ -122,7 +122,7 @@ export function renderExecutions(page: ExecutionsPage): Html {
     : html`<tr class="empty"><td colspan="8">No executions${filter.workflowId || filter.status ? " match" : " yet"}.</td></tr>`;
   return html`${filters(page)}
 <p class="live-note" aria-live="polite" data-live-status>${before ? "An older page: not updated live." : ""}</p>
-<div class="scroll" role="region" tabindex="0" aria-label="Executions"><table class="executions"${before ? "" : html` data-feed="${feed}"`}>
+<div class="scroll" role="region" tabindex="0" aria-label="Executions"><table class="executions stack"${before ? "" : html` data-feed="${feed}" data-page-size="${pageSize}"`}>
 <caption>Executions, newest first${before ? " (older page)" : ""}</caption>
 <thead><tr><th scope="col">Execution</th><th scope="col">Workflow</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Steps</th><th scope="col">Error</th></tr></thead>
 <tbody>${rows}</tbody>

@@ -62,7 +62,7 @@ export function renderQueue(page: QueuePage, token: string): Html {
   <td>${when(letter.sentAt)}</td>
   <td class="number">${letter.receiveCount}</td>
   <td>${body(letter)}</td>
-  <td>${actionButton(`/queue/redrive/${encodeURIComponent(letter.messageId)}`, "Redrive", token)}</td>
+  <td>${actionButton(`/queue/redrive/${encodeURIComponent(letter.messageId)}`, "Redrive", token, `message ${letter.messageId}`)}</td>
 </tr>`,
   );
   return html`${facts}

@@ -30,9 +30,9 @@ function nextRun(row: WorkflowOverviewRow): Html {
 
 function actions(row: WorkflowOverviewRow, token: string): Html {
   const toggle = row.enabled
-    ? actionButton(`/workflows/${row.id}/disable`, "Disable", token)
-    : actionButton(`/workflows/${row.id}/enable`, "Enable", token);
-  return html`<div class="actions">${actionButton(`/workflows/${row.id}/trigger`, "Trigger now", token)}${toggle}</div>`;
+    ? actionButton(`/workflows/${row.id}/disable`, "Disable", token, row.name)
+    : actionButton(`/workflows/${row.id}/enable`, "Enable", token, row.name);
+  return html`<div class="actions">${actionButton(`/workflows/${row.id}/trigger`, "Trigger now", token, row.name)}${toggle}</div>`;
 }
 
 export function renderWorkflows(rows: readonly WorkflowOverviewRow[], token: string): Html {
@@ -42,15 +42,15 @@ export function renderWorkflows(rows: readonly WorkflowOverviewRow[], token: str
   const body = rows.map(
     (row) => html`<tr>
   <th scope="row"><a href="/executions${query({ workflow: row.id })}">${row.name}</a><br><code class="id">${row.id}</code></th>
-  <td>${trigger(row)}</td>
-  <td>${row.enabled ? "yes" : html`<strong>no</strong>`}</td>
-  <td>${nextRun(row)}</td>
-  <td>${lastRun(row)}</td>
-  <td class="number">${row.execution_count}</td>
+  <td data-label="Trigger">${trigger(row)}</td>
+  <td data-label="Enabled">${row.enabled ? "yes" : html`<strong>no</strong>`}</td>
+  <td data-label="Next run">${nextRun(row)}</td>
+  <td data-label="Last run">${lastRun(row)}</td>
+  <td data-label="Runs" class="number">${row.execution_count}</td>
   <td>${actions(row, token)}</td>
 </tr>`,
   );
-  return html`<div class="scroll" role="region" tabindex="0" aria-label="Workflows"><table>
+  return html`<div class="scroll" role="region" tabindex="0" aria-label="Workflows"><table class="stack">
 <caption>${rows.length} workflow${rows.length === 1 ? "" : "s"}, newest first</caption>
 <thead><tr><th scope="col">Workflow</th><th scope="col">Trigger</th><th scope="col">Enabled</th><th scope="col">Next run</th><th scope="col">Last run</th><th scope="col">Runs</th><th scope="col">Actions</th></tr></thead>
 <tbody>${body}</tbody>
