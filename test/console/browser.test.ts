@@ -25,8 +25,8 @@ import { startTestConsole } from "./fixtures.js";
  * (gitignored). Without chromium the file is skipped, except in CI, where that is a failure.
  */
 
-/** KH_CHROMIUM, else Debian's chromium. */
-const CHROMIUM = process.env.KH_CHROMIUM || "/usr/bin/chromium";
+/** CHROMIUM_PATH, else Debian's chromium. */
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const haveChromium = existsSync(CHROMIUM);
 const ARTIFACTS = path.join(import.meta.dirname, "..", "..", ".artifacts", "console");
 

@@ -48,7 +48,7 @@ export function register(program: Command): void {
     .addOption(settingOption(FLAG_SETTINGS.consolePort))
     .option(
       "--host <address>",
-      "address to listen on (0.0.0.0: every interface, in a container)",
+      "address to listen on (0.0.0.0: every interface, only where something else guards it)",
       "127.0.0.1",
     )
     .option("--profile <profile>", PROFILE_HELP)
