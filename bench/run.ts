@@ -50,6 +50,14 @@ const BENCHES: BenchModule[] = [
     },
   },
   {
+    name: "console",
+    async run() {
+      const { runConsoleBench, formatConsoleBench } = await import("./console.js");
+      const result = await runConsoleBench();
+      return { figures: result.figures, table: formatConsoleBench(result) };
+    },
+  },
+  {
     name: "runner",
     async run() {
       const { runRunnerBench, formatRunnerBench } = await import("./runner.js");

@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { DOCKER, K8S, LABELS, RUNNER_APP_LABEL, SPAWNER_HEALTH } from "../services/contracts/names.js";
+import { FLAG_SETTINGS } from "../services/contracts/settings.js";
 import { AppDev } from "./app.js";
 import { Cluster, type ClusterObservation, observeCluster, Scheduler } from "./cluster/index.js";
 import type { StackConfig, StackSecrets } from "./config.js";
@@ -29,11 +30,20 @@ export interface KeeperhubOutputs {
   readonly nextCommands: string[];
   /** http://localhost:<appPort>, with `keeperhub:appCheckoutPath` only. */
   readonly appUrl?: string;
+  /**
+   * Where `khctl console` serves the web console once it is started on the host (nextCommands): the
+   * console reads Docker, minikube and the cluster as `khctl status` does, so it runs beside the stack,
+   * not in it (a container would need the Docker socket, which is root on the host).
+   */
+  readonly consoleUrl: string;
   /** minikube profile only. */
   readonly namespace?: string;
   /** minikube profile only. */
   readonly kubeContext?: string;
 }
+
+/** `khctl console`'s address on the host, at its default port. */
+export const CONSOLE_URL = `http://127.0.0.1:${FLAG_SETTINGS.consolePort.default}`;
 
 /** Commands worth trying after `pulumi up`, for the stack's profile. Pure, for tests and the README. */
 export function nextCommands(config: StackConfig, stack: string): string[] {
@@ -41,6 +51,7 @@ export function nextCommands(config: StackConfig, stack: string): string[] {
   const common = [
     env,
     `npx khctl status --profile ${config.profile}`,
+    `npx khctl console --profile ${config.profile}`,
     "npx khctl workflow create --file examples/http-check.json",
     "npx khctl trigger <workflowId> --wait",
   ];
@@ -180,6 +191,7 @@ export function createKeeperhub(
     awsEndpointUrl: containers.endpoints.host,
     images: images.refs,
     nextCommands: nextCommands(config, stack),
+    consoleUrl: CONSOLE_URL,
     ...(config.appCheckoutPath ? { appUrl: `http://localhost:${config.ports.app}` } : {}),
   };
 

@@ -5,6 +5,11 @@
  * description from here, and a test checks that the terms match the commands. Dependency-free.
  */
 export const COMMAND_LIST = {
+  console: {
+    term: "console [options]",
+    summary:
+      "the web console on http://127.0.0.1:54332: workflows, live executions, step logs, trigger, the DLQ, health",
+  },
   dev: {
     term: "dev [options]",
     summary:

@@ -17,6 +17,7 @@ interface CommandModule {
  * other command, and `khctl --help` loads none. Keep this list sorted; the key is the command's name.
  */
 const COMMANDS: Record<CommandName, () => Promise<CommandModule>> = {
+  console: () => import("./commands/console.js"),
   dev: () => import("./commands/dev.js"),
   dispatch: () => import("./commands/dispatch.js"),
   dlq: () => import("./commands/dlq.js"),

@@ -32,11 +32,6 @@ export function renderTable(head: string[], rows: (string | number | null | unde
   return table.toString();
 }
 
-export function formatDuration(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) return "";
-  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-}
-
 /**
  * A run input (`--input`, WORKFLOW_INPUT): a JSON object; nothing or blank is `{}`. A bad one is refused
  * in one line naming its source: a usage error (exit 2) for a flag, exit 1 for a variable.

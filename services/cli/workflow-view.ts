@@ -1,7 +1,8 @@
+import { formatDuration } from "../core/duration.js";
 import type { Queryable } from "../db/pool.js";
 import { getScheduleForWorkflow, type ScheduleRow } from "../db/schedules.js";
 import type { WorkflowRow } from "../db/workflows.js";
-import { formatDuration, renderTable } from "./shared.js";
+import { renderTable } from "./shared.js";
 
 /** `khctl workflow show`: a workflow, its schedule and its latest runs, as data (`--json`) and as text. */
 

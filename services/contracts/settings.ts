@@ -200,6 +200,9 @@ export const JOB_SETTINGS = {
   },
 } as const satisfies Record<string, NumberSetting>;
 
+/** The web console's port (`khctl dev` and `khctl console`): next to dev's Postgres, SQS and demo API ports. */
+const CONSOLE_PORT = 54_332;
+
 /** Flags of the other commands, with no environment variable. */
 export const FLAG_SETTINGS = {
   devPostgresPort: {
@@ -231,6 +234,26 @@ export const FLAG_SETTINGS = {
     unit: "port",
     zero: "any free port",
     summary: "demo API port on 127.0.0.1 (any free port when it is taken)",
+  },
+  devConsolePort: {
+    flag: "--console-port <port>",
+    default: CONSOLE_PORT,
+    min: 0,
+    max: 65_535,
+    integer: true,
+    unit: "port",
+    zero: "any free port",
+    summary: "web console port on 127.0.0.1 (any free port when it is taken)",
+  },
+  consolePort: {
+    flag: "--port <port>",
+    default: CONSOLE_PORT,
+    min: 0,
+    max: 65_535,
+    integer: true,
+    unit: "port",
+    zero: "any free port",
+    summary: "port to serve the console on (any free port when it is taken)",
   },
   devShutdownTimeoutSeconds: seconds(
     "on Ctrl-C, runs in flight get this long to finish, then are cancelled (a second Ctrl-C cancels them at once)",

@@ -93,6 +93,44 @@ export async function listWorkflows(db: Queryable): Promise<WorkflowSummaryRow[]
   return rows;
 }
 
+/** A workflow for an overview: its schedule, its latest execution and how many it has had. */
+export interface WorkflowOverviewRow extends WorkflowSummaryRow {
+  /** The schedule's runs so far (null without a schedule). */
+  run_count: number | null;
+  /** Every execution of the workflow, manual ones too. */
+  execution_count: number;
+  last_execution_id: string | null;
+  last_execution_status: string | null;
+  last_execution_duration_ms: number | null;
+  last_execution_at: Date | null;
+}
+
+/**
+ * All workflows, newest first, each with its schedule, its latest execution (any trigger) and its number
+ * of executions: the latest through the (workflow_id, created_at) index, the counts in one pass.
+ */
+export async function listWorkflowOverview(db: Queryable): Promise<WorkflowOverviewRow[]> {
+  const { rows } = await db.query<WorkflowOverviewRow>(
+    `WITH counts AS (
+       SELECT workflow_id, count(*)::int AS n FROM workflow_executions GROUP BY workflow_id
+     )
+     SELECT w.*, s.id AS schedule_id, s.cron_expression, s.timezone, s.enabled AS schedule_enabled,
+            s.next_run_at, s.last_run_at, s.last_status, s.run_count,
+            coalesce(c.n, 0) AS execution_count,
+            last.id AS last_execution_id, last.status AS last_execution_status,
+            last.duration_ms AS last_execution_duration_ms, last.created_at AS last_execution_at
+     FROM workflows w
+     LEFT JOIN workflow_schedules s ON s.workflow_id = w.id
+     LEFT JOIN counts c ON c.workflow_id = w.id
+     LEFT JOIN LATERAL (
+       SELECT e.id, e.status, e.duration_ms, e.created_at FROM workflow_executions e
+       WHERE e.workflow_id = w.id ORDER BY e.created_at DESC, e.id DESC LIMIT 1
+     ) last ON true
+     ORDER BY w.created_at DESC, w.id`,
+  );
+  return rows;
+}
+
 /** Workflows whose id or name is `ref` (names need not be unique), oldest first. */
 export async function findWorkflows(db: Queryable, ref: string): Promise<WorkflowRow[]> {
   const { rows } = await db.query<WorkflowRow>(
@@ -229,7 +267,8 @@ export async function deleteWorkflow(pool: Pool, id: string): Promise<{ executio
   });
 }
 
-async function databaseNow(db: Queryable): Promise<Date> {
+/** The database's clock: what schedules and updated_at are compared with, never this machine's. */
+export async function databaseNow(db: Queryable): Promise<Date> {
   const { rows } = await db.query<{ now: Date }>("SELECT now() AS now");
   return (rows[0] as { now: Date }).now;
 }

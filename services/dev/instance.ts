@@ -17,7 +17,14 @@ export interface DevConnection {
   readonly awsEndpointUrl: string;
   readonly awsRegion: string;
   readonly demoApi: string;
-  readonly ports: { readonly postgres: number; readonly sqs: number; readonly demoApi: number };
+  /** The web console's URL (not with --demo). */
+  readonly console?: string;
+  readonly ports: {
+    readonly postgres: number;
+    readonly sqs: number;
+    readonly demoApi: number;
+    readonly console?: number;
+  };
 }
 
 export interface DevHeartbeat {
@@ -47,11 +54,11 @@ export class DataDirInUseError extends Error {
   }
 }
 
-/** `pid 1234, postgres 54329, sqs 54330, demo API 54331` (ports once known). */
+/** `pid 1234, postgres 54329, sqs 54330, demo API 54331, console 54332` (ports once known). */
 export function describeInstance(state: DevState): string {
   const ports = state.connection?.ports;
   const known = ports
-    ? `, postgres ${ports.postgres}, sqs ${ports.sqs}, demo API ${ports.demoApi}`
+    ? `, postgres ${ports.postgres}, sqs ${ports.sqs}, demo API ${ports.demoApi}${ports.console ? `, console ${ports.console}` : ""}`
     : ", starting";
   return `pid ${state.pid}${known}`;
 }

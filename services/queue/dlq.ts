@@ -19,14 +19,16 @@ export interface DeadLetter {
 /** How long listed messages stay hidden while we page through the DLQ, seconds; they are released after. */
 const PEEK_VISIBILITY_SECONDS = 30;
 
+/** Receives up to `max` messages (hidden for `visibility` seconds), or until one satisfies `enough`. */
 async function receiveUpTo(
   sqs: SQSClient,
   queueUrl: string,
   max: number,
   visibility: number,
+  enough: (message: Message) => boolean = () => false,
 ): Promise<Message[]> {
   const messages: Message[] = [];
-  while (messages.length < max) {
+  while (messages.length < max && !messages.some(enough)) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
@@ -52,13 +54,12 @@ const toDeadLetter = (message: Message): DeadLetter => ({
     : null,
 });
 
-/** Lists up to `max` DLQ messages without removing them (they are made visible again at once). */
-export async function listDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50): Promise<DeadLetter[]> {
-  const messages = await receiveUpTo(sqs, dlqUrl, max, PEEK_VISIBILITY_SECONDS);
+/** Makes received messages visible again at once (they were only looked at). */
+async function release(sqs: SQSClient, queueUrl: string, messages: readonly Message[]): Promise<void> {
   for (let start = 0; start < messages.length; start += 10) {
     await sqs.send(
       new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: dlqUrl,
+        QueueUrl: queueUrl,
         Entries: messages.slice(start, start + 10).map((message, index) => ({
           Id: String(index),
           ReceiptHandle: message.ReceiptHandle,
@@ -67,7 +68,25 @@ export async function listDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50):
       }),
     );
   }
+}
+
+/** Lists up to `max` DLQ messages without removing them (they are made visible again at once). */
+export async function listDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50): Promise<DeadLetter[]> {
+  const messages = await receiveUpTo(sqs, dlqUrl, max, PEEK_VISIBILITY_SECONDS);
+  await release(sqs, dlqUrl, messages);
   return messages.map(toDeadLetter);
+}
+
+/** Sends one message back to the queue (body and attributes unchanged), then deletes it from the DLQ. */
+async function moveBack(sqs: SQSClient, message: Message, dlqUrl: string, queueUrl: string): Promise<void> {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: message.Body ?? "",
+      ...(message.MessageAttributes ? { MessageAttributes: message.MessageAttributes } : {}),
+    }),
+  );
+  await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: message.ReceiptHandle }));
 }
 
 /** Ids of the executions whose messages sit in the DLQ (the first `max` messages, peeked, not removed). */
@@ -99,17 +118,36 @@ export async function redriveDeadLetters(
     const batch = await receiveUpTo(sqs, dlqUrl, Math.min(10, max - moved.length), PEEK_VISIBILITY_SECONDS);
     if (batch.length === 0) break;
     for (const message of batch) {
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: queueUrl,
-          MessageBody: message.Body ?? "",
-          ...(message.MessageAttributes ? { MessageAttributes: message.MessageAttributes } : {}),
-        }),
-      );
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: message.ReceiptHandle }));
+      await moveBack(sqs, message, dlqUrl, queueUrl);
       moved.push(message.MessageId ?? "");
     }
     if (moved.length >= max) break;
   }
   return moved;
+}
+
+/**
+ * Moves the DLQ message `messageId` back to the queue, as redriveDeadLetters does: looks through up to
+ * `max` messages for it (the others are made visible again at once). False when it is not there (moved or
+ * redriven meanwhile, or past the first `max`).
+ */
+export async function redriveDeadLetter(
+  sqs: SQSClient,
+  dlqUrl: string,
+  queueUrl: string,
+  messageId: string,
+  max = 1000,
+): Promise<boolean> {
+  const seen = await receiveUpTo(sqs, dlqUrl, max, PEEK_VISIBILITY_SECONDS, (m) => m.MessageId === messageId);
+  const wanted = seen.find((message) => message.MessageId === messageId);
+  try {
+    if (wanted) await moveBack(sqs, wanted, dlqUrl, queueUrl);
+  } finally {
+    await release(
+      sqs,
+      dlqUrl,
+      seen.filter((message) => message !== wanted),
+    );
+  }
+  return wanted !== undefined;
 }

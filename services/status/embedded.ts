@@ -32,7 +32,12 @@ export function devPart(dev: DevState | null, dataDir: string, now: Date = new D
     }`,
     lines: [
       `data     ${dev.dataDir}`,
-      ...(ports ? [`ports    postgres ${ports.postgres}, sqs ${ports.sqs}, demo API ${ports.demoApi}`] : []),
+      ...(ports
+        ? [
+            `ports    postgres ${ports.postgres}, sqs ${ports.sqs}, demo API ${ports.demoApi}${ports.console ? `, console ${ports.console}` : ""}`,
+          ]
+        : []),
+      ...(dev.connection?.console ? [`console  ${dev.connection.console}`] : []),
     ],
     data: dev,
   };

@@ -38,7 +38,7 @@ async function processesUsing(dir: string): Promise<string[]> {
 
 function startDev(dataDir: string, extra: string[] = []) {
   return spawnCli(
-    ["dev", "--port", "0", "--sqs-port", "0", "--demo-api-port", "0", ...extra],
+    ["dev", "--port", "0", "--sqs-port", "0", "--demo-api-port", "0", "--console-port", "0", ...extra],
     {
       KH_DATA_DIR: dataDir,
       KH_DEV_DETACH: "1",

@@ -17,7 +17,7 @@ import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
 const dataDir = await createTempDir("kh-dev");
 /** Any free port for each of dev's servers: never the stable defaults a user's npm start may hold. */
-const FREE_PORTS = ["--port", "0", "--sqs-port", "0", "--demo-api-port", "0"];
+const FREE_PORTS = ["--port", "0", "--sqs-port", "0", "--console-port", "0", "--demo-api-port", "0"];
 
 /** Processes whose command line mentions the dir: a Postgres left running would show up here. */
 async function processesUsing(dir: string): Promise<string[]> {
@@ -79,7 +79,7 @@ describe("khctl dev running, and a second terminal", () => {
       await once(blocker, "listening");
       const taken = (blocker.address() as net.AddressInfo).port;
       const dev = spawnCli(
-        ["dev", ...FREE_PORTS.slice(0, 4), "--demo-api-port", String(taken), "--interval", "1"],
+        ["dev", ...FREE_PORTS.slice(0, 6), "--demo-api-port", String(taken), "--interval", "1"],
         { ...secondTerminal },
       );
       try {
@@ -88,8 +88,17 @@ describe("khctl dev running, and a second terminal", () => {
         expect(banner).not.toContain("seeded just now");
         expect(banner).toContain(`notice     demo API: port ${taken} is taken; using `);
         const state = JSON.parse(await readFile(path.join(dataDir, DEV_STATE_FILE), "utf8")) as DevState;
-        const { postgres, sqs, demoApi } = state.connection?.ports ?? {};
-        const holder = `pid ${state.pid}, postgres ${postgres}, sqs ${sqs}, demo API ${demoApi}`;
+        const { postgres, sqs, demoApi, console: consolePort } = state.connection?.ports ?? {};
+        const holder = `pid ${state.pid}, postgres ${postgres}, sqs ${sqs}, demo API ${demoApi}, console ${consolePort}`;
+        // The banner names the web console, which serves this dev's pipeline (its health: this dev's status).
+        const consoleUrl = `http://127.0.0.1:${consolePort}`;
+        expect(banner).toContain(`  console    ${consoleUrl}  (`);
+        expect(state.connection?.console).toBe(consoleUrl);
+        // Its first heartbeat is written just after the banner.
+        await until("the console's health page showing every part up", async () => {
+          const health = await fetch(`${consoleUrl}/health`);
+          return health.status === 200 && (await health.text()).includes("Every required part is up.");
+        });
 
         // One dev per data dir: a second one and --reset are refused, naming the running one.
         const second = await spawnCli(["dev", ...FREE_PORTS], secondTerminal).result;
@@ -109,6 +118,22 @@ describe("khctl dev running, and a second terminal", () => {
         expect(triggered.code).toBe(0);
         expect(triggered.stderr).toContain(`khctl: using khctl dev on ${dataDir} (${holder})\n`);
         expect(triggered.stdout).toMatch(/Status\s+success/);
+        // khctl console in a second terminal finds this dev too, and serves its workflows.
+        const web = spawnCli(["console", "--port", "0"], secondTerminal);
+        try {
+          await web.waitForOutput("Ctrl-C stops it.");
+          const url = /KeeperHub console: (http:\/\/127\.0\.0\.1:\d+) {2}\(khctl dev on /.exec(
+            web.output("stdout"),
+          )?.[1];
+          expect(url, web.output()).toBeDefined();
+          expect(await (await fetch(`${url}/workflows`)).text()).toContain("Manual: say hello");
+        } finally {
+          web.kill("SIGINT");
+        }
+        const webResult = await within(web.result, 10_000, "khctl console stopping after SIGINT");
+        expect(webResult.code).toBe(0);
+        expect(webResult.stderr).toContain(`khctl: using khctl dev on ${dataDir}`);
+
         const status = await spawnCli(["status", "--json"], secondTerminal).result;
         expect(status.code).toBe(0);
         const report = JSON.parse(status.stdout);
@@ -172,6 +197,16 @@ describe("khctl dev running, and a second terminal", () => {
     },
     scaled(120_000),
   );
+
+  it("console with no dev running and no DATABASE_URL: one line saying what to do, exit 1", async () => {
+    const empty = path.join(dataDir, "no-console");
+    await mkdir(empty);
+    const result = await spawnCli(["console"], { ...secondTerminal, KH_DATA_DIR: empty }).result;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "khctl: DATABASE_URL is not set and no khctl dev runs in this checkout: start one (npm start), or export DATABASE_URL=$(pulumi stack output databaseUrl --show-secrets)\n",
+    );
+  });
 
   it("status --profile embedded with no dev running: the dev part is down, exit 1", async () => {
     const empty = path.join(dataDir, "none");

@@ -480,5 +480,8 @@ describe("stack hybrid: outputs", () => {
     expect(run.outputs).not.toHaveProperty("appUrl");
     expect(Object.values(run.outputs).filter((value) => value === undefined)).toEqual([]);
     expect((run.outputs.nextCommands as string[]).join("\n")).toMatch(/khctl status --profile minikube/);
+    // The console runs on the host (it reads the cluster through the kubeconfig, for the runner pods).
+    expect(run.outputs.nextCommands).toContain("npx khctl console --profile minikube");
+    expect(run.outputs.consoleUrl).toBe("http://127.0.0.1:54332");
   });
 });

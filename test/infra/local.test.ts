@@ -247,8 +247,18 @@ describe("stack local: secrets", () => {
         "awsEndpointUrl",
         "images",
         "nextCommands",
+        "consoleUrl",
       ].sort(),
     );
     expect(Object.values(run.outputs).filter((value) => value === undefined)).toEqual([]);
+  });
+
+  it("says how to open the web console: khctl console on the host, with the stack's settings, at 54332", () => {
+    expect(run.outputs.consoleUrl).toBe("http://127.0.0.1:54332");
+    const commands = run.outputs.nextCommands as string[];
+    const exports = commands.findIndex((c) => c.startsWith("export DATABASE_URL="));
+    const consoleCommand = commands.indexOf("npx khctl console --profile dev");
+    expect(exports).toBeGreaterThanOrEqual(0);
+    expect(consoleCommand).toBeGreaterThan(exports);
   });
 });

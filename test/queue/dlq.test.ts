@@ -37,4 +37,34 @@ describe("khctl dlq", () => {
       process.env = previous;
     }
   });
+
+  it("redrive --message moves that one message only; the others stay in the DLQ, visible", async () => {
+    const { queueUrl, deadLetterQueueUrl, env } = await testSqs.createQueues();
+    const ids: string[] = [];
+    for (const body of ["one", "two", "three"]) {
+      const sent = await testSqs.sqs.send(
+        new SendMessageCommand({ QueueUrl: deadLetterQueueUrl, MessageBody: body }),
+      );
+      ids.push(sent.MessageId as string);
+    }
+    const previous = { ...process.env };
+    Object.assign(process.env, env);
+    try {
+      const moved = await runCliInProcess(["dlq", "redrive", "--message", ids[1] as string, "--json"]);
+      expect(moved.stderr).toBe("");
+      expect(JSON.parse(moved.stdout)).toEqual({ moved: [ids[1]] });
+      const left = JSON.parse((await runCliInProcess(["dlq", "list", "--json"])).stdout);
+      expect(left.map((l: { body: string }) => l.body).sort()).toEqual(["one", "three"]);
+      expect((await getQueueStats(testSqs.sqs, deadLetterQueueUrl)).visible).toBe(2);
+      const queued = await getQueueStats(testSqs.sqs, queueUrl);
+      expect(queued.visible).toBe(1);
+
+      const again = await runCliInProcess(["dlq", "redrive", "--message", ids[1] as string]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toMatch(/is not in the dead-letter queue/);
+      expect((await getQueueStats(testSqs.sqs, deadLetterQueueUrl)).visible).toBe(2);
+    } finally {
+      process.env = previous;
+    }
+  });
 });

@@ -3,17 +3,19 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Command } from "commander";
-import { DLQ_NAME, QUEUE_NAME } from "../../contracts/names.js";
+import { type RunningConsole, startConsole } from "../../console/server.js";
+import { DEFAULT_NAMESPACE, DLQ_NAME, QUEUE_NAME, SERVICE_DEFAULTS } from "../../contracts/names.js";
 import { DISPATCHER_SETTINGS, EXECUTOR_SETTINGS, FLAG_SETTINGS } from "../../contracts/settings.js";
 import { errorMessage } from "../../core/errors.js";
 import { handleStopSignals, type Stoppable } from "../../core/lifecycle.js";
-import { createLogger } from "../../core/logger.js";
+import { createLogger, type Logger } from "../../core/logger.js";
 import { dataBaseDir, defaultDataDir } from "../../dev/data-dir.js";
 import { runDetachedWorker, shouldDetach, superviseWorker } from "../../dev/detach.js";
 import { type DevRun, runDemo, runDev } from "../../dev/dev.js";
 import { type DevEnvironment, startDevEnvironment } from "../../dev/environment.js";
-import { DataDirInUseError, type DevLock } from "../../dev/instance.js";
+import { DataDirInUseError, type DevLock, findRunningDev } from "../../dev/instance.js";
 import { MANUAL_EXAMPLE, SCHEDULED_EXAMPLE } from "../../dev/seed.js";
+import { collectStatus, type StatusOptions } from "../../status/report.js";
 import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
@@ -35,15 +37,22 @@ const PORT_SETTINGS = {
   postgres: FLAG_SETTINGS.devPostgresPort,
   sqs: FLAG_SETTINGS.devSqsPort,
   demoApi: FLAG_SETTINGS.devDemoApiPort,
+  console: FLAG_SETTINGS.devConsolePort,
 };
 /** How often a running dev rewrites its heartbeat in dev.json (khctl status reads it), ms. */
 const HEARTBEAT_MS = 5_000;
 
-function banner(environment: DevEnvironment, intervalSeconds: number, concurrency: number): string {
+function banner(
+  environment: DevEnvironment,
+  web: RunningConsole | undefined,
+  intervalSeconds: number,
+  concurrency: number,
+): string {
   const { seed, env } = environment;
   const lines = [
     "KeeperHub dev: the scheduling pipeline on this machine (embedded Postgres, fauxqs SQS emulator)",
     "",
+    ...(web ? [`  console    ${web.url}  (workflows, live runs, step logs, the DLQ, health)`] : []),
     `  data       ${environment.clusterDir}  (kept across runs; --reset starts fresh)`,
     `  database   ${environment.databaseUrl}`,
     `  sqs        ${environment.sqsEndpoint}  (${QUEUE_NAME}, ${DLQ_NAME}; in memory)`,
@@ -57,7 +66,9 @@ function banner(environment: DevEnvironment, intervalSeconds: number, concurrenc
       `  recovered  ${environment.recovered.interrupted} run(s) interrupted by the last stop (recorded as error), ${environment.recovered.requeued} pending run(s) re-queued`,
     );
   }
-  for (const notice of environment.notices) lines.push(`  notice     ${notice}`);
+  for (const notice of [...environment.notices, ...(web?.notices ?? [])]) {
+    lines.push(`  notice     ${notice}`);
+  }
   lines.push(
     "",
     "In another terminal of this checkout, khctl finds this instance by itself:",
@@ -84,8 +95,8 @@ naming the running one. --demo alone runs on a throw-away data dir and free port
 npm start runs. Reset: khctl dev --reset (or delete that folder). The queue lives in memory: pending
 runs are re-queued at the next start, and runs cut off by a stop are recorded as error ("interrupted").
 
-Ports (127.0.0.1 only): Postgres ${PORT_SETTINGS.postgres.default}, SQS ${PORT_SETTINGS.sqs.default}, demo API ${PORT_SETTINGS.demoApi.default}; one that is taken falls back to a free
-port, with a notice. While dev runs, <data dir>/dev.json holds its connection settings: every khctl
+Ports (127.0.0.1 only): Postgres ${PORT_SETTINGS.postgres.default}, SQS ${PORT_SETTINGS.sqs.default}, demo API ${PORT_SETTINGS.demoApi.default}, web console ${PORT_SETTINGS.console.default} (not
+with --demo); one that is taken falls back to a free port, with a notice. While dev runs, <data dir>/dev.json holds its connection settings: every khctl
 command of this checkout run without DATABASE_URL, SQS_QUEUE_URL and AWS_ENDPOINT_URL uses it, and says so.
 
 Environment: KH_DATA_DIR (see above); LOG_LEVEL (default warn here: the output is the run lines).
@@ -108,6 +119,7 @@ export function register(program: Command): void {
     .addOption(settingOption(PORT_SETTINGS.postgres))
     .addOption(settingOption(PORT_SETTINGS.sqs))
     .addOption(settingOption(PORT_SETTINGS.demoApi))
+    .addOption(settingOption(PORT_SETTINGS.console))
     .addOption(settingOption(DEV_SETTINGS.intervalSeconds))
     .addOption(settingOption(DEV_SETTINGS.concurrency))
     .addOption(settingOption(DEV_SETTINGS.shutdownTimeoutSeconds))
@@ -124,7 +136,10 @@ export function register(program: Command): void {
 }
 
 /** The ports to ask for: the flags given; else, for the demo, any free ones; else the stable defaults. */
-function wantedPorts(self: Command, demo: boolean): { postgres?: number; sqs?: number; demoApi?: number } {
+function wantedPorts(
+  self: Command,
+  demo: boolean,
+): { postgres?: number; sqs?: number; demoApi?: number; console?: number } {
   const values = commandSettings(self, PORT_SETTINGS);
   const given = (key: keyof typeof PORT_SETTINGS, option: string) =>
     self.getOptionValueSource(option) === "cli" ? values[key] : demo ? 0 : undefined;
@@ -132,6 +147,7 @@ function wantedPorts(self: Command, demo: boolean): { postgres?: number; sqs?: n
     postgres: given("postgres", "port"),
     sqs: given("sqs", "sqsPort"),
     demoApi: given("demoApi", "demoApiPort"),
+    console: given("console", "consolePort"),
   };
 }
 
@@ -152,6 +168,7 @@ async function dev(flags: DevFlags, self: Command): Promise<void> {
     flags.demo && !flags.dataDir ? await mkdtemp(path.join(os.tmpdir(), "kh-demo-")) : undefined;
   const dataDir = path.resolve(throwaway ?? flags.dataDir ?? defaultDataDir());
   let environment: DevEnvironment | undefined;
+  let webConsole: RunningConsole | undefined;
   try {
     try {
       environment = await startDevEnvironment({
@@ -166,14 +183,16 @@ async function dev(flags: DevFlags, self: Command): Promise<void> {
       throw new CliError(`could not start the embedded environment: ${errorMessage(error)}`);
     }
     const legacy = legacyDataNotice(dataDir, environment.seed.created, flags);
+    webConsole = flags.demo ? undefined : await startDevConsole(environment, ports.console, logger);
     console.log(
       banner(
         legacy ? { ...environment, notices: [...environment.notices, legacy] } : environment,
+        webConsole,
         intervalSeconds,
         concurrency,
       ),
     );
-    await publishConnection(environment);
+    await publishConnection(environment, webConsole);
     if (session.stopRequested.aborted) return;
     if (flags.demo) {
       const result = await runDemo(environment, { logger, concurrency, signal: session.stopRequested });
@@ -190,6 +209,7 @@ async function dev(flags: DevFlags, self: Command): Promise<void> {
       clearInterval(heartbeat);
     }
   } finally {
+    await webConsole?.stop();
     await environment?.stop();
     if (throwaway) await rm(throwaway, { recursive: true, force: true });
     signals.dispose();
@@ -226,7 +246,37 @@ function legacyDataNotice(dataDir: string, seeded: boolean, flags: DevFlags): st
   return `an earlier khctl dev kept its data in ${base}; to use it: KH_DATA_DIR=${base} npm start`;
 }
 
-async function publishConnection(environment: DevEnvironment): Promise<void> {
+/** The web console on dev's own pool and queue; its health page is `khctl status` of this dev. */
+async function startDevConsole(
+  environment: DevEnvironment,
+  port: number | undefined,
+  logger: Logger,
+): Promise<RunningConsole> {
+  const { dataDir } = environment;
+  const statusOptions: StatusOptions = {
+    profile: "embedded",
+    minikubeProfile: "minikube",
+    kubeContext: undefined,
+    namespace: DEFAULT_NAMESPACE,
+    databaseUrl: environment.databaseUrl,
+    queueUrl: environment.queueUrl,
+    sqs: { endpoint: environment.sqsEndpoint, region: SERVICE_DEFAULTS.awsRegion },
+  };
+  return startConsole(
+    {
+      pool: environment.pool,
+      sqs: environment.sqs,
+      queueUrl: environment.queueUrl,
+      health: async () =>
+        collectStatus({ ...statusOptions, dev: { dataDir, state: await findRunningDev(dataDir) } }),
+      logger,
+      pipeline: `khctl dev on ${dataDir}`,
+    },
+    { ...(port === undefined ? {} : { port }) },
+  );
+}
+
+async function publishConnection(environment: DevEnvironment, webConsole?: RunningConsole): Promise<void> {
   const { env } = environment;
   await environment.lock.publish({
     state: "running",
@@ -236,7 +286,8 @@ async function publishConnection(environment: DevEnvironment): Promise<void> {
       awsEndpointUrl: env.AWS_ENDPOINT_URL as string,
       awsRegion: env.AWS_REGION as string,
       demoApi: environment.demoBase,
-      ports: environment.ports,
+      ...(webConsole ? { console: webConsole.url } : {}),
+      ports: { ...environment.ports, ...(webConsole ? { console: webConsole.port } : {}) },
     },
   });
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadQueueConfig } from "../../core/config.js";
 import { createSqsClient } from "../../queue/client.js";
-import { listDeadLetters, redriveDeadLetters } from "../../queue/dlq.js";
+import { listDeadLetters, redriveDeadLetter, redriveDeadLetters } from "../../queue/dlq.js";
 import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { COMMAND_LIST } from "../command-list.js";
 import { envHelp, queueLine, SQS_CONNECTION } from "../env-help.js";
@@ -61,20 +61,35 @@ export function register(program: Command): void {
     .command("redrive")
     .description("move messages from the DLQ back to the queue, to be handled again (after a fix)")
     .addOption(settingOption(FLAG_SETTINGS.dlqRedriveMax))
+    .option("--message <messageId>", "only this message (its id, as `khctl dlq list` shows it)")
     .option("--json", "print {moved: [messageId…]} as JSON")
     .addHelpText(
       "after",
       `${HELP}
 
+--message moves one message: the DLQ is looked through (up to --max messages) for it.
 Each message is sent to the queue before it is deleted from the DLQ: an interruption can duplicate one,
 never lose one (the runner's claim makes a duplicate harmless).`,
     )
-    .action(async (flags: { json?: boolean }, self: Command) => {
+    .action(async (flags: { json?: boolean; message?: string }, self: Command) => {
       const { max } = commandSettings(self, { max: FLAG_SETTINGS.dlqRedriveMax });
       await withDeadLetterQueue(async (sqs, queueUrl, dlqUrl) => {
-        const moved = await redriveDeadLetters(sqs, dlqUrl, queueUrl, max);
+        const moved = flags.message
+          ? await redriveOne(sqs, dlqUrl, queueUrl, flags.message, max)
+          : await redriveDeadLetters(sqs, dlqUrl, queueUrl, max);
         if (flags.json) printJson({ moved });
         else console.log(`Moved ${moved.length} message(s) back to the queue.`);
       });
     });
+}
+
+async function redriveOne(
+  sqs: ReturnType<typeof createSqsClient>,
+  dlqUrl: string,
+  queueUrl: string,
+  messageId: string,
+  max: number,
+): Promise<string[]> {
+  if (await redriveDeadLetter(sqs, dlqUrl, queueUrl, messageId, max)) return [messageId];
+  throw new CliError(`message ${messageId} is not in the dead-letter queue (khctl dlq list shows what is)`);
 }

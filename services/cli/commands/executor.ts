@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { ENV } from "../../contracts/names.js";
 import { EXECUTOR_SETTINGS, RUNNER_SETTINGS, STALE_RUN_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
+import { formatDuration } from "../../core/duration.js";
 import { runUntilStopped } from "../../core/lifecycle.js";
 import { createLogger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
@@ -21,7 +22,6 @@ import {
   SQS_CONNECTION,
 } from "../env-help.js";
 import { addSettingOptions, commandSettings } from "../settings.js";
-import { formatDuration } from "../shared.js";
 
 const HELP = `${envHelp(
   [

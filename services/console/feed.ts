@@ -1,0 +1,117 @@
+import type { ServerResponse } from "node:http";
+import { EXECUTION_STATUSES } from "../contracts/names.js";
+import { sleep } from "../core/backoff.js";
+import { errorMessage } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import { type ExecutionFilter, listChangedExecutions } from "../db/execution-list.js";
+import type { Queryable } from "../db/pool.js";
+import { databaseNow } from "../db/workflows.js";
+import { executionRow } from "./pages/executions.js";
+
+/**
+ * The live list: a server-sent event stream of the executions that appear or change, each as the row the
+ * list shows. Each stream asks the database every `intervalMs` for rows changed since its last answer;
+ * updated_at is the writing transaction's start, so it asks with OVERLAP_MS to spare and drops the
+ * (id, updated_at) pairs it has sent. Polling, not LISTEN: it works through any pooler, and a console has
+ * a few tabs open at most.
+ */
+
+/** How far back each poll looks again, ms: longer than any transaction that changes an execution. */
+const OVERLAP_MS = 5_000;
+/** A comment line this often keeps proxies and the browser from closing an idle stream, ms. */
+const KEEPALIVE_MS = 15_000;
+
+export interface FeedOptions {
+  readonly pool: Queryable;
+  /** workflow, status, id: the list's filter; since: the database time the page was read at. */
+  readonly search: URLSearchParams;
+  readonly intervalMs: number;
+  readonly logger: Logger;
+  /** Ends the stream (the console stops). */
+  readonly signal: AbortSignal;
+  readonly headers: Record<string, string>;
+}
+
+/** What an event carries: the row, and whether it (still) matches the list's status filter. */
+export interface ExecutionChange {
+  readonly id: string;
+  /** Where the row goes in a list ordered newest first: created_at to the microsecond, then the id. */
+  readonly order: string;
+  readonly status: string;
+  readonly matches: boolean;
+  readonly html: string;
+}
+
+export async function streamExecutionChanges(response: ServerResponse, options: FeedOptions): Promise<void> {
+  const { search } = options;
+  const filter: ExecutionFilter = {
+    ...(search.get("workflow") ? { workflowId: search.get("workflow") as string } : {}),
+    ...(search.get("id") ? { id: search.get("id") as string } : {}),
+  };
+  const status = search.get("status");
+  const wantedStatus = (EXECUTION_STATUSES as readonly string[]).includes(status ?? "") ? status : null;
+  const asked = Date.parse(search.get("since") ?? "");
+  let since = Number.isFinite(asked) ? new Date(asked) : await databaseNow(options.pool);
+  const sent = new Map<string, number>();
+
+  response.writeHead(200, {
+    ...options.headers,
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-store",
+    connection: "keep-alive",
+  });
+  response.write("retry: 2000\n\n");
+  const ended = new AbortController();
+  const end = () => ended.abort();
+  // The response's close: the browser went away (or the stream ended); the request's says less since Node 16.
+  response.on("close", end);
+  options.signal.addEventListener("abort", end, { once: true });
+  let lastWrite = Date.now();
+  let failing = false;
+
+  const poll = async () => {
+    const polledAt = await databaseNow(options.pool);
+    const rows = await listChangedExecutions(options.pool, filter, new Date(since.getTime() - OVERLAP_MS));
+    for (const row of rows) {
+      const version = row.updated_at.getTime();
+      if (sent.get(row.id) === version) continue;
+      sent.set(row.id, version);
+      const change: ExecutionChange = {
+        id: row.id,
+        order: `${row.created_at_exact} ${row.id}`,
+        status: row.status,
+        matches: wantedStatus === null || row.status === wantedStatus,
+        html: executionRow(row).text,
+      };
+      response.write(`event: execution\ndata: ${JSON.stringify(change)}\n\n`);
+      lastWrite = Date.now();
+    }
+    // A full answer may have more: go on from its last change, else from when this poll began.
+    const last = rows[rows.length - 1];
+    since = rows.length >= 200 && last ? last.updated_at : polledAt;
+    for (const [id, version] of sent) if (version < since.getTime() - 2 * OVERLAP_MS) sent.delete(id);
+  };
+
+  try {
+    while (!ended.signal.aborted) {
+      try {
+        await poll();
+        failing = false;
+      } catch (error) {
+        // Once per outage, not once a second; the stream goes on and catches up when the database is back.
+        if (!failing)
+          options.logger.warn({ err: errorMessage(error) }, "console: the live list cannot read changes");
+        failing = true;
+      }
+      if (Date.now() - lastWrite > KEEPALIVE_MS) {
+        response.write(": keep-alive\n\n");
+        lastWrite = Date.now();
+      }
+      await sleep(options.intervalMs, ended.signal);
+    }
+  } finally {
+    response.off("close", end);
+    options.signal.removeEventListener("abort", end);
+    response.end();
+  }
+}

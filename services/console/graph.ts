@@ -1,0 +1,92 @@
+import { type Html, html } from "./html.js";
+
+/**
+ * A workflow's graph as SVG, each node coloured by its step's status in one execution (and named by it:
+ * the word is drawn under the label, so colour is never the only sign). Nodes are laid out in columns by
+ * their longest path from a root, left to right, in the order the definition lists them. Pure.
+ */
+
+export interface GraphNode {
+  readonly id: string;
+  readonly label: string;
+  /** The step's status in this execution; undefined when it did not run (yet). */
+  readonly status?: string;
+}
+export interface GraphEdge {
+  readonly source: string;
+  readonly target: string;
+}
+
+const NODE = { width: 168, height: 50 };
+const GAP = { x: 56, y: 18 };
+const PAD = 8;
+
+/** Column of each node: its longest path from a node without parents (cycles, which validation refuses, end at 0). */
+export function columnsOf(nodes: readonly GraphNode[], edges: readonly GraphEdge[]): Map<string, number> {
+  const ids = new Set(nodes.map((n) => n.id));
+  const parents = new Map<string, string[]>(nodes.map((n) => [n.id, []]));
+  for (const e of edges) if (ids.has(e.source) && ids.has(e.target)) parents.get(e.target)?.push(e.source);
+  const column = new Map<string, number>();
+  const visiting = new Set<string>();
+  const depth = (id: string): number => {
+    const known = column.get(id);
+    if (known !== undefined) return known;
+    if (visiting.has(id)) return 0;
+    visiting.add(id);
+    const value = Math.max(-1, ...(parents.get(id) ?? []).map(depth)) + 1;
+    visiting.delete(id);
+    column.set(id, value);
+    return value;
+  };
+  for (const node of nodes) depth(node.id);
+  return column;
+}
+
+const shorten = (text: string, max = 22) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+export function renderGraph(nodes: readonly GraphNode[], edges: readonly GraphEdge[], title: string): Html {
+  if (nodes.length === 0) return html``;
+  const columns = columnsOf(nodes, edges);
+  const rowsUsed = new Map<number, number>();
+  const place = new Map<string, { x: number; y: number }>();
+  for (const node of nodes) {
+    const column = columns.get(node.id) ?? 0;
+    const row = rowsUsed.get(column) ?? 0;
+    rowsUsed.set(column, row + 1);
+    place.set(node.id, {
+      x: PAD + column * (NODE.width + GAP.x),
+      y: PAD + row * (NODE.height + GAP.y),
+    });
+  }
+  const width = PAD * 2 + (Math.max(...columns.values()) + 1) * (NODE.width + GAP.x) - GAP.x;
+  const height = PAD * 2 + Math.max(...rowsUsed.values()) * (NODE.height + GAP.y) - GAP.y;
+  const lines = edges.flatMap((edge) => {
+    const from = place.get(edge.source);
+    const to = place.get(edge.target);
+    if (!from || !to) return [];
+    const [x1, y1] = [from.x + NODE.width, from.y + NODE.height / 2];
+    const [x2, y2] = [to.x, to.y + NODE.height / 2];
+    const bend = Math.max(20, (x2 - x1) / 2);
+    return [
+      html`<path class="edge" d="M${x1} ${y1} C${x1 + bend} ${y1} ${x2 - bend} ${y2} ${x2 - 6} ${y2}" marker-end="url(#arrow)"/>`,
+    ];
+  });
+  const boxes = nodes.map((node) => {
+    const at = place.get(node.id) as { x: number; y: number };
+    const status = node.status ?? "not run";
+    return html`<g class="node step-${status.replace(/[^a-z]/g, "")}" data-node="${node.id}">
+<title>${node.label} (${node.id}): ${status}</title>
+<rect x="${at.x}" y="${at.y}" width="${NODE.width}" height="${NODE.height}" rx="6"/>
+<text x="${at.x + 10}" y="${at.y + 20}" class="label">${shorten(node.label)}</text>
+<text x="${at.x + 10}" y="${at.y + 38}" class="state">${status}</text>
+</g>`;
+  });
+  return html`<figure class="graph">
+<svg viewBox="0 0 ${width} ${height}" width="${width}" role="img" aria-label="${title}">
+<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0 L10 5 L0 10 z"/></marker></defs>
+${lines}
+${boxes}
+</svg>
+<figcaption>${title}</figcaption>
+</figure>`;
+}

@@ -1,0 +1,348 @@
+import http from "node:http";
+import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runnerPodLookup } from "../../services/console/pods.js";
+import { buildJobTemplate } from "../../services/contracts/job-template.js";
+import { recordStepEnd, recordStepStart } from "../../services/db/execution-logs.js";
+import { createExecution, getExecution, recordJobName } from "../../services/db/executions.js";
+import { getScheduleForWorkflow } from "../../services/db/schedules.js";
+import { createWorkflow, getWorkflow } from "../../services/db/workflows.js";
+import { getQueueStats } from "../../services/queue/stats.js";
+import { nextSlotAfter } from "../../services/scheduling/cron.js";
+import { createKubeApi } from "../../services/spawner/kube.js";
+import { validateWorkflow } from "../../services/workflow/definition.js";
+import { createTestDatabase } from "../helpers/database.js";
+import { startK8sApiServer } from "../helpers/k8s-api-server.js";
+import { createTestSqs } from "../helpers/sqs.js";
+import { within } from "../helpers/wait.js";
+import { testKubernetesConfig } from "../spawner/fixtures.js";
+import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
+import { formToken, postAsPage, request, startTestConsole } from "./fixtures.js";
+
+const db = await createTestDatabase();
+const testSqs = await createTestSqs();
+const queues = await testSqs.createQueues();
+const PAGE_SIZE = 20;
+const web = await startTestConsole(db, testSqs, queues, { pageSize: PAGE_SIZE });
+const base = web.url;
+
+async function storeWorkflow(name: string, cron?: string, timezone = "UTC"): Promise<string> {
+  const definition = validateWorkflow(
+    workflow(
+      [
+        trigger(
+          "t",
+          cron ? { triggerType: "Schedule", scheduleCron: cron, scheduleTimezone: timezone } : undefined,
+        ),
+        action("a", "Condition", { condition: "1 === 1" }, { label: "Check" }),
+        action("b", "Condition", { condition: "2 === 2" }, { label: "Then" }),
+      ],
+      edges("t->a", "a->b"),
+      name,
+    ),
+  );
+  const { workflow: row } = await createWorkflow(db.pool, {
+    definition,
+    ...(cron ? { schedule: { cron, timezone, nextRunAt: nextSlotAfter(cron, timezone, new Date()) } } : {}),
+  });
+  return row.id;
+}
+
+let scheduled: string;
+let manual: string;
+
+beforeAll(async () => {
+  scheduled = await storeWorkflow("Every five minutes <b>bold</b>", "*/5 * * * *", "Europe/Berlin");
+  manual = await storeWorkflow("Manual one");
+});
+
+describe("pages", () => {
+  it("workflows: trigger in words with its time zone, enabled, next run, runs; names are text, never markup", async () => {
+    const page = await request(base, "/workflows");
+    expect(page.status).toBe(200);
+    expect(page.headers["content-security-policy"]).toMatch(/script-src 'self'/);
+    expect(page.body).toContain("Every 5 minutes (Europe/Berlin)");
+    expect(page.body).toContain("Every five minutes &lt;b&gt;bold&lt;/b&gt;");
+    expect(page.body).not.toContain("<b>bold</b>");
+    expect(page.body).toMatch(/<td data-label="Trigger">Manual<\/td>/);
+    expect(page.body).toContain(`action="/workflows/${manual}/trigger"`);
+    expect(page.body).toContain(`action="/workflows/${scheduled}/disable"`);
+  });
+
+  it("/ leads to the workflows; an unknown page or execution is a 404 page", async () => {
+    expect((await request(base, "/")).headers.location).toBe("/workflows");
+    const missing = await request(base, `/executions/${"x".repeat(21)}`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toContain(`execution ${"x".repeat(21)} does not exist`);
+    expect((await request(base, "/nothing")).status).toBe(404);
+  });
+
+  it("health: khctl status's parts, one row each, down ones marked", async () => {
+    const page = await request(base, "/health");
+    expect(page.status).toBe(200);
+    for (const part of ["dev", "postgres", "queue", "dispatcher", "executor", "executions"]) {
+      expect(page.body).toContain(`data-part="${part}"`);
+    }
+    expect(page.body).toMatch(/data-part="postgres" data-state="ok"/);
+    expect(page.body).toMatch(/data-part="queue" data-state="ok"/);
+    expect(page.body).toMatch(/data-part="dev" data-state="down"/);
+    expect(page.body).toContain("Down: dev, dispatcher, executor.");
+  });
+});
+
+describe("executions", () => {
+  it("a page at a time, newest first, with filters; pages are disjoint even when many share a created_at", async () => {
+    const many = await storeWorkflow("Many runs");
+    const ids: string[] = [];
+    for (let i = 0; i < PAGE_SIZE + 7; i++) {
+      ids.push(await createExecution(db.pool, { workflowId: many, triggerType: "manual" }));
+    }
+    // The same instant for all (microseconds included): the cursor's id must break the tie.
+    await db.pool.query(
+      "UPDATE workflow_executions SET created_at = '2026-01-01T00:00:00.123456Z' WHERE workflow_id = $1",
+      [many],
+    );
+    await db.pool.query(
+      "UPDATE workflow_executions SET status = 'error', error = 'boom', started_at = now(), completed_at = now() WHERE id = ANY($1)",
+      [ids.slice(0, 3)],
+    );
+
+    const first = await request(base, `/executions?workflow=${many}`);
+    const firstIds = [...first.body.matchAll(/<tr data-id="([0-9a-z]{21})"/g)].map((m) => m[1]);
+    expect(firstIds).toHaveLength(PAGE_SIZE);
+    const next = /href="(\/executions\?[^"]*before=[^"]+)" rel="next"/.exec(first.body)?.[1];
+    expect(next).toBeDefined();
+    const second = await request(base, (next as string).replaceAll("&amp;", "&"));
+    const secondIds = [...second.body.matchAll(/<tr data-id="([0-9a-z]{21})"/g)].map((m) => m[1]);
+    expect(secondIds).toHaveLength(7);
+    expect(new Set([...firstIds, ...secondIds]).size).toBe(PAGE_SIZE + 7);
+    expect(second.body).toContain("No older runs.");
+    // An older page is not live.
+    expect(second.body).not.toContain("data-feed=");
+
+    const errors = await request(base, `/executions?workflow=${many}&status=error`);
+    const errorIds = [...errors.body.matchAll(/<tr data-id="([0-9a-z]{21})"/g)].map((m) => m[1]);
+    expect(errorIds.sort()).toEqual(ids.slice(0, 3).sort());
+    expect(errors.body).toMatch(/<option value="error" selected>/);
+  });
+
+  it("one execution: the graph's nodes coloured by step status, values masked, the error shown", async () => {
+    const id = await createExecution(db.pool, {
+      workflowId: scheduled,
+      triggerType: "manual",
+      input: { apiKey: "sk-live-123456" },
+    });
+    await db.pool.query(
+      "UPDATE workflow_executions SET status = 'error', error = 'step a failed: 500', started_at = now(), completed_at = now(), duration_ms = 12 WHERE id = $1",
+      [id],
+    );
+    const at = new Date();
+    const step = { executionId: id, startedAt: at, completedAt: at, durationMs: 5 };
+    await recordStepStart(db.pool, {
+      ...step,
+      nodeId: "t",
+      nodeName: "Start",
+      nodeType: "trigger",
+      input: {},
+    });
+    await recordStepEnd(db.pool, {
+      ...step,
+      nodeId: "t",
+      nodeName: "Start",
+      nodeType: "trigger",
+      input: {},
+      status: "success",
+      output: { triggeredAt: at.toISOString() },
+    });
+    await recordStepEnd(db.pool, {
+      ...step,
+      nodeId: "a",
+      nodeName: "Check",
+      nodeType: "Condition",
+      input: { url: "https://user:hunter2@example.test/x?token=abc" },
+      status: "error",
+      error: "HTTP 500 from https://example.test/?api_key=secret-value",
+    });
+    await recordStepEnd(db.pool, {
+      ...step,
+      nodeId: "b",
+      nodeName: "Then",
+      nodeType: "Condition",
+      input: {},
+      status: "skipped",
+    });
+
+    const page = await request(base, `/executions/${id}`);
+    expect(page.status).toBe(200);
+    expect(page.body).toMatch(/<g class="node step-success" data-node="t">/);
+    expect(page.body).toMatch(/<g class="node step-error" data-node="a">/);
+    expect(page.body).toMatch(/<g class="node step-skipped" data-node="b">/);
+    expect(page.body).toContain("step a failed: 500");
+    for (const secret of ["sk-live-123456", "hunter2", "secret-value", "token=abc"]) {
+      expect(page.body).not.toContain(secret);
+    }
+    expect(page.body).toContain("[redacted]");
+    // Finished: the page is not kept live.
+    expect(page.body).not.toContain("data-feed=");
+  });
+
+  it("in the hybrid stack: the execution's Job and its runner pod's phase, and a line when the pod is gone or the API is not", async () => {
+    const api = await startK8sApiServer();
+    const hybrid = await startTestConsole(db, testSqs, queues, {
+      runnerPod: runnerPodLookup(() => createKubeApi(api.kubeConfig(), { namespace: "local" })),
+    });
+    const id = await createExecution(db.pool, { workflowId: manual, triggerType: "manual" });
+    api.putJob(buildJobTemplate({ executionId: id, workflowId: manual, config: testKubernetesConfig() }));
+    await recordJobName(db.pool, id, `wf-${id}`);
+    api.setPodWaiting(`wf-${id}`, "ImagePullBackOff");
+    const waiting = await request(hybrid.url, `/executions/${id}`);
+    expect(waiting.body).toContain(`<dt>Kubernetes Job</dt><dd><code>wf-${id}</code></dd>`);
+    expect(waiting.body).toMatch(
+      new RegExp(`<dt>Runner pod</dt><dd><code>wf-${id}-[a-z0-9]+</code> Pending: ImagePullBackOff</dd>`),
+    );
+    api.deleteJob(`wf-${id}`);
+    expect((await request(hybrid.url, `/executions/${id}`)).body).toContain(
+      '<dt>Runner pod</dt><dd><span class="none">none',
+    );
+    await api.close();
+    const unreachable = await request(hybrid.url, `/executions/${id}`);
+    expect(unreachable.status).toBe(200);
+    expect(unreachable.body).toContain("<dt>Runner pod</dt><dd>could not be read: ");
+  });
+
+  it("the live list: an execution that appears or changes arrives as its row; a status filter says when it stops matching", async () => {
+    // A workflow of its own: the feed looks a few seconds back, and would also send other tests' runs.
+    const live = await storeWorkflow("Live one");
+    const since = (await db.pool.query<{ now: Date }>("SELECT now() AS now")).rows[0]?.now as Date;
+    const events = openEvents(
+      `${base}/executions/events?workflow=${live}&status=pending&since=${since.toISOString()}`,
+    );
+    try {
+      const id = await createExecution(db.pool, { workflowId: live, triggerType: "manual" });
+      const appeared = await within(events.next(), 10_000, "the new execution's event");
+      expect(appeared).toMatchObject({ id, status: "pending", matches: true });
+      expect(appeared.html).toContain(`<tr data-id="${id}" data-status="pending"`);
+      await db.pool.query(
+        "UPDATE workflow_executions SET status = 'running', started_at = now() WHERE id = $1",
+        [id],
+      );
+      const changed = await within(events.next(), 10_000, "the status change's event");
+      expect(changed).toMatchObject({ id, status: "running", matches: false });
+      expect(changed.html).toContain("status-running");
+    } finally {
+      events.close();
+    }
+  });
+});
+
+describe("actions (POST)", () => {
+  it("refuses a POST from another site, without the token, or to another host name; nothing changes", async () => {
+    const token = await formToken(base);
+    const before = (await db.pool.query("SELECT count(*)::int AS n FROM workflow_executions")).rows[0]?.n;
+    const attempts = [
+      request(base, `/workflows/${manual}/trigger`, { form: { token: "wrong" } }),
+      request(base, `/workflows/${manual}/trigger`, { form: {} }),
+      request(base, `/workflows/${manual}/trigger`, {
+        headers: { "sec-fetch-site": "cross-site" },
+        form: { token },
+      }),
+      request(base, `/workflows/${manual}/trigger`, {
+        headers: { origin: "http://evil.test" },
+        form: { token },
+      }),
+      request(base, `/workflows/${scheduled}/disable`, { headers: { origin: "null" }, form: { token } }),
+    ];
+    for (const answer of await Promise.all(attempts)) expect(answer.status).toBe(403);
+    const rebound = await request(base, "/workflows", { headers: { host: `evil.test:${web.port}` } });
+    expect(rebound.status).toBe(421);
+    expect((await request(base, `/workflows/${manual}/trigger`)).status).toBe(404);
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM workflow_executions")).rows[0]?.n).toBe(
+      before,
+    );
+    expect((await getWorkflow(db.pool, scheduled))?.enabled).toBe(true);
+  });
+
+  it("trigger now creates a manual execution and sends its message; disable and enable change the workflow and its schedule", async () => {
+    const token = await formToken(base);
+    const triggered = await postAsPage(base, `/workflows/${manual}/trigger`, token);
+    expect(triggered.status).toBe(303);
+    const executionId = /^\/executions\/([0-9a-z]{21})\?notice=triggered$/.exec(
+      triggered.headers.location ?? "",
+    )?.[1];
+    expect(executionId).toBeDefined();
+    expect((await getExecution(db.pool, executionId as string))?.trigger_type).toBe("manual");
+    const received = await testSqs.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, WaitTimeSeconds: 1 }),
+    );
+    expect(received.Messages?.map((m) => JSON.parse(m.Body as string).executionId)).toEqual([executionId]);
+    const shown = await request(base, triggered.headers.location as string);
+    expect(shown.body).toContain("Triggered: this run was created and sent to the queue.");
+
+    const disabled = await postAsPage(base, `/workflows/${scheduled}/disable`, token);
+    expect(disabled.headers.location).toBe(`/workflows?notice=disabled&id=${scheduled}`);
+    expect((await getWorkflow(db.pool, scheduled))?.enabled).toBe(false);
+    expect((await getScheduleForWorkflow(db.pool, scheduled))?.enabled).toBe(false);
+    expect((await request(base, "/workflows")).body).toContain(`action="/workflows/${scheduled}/enable"`);
+    await postAsPage(base, `/workflows/${scheduled}/enable`, token);
+    expect((await getScheduleForWorkflow(db.pool, scheduled))?.enabled).toBe(true);
+  });
+
+  it("queue: depths and the DLQ's bodies and receive counts; redrive one, then all", async () => {
+    const own = await testSqs.createQueues();
+    const isolated = await startTestConsole(db, testSqs, own);
+    const ids: string[] = [];
+    for (const body of ['{"executionId":"abcdefghijklmnopqrstu","workflowId":"w"}', "not json", "third"]) {
+      const sent = await testSqs.sqs.send(
+        new SendMessageCommand({ QueueUrl: own.deadLetterQueueUrl, MessageBody: body }),
+      );
+      ids.push(sent.MessageId as string);
+    }
+    const page = await request(isolated.url, "/queue");
+    expect(page.body).toContain("3 message(s) in the dead-letter queue");
+    expect(page.body).toContain('href="/executions/abcdefghijklmnopqrstu"');
+    expect(page.body).toContain("not json");
+    for (const id of ids) expect(page.body).toContain(`data-message="${id}"`);
+
+    const token = await formToken(isolated.url);
+    const one = await postAsPage(isolated.url, `/queue/redrive/${ids[1]}`, token);
+    expect(one.headers.location).toBe("/queue?notice=redriven&n=1");
+    expect((await getQueueStats(testSqs.sqs, own.queueUrl, own.deadLetterQueueUrl)).deadLetter).toBe(2);
+    const again = await postAsPage(isolated.url, `/queue/redrive/${ids[1]}`, token);
+    expect(again.headers.location).toBe("/queue?notice=not-in-dlq");
+    const all = await postAsPage(isolated.url, "/queue/redrive", token);
+    expect(all.headers.location).toBe("/queue?notice=redriven&n=2");
+    const stats = await getQueueStats(testSqs.sqs, own.queueUrl, own.deadLetterQueueUrl);
+    expect(stats).toMatchObject({ visible: 3, deadLetter: 0 });
+    expect((await request(isolated.url, "/queue")).body).toContain("The dead-letter queue is empty.");
+  });
+});
+
+/** Reads a server-sent event stream; next() resolves with the next `execution` event's data. */
+function openEvents(url: string): { next(): Promise<Record<string, string | boolean>>; close(): void } {
+  const queued: Record<string, string | boolean>[] = [];
+  const waiting: ((value: Record<string, string | boolean>) => void)[] = [];
+  let buffer = "";
+  const req = http.get(url, (res) => {
+    res.setEncoding("utf8");
+    res.on("data", (chunk: string) => {
+      buffer += chunk;
+      for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (!block.startsWith("event: execution\n")) continue;
+        const data = JSON.parse(block.slice(block.indexOf("data: ") + 6));
+        const waiter = waiting.shift();
+        if (waiter) waiter(data);
+        else queued.push(data);
+      }
+    });
+  });
+  req.on("error", () => {});
+  return {
+    next: () => {
+      const ready = queued.shift();
+      return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
+    },
+    close: () => req.destroy(),
+  };
+}
