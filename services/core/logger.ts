@@ -14,7 +14,9 @@ export function createLogger(service: string, env: NodeJS.ProcessEnv = process.e
     { level, base: { service } },
     pretty
       ? pino.transport({ target: "pino-pretty", options: { destination: 2, ignore: "pid,hostname" } })
-      : pino.destination(2),
+      : // Synchronous, as console.error is: a command's last line ("khctl: …", written straight to stderr)
+        // must come after the log lines that led to it, never before.
+        pino.destination({ dest: 2, sync: true }),
   );
 }
 
