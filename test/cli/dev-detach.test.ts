@@ -1,7 +1,7 @@
 import { once } from "node:events";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { DUPLICATE_WINDOW_MS } from "../../services/core/lifecycle.js";
 import { getExecution } from "../../services/db/executions.js";
 import { createPool } from "../../services/db/pool.js";
@@ -36,8 +36,13 @@ async function processesUsing(dir: string): Promise<string[]> {
   return found;
 }
 
+/**
+ * `khctl dev` detached in a process group of its own, as a terminal starts it. However the test ends, the
+ * group is gone after it: a test that failed before its Ctrl-C would otherwise leave dev, its worker,
+ * runners and Postgres running.
+ */
 function startDev(dataDir: string, extra: string[] = []) {
-  return spawnCli(
+  const dev = spawnCli(
     ["dev", "--port", "0", "--sqs-port", "0", "--demo-api-port", "0", "--console-port", "0", ...extra],
     {
       KH_DATA_DIR: dataDir,
@@ -49,6 +54,14 @@ function startDev(dataDir: string, extra: string[] = []) {
     },
     { detached: true },
   );
+  onTestFinished(() => {
+    try {
+      process.kill(-(dev.pid as number), "SIGKILL");
+    } catch {
+      // Already gone: the test stopped it.
+    }
+  });
+  return dev;
 }
 
 /** The `export DATABASE_URL=… SQS_QUEUE_URL=… AWS_ENDPOINT_URL=…` line of dev's banner, as env. */
