@@ -1,9 +1,12 @@
+import http from "node:http";
+import https from "node:https";
 import {
   type Configuration,
   createConfiguration,
   KubeConfig,
   type RequestContext,
   type ResponseContext,
+  type SecurityAuthentication,
   ServerConfiguration,
 } from "@kubernetes/client-node";
 
@@ -57,7 +60,7 @@ export function kubeApiConfiguration(kc: KubeConfig, timeoutMs: number): Configu
   if (!cluster) throw new Error("the kubeconfig has no current cluster");
   return createConfiguration({
     baseServer: new ServerConfiguration(cluster.server, {}),
-    authMethods: { default: kc },
+    authMethods: { default: keptAliveAuthentication(kc) },
     promiseMiddleware: [
       {
         pre: async (context: RequestContext) => {
@@ -68,4 +71,51 @@ export function kubeApiConfiguration(kc: KubeConfig, timeoutMs: number): Configu
       },
     ],
   });
+}
+
+/** The agent options that decide which connection a request may share: the server's and the client's TLS material. */
+const CONNECTION_OPTIONS = [
+  "ca",
+  "cert",
+  "key",
+  "pfx",
+  "passphrase",
+  "rejectUnauthorized",
+  "servername",
+] as const;
+
+type AgentOptions = Partial<Record<(typeof CONNECTION_OPTIONS)[number], unknown>>;
+
+const sameOption = (a: unknown, b: unknown): boolean =>
+  Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : a === b;
+
+/**
+ * The KubeConfig's authentication, with connections kept alive. client-node 1.4 gives every request a new
+ * Agent (kubernetes-client/javascript#2893), so each request opened a connection of its own, and against a
+ * real API server paid a TLS handshake: most of a Job create's cost after the server's own time. The
+ * KubeConfig still sets each request's headers and agent options (a rotated token or certificate is read
+ * as before); its new plain http/https Agent is swapped for a kept keep-alive one with the same options,
+ * made again when those change. A proxy's agent is left as it is.
+ */
+export function keptAliveAuthentication(kc: KubeConfig): SecurityAuthentication {
+  let kept: { agent: http.Agent; options: AgentOptions } | undefined;
+  return {
+    getName: () => `${kc.getName()}, connections kept alive`,
+    async applySecurityAuthentication(context: RequestContext) {
+      await kc.applySecurityAuthentication(context);
+      const fresh = context.getAgent();
+      const Agent = [http.Agent, https.Agent].find((kind) => fresh?.constructor === kind);
+      if (!Agent) return;
+      // Node keeps an Agent's constructor options as `options`.
+      const options = (fresh as http.Agent & { options: AgentOptions }).options;
+      const reusable =
+        kept?.agent.constructor === Agent &&
+        CONNECTION_OPTIONS.every((name) => sameOption(kept?.options[name], options[name]));
+      if (!reusable) {
+        kept?.agent.destroy();
+        kept = { agent: new Agent({ ...options, keepAlive: true }), options };
+      }
+      context.setAgent((kept as { agent: http.Agent }).agent);
+    },
+  };
 }

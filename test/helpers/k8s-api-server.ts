@@ -137,6 +137,8 @@ export interface K8sApiServer {
   readonly activeAtCreate: number[];
   /** Added to every request, ms (the bench uses 20). */
   latencyMs: number;
+  /** TCP connections accepted so far. */
+  connectionsAccepted(): number;
   fail(fault: Fault): void;
   clearFaults(): void;
   jobs(namespace?: string): JsonObject[];
@@ -434,11 +436,13 @@ export async function startK8sApiServer(
   };
 
   const connections = new Set<Socket>();
+  let connectionsAccepted = 0;
   const httpServer = createServer((req, res) => {
     route(req, res).catch((error) => send(res, 500, statusBody(500, "InternalError", String(error))));
   });
   httpServer.on("connection", (socket) => {
     connections.add(socket);
+    connectionsAccepted++;
     socket.on("close", () => connections.delete(socket));
   });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
@@ -456,6 +460,7 @@ export async function startK8sApiServer(
     requests,
     activeAtCreate,
     latencyMs: options.latencyMs ?? 0,
+    connectionsAccepted: () => connectionsAccepted,
     kubeConfig: () => testKubeConfig(url),
     createRequests: () => requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs")).length,
     fail(fault) {

@@ -1,16 +1,19 @@
 import { writeFile } from "node:fs/promises";
+import type http from "node:http";
+import https from "node:https";
 import path from "node:path";
-import { ApiException } from "@kubernetes/client-node";
+import { ApiException, KubeConfig, RequestContext } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildJobTemplate } from "../../services/contracts/job-template.js";
 import { newId } from "../../services/core/ids.js";
-import { loadKubeConfig } from "../../services/core/kube-config.js";
+import { keptAliveAuthentication, loadKubeConfig } from "../../services/core/kube-config.js";
 import {
   classifyKubeError,
   createJob,
   createKubeApi,
   jobFinish,
   type KubeApi,
+  listJobs,
 } from "../../services/spawner/kube.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTempDir } from "../helpers/temp.js";
@@ -152,5 +155,101 @@ describe("createJob", () => {
     expect(await createJob(api, valid)).toBe("created");
     expect(await createJob(api, valid)).toBe("exists");
     expect(server.jobs().filter((stored) => stored.metadata.name === valid.metadata?.name)).toHaveLength(1);
+  });
+});
+
+describe("connections to the API server", () => {
+  it("are kept alive: many requests, one after another and ten at once, open no more connections than run at once", async () => {
+    const server = await startK8sApiServer();
+    try {
+      const api = createKubeApi(server.kubeConfig(), { namespace: "local", requestTimeoutMs: 5000 });
+      for (let i = 0; i < 20; i++) await listJobs(api, "a=b");
+      expect(server.connectionsAccepted()).toBe(1);
+      await Promise.all(Array.from({ length: 10 }, () => listJobs(api, "a=b")));
+      expect(server.connectionsAccepted()).toBeLessThanOrEqual(10);
+      for (let i = 0; i < 20; i++)
+        await createJob(
+          api,
+          buildJobTemplate({ executionId: newId(), workflowId: "wf1", config: testKubernetesConfig() }),
+        );
+      expect(server.connectionsAccepted()).toBeLessThanOrEqual(10);
+    } finally {
+      await server.close();
+    }
+  });
+
+  /** The agent keptAliveAuthentication gives a request to the cluster `server`, with the user's client certificate. */
+  const agentFor = async (
+    auth: ReturnType<typeof keptAliveAuthentication>,
+    url = "https://a.example:6443/api",
+  ) => {
+    const context = new RequestContext(url, "GET" as never);
+    await auth.applySecurityAuthentication(context);
+    return context.getAgent() as http.Agent & { options: Record<string, unknown>; keepAlive: boolean };
+  };
+  const kubeConfig = (server: string, certData: string) => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: "a", server, caData: Buffer.from("ca").toString("base64") }],
+      users: [
+        {
+          name: "u",
+          certData: Buffer.from(certData).toString("base64"),
+          keyData: Buffer.from("key").toString("base64"),
+        },
+      ],
+      contexts: [{ name: "a", cluster: "a", user: "u" }],
+      currentContext: "a",
+    });
+    return kc;
+  };
+
+  it("over TLS, one keep-alive agent with the kubeconfig's certificates, made again when they change", async () => {
+    const kc = kubeConfig("https://a.example:6443", "cert-1");
+    const auth = keptAliveAuthentication(kc);
+    const first = await agentFor(auth);
+    expect(first).toBeInstanceOf(https.Agent);
+    expect(first.keepAlive).toBe(true);
+    expect(String(first.options.cert)).toBe("cert-1");
+    expect(String(first.options.ca)).toBe("ca");
+    expect(await agentFor(auth)).toBe(first);
+    // A rotated client certificate (an exec plugin's, or a rewritten kubeconfig) gets a new connection.
+    kc.loadFromOptions({
+      clusters: kc.clusters,
+      users: [
+        {
+          name: "u",
+          certData: Buffer.from("cert-2").toString("base64"),
+          keyData: Buffer.from("key").toString("base64"),
+        },
+      ],
+      contexts: kc.contexts,
+      currentContext: "a",
+    });
+    const second = await agentFor(auth);
+    expect(second).not.toBe(first);
+    expect(String(second.options.cert)).toBe("cert-2");
+    expect(await agentFor(auth)).toBe(second);
+  });
+
+  it("leaves a proxy's agent as the kubeconfig makes it", async () => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        {
+          name: "a",
+          server: "https://a.example:6443",
+          proxyUrl: "http://127.0.0.1:3128",
+          skipTLSVerify: true,
+        },
+      ],
+      users: [{ name: "u", token: "t" }],
+      contexts: [{ name: "a", cluster: "a", user: "u" }],
+      currentContext: "a",
+    });
+    const auth = keptAliveAuthentication(kc);
+    const agent = await agentFor(auth);
+    expect(agent.constructor).not.toBe(https.Agent);
+    expect(await agentFor(auth)).not.toBe(agent);
   });
 });
