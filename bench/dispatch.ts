@@ -40,6 +40,14 @@ interface Rate {
   readonly seconds: number;
   /** Due schedules (or messages) per second. */
   readonly perSecond: number;
+  /** Median CPU of this process's thread per pass, seconds: the share of the pass the dispatcher's own work takes. */
+  readonly cpuSeconds: number;
+}
+
+/** One timed pass: its wall time and this process's CPU time, seconds. */
+interface Timing {
+  readonly seconds: number;
+  readonly cpuSeconds: number;
 }
 
 export interface DispatchBenchResult {
@@ -97,14 +105,16 @@ async function rewind(pool: Pool, due: number): Promise<void> {
   await pool.query("VACUUM ANALYZE workflow_schedules");
 }
 
-async function timed(fn: () => Promise<void>): Promise<number> {
+async function timed(fn: () => Promise<void>): Promise<Timing> {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await fn();
-  return (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  return { seconds: (performance.now() - started) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** The bare limit of SendMessageBatch: `count` messages, 10 per batch, all batches in flight at once. */
-async function sendOnly(sqs: SQSClient, queueUrl: string, count: number): Promise<number> {
+async function sendOnly(sqs: SQSClient, queueUrl: string, count: number): Promise<Timing> {
   const message: WorkflowMessage = {
     executionId: newId(),
     workflowId: newId(),
@@ -135,9 +145,9 @@ interface SizeFixture {
   readonly pool: Pool;
   readonly send: MessageSender;
   readonly queueUrl: string;
-  readonly sql: number[];
-  readonly full: number[];
-  readonly bare: number[];
+  readonly sql: Timing[];
+  readonly full: Timing[];
+  readonly bare: Timing[];
 }
 
 export async function runDispatchBench(options: DispatchBenchOptions = {}): Promise<DispatchBenchResult> {
@@ -201,7 +211,10 @@ export async function runDispatchBench(options: DispatchBenchOptions = {}): Prom
         f.bare.push(await sendOnly(sqs, f.queueUrl, due));
       }
     }
-    const rate = (values: number[]): Rate => ({ seconds: median(values), perSecond: due / median(values) });
+    const rate = (timings: Timing[]): Rate => {
+      const seconds = median(timings.map((t) => t.seconds));
+      return { seconds, perSecond: due / seconds, cpuSeconds: median(timings.map((t) => t.cpuSeconds)) };
+    };
     const results = fixtures.map((f) => {
       const dispatcher = rate(f.full);
       const sqlOnly = rate(f.sql);
@@ -224,7 +237,7 @@ export async function runDispatchBench(options: DispatchBenchOptions = {}): Prom
         "due/s",
         Math.min(s.sqlOnly.perSecond, s.sendOnly.perSecond),
         { atLeast: 0.8 },
-        `limit: the slower of the pass's SQL alone (${s.sqlOnly.perSecond.toFixed(0)}/s) and SendMessageBatch alone (${s.sendOnly.perSecond.toFixed(0)}/s)`,
+        `limit: the slower of the pass's SQL alone (${s.sqlOnly.perSecond.toFixed(0)}/s) and SendMessageBatch alone (${s.sendOnly.perSecond.toFixed(0)}/s); the dispatcher's thread CPU per pass: ${ms(s.dispatcher.cpuSeconds)} of its ${ms(s.dispatcher.seconds)} (SQL alone ${ms(s.sqlOnly.cpuSeconds)}, send alone ${ms(s.sendOnly.cpuSeconds)})`,
       );
     return {
       name: "dispatch",
@@ -249,14 +262,22 @@ export async function runDispatchBench(options: DispatchBenchOptions = {}): Prom
   }
 }
 
+const ms = (seconds: number) => `${(seconds * 1000).toFixed(0)} ms`;
+
 export function formatDispatchBench(result: DispatchBenchResult): string {
   const n = (value: number) => value.toFixed(0).padStart(8);
+  const cpu = (r: Rate) => `${ms(r.cpuSeconds)}/${ms(r.seconds)}`.padStart(15);
   return [
     `dispatch: ${result.due} due schedules (median of repeats)`,
     `  ${"total schedules".padEnd(16)} ${"dispatcher".padStart(10)} ${"SQL alone".padStart(10)} ${"send alone".padStart(10)}  dispatcher / slower part`,
     ...result.sizes.map(
       (s) =>
         `  ${String(s.total).padEnd(16)} ${n(s.dispatcher.perSecond)}/s ${n(s.sqlOnly.perSecond)}/s ${n(s.sendOnly.perSecond)}/s  ${(s.fractionOfParts * 100).toFixed(0)}%`,
+    ),
+    "  the dispatcher's thread, CPU / wall per pass (one thread: its CPU bounds the pass, however the parts overlap):",
+    `  ${"total schedules".padEnd(16)} ${"dispatcher".padStart(15)} ${"SQL alone".padStart(15)} ${"send alone".padStart(15)}`,
+    ...result.sizes.map(
+      (s) => `  ${String(s.total).padEnd(16)} ${cpu(s.dispatcher)} ${cpu(s.sqlOnly)} ${cpu(s.sendOnly)}`,
     ),
     `  ratio (due/s at ${result.sizes[0]?.total} / at ${result.sizes.at(-1)?.total}): ${result.ratio.toFixed(2)} (goal ~1)`,
   ].join("\n");
