@@ -46,6 +46,8 @@ export interface SpawnerBenchResult {
   readonly sqsCallsPerJob: number;
   /** concurrency / (requestsPerJob x latency): Jobs/s if the API were the only cost. */
   readonly apiOnlyLimit: number;
+  /** CPU of the spawner's thread per Job, ms (this process's, less the bench's own polling). */
+  readonly cpuPerJobMs: number;
   readonly figures: Figure[];
 }
 
@@ -114,13 +116,14 @@ async function runSpawner(
   fixture: Fixture,
   count: number,
   concurrency: number,
-): Promise<{ seconds: number; requests: number; sqsCalls: number }> {
+): Promise<{ seconds: number; requests: number; sqsCalls: number; cpuSeconds: number }> {
   const namespace = "bench-spawner";
   const requestsBefore = (await fixture.api.count(namespace)).requests;
   const sqsCallsBefore = fixture.sqsCalls();
   const queueUrl = await prepare(fixture, "spawner", count);
   const kube = createKubeApi(fixture.api.kubeConfig(), { namespace });
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const service = await startSpawnerService(
     {
       db: fixture.pool,
@@ -140,6 +143,7 @@ async function runSpawner(
     return counted.jobs >= count;
   });
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const requests = requestsAtEnd - requestsBefore;
   const sqsCalls = fixture.sqsCalls() - sqsCallsBefore;
   await waitUntil("an empty queue", async () => {
@@ -147,7 +151,7 @@ async function runSpawner(
     return stats.visible + stats.inFlight === 0;
   });
   await service.stop({ timeoutMs: 10_000 });
-  return { seconds, requests, sqsCalls };
+  return { seconds, requests, sqsCalls, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** One message at a time: receive one, create its Job, delete it. The same handler as the spawner. */
@@ -195,6 +199,7 @@ export async function runSpawnerBench(options: SpawnerBenchOptions = {}): Promis
     const requestsPerJob = run.requests / messages;
     const apiOnlyLimit = concurrency / (requestsPerJob * (apiLatencyMs / 1000));
     const fraction = spawner.jobsPerSecond / apiOnlyLimit;
+    const cpuPerJobMs = (run.cpuSeconds * 1000) / messages;
     return {
       name: "spawner",
       messages,
@@ -206,6 +211,7 @@ export async function runSpawnerBench(options: SpawnerBenchOptions = {}): Promis
       requestsPerJob,
       sqsCallsPerJob: run.sqsCalls / messages,
       apiOnlyLimit,
+      cpuPerJobMs,
       figures: [
         alsoHolding(
           fraction >= 0.5,
@@ -216,7 +222,7 @@ export async function runSpawnerBench(options: SpawnerBenchOptions = {}): Promis
             "Jobs/s",
             baseline.jobsPerSecond,
             { atLeast: 8 },
-            `baseline: one message at a time; API-only limit ${apiOnlyLimit.toFixed(0)} Jobs/s (${concurrency} in flight / (${requestsPerJob.toFixed(2)} requests per Job x ${apiLatencyMs} ms)), reached ${(fraction * 100).toFixed(0)}%`,
+            `baseline: one message at a time; API-only limit ${apiOnlyLimit.toFixed(0)} Jobs/s (${concurrency} in flight / (${requestsPerJob.toFixed(2)} requests per Job x ${apiLatencyMs} ms)), reached ${(fraction * 100).toFixed(0)}%; the spawner's thread took ${cpuPerJobMs.toFixed(2)} ms of CPU per Job, so one thread allows at most ${(1000 / cpuPerJobMs).toFixed(0)} Jobs/s`,
           ),
         ),
       ],
@@ -238,6 +244,7 @@ export function formatSpawnerBench(result: SpawnerBenchResult): string {
       jobsPerSecond: result.apiOnlyLimit,
     }),
     `  SQS calls per Job: ${result.sqsCallsPerJob.toFixed(2)}`,
+    `  the spawner's thread: ${result.cpuPerJobMs.toFixed(2)} ms of CPU per Job, so at most ${(1000 / result.cpuPerJobMs).toFixed(0)} Jobs/s whatever the creates in flight`,
     `  spawner / baseline ${result.ratio.toFixed(1)}x (goal >= 8), of the API-only limit ${((result.spawner.jobsPerSecond / result.apiOnlyLimit) * 100).toFixed(0)}% (goal >= 50%)`,
   ].join("\n");
 }
