@@ -6,6 +6,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
+import { getQueueStats } from "./stats.js";
 
 export interface DeadLetter {
   readonly messageId: string;
@@ -70,8 +71,14 @@ async function release(sqs: SQSClient, queueUrl: string, messages: readonly Mess
   }
 }
 
-/** Lists up to `max` DLQ messages without removing them (they are made visible again at once). */
+/**
+ * Lists up to `max` DLQ messages without removing them (they are made visible again at once). A DLQ whose
+ * count says it holds nothing visible is not polled: the poll would only wait its second out, and
+ * `khctl status` and the console's Health page ask on every call. (AWS's count can lag a message that
+ * arrived in the last moments; the next look shows it.)
+ */
 export async function listDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50): Promise<DeadLetter[]> {
+  if ((await getQueueStats(sqs, dlqUrl)).visible === 0) return [];
   const messages = await receiveUpTo(sqs, dlqUrl, max, PEEK_VISIBILITY_SECONDS);
   await release(sqs, dlqUrl, messages);
   return messages.map(toDeadLetter);

@@ -176,3 +176,27 @@ export function restoreOnMissingQueue(
 
 /** The log line when the queues were missing and have been created again. */
 export const QUEUES_RESTORED = "the queues did not exist (LocalStack restarted?): created them again";
+
+/**
+ * What a consumer (the executor, the spawner) asks SQS at start: the queues created again when an emulator
+ * lost them, and the DLQ's URL. Never fatal: SQS out of reach at start (LocalStack still starting, or
+ * restarting) is no reason to exit, since a crash loop under Docker or Kubernetes backs off for minutes
+ * after SQS is back. The consumer's receive loop then retries with backoff and restores a missing queue;
+ * without a known DLQ, a poison message goes by the queue's redrive policy.
+ */
+export async function prepareConsumerQueues(
+  sqs: SQSClient,
+  queueUrl: string,
+  logger: Logger,
+): Promise<{ deadLetterQueueUrl: string | undefined }> {
+  try {
+    if (await restoreQueues(sqs, queueUrl)) logger.warn({ queueUrl }, QUEUES_RESTORED);
+    return { deadLetterQueueUrl: await findDeadLetterQueueUrl(sqs, queueUrl) };
+  } catch (error) {
+    logger.warn(
+      { queueUrl, err: errorMessage(error) },
+      "SQS could not be asked at start; receiving will retry, and poison messages go by the redrive policy",
+    );
+    return { deadLetterQueueUrl: undefined };
+  }
+}

@@ -1,12 +1,18 @@
 import { once } from "node:events";
 import { describe, expect, it } from "vitest";
+import { ENV } from "../../services/contracts/names.js";
+import { newId } from "../../services/core/ids.js";
 import { getExecution } from "../../services/db/executions.js";
+import { freePort } from "../../services/embedded/postgres.js";
+import { startEmbeddedSqs } from "../../services/embedded/sqs.js";
+import { createSqsClient } from "../../services/queue/client.js";
+import { ensureQueues } from "../../services/queue/ensure.js";
 import { sendWorkflowMessage } from "../../services/queue/send.js";
 import { getQueueStats } from "../../services/queue/stats.js";
 import { spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
-import { within } from "../helpers/wait.js";
+import { scaled, until, within } from "../helpers/wait.js";
 import { createPending, startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
@@ -15,6 +21,65 @@ const testSqs = await createTestSqs();
 const server = await startTestServer();
 
 describe("khctl executor (the real CLI process)", () => {
+  it(
+    "started while SQS is out of reach: says so in one warning, keeps running, and runs a message once SQS is up",
+    async () => {
+      const port = await freePort();
+      const endpoint = `http://127.0.0.1:${port}`;
+      const queueName = `late-queue-${newId().slice(0, 8)}`;
+      const child = spawnCli(["executor", "--shutdown-timeout", "5"], {
+        DATABASE_URL: url,
+        LOG_LEVEL: "info",
+        LOG_FORMAT: "json",
+        [ENV.awsEndpointUrl]: endpoint,
+        [ENV.awsRegion]: "us-east-1",
+        [ENV.awsAccessKeyId]: "test",
+        [ENV.awsSecretAccessKey]: "test",
+        // The queue URL as the emulator will name it (fauxqs knows a queue by its whole URL).
+        [ENV.sqsQueueUrl]: `http://sqs.us-east-1.localhost:${port}/000000000000/${queueName}`,
+      });
+      const sqsServer = { stop: async () => {} };
+      const sqs = createSqsClient({ endpoint, region: "us-east-1" }, {});
+      try {
+        await child.waitForOutput("SQS could not be asked at start");
+        await child.waitForOutput("executor started");
+        expect(child.exitCode).toBeNull();
+
+        // LocalStack comes up (and has no queues): the executor's receives reach it, and it runs what is sent.
+        Object.assign(sqsServer, await startEmbeddedSqs({ port }));
+        const { queueUrl } = await ensureQueues(sqs, {
+          queueName,
+          deadLetterQueueName: `${queueName}-dlq`,
+          receiveWaitSeconds: 1,
+        });
+        const { executionId, workflowId } = await createPending(
+          pool,
+          workflow([trigger(), action("c", "Condition", { condition: "1 + 1 === 2" })], edges("t->c")),
+        );
+        await sendWorkflowMessage(sqs, queueUrl, {
+          executionId,
+          workflowId,
+          triggerType: "manual",
+          triggerTime: new Date().toISOString(),
+        });
+        await until(
+          "the execution sent after SQS came up to succeed",
+          async () => (await getExecution(pool, executionId))?.status === "success",
+          60_000,
+        );
+        child.kill("SIGTERM");
+        const result = await within(child.result, 30_000, "the executor exiting after SIGTERM");
+        expect(result.code).toBe(0);
+        expect(result.stderr).not.toMatch(/khctl:/);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+        sqs.destroy();
+        await sqsServer.stop();
+      }
+    },
+    scaled(90_000),
+  );
+
   it("on SIGTERM during a run: stops receiving, cancels the run after the shutdown timeout, exits 0, nothing orphaned", async () => {
     const { queueUrl, env } = await testSqs.createQueues();
     const { executionId, workflowId } = await createPending(

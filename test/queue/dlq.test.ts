@@ -1,5 +1,6 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
+import { deadLetteredExecutions } from "../../services/queue/dlq.js";
 import { getQueueStats } from "../../services/queue/stats.js";
 import { runCliInProcess } from "../cli/cli.js";
 import { createTestSqs } from "../helpers/sqs.js";
@@ -65,6 +66,36 @@ describe("khctl dlq", () => {
       expect((await getQueueStats(testSqs.sqs, deadLetterQueueUrl)).visible).toBe(2);
     } finally {
       process.env = previous;
+    }
+  });
+});
+
+describe("deadLetteredExecutions (khctl status, the console's Health page)", () => {
+  it("names the executions whose messages are in the DLQ, and does not poll a DLQ that is empty", async () => {
+    const { deadLetterQueueUrl } = await testSqs.createQueues();
+    const receives: string[] = [];
+    testSqs.sqs.middlewareStack.add(
+      (next, context) => (args) => {
+        if (context.commandName === "ReceiveMessageCommand") receives.push(deadLetterQueueUrl);
+        return next(args);
+      },
+      { step: "initialize", name: "countReceives" },
+    );
+    try {
+      expect(await deadLetteredExecutions(testSqs.sqs, deadLetterQueueUrl)).toEqual([]);
+      expect(receives).toEqual([]);
+      await testSqs.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: deadLetterQueueUrl,
+          MessageBody: JSON.stringify({ executionId: "e1", workflowId: "w1" }),
+        }),
+      );
+      expect(await deadLetteredExecutions(testSqs.sqs, deadLetterQueueUrl)).toEqual(["e1"]);
+      expect(receives.length).toBeGreaterThan(0);
+      // A peek: the message is still there, visible.
+      expect((await getQueueStats(testSqs.sqs, deadLetterQueueUrl)).visible).toBe(1);
+    } finally {
+      testSqs.sqs.middlewareStack.remove("countReceives");
     }
   });
 });

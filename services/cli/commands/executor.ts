@@ -9,7 +9,7 @@ import { createPool } from "../../db/pool.js";
 import { staleRunPolicy } from "../../db/stale-run-policy.js";
 import { startExecutor } from "../../executor/executor.js";
 import { createSqsClient } from "../../queue/client.js";
-import { findDeadLetterQueueUrl, QUEUES_RESTORED, restoreQueues } from "../../queue/ensure.js";
+import { prepareConsumerQueues } from "../../queue/ensure.js";
 import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
 import { COMMAND_LIST } from "../command-list.js";
 import {
@@ -73,9 +73,7 @@ async function runExecutor(self: Command): Promise<void> {
   });
   const sqs = createSqsClient(queue);
   try {
-    // LocalStack keeps no queues across a restart: whoever needs them creates them again.
-    if (await restoreQueues(sqs, queue.queueUrl)) logger.warn({ queueUrl: queue.queueUrl }, QUEUES_RESTORED);
-    const deadLetterQueueUrl = await findDeadLetterQueueUrl(sqs, queue.queueUrl);
+    const { deadLetterQueueUrl } = await prepareConsumerQueues(sqs, queue.queueUrl, logger);
     const executor = startExecutor({
       pool,
       sqs,

@@ -2,14 +2,13 @@ import { type Command, Option } from "commander";
 import { ENV, SPAWNER_HEALTH } from "../../contracts/names.js";
 import { JOB_SETTINGS, SPAWNER_SETTINGS, STALE_RUN_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadKubernetesConfig, loadQueueConfig } from "../../core/config.js";
-import { errorMessage } from "../../core/errors.js";
 import { loadKubeConfig } from "../../core/kube-config.js";
 import { runUntilStopped } from "../../core/lifecycle.js";
 import { createLogger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
 import { staleRunPolicy } from "../../db/stale-run-policy.js";
 import { createSqsClient } from "../../queue/client.js";
-import { findDeadLetterQueueUrl, QUEUES_RESTORED, restoreQueues } from "../../queue/ensure.js";
+import { prepareConsumerQueues } from "../../queue/ensure.js";
 import { resolveRunnerTimeouts } from "../../runner/timeouts.js";
 import { createKubeApi } from "../../spawner/kube.js";
 import { startSpawnerService } from "../../spawner/service.js";
@@ -78,16 +77,7 @@ export function register(program: Command): void {
       });
       const pool = createPool(databaseUrl, { applicationName: "job-spawner" });
       const sqs = createSqsClient({ endpoint: queue.endpoint, region: queue.region });
-      // LocalStack keeps no queues across a restart: whoever needs them creates them again.
-      const restored = await restoreQueues(sqs, queue.queueUrl).catch(() => false);
-      if (restored) logger.warn({ queueUrl: queue.queueUrl }, QUEUES_RESTORED);
-      const deadLetterQueueUrl = await findDeadLetterQueueUrl(sqs, queue.queueUrl).catch((error) => {
-        logger.warn(
-          { err: errorMessage(error) },
-          "could not find the DLQ; poison messages go by the redrive policy",
-        );
-        return undefined;
-      });
+      const { deadLetterQueueUrl } = await prepareConsumerQueues(sqs, queue.queueUrl, logger);
 
       const service = await startSpawnerService(
         { db: pool, sqs, queueUrl: queue.queueUrl, deadLetterQueueUrl, kube, config: kubernetes, logger },
