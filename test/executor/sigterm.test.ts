@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { ENV } from "../../services/contracts/names.js";
 import { newId } from "../../services/core/ids.js";
@@ -19,6 +20,21 @@ import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 const { pool, url } = await createTestDatabase();
 const testSqs = await createTestSqs();
 const server = await startTestServer();
+
+/** A pending execution of a workflow `trigger -> step`, and its message on the queue; returns its id. */
+async function enqueueRun(sqs: SQSClient, queueUrl: string, step: { id: string }): Promise<string> {
+  const { executionId, workflowId } = await createPending(
+    pool,
+    workflow([trigger(), step], edges(`t->${step.id}`)),
+  );
+  await sendWorkflowMessage(sqs, queueUrl, {
+    executionId,
+    workflowId,
+    triggerType: "manual",
+    triggerTime: new Date().toISOString(),
+  });
+  return executionId;
+}
 
 describe("khctl executor (the real CLI process)", () => {
   it(
@@ -52,16 +68,11 @@ describe("khctl executor (the real CLI process)", () => {
           deadLetterQueueName: `${queueName}-dlq`,
           receiveWaitSeconds: 1,
         });
-        const { executionId, workflowId } = await createPending(
-          pool,
-          workflow([trigger(), action("c", "Condition", { condition: "1 + 1 === 2" })], edges("t->c")),
+        const executionId = await enqueueRun(
+          sqs,
+          queueUrl,
+          action("c", "Condition", { condition: "1 + 1 === 2" }),
         );
-        await sendWorkflowMessage(sqs, queueUrl, {
-          executionId,
-          workflowId,
-          triggerType: "manual",
-          triggerTime: new Date().toISOString(),
-        });
         await until(
           "the execution sent after SQS came up to succeed",
           async () => (await getExecution(pool, executionId))?.status === "success",
@@ -82,19 +93,11 @@ describe("khctl executor (the real CLI process)", () => {
 
   it("on SIGTERM during a run: stops receiving, cancels the run after the shutdown timeout, exits 0, nothing orphaned", async () => {
     const { queueUrl, env } = await testSqs.createQueues();
-    const { executionId, workflowId } = await createPending(
-      pool,
-      workflow(
-        [trigger(), action("slow", "HTTP Request", { endpoint: `${server.base}/slow` })],
-        edges("t->slow"),
-      ),
+    const executionId = await enqueueRun(
+      testSqs.sqs,
+      queueUrl,
+      action("slow", "HTTP Request", { endpoint: `${server.base}/slow` }),
     );
-    await sendWorkflowMessage(testSqs.sqs, queueUrl, {
-      executionId,
-      workflowId,
-      triggerType: "manual",
-      triggerTime: new Date().toISOString(),
-    });
     const slowStarted = once(server.events, "slow");
     const fetchClosed = once(server.events, "slow-closed");
     const child = spawnCli(["executor", "--shutdown-timeout", "0.5", "--concurrency", "2"], {
@@ -129,19 +132,11 @@ describe("khctl executor (the real CLI process)", () => {
 
   it("a second signal is acknowledged and cancels the run at once, whatever the shutdown timeout", async () => {
     const { queueUrl, env } = await testSqs.createQueues();
-    const { executionId, workflowId } = await createPending(
-      pool,
-      workflow(
-        [trigger(), action("slow", "HTTP Request", { endpoint: `${server.base}/slow` })],
-        edges("t->slow"),
-      ),
+    const executionId = await enqueueRun(
+      testSqs.sqs,
+      queueUrl,
+      action("slow", "HTTP Request", { endpoint: `${server.base}/slow` }),
     );
-    await sendWorkflowMessage(testSqs.sqs, queueUrl, {
-      executionId,
-      workflowId,
-      triggerType: "manual",
-      triggerTime: new Date().toISOString(),
-    });
     const slowStarted = once(server.events, "slow");
     // An hour to finish after the first signal: only the second one can end the run in time.
     const child = spawnCli(["executor", "--shutdown-timeout", "3600"], {
