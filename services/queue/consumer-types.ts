@@ -28,7 +28,10 @@ export type MessageHandler = (message: Message, context: HandleContext) => Promi
 export interface ConsumerOptions {
   readonly sqs: SQSClient;
   readonly queueUrl: string;
-  /** The DLQ for "dead-letter" outcomes; when unset they are left for the redrive policy. */
+  /**
+   * The DLQ for "dead-letter" outcomes. Unset: the one the queue's RedrivePolicy names, looked up when first
+   * needed; a queue without one leaves them for SQS to drop or redrive as it is configured.
+   */
   readonly deadLetterQueueUrl?: string;
   readonly handle: MessageHandler;
   /** Messages handled at once, at most. Default 10. */

@@ -8,6 +8,7 @@ import { backoffMs, sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
 import type { Consumer, ConsumerOptions, HandleContext, HandleOutcome } from "./consumer-types.js";
 import { DeleteBatcher } from "./delete-batcher.js";
+import { findDeadLetterQueueUrl } from "./ensure.js";
 
 export type {
   Consumer,
@@ -84,6 +85,8 @@ class QueueConsumer implements Consumer {
   /** capacity() calls in a row that threw. */
   private capacityFailures = 0;
   private readonly deletes: DeleteBatcher;
+  /** The DLQ found from the queue's RedrivePolicy, when none was given (looked up when first needed). */
+  private foundDeadLetterQueue: Promise<string | undefined> | undefined;
 
   constructor(private readonly options: ConsumerOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? 10);
@@ -299,11 +302,29 @@ class QueueConsumer implements Consumer {
     if (message.ReceiptHandle) this.deletes.delete(message.ReceiptHandle, message.MessageId);
   }
 
+  /**
+   * The DLQ given, else the one the queue's RedrivePolicy names: a consumer that could not ask SQS at start
+   * (prepareConsumerQueues) still dead-letters at once later. Found once, kept; not found, asked again next time.
+   */
+  private async deadLetterQueueUrl(): Promise<string | undefined> {
+    if (this.options.deadLetterQueueUrl) return this.options.deadLetterQueueUrl;
+    this.foundDeadLetterQueue ??= findDeadLetterQueueUrl(this.options.sqs, this.options.queueUrl).catch(
+      (error) => {
+        this.options.logger.warn({ err: errorMessage(error) }, "could not look up the DLQ");
+        return undefined;
+      },
+    );
+    const found = await this.foundDeadLetterQueue;
+    if (!found) this.foundDeadLetterQueue = undefined;
+    return found;
+  }
+
   private async deadLetter(message: Message): Promise<void> {
-    const { deadLetterQueueUrl, logger } = this.options;
+    const { logger } = this.options;
+    const deadLetterQueueUrl = await this.deadLetterQueueUrl();
     if (!deadLetterQueueUrl) {
-      // No DLQ given: the queue's redrive policy moves it after maxReceiveCount receives.
-      logger.warn({ messageId: message.MessageId }, "poison message left for the redrive policy");
+      // No DLQ given or named by a redrive policy (or SQS could not say): left to the queue as configured.
+      logger.warn({ messageId: message.MessageId }, "poison message left in the queue: no DLQ known");
       return;
     }
     try {

@@ -181,8 +181,8 @@ export const QUEUES_RESTORED = "the queues did not exist (LocalStack restarted?)
  * What a consumer (the executor, the spawner) asks SQS at start: the queues created again when an emulator
  * lost them, and the DLQ's URL. Never fatal: SQS out of reach at start (LocalStack still starting, or
  * restarting) is no reason to exit, since a crash loop under Docker or Kubernetes backs off for minutes
- * after SQS is back. The consumer's receive loop then retries with backoff and restores a missing queue;
- * without a known DLQ, a poison message goes by the queue's redrive policy.
+ * after SQS is back. The consumer's receive loop then retries with backoff and restores a missing queue,
+ * and it looks the DLQ up when it first needs it.
  */
 export async function prepareConsumerQueues(
   sqs: SQSClient,
@@ -195,7 +195,7 @@ export async function prepareConsumerQueues(
   } catch (error) {
     logger.warn(
       { queueUrl, err: errorMessage(error) },
-      "SQS could not be asked at start; receiving will retry, and poison messages go by the redrive policy",
+      "SQS could not be asked at start; receiving will retry, and the DLQ is looked up when first needed",
     );
     return { deadLetterQueueUrl: undefined };
   }

@@ -98,6 +98,35 @@ describe("consumer loop", () => {
     expect(stats.visible + stats.inFlight).toBe(0);
   });
 
+  it("with no DLQ given, dead-letters to the one the queue's redrive policy names, on the first receive", async () => {
+    const { queueUrl, deadLetterQueueUrl } = await sqsTest.createQueues();
+    const { SendMessageCommand } = await import("@aws-sdk/client-sqs");
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "{not json" }));
+    let receives = 0;
+    const consumer = startConsumer({
+      sqs,
+      queueUrl,
+      waitTimeSeconds: 1,
+      logger: silentLogger,
+      handle: async () => {
+        receives++;
+        return "dead-letter";
+      },
+    });
+    try {
+      await until(
+        "the message in the DLQ",
+        async () => (await getQueueStats(sqs, queueUrl, deadLetterQueueUrl)).deadLetter === 1,
+      );
+    } finally {
+      await consumer.stop();
+    }
+    // Moved by the consumer itself, not after the redrive policy's five receives.
+    expect(receives).toBe(1);
+    const stats = await getQueueStats(sqs, queueUrl);
+    expect(stats.visible + stats.inFlight).toBe(0);
+  });
+
   it("processes the rest of a batch around poison: malformed goes to the DLQ, a throw is retried", async () => {
     const { queueUrl, deadLetterQueueUrl } = await sqsTest.createQueues();
     await sendWorkflowMessages(sqs, queueUrl, [message(1), message(2), message(3)]);
