@@ -112,10 +112,19 @@ export function keptAliveAuthentication(kc: KubeConfig): SecurityAuthentication 
         kept?.agent.constructor === Agent &&
         CONNECTION_OPTIONS.every((name) => sameOption(kept?.options[name], options[name]));
       if (!reusable) {
-        kept?.agent.destroy();
+        if (kept) closeIdleConnections(kept.agent);
         kept = { agent: new Agent({ ...options, keepAlive: true }), options };
       }
       context.setAgent((kept as { agent: http.Agent }).agent);
     },
   };
+}
+
+/**
+ * Closes an agent's idle connections. Those in use finish their request (destroying them would fail it) and
+ * are closed by the API server once idle.
+ */
+function closeIdleConnections(agent: http.Agent): void {
+  for (const sockets of Object.values(agent.freeSockets))
+    for (const socket of sockets ?? []) socket.destroy();
 }

@@ -139,6 +139,8 @@ export interface K8sApiServer {
   latencyMs: number;
   /** TCP connections accepted so far. */
   connectionsAccepted(): number;
+  /** TCP connections open now. */
+  openConnections(): number;
   fail(fault: Fault): void;
   clearFaults(): void;
   jobs(namespace?: string): JsonObject[];
@@ -461,6 +463,7 @@ export async function startK8sApiServer(
     activeAtCreate,
     latencyMs: options.latencyMs ?? 0,
     connectionsAccepted: () => connectionsAccepted,
+    openConnections: () => connections.size,
     kubeConfig: () => testKubeConfig(url),
     createRequests: () => requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs")).length,
     fail(fault) {

@@ -17,6 +17,7 @@ import {
 } from "../../services/spawner/kube.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTempDir } from "../helpers/temp.js";
+import { until } from "../helpers/wait.js";
 import { testKubernetesConfig } from "./fixtures.js";
 
 const file = path.join(await createTempDir("kh-kube"), "config");
@@ -173,6 +174,37 @@ describe("connections to the API server", () => {
           buildJobTemplate({ executionId: newId(), workflowId: "wf1", config: testKubernetesConfig() }),
         );
       expect(server.connectionsAccepted()).toBeLessThanOrEqual(10);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a changed TLS setting gets a new connection, and the old idle one is closed, not left open", async () => {
+    const server = await startK8sApiServer();
+    try {
+      const kc = server.kubeConfig();
+      const api = createKubeApi(kc, { namespace: "local", requestTimeoutMs: 5000 });
+      await listJobs(api, "a=b");
+      await listJobs(api, "a=b");
+      expect(server.connectionsAccepted()).toBe(1);
+      // The kubeconfig changes under the client (here the TLS server name, as a rewritten kubeconfig would).
+      kc.loadFromOptions({
+        clusters: [
+          {
+            ...kc.clusters[0],
+            name: "test",
+            server: server.url,
+            skipTLSVerify: true,
+            tlsServerName: "other",
+          },
+        ],
+        users: kc.users,
+        contexts: kc.contexts,
+        currentContext: kc.currentContext,
+      });
+      await listJobs(api, "a=b");
+      expect(server.connectionsAccepted()).toBe(2);
+      await until("the old idle connection closed", () => server.openConnections() === 1);
     } finally {
       await server.close();
     }
