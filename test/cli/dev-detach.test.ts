@@ -1,5 +1,4 @@
 import { once } from "node:events";
-import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { DUPLICATE_WINDOW_MS } from "../../services/core/lifecycle.js";
@@ -11,6 +10,7 @@ import { DEV_DATABASE } from "../../services/dev/environment.js";
 import { startEmbeddedPostgres } from "../../services/embedded/postgres.js";
 import { validateWorkflow } from "../../services/workflow/definition.js";
 import { spawnCli } from "../helpers/cli-process.js";
+import { describeProcess, listProcesses } from "../helpers/processes.js";
 import { createTempDir } from "../helpers/temp.js";
 import { scaled, until, within } from "../helpers/wait.js";
 import { startTestServer } from "../runner/fixtures.js";
@@ -25,15 +25,11 @@ const newDataDir = () => createTempDir("kh-dev-detach");
 
 /** Processes that name the data dir in their command line or environment: dev's worker, its Postgres, runs. */
 async function processesUsing(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
-    if (cmdline.includes(dir) || environ.includes(`KH_DATA_DIR=${dir}`))
-      found.push(`${pid}: ${cmdline.replaceAll("\0", " ")}`);
-  }
-  return found;
+  return (await listProcesses())
+    .filter(
+      (info) => info.argv.some((arg) => arg.includes(dir)) || info.environ.includes(`KH_DATA_DIR=${dir}`),
+    )
+    .map(describeProcess);
 }
 
 /**

@@ -11,6 +11,7 @@ import { checkoutId, dataBaseDir, defaultDataDir } from "../../services/dev/data
 import { DEV_STATE_FILE, type DevState } from "../../services/dev/instance.js";
 import { validateWorkflow } from "../../services/workflow/definition.js";
 import { spawnCli } from "../helpers/cli-process.js";
+import { describeProcess, listProcesses } from "../helpers/processes.js";
 import { createTempDir } from "../helpers/temp.js";
 import { scaled, until, within } from "../helpers/wait.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
@@ -21,13 +22,9 @@ const FREE_PORTS = ["--port", "0", "--sqs-port", "0", "--console-port", "0", "--
 
 /** Processes whose command line mentions the dir: a Postgres left running would show up here. */
 async function processesUsing(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    if (cmdline.includes(dir)) found.push(`${pid}: ${cmdline.replaceAll("\0", " ")}`);
-  }
-  return found;
+  return (await listProcesses())
+    .filter((info) => info.argv.some((arg) => arg.includes(dir)))
+    .map(describeProcess);
 }
 
 /** A second terminal of the same checkout: no connection settings, only the data dir dev uses. */

@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { getExecution } from "../../services/db/executions.js";
 import { runRunnerProcess, WarmRunners } from "../../services/executor/child.js";
 import { builtRunner, type CliResult, spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { warmRunnerPids } from "../helpers/processes.js";
 import { createTempDir } from "../helpers/temp.js";
 import { until, within } from "../helpers/wait.js";
 import { createPending } from "../runner/fixtures.js";
@@ -128,7 +129,7 @@ describe("what production starts reaches the runner's entry", () => {
     runners.stop();
     expect(exit).toMatchObject({ exitCode: 0, signal: null });
     // The replacement started after the run ends once its stdin is closed: wait for it (it wrote the trace).
-    await until("the idle warm runner ending", async () => (await warmRunnerPids()).length === 0);
+    await until("the idle warm runner ending", async () => (await warmRunnerPids(url)).length === 0);
 
     for (const { executionId } of [cold, warm]) {
       expect(await getExecution(pool, executionId)).toMatchObject({ status: "success" });
@@ -147,18 +148,6 @@ describe("what production starts reaches the runner's entry", () => {
     expect(loaded).not.toContain("dist/services/cli/runner-entry.js");
   });
 });
-
-/** Pids of `khctl run --id-from-stdin` processes of this file's database. */
-async function warmRunnerPids(): Promise<number[]> {
-  const found: number[] = [];
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
-    if (cmdline.includes("--id-from-stdin") && environ.includes(url)) found.push(Number(pid));
-  }
-  return found;
-}
 
 /** A result with ids and log times replaced, so runs of different executions compare. */
 function normalized(result: CliResult): CliResult {

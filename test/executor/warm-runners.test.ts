@@ -1,10 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../services/core/logger.js";
 import { startExecutor } from "../../services/executor/index.js";
 import { sendWorkflowMessage } from "../../services/queue/send.js";
 import { builtRunner, spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
+import { warmRunnerPids } from "../helpers/processes.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { until, within } from "../helpers/wait.js";
 import { createPending, startTestServer } from "../runner/fixtures.js";
@@ -18,18 +18,6 @@ const server = await startTestServer();
 
 const okWorkflow = () =>
   workflow([trigger(), action("get", "HTTP Request", { endpoint: `${server.base}/` })], edges("t->get"));
-
-/** Pids of waiting warm runners of this test file's database. */
-async function warmRunnerPids(): Promise<number[]> {
-  const found: number[] = [];
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-    const environ = await readFile(`/proc/${pid}/environ`, "utf8").catch(() => "");
-    if (cmdline.includes("--id-from-stdin") && environ.includes(url)) found.push(Number(pid));
-  }
-  return found;
-}
 
 describe("warm runners", () => {
   it("run each execution in a process of its own, never twice, and leave nothing behind after the stop", async () => {
@@ -47,8 +35,8 @@ describe("warm runners", () => {
     const started: { executionId: string; pid: number | undefined }[] = [];
     executor.events.on("start", (e) => started.push({ executionId: e.executionId, pid: e.pid }));
     try {
-      await until("two warm runners waiting", async () => (await warmRunnerPids()).length === 2);
-      const warm = await warmRunnerPids();
+      await until("two warm runners waiting", async () => (await warmRunnerPids(url)).length === 2);
+      const warm = await warmRunnerPids(url);
       const runs = await Promise.all(Array.from({ length: 5 }, () => createPending(pool, okWorkflow())));
       for (const run of runs) {
         await sendWorkflowMessage(testSqs.sqs, queueUrl, {
@@ -77,7 +65,7 @@ describe("warm runners", () => {
     } finally {
       await executor.stop();
     }
-    await until("no warm runner left", async () => (await warmRunnerPids()).length === 0);
+    await until("no warm runner left", async () => (await warmRunnerPids(url)).length === 0);
   });
 
   it("khctl run --id-from-stdin runs the execution named on stdin; stdin closed without one is a quiet exit 0", async () => {

@@ -1,4 +1,3 @@
-import { readdir, readFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
@@ -15,6 +14,7 @@ import { createSpawnerMetrics } from "../../../services/spawner/metrics.js";
 import { type SpawnerService, startSpawnerService } from "../../../services/spawner/service.js";
 import { CLI_ENTRY } from "../../helpers/cli-process.js";
 import type { TestDatabase } from "../../helpers/database.js";
+import { listProcesses } from "../../helpers/processes.js";
 import type { TestQueues, TestSqs } from "../../helpers/sqs.js";
 import { until } from "../../helpers/wait.js";
 import { createPending } from "../../runner/fixtures.js";
@@ -248,13 +248,7 @@ export const jobOf = (executionId: string) => `wf-${executionId}`;
  * undefined while there is none.
  */
 export async function runnerPid(executionId: string): Promise<number | undefined> {
-  for (const entry of await readdir("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const argv = (await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => ""))
-      .split("\0")
-      .filter(Boolean);
-    if (argv.includes(CLI_ENTRY) && argv.at(-2) === "run" && argv.at(-1) === executionId)
-      return Number(entry);
-  }
-  return undefined;
+  return (await listProcesses()).find(
+    ({ argv }) => argv.includes(CLI_ENTRY) && argv.at(-2) === "run" && argv.at(-1) === executionId,
+  )?.pid;
 }
