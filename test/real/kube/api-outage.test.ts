@@ -1,18 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { jobNameFor } from "../../../services/contracts/names.js";
 import { getQueueStats } from "../../../services/queue/stats.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
 import { scaled, until } from "../../helpers/wait.js";
 import { getJob, jobReaches, stopApiServer } from "./cluster.js";
-import {
-  enqueue,
-  gatedExecution,
-  jobOf,
-  spawnerNamespace,
-  startGate,
-  startSpawner,
-  statusOf,
-} from "./fixtures.js";
+import { enqueue, gatedExecution, spawnerNamespace, startGate, startSpawner, statusOf } from "./fixtures.js";
 
 // The kube-apiserver stopped under a running spawner while messages wait, then started again: nothing is
 // lost or dead-lettered, each message becomes exactly one Job once the API is back, and the spawner backs
@@ -53,16 +46,16 @@ describe("the Kubernetes API server stopped and started again", () => {
       await until(
         "the 3 Jobs created",
         async () =>
-          (await Promise.all(executions.map((e) => getJob(space.namespace, jobOf(e.executionId))))).every(
-            Boolean,
-          ),
+          (
+            await Promise.all(executions.map((e) => getJob(space.namespace, jobNameFor(e.executionId))))
+          ).every(Boolean),
         60_000,
       );
       // The cluster's part takes longer: kwok's node went NotReady in the outage and its pod watch recovers
       // with backoff (about 90 s here).
       for (const execution of executions) {
         await statusOf(db.pool, execution.executionId, "success", 180_000);
-        await jobReaches(space.namespace, jobOf(execution.executionId), "Complete");
+        await jobReaches(space.namespace, jobNameFor(execution.executionId), "Complete");
       }
       const stats = await getQueueStats(sqs.sqs, queues.queueUrl, queues.deadLetterQueueUrl);
       expect(stats).toMatchObject({ visible: 0, inFlight: 0, deadLetter: 0 });

@@ -240,9 +240,6 @@ export async function startSpawner(
   return { service, kube, lines, jobLists: () => lists };
 }
 
-/** The runner Job of an execution, as the spawner names it. */
-export const jobOf = (executionId: string) => `wf-${executionId}`;
-
 /**
  * The pid of the runner process the kwok bridge started for an execution (`node …/main.js run <id>`), or
  * undefined while there is none.

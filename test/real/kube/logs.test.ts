@@ -1,12 +1,13 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { jobNameFor } from "../../../services/contracts/names.js";
 import { spawnCli } from "../../helpers/cli-process.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
 import { createTempDir } from "../../helpers/temp.js";
 import { scaled, until, within } from "../../helpers/wait.js";
 import { getJob, jobReaches, writeKubeconfig } from "./cluster.js";
-import { enqueue, gatedExecution, jobOf, spawnerNamespace, startGate, statusOf } from "./fixtures.js";
+import { enqueue, gatedExecution, spawnerNamespace, startGate, statusOf } from "./fixtures.js";
 
 // The real `khctl spawner` process, with a kubeconfig holding only the job-spawner ServiceAccount's token,
 // and `khctl logs` reading a real pod's log (served by kwok from what the bridge's runner writes) while the
@@ -54,7 +55,7 @@ describe("khctl spawner and khctl logs on a real control plane", () => {
         const snapshot = khctl(["logs", execution.executionId]);
         const shown = await snapshot.result;
         expect(shown.code).toBe(0);
-        expect(shown.stderr).toContain(`runner pod ${jobOf(execution.executionId)}-`);
+        expect(shown.stderr).toContain(`runner pod ${jobNameFor(execution.executionId)}-`);
         expect(shown.stdout).toContain('"msg":"execution claimed"');
         expect(shown.stdout).not.toContain('"msg":"execution finished"');
 
@@ -70,12 +71,12 @@ describe("khctl spawner and khctl logs on a real control plane", () => {
           follow.kill("SIGINT");
         }
         await statusOf(db.pool, execution.executionId, "success");
-        await jobReaches(space.namespace, jobOf(execution.executionId), "Complete");
+        await jobReaches(space.namespace, jobNameFor(execution.executionId), "Complete");
 
         // The TTL controller deletes the finished Job (and its pod): the step log is what is left.
         await until(
           "the TTL controller deleting the Job",
-          async () => (await getJob(space.namespace, jobOf(execution.executionId))) === undefined,
+          async () => (await getJob(space.namespace, jobNameFor(execution.executionId))) === undefined,
           60_000,
         );
         const after = await khctl(["logs", execution.executionId]).result;

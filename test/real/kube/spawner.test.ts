@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildJobTemplate } from "../../../services/contracts/job-template.js";
+import { jobNameFor } from "../../../services/contracts/names.js";
 import { getQueueStats } from "../../../services/queue/stats.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
@@ -8,7 +9,6 @@ import { getJob, jobCondition, jobReaches, kubectl } from "./cluster.js";
 import {
   enqueue,
   gatedExecution,
-  jobOf,
   runnerPid,
   spawnerNamespace,
   startGate,
@@ -40,8 +40,8 @@ describe("the spawner on a real control plane", () => {
     await enqueue(sqs, queues, execution);
 
     const done = await statusOf(db.pool, execution.executionId, "success");
-    expect(done.job_name).toBe(jobOf(execution.executionId));
-    const job = await jobReaches(space.namespace, jobOf(execution.executionId), "Complete");
+    expect(done.job_name).toBe(jobNameFor(execution.executionId));
+    const job = await jobReaches(space.namespace, jobNameFor(execution.executionId), "Complete");
     // Exactly the Job the template builds, as the server stored it.
     const built = buildJobTemplate({ ...execution, config: space.config });
     expect(job.metadata.labels).toEqual(built.metadata?.labels);
@@ -64,7 +64,7 @@ describe("the spawner on a real control plane", () => {
     try {
       const execution = await gatedExecution(db.pool, gate);
       await enqueue(sqs, queues, execution);
-      const job = await jobReaches(space.namespace, jobOf(execution.executionId), "Failed");
+      const job = await jobReaches(space.namespace, jobNameFor(execution.executionId), "Failed");
       expect(jobCondition(job, "Failed")?.reason).toBe("BackoffLimitExceeded");
       const { stdout } = await kubectl([
         "-n",
@@ -72,7 +72,7 @@ describe("the spawner on a real control plane", () => {
         "get",
         "pods",
         "-l",
-        `job-name=${jobOf(execution.executionId)}`,
+        `job-name=${jobNameFor(execution.executionId)}`,
         "-o",
         "jsonpath={.items[*].status.containerStatuses[*].state.terminated.exitCode}",
       ]);
@@ -90,10 +90,17 @@ describe("the spawner on a real control plane", () => {
     await enqueue(sqs, queues, execution);
     await within(gate.reached(execution.key), 90_000, "the runner reaching its step");
     expect((await statusOf(db.pool, execution.executionId, "running")).job_name).toBe(
-      jobOf(execution.executionId),
+      jobNameFor(execution.executionId),
     );
 
-    await kubectl(["-n", space.namespace, "delete", "job", jobOf(execution.executionId), "--wait=false"]);
+    await kubectl([
+      "-n",
+      space.namespace,
+      "delete",
+      "job",
+      jobNameFor(execution.executionId),
+      "--wait=false",
+    ]);
     const cancelled = await statusOf(db.pool, execution.executionId, "cancelled");
     expect(cancelled.error).toBe("cancelled: SIGTERM");
     await until("the runner's request dropped", () => gate.dropped(execution.key));
@@ -111,7 +118,7 @@ describe("the spawner on a real control plane", () => {
 
     const failed = await statusOf(db.pool, execution.executionId, "error");
     expect(failed.error).toMatch(/runner Job wf-\w+ failed: BackoffLimitExceeded/);
-    await jobReaches(space.namespace, jobOf(execution.executionId), "Failed");
+    await jobReaches(space.namespace, jobNameFor(execution.executionId), "Failed");
   });
 
   it("back-pressure: at MAX_CONCURRENT_JOBS no more messages are taken; finished Jobs free the slots", async () => {
@@ -132,7 +139,7 @@ describe("the spawner on a real control plane", () => {
     const jobs = async () =>
       (
         await Promise.all(
-          executions.map((execution) => getJob(space.namespace, jobOf(execution.executionId))),
+          executions.map((execution) => getJob(space.namespace, jobNameFor(execution.executionId))),
         )
       ).filter(Boolean).length;
     expect(await jobs()).toBe(2);
