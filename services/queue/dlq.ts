@@ -72,14 +72,15 @@ async function release(sqs: SQSClient, queueUrl: string, messages: readonly Mess
 }
 
 /**
- * Lists up to `max` DLQ messages without removing them (they are made visible again at once). A DLQ whose
- * count says it holds nothing visible is not polled: the poll would only wait its second out, and
- * `khctl status` and the console's Health page ask on every call. (AWS's count can lag a message that
- * arrived in the last moments; the next look shows it.)
+ * Lists up to `max` DLQ messages without removing them (they are made visible again at once). It asks for
+ * no more than the DLQ's count of visible messages: past that, a receive would only wait its second out
+ * (an empty DLQ is not polled at all), and `khctl status`, the console's Health and Queue pages ask on every
+ * call. (AWS's count can lag a message that arrived in the last moments; the next look shows it.)
  */
 export async function listDeadLetters(sqs: SQSClient, dlqUrl: string, max = 50): Promise<DeadLetter[]> {
-  if ((await getQueueStats(sqs, dlqUrl)).visible === 0) return [];
-  const messages = await receiveUpTo(sqs, dlqUrl, max, PEEK_VISIBILITY_SECONDS);
+  const wanted = Math.min(max, (await getQueueStats(sqs, dlqUrl)).visible);
+  if (wanted === 0) return [];
+  const messages = await receiveUpTo(sqs, dlqUrl, wanted, PEEK_VISIBILITY_SECONDS);
   await release(sqs, dlqUrl, messages);
   return messages.map(toDeadLetter);
 }

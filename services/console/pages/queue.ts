@@ -21,10 +21,7 @@ export interface QueuePage {
 export async function loadQueue(sqs: SQSClient, queueUrl: string, max: number): Promise<QueuePage> {
   const deadLetterQueueUrl = await findDeadLetterQueueUrl(sqs, queueUrl);
   const stats = await getQueueStats(sqs, queueUrl, deadLetterQueueUrl);
-  // Listing ends with a receive that waits for more; asking for no more than the count saves that wait.
-  const count = Math.min(max, stats.deadLetter ?? 0);
-  const letters =
-    deadLetterQueueUrl && count > 0 ? await listDeadLetters(sqs, deadLetterQueueUrl, count) : [];
+  const letters = deadLetterQueueUrl ? await listDeadLetters(sqs, deadLetterQueueUrl, max) : [];
   return { queueUrl, deadLetterQueueUrl, stats, letters, max };
 }
 
