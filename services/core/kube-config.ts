@@ -1,8 +1,9 @@
-import http from "node:http";
-import https from "node:https";
+import type https from "node:https";
 import {
+  type Cluster,
   type Configuration,
   createConfiguration,
+  type DispatcherOptions,
   KubeConfig,
   type RequestContext,
   type ResponseContext,
@@ -73,58 +74,70 @@ export function kubeApiConfiguration(kc: KubeConfig, timeoutMs: number): Configu
   });
 }
 
-/** The agent options that decide which connection a request may share: the server's and the client's TLS material. */
-const CONNECTION_OPTIONS = [
-  "ca",
-  "cert",
-  "key",
-  "pfx",
-  "passphrase",
-  "rejectUnauthorized",
-  "servername",
-] as const;
+/** The KubeConfig's dispatcher factory: private in client-node's types, a method on every instance. */
+type DispatcherFactory = {
+  createDispatcher(cluster: Cluster | null, agentOptions: https.AgentOptions): Dispatcher | undefined;
+};
 
-type AgentOptions = Partial<Record<(typeof CONNECTION_OPTIONS)[number], unknown>>;
+/** A dispatcher, as far as keeping one is concerned (undici's Dispatcher, which client-node does not re-export). */
+interface Dispatcher {
+  close(): Promise<void>;
+}
+
+type ConnectOptions = Extract<DispatcherOptions, { type: "agent" }>["connect"];
 
 const sameOption = (a: unknown, b: unknown): boolean =>
   Buffer.isBuffer(a) && Buffer.isBuffer(b) ? a.equals(b) : a === b;
 
-/**
- * The KubeConfig's authentication, with connections kept alive. client-node 1.4 gives every request a new
- * Agent (kubernetes-client/javascript#2893), so each request opened a connection of its own, and against a
- * real API server paid a TLS handshake: most of a Job create's cost after the server's own time. The
- * KubeConfig still sets each request's headers and agent options (a rotated token or certificate is read
- * as before); its new plain http/https Agent is swapped for a kept keep-alive one with the same options,
- * made again when those change. A proxy's agent is left as it is.
- */
-export function keptAliveAuthentication(kc: KubeConfig): SecurityAuthentication {
-  let kept: { agent: http.Agent; options: AgentOptions } | undefined;
-  return {
-    getName: () => `${kc.getName()}, connections kept alive`,
-    async applySecurityAuthentication(context: RequestContext) {
-      await kc.applySecurityAuthentication(context);
-      const fresh = context.getAgent();
-      const Agent = [http.Agent, https.Agent].find((kind) => fresh?.constructor === kind);
-      if (!Agent) return;
-      // Node keeps an Agent's constructor options as `options`.
-      const options = (fresh as http.Agent & { options: AgentOptions }).options;
-      const reusable =
-        kept?.agent.constructor === Agent &&
-        CONNECTION_OPTIONS.every((name) => sameOption(kept?.options[name], options[name]));
-      if (!reusable) {
-        if (kept) closeIdleConnections(kept.agent);
-        kept = { agent: new Agent({ ...options, keepAlive: true }), options };
-      }
-      context.setAgent((kept as { agent: http.Agent }).agent);
-    },
-  };
-}
+const sameConnection = (a: ConnectOptions, b: ConnectOptions): boolean => {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof ConnectOptions>;
+  return [...keys].every((key) => sameOption(a[key], b[key]));
+};
 
 /**
- * Closes an agent's idle connections. Those in use finish their request (destroying them would fail it) and
- * are closed by the API server once idle.
+ * The KubeConfig's authentication, with connections kept alive. client-node 2 sends every request with
+ * undici's fetch, and for a cluster with TLS material (a CA, a client certificate, a server name) it makes a
+ * new undici Agent, so a new connection pool, for each request: every request opened a connection of its
+ * own and paid a TLS handshake, most of a Job create's cost after the server's own time (1.4 did the same
+ * with node's Agents, kubernetes-client/javascript#2893). Here the KubeConfig still sets each request's
+ * headers and reads its TLS material (a rotated token or certificate applies as before); the dispatcher it
+ * makes for that material is kept and given to every request with the same material, and made again when
+ * it changes (the old one closes once its requests in flight are done). A plain-HTTP cluster already
+ * shares undici's global dispatcher, and a proxy's dispatcher is left as the client makes it.
  */
-function closeIdleConnections(agent: http.Agent): void {
-  for (const sockets of Object.values(agent.freeSockets))
-    for (const socket of sockets ?? []) socket.destroy();
+export function keptAliveAuthentication(kc: KubeConfig): SecurityAuthentication {
+  let authentication = keptAlive.get(kc);
+  if (!authentication) {
+    keepDispatchers(kc);
+    authentication = {
+      getName: () => `${kc.getName()}, connections kept alive`,
+      applySecurityAuthentication: (context: RequestContext) => kc.applySecurityAuthentication(context),
+    };
+    keptAlive.set(kc, authentication);
+  }
+  return authentication;
+}
+
+/** One authentication per KubeConfig, so its dispatcher factory is wrapped once. */
+const keptAlive = new WeakMap<KubeConfig, SecurityAuthentication>();
+
+/** Makes the KubeConfig's dispatcher factory give back its last dispatcher while the TLS material is the same. */
+function keepDispatchers(kc: KubeConfig): void {
+  const factory = kc as unknown as DispatcherFactory;
+  if (typeof factory.createDispatcher !== "function") {
+    throw new Error("@kubernetes/client-node has no KubeConfig.createDispatcher: update core/kube-config.ts");
+  }
+  const makeDispatcher = factory.createDispatcher.bind(kc);
+  let kept: { dispatcher: Dispatcher; connect: ConnectOptions } | undefined;
+  factory.createDispatcher = (cluster, agentOptions) => {
+    const plan = kc.createDispatcherOptions(cluster, agentOptions);
+    if (plan.type !== "agent") return makeDispatcher(cluster, agentOptions);
+    if (!kept || !sameConnection(kept.connect, plan.connect)) {
+      void kept?.dispatcher.close();
+      const dispatcher = makeDispatcher(cluster, agentOptions);
+      if (!dispatcher) return undefined;
+      kept = { dispatcher, connect: plan.connect };
+    }
+    return kept.dispatcher;
+  };
 }

@@ -126,10 +126,11 @@ const EMPTY_OBJECT = "{}";
 
 async function unreadIfCreated(context: ResponseContext): Promise<ResponseContext> {
   if (context.httpStatusCode < 200 || context.httpStatusCode > 299) return context;
-  await context.body.binary();
+  await context.body.text();
   return new ResponseContext(context.httpStatusCode, context.headers, {
     text: async () => EMPTY_OBJECT,
     binary: async () => Buffer.from(EMPTY_OBJECT),
+    stream: () => null,
   });
 }
 

@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as k8s from "@kubernetes/client-node";
 import { Job } from "kubernetes-models/batch/v1";
+import type { TestCertificate } from "./tls.js";
 
 /**
  * Paths of fields that the Kubernetes schema does not know, found by walking the object along
@@ -184,10 +186,13 @@ function matchesSelector(labels: Record<string, string> | undefined, selector: s
 const now = () => new Date().toISOString();
 
 /** A kubeconfig for the test API server at `url` (a token it accepts, default namespace "local"). */
-export function testKubeConfig(url: string): k8s.KubeConfig {
+export function testKubeConfig(url: string, certificate?: TestCertificate): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
+  const trust = certificate
+    ? { caData: Buffer.from(certificate.cert).toString("base64") }
+    : { skipTLSVerify: true };
   kc.loadFromOptions({
-    clusters: [{ name: "test", server: url, skipTLSVerify: true }],
+    clusters: [{ name: "test", server: url, ...trust }],
     users: [{ name: "test", token: "test-token" }],
     contexts: [{ name: "test", cluster: "test", user: "test", namespace: "local" }],
     currentContext: "test",
@@ -205,7 +210,12 @@ export function testKubeConfig(url: string): k8s.KubeConfig {
  * controller would; tests then set outcomes and pod states.
  */
 export async function startK8sApiServer(
-  options: { latencyMs?: number; createPods?: boolean } = {},
+  options: {
+    latencyMs?: number;
+    createPods?: boolean;
+    /** Serve HTTPS with this certificate (the kubeconfig trusts it as its CA), as a real API server does. */
+    tls?: TestCertificate;
+  } = {},
 ): Promise<K8sApiServer> {
   const jobs = new Map<string, JsonObject>();
   const pods = new Map<string, PodRecord>();
@@ -439,17 +449,19 @@ export async function startK8sApiServer(
 
   const connections = new Set<Socket>();
   let connectionsAccepted = 0;
-  const httpServer = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     route(req, res).catch((error) => send(res, 500, statusBody(500, "InternalError", String(error))));
-  });
-  httpServer.on("connection", (socket) => {
+  };
+  const httpServer = options.tls ? createTlsServer(options.tls, handle) : createServer(handle);
+  // A TLS connection counts once its handshake is done (a refused one never carries a request).
+  httpServer.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => {
     connections.add(socket);
     connectionsAccepted++;
     socket.on("close", () => connections.delete(socket));
   });
   await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
   const { port } = httpServer.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${options.tls ? "https" : "http"}://127.0.0.1:${port}`;
 
   const jobOrThrow = (name: string, namespace: string) => {
     const job = jobs.get(key(namespace, name));
@@ -464,7 +476,7 @@ export async function startK8sApiServer(
     latencyMs: options.latencyMs ?? 0,
     connectionsAccepted: () => connectionsAccepted,
     openConnections: () => connections.size,
-    kubeConfig: () => testKubeConfig(url),
+    kubeConfig: () => testKubeConfig(url, options.tls),
     createRequests: () => requests.filter((r) => r.method === "POST" && r.path.endsWith("/jobs")).length,
     fail(fault) {
       faults.push({ fault, left: fault.times ?? 1 });
