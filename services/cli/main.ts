@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import module from "node:module";
+import { exitUnlessSupportedNode } from "../core/node-support.js";
+import { enableCompileCache } from "./compile-cache.js";
 import { runnerForm } from "./runner-form.js";
 
-// Node 22.1+: V8 keeps the code it compiles in a cache (NODE_COMPILE_CACHE, else under the temp dir) and reuses
-// it on the next start, so a runner or a CLI call compiles little of its modules (loaded below, on demand). The
-// images carry the runner's, made at build time (services/Dockerfile). Node 20 has no cache.
-(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+// Before anything else: an old Node gets one line naming the versions that work.
+exitUnlessSupportedNode("khctl");
+enableCompileCache();
 
 // `khctl … | head` closes stdout early: that is the reader's choice, not an error to print a stack for.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {

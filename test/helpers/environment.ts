@@ -28,8 +28,9 @@ export function isInheritedSetting(name: string): boolean {
 /**
  * Removes every inherited setting from `env`; points KUBECONFIG at a file in `runDir` that does not exist
  * (so no test reaches the user's cluster through ~/.kube/config), KH_DATA_DIR at a dir of its own in
- * `runDir`, and TMPDIR at `runDir`/tmp (so what tests
- * and their processes leave in a temp dir goes when the run's dir does). Returns what it removed.
+ * `runDir`, TMPDIR at `runDir`/tmp (so what tests and their processes leave in a temp dir goes when the
+ * run's dir does) and NODE_COMPILE_CACHE at `runDir`/compile-cache (khctl's compile cache,
+ * cli/compile-cache.ts, goes to the user's ~/.cache otherwise). Returns what it removed.
  */
 export function isolateEnvironment(env: NodeJS.ProcessEnv, runDir: string): string[] {
   const removed = Object.keys(env).filter(isInheritedSetting);
@@ -38,5 +39,6 @@ export function isolateEnvironment(env: NodeJS.ProcessEnv, runDir: string): stri
   // khctl's default data dir: no test finds (or starts on) the user's own khctl dev of this checkout.
   env.KH_DATA_DIR = path.join(runDir, "kh-data");
   env.TMPDIR = path.join(runDir, "tmp");
+  env.NODE_COMPILE_CACHE = path.join(runDir, "compile-cache");
   return removed;
 }
