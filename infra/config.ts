@@ -3,6 +3,7 @@ import path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as z from "zod";
 import {
+  DEFAULT_LOCALSTACK_IMAGE,
   DEFAULT_NAMESPACE,
   DEFAULT_PORTS,
   LOG_LEVELS,
@@ -29,7 +30,7 @@ export const CONFIG_DEFAULTS = {
   localstackPort: DEFAULT_PORTS.localstack,
   appPort: DEFAULT_PORTS.app,
   postgresImage: "postgres:16.9-bookworm",
-  localstackImage: "localstack/localstack:4.4.0",
+  localstackImage: DEFAULT_LOCALSTACK_IMAGE,
   nodeImage: DEFAULT_NODE_IMAGE,
   appImage: DEFAULT_NODE_IMAGE,
   appCommand: "npm install && npm run dev",
@@ -53,6 +54,7 @@ const DERIVED_DEFAULTS = {
   appCheckoutPath: "unset",
   dbPassword: "generated once",
   encryptionKey: "generated once",
+  localstackAuthToken: "unset",
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS | keyof typeof DERIVED_DEFAULTS;
@@ -72,7 +74,10 @@ export const CONFIG_DOCS: Readonly<
   localstackPort: { profiles: "both", doc: "host port of LocalStack (SQS)" },
   appPort: { profiles: "both", doc: "host port of the app (with `appCheckoutPath`)" },
   postgresImage: { profiles: "both", doc: "pinned Postgres image: a version tag or digest, never `latest`" },
-  localstackImage: { profiles: "both", doc: "pinned LocalStack image" },
+  localstackImage: {
+    profiles: "both",
+    doc: "pinned LocalStack image; 4.14.0 is the last that runs without `localstackAuthToken`",
+  },
   nodeImage: {
     profiles: "both",
     doc: "base of the service images (`services/Dockerfile` `NODE_IMAGE`; CI tests this Node release)",
@@ -112,10 +117,14 @@ export const CONFIG_DOCS: Readonly<
     profiles: "both",
     doc: "(secret) INTEGRATION_ENCRYPTION_KEY: `pulumi config set --secret keeperhub:encryptionKey $(openssl rand -hex 32)`",
   },
+  localstackAuthToken: {
+    profiles: "both",
+    doc: "(secret) LOCALSTACK_AUTH_TOKEN, given to the LocalStack container only when set: images after 4.14.0 exit without one",
+  },
 };
 
 /** The secret settings: read with getSecret, never through the schema (their values stay Outputs). */
-export const SECRET_KEYS = ["dbPassword", "encryptionKey"] as const;
+export const SECRET_KEYS = ["dbPassword", "encryptionKey", "localstackAuthToken"] as const;
 
 export interface StackConfig {
   /** `dev` (everything in Docker: stack `local`) or `minikube` (stack `hybrid`). Default from the stack name. */
@@ -124,6 +133,8 @@ export interface StackConfig {
   readonly ports: { readonly postgres: number; readonly localstack: number; readonly app: number };
   /** Pinned container images (a tag other than `latest`, or a digest). */
   readonly images: { readonly postgres: string; readonly localstack: string; readonly app: string };
+  /** Whether `keeperhub:localstackAuthToken` is set (its value is a secret: StackSecrets). */
+  readonly localstackAuthTokenSet: boolean;
   /** The Node image the service images are built on (a build argument of services/Dockerfile). */
   readonly nodeImage: string;
   readonly minikube: {
@@ -323,6 +334,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     profile,
     ports: { postgres: s.postgresPort, localstack: s.localstackPort, app: s.appPort },
     images: { postgres: s.postgresImage, localstack: s.localstackImage, app: s.appImage },
+    localstackAuthTokenSet: (raw.localstackAuthToken ?? "") !== "",
     nodeImage: s.nodeImage,
     minikube: {
       profile: s.minikubeProfile,
@@ -365,6 +377,8 @@ export interface StackSecrets {
   readonly dbPassword: pulumi.Output<string> | undefined;
   /** `keeperhub:encryptionKey`, if set (INTEGRATION_ENCRYPTION_KEY). */
   readonly encryptionKey: pulumi.Output<string> | undefined;
+  /** `keeperhub:localstackAuthToken`, if set (never generated: a LocalStack account's token). */
+  readonly localstackAuthToken: pulumi.Output<string> | undefined;
 }
 
 /** The stack's `keeperhub:` settings as Pulumi holds them, keys without the prefix. */
@@ -383,6 +397,10 @@ export function loadStackConfig(): { config: StackConfig; secrets: StackSecrets 
   const config = parseStackConfig(rawSettings(), pulumi.getStack());
   return {
     config,
-    secrets: { dbPassword: cfg.getSecret("dbPassword"), encryptionKey: cfg.getSecret("encryptionKey") },
+    secrets: {
+      dbPassword: cfg.getSecret("dbPassword"),
+      encryptionKey: cfg.getSecret("encryptionKey"),
+      localstackAuthToken: cfg.getSecret("localstackAuthToken"),
+    },
   };
 }

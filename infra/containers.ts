@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { DOCKER, HOST_ALIAS, STACK_LABEL } from "../services/contracts/names.js";
+import { DOCKER, HOST_ALIAS, LOCALSTACK_AUTH_TOKEN_ENV, STACK_LABEL } from "../services/contracts/names.js";
 import { childOf } from "./component.js";
 import { shellQuote } from "./khctl.js";
 
@@ -163,13 +163,17 @@ export function localstackUrlHost(profile: "dev" | "minikube", hostPort: number)
   return `${profile === "minikube" ? HOST_ALIAS : "localhost"}:${hostPort}`;
 }
 
-/** LocalStack's environment: SQS only, path-style queue URLs naming `urlHost` (see queueUrls). */
-export function localstackEnv(urlHost: string): EnvEntry[] {
+/**
+ * LocalStack's environment: SQS only, path-style queue URLs naming `urlHost` (see queueUrls), and the auth
+ * token only when one is set (a secret; images after 4.14.0 need it).
+ */
+export function localstackEnv<V = string>(urlHost: string, authToken?: V): EnvEntry<V | string>[] {
   return [
     { name: "SERVICES", value: "sqs" },
     { name: "EAGER_SERVICE_LOADING", value: "1" },
     { name: "LOCALSTACK_HOST", value: urlHost },
     { name: "SQS_ENDPOINT_STRATEGY", value: "path" },
+    ...(authToken === undefined ? [] : [{ name: LOCALSTACK_AUTH_TOKEN_ENV, value: authToken, secret: true }]),
   ];
 }
 
@@ -190,10 +194,10 @@ export function postgresSpec<V>(password: V): ContainerSpec<V> {
 }
 
 /** The LocalStack container (SQS), naming `urlHost` in queue URLs. Pure. */
-export function localstackSpec(urlHost: string): ContainerSpec {
+export function localstackSpec<V = string>(urlHost: string, authToken?: V): ContainerSpec<V | string> {
   return {
     name: DOCKER.localstack,
-    env: localstackEnv(urlHost),
+    env: localstackEnv(urlHost, authToken),
     restart: "unless-stopped",
     port: LOCALSTACK_INTERNAL_PORT,
     dataPath: "/var/lib/localstack",
@@ -221,6 +225,8 @@ export interface ContainersArgs {
   readonly ports: { readonly postgres: number; readonly localstack: number };
   /** Postgres password (a secret). */
   readonly dbPassword: pulumi.Input<string>;
+  /** LocalStack's auth token (a secret), given to its container only when set. */
+  readonly localstackAuthToken?: pulumi.Input<string>;
 }
 
 /**
@@ -306,7 +312,7 @@ export class Containers extends pulumi.ComponentResource {
       childOf(this, opts, { dependsOn: [this.postgres] }),
     );
 
-    const localstack = localstackSpec(args.queueUrlHost);
+    const localstack = localstackSpec<pulumi.Input<string>>(args.queueUrlHost, args.localstackAuthToken);
     this.localstack = new docker.Container(
       `${name}-localstack`,
       {

@@ -11,6 +11,8 @@ export interface PreflightArgs {
   readonly ports: { readonly postgres: number; readonly localstack: number; readonly app: number };
   /** Whether the app container is part of the stack (only then is its port checked). */
   readonly appEnabled: boolean;
+  /** The LocalStack image, and whether an auth token is configured (a newer image needs one). */
+  readonly localstack: { readonly image: string; readonly authTokenSet: boolean };
 }
 
 /** The `khctl doctor` arguments for a profile and its ports. Pure, for tests. */
@@ -26,6 +28,9 @@ export function doctorArgs(args: PreflightArgs): string[] {
     "--localstack-port",
     String(args.ports.localstack),
     ...(args.appEnabled ? ["--app-port", String(args.ports.app)] : []),
+    "--localstack-image",
+    args.localstack.image,
+    ...(args.localstack.authTokenSet ? ["--localstack-token"] : []),
   ];
 }
 
@@ -75,6 +80,13 @@ export function preflightFailure(checks: readonly DoctorCheck[], args: Preflight
   ].join("\n");
 }
 
+/** The checks that failed but do not stop the stack (a warning each, with its fix). Pure. */
+export function preflightWarnings(checks: readonly DoctorCheck[]): string[] {
+  return checks
+    .filter((check) => !check.required && !check.ok)
+    .map((check) => `${check.name}: ${check.message}${check.fix ? ` (fix: ${check.fix})` : ""}`);
+}
+
 /**
  * Runs `khctl doctor` on every preview and update, before anything is declared: no provider is
  * configured and nothing changes until it passes, so a missing Docker or minikube ends with the
@@ -85,5 +97,6 @@ export async function runPreflight(args: PreflightArgs): Promise<DoctorCheck[]> 
   const checks = parseDoctorReport(stdout, stderr);
   const failure = preflightFailure(checks, args);
   if (failure) throw new PreflightError(failure);
+  for (const warning of preflightWarnings(checks)) void pulumi.log.warn(warning);
   return checks;
 }

@@ -88,6 +88,7 @@ export function preflightArgs(config: StackConfig, stack: string): PreflightArgs
     stack,
     ports: config.ports,
     appEnabled: config.appCheckoutPath !== undefined,
+    localstack: { image: config.images.localstack, authTokenSet: config.localstackAuthTokenSet },
   };
 }
 
@@ -138,6 +139,7 @@ export function createKeeperhub(
     images: config.images,
     ports: config.ports,
     dbPassword: secrets.dbPassword,
+    localstackAuthToken: secretsConfig.localstackAuthToken,
   });
   const queue = new Queue(
     "queue",

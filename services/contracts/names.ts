@@ -149,6 +149,16 @@ export const DOCKER = {
 /** Docker label on every container a stack creates; its value is the stack name. */
 export const STACK_LABEL = "io.keeperhub.stack";
 
+/**
+ * LocalStack: 4.14.0 (2026-02-26) is the last community release. Images after it exit with code 55 unless
+ * LOCALSTACK_AUTH_TOKEN is set (since 2026-03-23), so the stacks pin this one and `khctl doctor` warns
+ * about a newer tag without a token.
+ */
+export const LAST_FREE_LOCALSTACK_VERSION = "4.14.0";
+export const DEFAULT_LOCALSTACK_IMAGE = `localstack/localstack:${LAST_FREE_LOCALSTACK_VERSION}`;
+/** The variable a licensed LocalStack image reads its token from. */
+export const LOCALSTACK_AUTH_TOKEN_ENV = "LOCALSTACK_AUTH_TOKEN";
+
 /** Host ports the containers publish (and pods reach through HOST_ALIAS). */
 export const DEFAULT_PORTS = { postgres: 5433, localstack: 4566, app: 3000 } as const;
 /** The name minikube pods use for the host; the host resolves it too (the /etc/hosts line). */

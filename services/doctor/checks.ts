@@ -1,6 +1,15 @@
 import { lookup } from "node:dns/promises";
 import net from "node:net";
-import { DEFAULT_PORTS, HOST_ALIAS, HOSTS_LINE, type Profile, STACK_LABEL } from "../contracts/names.js";
+import {
+  DEFAULT_LOCALSTACK_IMAGE,
+  DEFAULT_PORTS,
+  HOST_ALIAS,
+  HOSTS_LINE,
+  LAST_FREE_LOCALSTACK_VERSION,
+  LOCALSTACK_AUTH_TOKEN_ENV,
+  type Profile,
+  STACK_LABEL,
+} from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import { type ContainerInfo, listContainers } from "./docker.js";
 import { type Exec, exec } from "./exec.js";
@@ -67,6 +76,8 @@ export interface DoctorOptions {
   readonly stack: string;
   /** Ports the stack will publish, by what they are for. */
   readonly ports: Readonly<Record<string, number>>;
+  /** The LocalStack image the stack runs, and whether a LOCALSTACK_AUTH_TOKEN is configured for it. */
+  readonly localstack?: { readonly image: string; readonly authTokenSet: boolean };
 }
 
 export const DEFAULT_DOCTOR_PORTS: Readonly<Record<string, number>> = {
@@ -185,6 +196,44 @@ async function checkPort(
   return { name, ok: true, required: true, message: `port ${port} (${what}) is free` };
 }
 
+/** The version in a LocalStack image's tag ("localstack/localstack:4.15.1" -> [4, 15, 1]); undefined for a digest or a word. */
+export function localstackTagVersion(image: string): number[] | undefined {
+  const tag = /:([^:/@]+)$/.exec(image.split("@")[0] ?? "")?.[1];
+  const match = tag ? /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(tag) : null;
+  return match ? [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)] : undefined;
+}
+
+/** Whether `image` is newer than the last LocalStack that runs without an auth token (4.14.0). */
+export function localstackNeedsToken(image: string): boolean {
+  const version = localstackTagVersion(image);
+  if (!version) return false;
+  const free = LAST_FREE_LOCALSTACK_VERSION.split(".").map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((version[i] ?? 0) !== (free[i] ?? 0)) return (version[i] ?? 0) > (free[i] ?? 0);
+  }
+  return false;
+}
+
+/** A warning, not a failure: a token may still be given to the container some other way. */
+function checkLocalstackLicense(localstack: { image: string; authTokenSet: boolean }): CheckResult {
+  const name = "localstack";
+  if (!localstackNeedsToken(localstack.image) || localstack.authTokenSet) {
+    const token = localstack.authTokenSet ? ", with an auth token" : "";
+    return { name, ok: true, required: false, message: `LocalStack image ${localstack.image}${token}` };
+  }
+  return {
+    name,
+    ok: false,
+    required: false,
+    message:
+      `${localstack.image} needs an auth token: LocalStack images after ${LAST_FREE_LOCALSTACK_VERSION} ` +
+      `(the last community release) exit with code 55 without ${LOCALSTACK_AUTH_TOKEN_ENV}`,
+    fix:
+      "pulumi config set --secret keeperhub:localstackAuthToken <your token>, or pin the free one: " +
+      `pulumi config set keeperhub:localstackImage ${DEFAULT_LOCALSTACK_IMAGE}`,
+  };
+}
+
 /** Runs the profile's checks; never throws (every failure is a result). */
 export async function runDoctor(options: DoctorOptions, probes: DoctorProbes): Promise<CheckResult[]> {
   const docker = await checkDocker(probes);
@@ -197,6 +246,7 @@ export async function runDoctor(options: DoctorOptions, probes: DoctorProbes): P
   for (const [what, port] of Object.entries(options.ports)) {
     results.push(await checkPort(what, port, options.stack, containers, probes));
   }
+  if (options.localstack) results.push(checkLocalstackLicense(options.localstack));
   return results;
 }
 

@@ -8,6 +8,7 @@ import {
   type ContainerInfo,
   type DoctorProbes,
   failedRequired,
+  localstackNeedsToken,
   parseDockerPs,
   parseReachTarget,
   renderDoctor,
@@ -179,6 +180,53 @@ describe("khctl doctor --reach", () => {
     const usage = await spawnCli(["doctor", "--reach", "nonsense"], {}).result;
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--reach must be name=host:port (got "nonsense")');
+  });
+});
+
+describe("the LocalStack image", () => {
+  it.each([
+    ["localstack/localstack:4.14.0", false],
+    ["localstack/localstack:4.4.0", false],
+    ["localstack/localstack:4.14", false],
+    ["localstack/localstack:4.14.1", true],
+    ["localstack/localstack:4.15", true],
+    ["localstack/localstack:2026.3.0", true],
+    ["registry.example:5000/localstack/localstack:5.0.0-arm64", true],
+    ["localstack/localstack@sha256:0123abcd", false],
+  ])("%s needs a token: %s", (image, needs) => {
+    expect(localstackNeedsToken(image)).toBe(needs);
+  });
+
+  it("a newer image without a token is a warning with the fix; with a token, or 4.14.0, it passes", async () => {
+    const check = async (image: string, authTokenSet: boolean) =>
+      (
+        await runDoctor(
+          { profile: "dev", stack: "local", ports, localstack: { image, authTokenSet } },
+          probes(),
+        )
+      ).find((r) => r.name === "localstack");
+    const warned = await check("localstack/localstack:4.15.0", false);
+    expect(warned).toMatchObject({ ok: false, required: false });
+    expect(warned?.message).toMatch(
+      /needs an auth token: .*after 4\.14\.0.*exit with code 55 without LOCALSTACK_AUTH_TOKEN/,
+    );
+    expect(warned?.fix).toMatch(
+      /pulumi config set --secret keeperhub:localstackAuthToken .*localstack\/localstack:4\.14\.0/,
+    );
+    expect((await check("localstack/localstack:4.15.0", true))?.ok).toBe(true);
+    expect((await check("localstack/localstack:4.14.0", false))?.ok).toBe(true);
+  });
+
+  it("as a process: the warning does not fail the doctor, and LOCALSTACK_AUTH_TOKEN in the environment counts", async () => {
+    const args = ["doctor", "--reach", "x=127.0.0.1:1"]; // --reach runs only its own checks: see the next one
+    expect((await spawnCli(args, {}).result).stdout).not.toContain("localstack");
+    const newer = ["doctor", "--localstack-image", "localstack/localstack:4.15.0", "--json"];
+    const report = async (env: NodeJS.ProcessEnv) =>
+      (
+        JSON.parse((await spawnCli(newer, env).result).stdout) as { checks: { name: string; ok: boolean }[] }
+      ).checks.find((c) => c.name === "localstack");
+    expect((await report({ LOCALSTACK_AUTH_TOKEN: undefined }))?.ok).toBe(false);
+    expect((await report({ LOCALSTACK_AUTH_TOKEN: "ls-token" }))?.ok).toBe(true);
   });
 });
 

@@ -28,6 +28,7 @@ import {
 
 // Stack `hybrid` with a non-default context and minikube profile, to prove the config is what is used.
 const ENCRYPTION_KEY = "c0ffee".repeat(10);
+const LOCALSTACK_TOKEN = "ls-token-0123456789";
 const CONFIG = {
   "keeperhub:profile": "minikube",
   "keeperhub:minikubeProfile": "kh-ci",
@@ -35,6 +36,7 @@ const CONFIG = {
   "keeperhub:jobTtlSeconds": "600",
   "keeperhub:maxConcurrentJobs": "4",
   "keeperhub:encryptionKey": ENCRYPTION_KEY,
+  "keeperhub:localstackAuthToken": LOCALSTACK_TOKEN,
 };
 // The mocks' RandomPassword result for the generated database password (see mocks.ts).
 const GENERATED_DB_PASSWORD = "generated-password-secrets-db-password";
@@ -42,7 +44,7 @@ const GENERATED_DB_PASSWORD = "generated-password-secrets-db-password";
 let run: ProgramRun;
 
 beforeAll(async () => {
-  run = await runProgram("hybrid", CONFIG, ["keeperhub:encryptionKey"]);
+  run = await runProgram("hybrid", CONFIG, ["keeperhub:encryptionKey", "keeperhub:localstackAuthToken"]);
 });
 
 const K8S_TYPES = {
@@ -91,7 +93,7 @@ describe("stack hybrid: resources", () => {
     expect(first).toBe("doctor");
     expect(rest.sort()).toEqual(["minikube", "queue check"]);
     expect(run.invokes[0]?.inputs.command).toMatch(
-      /services\/cli\/main\.ts doctor --profile minikube --stack hybrid --postgres-port 5433 --localstack-port 4566 --json \|\| true$/,
+      /services\/cli\/main\.ts doctor --profile minikube --stack hybrid --postgres-port 5433 --localstack-port 4566 --localstack-image localstack\/localstack:4\.14\.0 --localstack-token --json \|\| true$/,
     );
     const observe = String(
       run.invokes.find((i) => String(i.inputs.command).startsWith("state="))?.inputs.command,
@@ -104,7 +106,7 @@ describe("stack hybrid: resources", () => {
     const pulled = run.registrations
       .filter((r) => r.type === "docker:index/remoteImage:RemoteImage")
       .map((r) => inputs(r).name as string);
-    expect(pulled).toEqual(["postgres:16.9-bookworm", "localstack/localstack:4.4.0"]);
+    expect(pulled).toEqual(["postgres:16.9-bookworm", "localstack/localstack:4.14.0"]);
     for (const image of run.registrations.filter((r) => r.type === IMAGE)) {
       const { imageName, skipPush, build } = inputs(image);
       expect(imageName).toMatch(/^keeperhub-(scheduler|runner):[0-9a-f]{16}$/);
@@ -386,7 +388,7 @@ describe("stack hybrid: order", () => {
 
 describe("stack hybrid: secrets", () => {
   it("never sends a secret as a plain value, in pod env or anywhere else", () => {
-    const secrets = [ENCRYPTION_KEY, GENERATED_DB_PASSWORD];
+    const secrets = [ENCRYPTION_KEY, GENERATED_DB_PASSWORD, LOCALSTACK_TOKEN];
     const leaks = run.registrations.flatMap((r) =>
       plainOccurrences(r.raw, secrets).map((path) => `${r.name}: ${path}`),
     );
@@ -395,6 +397,18 @@ describe("stack hybrid: secrets", () => {
     expect(JSON.stringify(inputs(find(run, K8S_TYPES.secret, "scheduler-secrets")))).toContain(
       ENCRYPTION_KEY,
     );
+  });
+
+  it("gives a set LocalStack auth token to the LocalStack container only, and tells the preflight one is set", () => {
+    const holders = run.registrations
+      .filter((r) => JSON.stringify(r.raw).includes(LOCALSTACK_TOKEN))
+      .map((r) => r.name);
+    expect(holders).toEqual(["containers-localstack"]);
+    expect(JSON.stringify(inputs(find(run, CONTAINER, "containers-localstack")))).toContain(
+      `LOCALSTACK_AUTH_TOKEN=${LOCALSTACK_TOKEN}`,
+    );
+    const doctor = run.invokes.map((i) => String(i.inputs.command)).find((c) => / doctor /.test(c));
+    expect(doctor).toContain("--localstack-token");
   });
 
   it("passes every secret env var to pods by secretKeyRef", () => {

@@ -72,7 +72,7 @@ describe("stack local: resources", () => {
   it("runs `khctl doctor --profile dev` as the preflight, with the configured ports, then checks the queues", () => {
     expect(invokedCommands(run)).toEqual(["doctor", "queue check"]);
     expect(run.invokes[0]?.inputs.command).toMatch(
-      /doctor --profile dev --stack local --postgres-port 5433 --localstack-port 4566 --app-port 3100 --json \|\| true$/,
+      /doctor --profile dev --stack local --postgres-port 5433 --localstack-port 4566 --app-port 3100 --localstack-image localstack\/localstack:4\.14\.0 --json \|\| true$/,
     );
   });
 
@@ -223,6 +223,12 @@ describe("stack local: the queues", () => {
 });
 
 describe("stack local: secrets", () => {
+  it("gives LocalStack no auth token when none is set (4.14.0 needs none)", () => {
+    expect(Object.keys(envOf(find(run, CONTAINER, "containers-localstack")))).not.toContain(
+      "LOCALSTACK_AUTH_TOKEN",
+    );
+  });
+
   it("never sends a secret as a plain value, in container env or anywhere else", () => {
     const leaks = run.registrations.flatMap((r) =>
       plainOccurrences(r.raw, [DB_PASSWORD, GENERATED_KEY]).map((p) => `${r.name}: ${p}`),

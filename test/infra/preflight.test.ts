@@ -1,6 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { PreflightError, parseDoctorReport, preflightFailure } from "../../infra/preflight.js";
+import {
+  doctorArgs,
+  PreflightError,
+  parseDoctorReport,
+  preflightFailure,
+  preflightWarnings,
+} from "../../infra/preflight.js";
 import { invokedCommands, PASSING_DOCTOR, runProgram } from "./mocks.js";
 
 const ARGS = {
@@ -8,6 +14,7 @@ const ARGS = {
   stack: "hybrid",
   ports: { postgres: 5433, localstack: 4566, app: 3000 },
   appEnabled: false,
+  localstack: { image: "localstack/localstack:4.14.0", authTokenSet: false },
 } as const;
 
 /** What `khctl doctor --json` prints with the Docker daemon down (its checks, as services/doctor makes them). */
@@ -40,6 +47,29 @@ describe("the preflight's report", () => {
       "  docker: Docker is not reachable: Cannot connect to the Docker daemon at unix:///var/run/docker.sock",
       "    fix: start Docker (Docker Desktop, or `sudo systemctl start docker`) and check that `docker info` works without sudo",
       "Check again with: npx khctl doctor --profile minikube",
+    ]);
+  });
+
+  it("a failed check that is not required is a warning with its fix, and does not fail the preflight", () => {
+    const report = JSON.stringify({
+      checks: [
+        { name: "docker", ok: true, required: true, message: "Docker is reachable" },
+        { name: "localstack", ok: false, required: false, message: "needs a token", fix: "set one" },
+      ],
+    });
+    const checks = parseDoctorReport(report, "");
+    expect(preflightFailure(checks, ARGS)).toBeUndefined();
+    expect(preflightWarnings(checks)).toEqual(["localstack: needs a token (fix: set one)"]);
+  });
+
+  it("passes the LocalStack image and whether a token is set, never the token", () => {
+    expect(doctorArgs(ARGS)).toContain("localstack/localstack:4.14.0");
+    expect(doctorArgs(ARGS)).not.toContain("--localstack-token");
+    const withToken = { ...ARGS, localstack: { image: "localstack/localstack:4.15.0", authTokenSet: true } };
+    expect(doctorArgs(withToken).slice(-3)).toEqual([
+      "--localstack-image",
+      "localstack/localstack:4.15.0",
+      "--localstack-token",
     ]);
   });
 

@@ -1,7 +1,10 @@
 import type { Command } from "commander";
 import {
+  DEFAULT_LOCALSTACK_IMAGE,
   DEFAULT_PORTS,
   HOSTS_LINE,
+  LAST_FREE_LOCALSTACK_VERSION,
+  LOCALSTACK_AUTH_TOKEN_ENV,
   PROFILES,
   type Profile,
   STACK_OF_PROFILE,
@@ -27,6 +30,8 @@ interface DoctorFlags {
   postgresPort: string;
   localstackPort: string;
   appPort?: string;
+  localstackImage: string;
+  localstackToken?: boolean;
   reach: string[];
   json?: boolean;
 }
@@ -52,13 +57,16 @@ Checks, each one line with how to fix it when it fails:
   hosts            host.minikube.internal resolves to this machine (profile minikube);
                    fix: echo "${HOSTS_LINE}" | sudo tee -a /etc/hosts
   port:<n>         each port is free, or held by this stack's own containers (not the other stack's)
+  localstack       (a warning) a LocalStack image after ${LAST_FREE_LOCALSTACK_VERSION}, the last community
+                   release, has an auth token: without ${LOCALSTACK_AUTH_TOKEN_ENV} it exits with code 55
 
 With --reach name=host:port (repeatable) only those addresses are checked, each must accept a TCP
 connection within 5 s: \`pulumi up -s hybrid\` runs \`khctl doctor --reach ...\` in a pod of the namespace
 to check that pods reach Postgres and LocalStack through host.minikube.internal.
 
 Exit status: 0 when every required check passes, 1 otherwise. \`pulumi up\` runs this first.
-No environment settings are read.
+No environment settings are read, but whether ${LOCALSTACK_AUTH_TOKEN_ENV} is set (it counts as
+--localstack-token).
 `;
 
 /** `khctl doctor`; `probes` stand in for the machine in tests. */
@@ -71,6 +79,8 @@ export function register(program: Command, probes: DoctorProbes = systemProbes()
     .option("--postgres-port <port>", "host port of Postgres", String(DEFAULT_PORTS.postgres))
     .option("--localstack-port <port>", "host port of LocalStack", String(DEFAULT_PORTS.localstack))
     .option("--app-port <port>", "host port of the app, checked only when given")
+    .option("--localstack-image <image>", "the LocalStack image the stack runs", DEFAULT_LOCALSTACK_IMAGE)
+    .option("--localstack-token", `a LocalStack auth token is configured (keeperhub:localstackAuthToken)`)
     .option(
       "--reach <name=host:port>",
       "check only that this address answers (repeatable)",
@@ -94,7 +104,11 @@ export function register(program: Command, probes: DoctorProbes = systemProbes()
           localstack: port("--localstack-port", flags.localstackPort),
           ...(flags.appPort ? { app: port("--app-port", flags.appPort) } : {}),
         };
-        results = await runDoctor({ profile, stack, ports }, probes);
+        const localstack = {
+          image: flags.localstackImage,
+          authTokenSet: flags.localstackToken === true || Boolean(process.env[LOCALSTACK_AUTH_TOKEN_ENV]),
+        };
+        results = await runDoctor({ profile, stack, ports, localstack }, probes);
       }
       const failed = failedRequired(results);
       if (flags.json) printJson({ profile, stack, ok: failed.length === 0, checks: results });

@@ -68,7 +68,7 @@ beforeAll(
     await docker(["network", "create", ...testDocker.labelArgs, network]);
     for (const [spec, image, port] of [
       [postgres, "postgres:16.9-bookworm", ports.postgres],
-      [localstack, "localstack/localstack:4.4.0", ports.localstack],
+      [localstack, "localstack/localstack:4.14.0", ports.localstack],
     ] as const) {
       const volume = testDocker.name(`${spec.name}-data`);
       await docker(["volume", "create", ...testDocker.labelArgs, volume]);
