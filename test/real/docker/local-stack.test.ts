@@ -16,7 +16,7 @@ import {
 import { WORKER_STOP_TIMEOUT_SECONDS, workerSpecs } from "../../../infra/local-services.js";
 import { MIGRATE_ARGS } from "../../../infra/migrations.js";
 import { QUEUE_ENSURE_ARGS, queueEnsureEnv, queueUrls } from "../../../infra/queue.js";
-import { ENV, SERVICE_DEFAULTS } from "../../../services/contracts/names.js";
+import { DEFAULT_LOCALSTACK_IMAGE, ENV, SERVICE_DEFAULTS } from "../../../services/contracts/names.js";
 import { EXECUTOR_SETTINGS } from "../../../services/contracts/settings.js";
 import { freePort } from "../../../services/embedded/postgres.js";
 import { spawnCli } from "../../helpers/cli-process.js";
@@ -68,7 +68,7 @@ beforeAll(
     await docker(["network", "create", ...testDocker.labelArgs, network]);
     for (const [spec, image, port] of [
       [postgres, "postgres:16.9-bookworm", ports.postgres],
-      [localstack, "localstack/localstack:4.14.0", ports.localstack],
+      [localstack, DEFAULT_LOCALSTACK_IMAGE, ports.localstack],
     ] as const) {
       const volume = testDocker.name(`${spec.name}-data`);
       await docker(["volume", "create", ...testDocker.labelArgs, volume]);
