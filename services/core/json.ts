@@ -1,7 +1,7 @@
 import { type ParseError, parse as parseTolerant } from "jsonc-parser";
 
 /**
- * JSON.parse, with errors people can act on: where the text goes wrong as line and column (Node 20's own
+ * JSON.parse, with errors people can act on: where the text goes wrong as line and column (Node's own
  * messages give a character offset, or nothing at all for "Unexpected token"), and what was expected.
  * JSON.parse does the parsing; jsonc-parser is only asked where the first problem is when it fails.
  */

@@ -32,9 +32,6 @@ export const SQS_MAX_ATTEMPTS = 3;
  * credential chain applies and nothing is defaulted.
  */
 export function createSqsClient(connection: SqsConnection, env: NodeJS.ProcessEnv = process.env): SQSClient {
-  // The SDK warns on every start that releases after January 2027 need Node 22; this project pins its
-  // SDK version for Node 20 (README), so the warning is noise in every command's output.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const hasCredentials = Boolean(env[ENV.awsAccessKeyId] && env[ENV.awsSecretAccessKey]);
   return new SQSClient({
     region: connection.region,

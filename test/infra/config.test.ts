@@ -167,11 +167,11 @@ describe("stack config", () => {
 
 describe("image tags", () => {
   it("are a content hash: stable for the same inputs, different per target and base image", () => {
-    const scheduler = imageTag("scheduler", "node:20.20.2-bookworm-slim");
+    const scheduler = imageTag("scheduler", "node:24.22.3-bookworm-slim");
     expect(scheduler).toMatch(/^[0-9a-f]{16}$/);
-    expect(imageTag("scheduler", "node:20.20.2-bookworm-slim")).toBe(scheduler);
-    expect(imageTag("runner", "node:20.20.2-bookworm-slim")).not.toBe(scheduler);
-    expect(imageTag("scheduler", "node:20.20.1-bookworm-slim")).not.toBe(scheduler);
+    expect(imageTag("scheduler", "node:24.22.3-bookworm-slim")).toBe(scheduler);
+    expect(imageTag("runner", "node:24.22.3-bookworm-slim")).not.toBe(scheduler);
+    expect(imageTag("scheduler", "node:24.22.2-bookworm-slim")).not.toBe(scheduler);
   });
 });
 
