@@ -3,7 +3,7 @@ import { toStorableText } from "../core/text.js";
 import { validateSchedule } from "../scheduling/cron.js";
 import { actionRegistry } from "./actions/index.js";
 import type { ActionRegistry } from "./actions/registry.js";
-import { referencedNodeIds } from "./templates.js";
+import { configReferences, labelMatches } from "./templates.js";
 import { checkStorableText, ValueError, visitStrings } from "./values.js";
 
 /**
@@ -21,7 +21,7 @@ import { checkStorableText, ValueError, visitStrings } from "./values.js";
  * - every node is reachable from the trigger: a node that could never run is a mistake, not a no-op
  *   (strict mode; at run time such nodes are ignored);
  * - a template reference names an existing node upstream of the node that uses it (anything else
- *   could not have run yet when the step starts).
+ *   could not have run yet when the step starts), by its id and its label.
  */
 
 export const TRIGGER_KINDS = ["Manual", "Schedule", "Webhook"] as const;
@@ -272,9 +272,15 @@ function checkReferences(
   order: ReadonlyMap<string, number>,
 ): void {
   for (const node of definition.nodes) {
-    for (const referenced of referencedNodeIds(node.data.config)) {
+    for (const reference of configReferences(node.data.config)) {
+      const referenced = reference.nodeId;
       const target = nodes.get(referenced);
       if (!target) fail(`${describeNode(node)}: template refers to unknown node "${referenced}"`);
+      if (!labelMatches(reference, target.data.label)) {
+        fail(
+          `${describeNode(node)}: template ${reference.raw} names node "${referenced}" by the label "${reference.rest.split(/[.[]/)[0]}", but its label is "${target.data.label}"`,
+        );
+      }
       if (!isUpstream(referenced, node.id, parents, order)) {
         fail(
           `${describeNode(node)}: template refers to ${describeNode(target)}, which is not upstream of it (connect it by edges first)`,

@@ -34,13 +34,24 @@ export function findReferences(text: string): TemplateReference[] {
   }));
 }
 
-/** Every node id referenced anywhere in a config value (strings inside objects and arrays too). */
-export function referencedNodeIds(value: unknown): Set<string> {
-  const ids = new Set<string>();
+/** Every template reference anywhere in a config value (strings inside objects and arrays too). */
+export function configReferences(value: unknown): TemplateReference[] {
+  const references: TemplateReference[] = [];
   visitStrings(value, "config", (text) => {
-    for (const reference of findReferences(text)) ids.add(reference.nodeId);
+    references.push(...findReferences(text));
   });
-  return ids;
+  return references;
+}
+
+/**
+ * Whether a reference's label part names the node's label (`Label`, `Label.path`, `Label[0]`). Run time
+ * tolerates a renamed label (resolution is by id), so this is checked when a workflow is saved: a
+ * misspelt label there is a mistake the author wants to hear about. A node without a label matches any.
+ */
+export function labelMatches(reference: TemplateReference, label: string): boolean {
+  if (label === "") return true;
+  const { rest } = reference;
+  return rest === label || rest.startsWith(`${label}.`) || rest.startsWith(`${label}[`);
 }
 
 /** Splits `rest` (`Label.path`) into path segments, using the node's known label when it matches. */

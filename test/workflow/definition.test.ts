@@ -138,6 +138,14 @@ describe("validateWorkflow", () => {
       /^node "e" \(E\): template refers to unknown node "ghost"/,
     ],
     [
+      "template naming a node by a misspelt label",
+      workflow(
+        [trigger(), http("price", { label: "Get Price" }), action("e", "Echo", { x: "{{@price:Get Prices.data.price}}" })],
+        edges("t->price", "price->e"),
+      ),
+      /^node "e" \(E\): template \{\{@price:Get Prices\.data\.price\}\} names node "price" by the label "Get Prices", but its label is "Get Price"$/,
+    ],
+    [
       "template to a node not upstream",
       workflow([trigger(), http("a"), action("e", "Echo", { x: "{{@a:A.status}}" })], edges("t->a", "t->e")),
       /^node "e" \(E\): template refers to node "a" \(A\), which is not upstream of it/,
