@@ -1,7 +1,7 @@
 import { formatDuration } from "../core/duration.js";
 import type { Queryable } from "../db/pool.js";
 import { getScheduleForWorkflow, type ScheduleRow } from "../db/schedules.js";
-import type { WorkflowRow } from "../db/workflows.js";
+import { LAST_RUN_ORDER, type WorkflowRow } from "../db/workflows.js";
 import { renderTable } from "./shared.js";
 
 /** `khctl workflow show`: a workflow, its schedule and its latest runs, as data (`--json`) and as text. */
@@ -68,7 +68,7 @@ export async function loadWorkflowView(db: Queryable, row: WorkflowRow, recent =
     error: string | null;
   }>(
     `SELECT id, status, trigger_type, created_at, duration_ms, error FROM workflow_executions
-     WHERE workflow_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
+     WHERE workflow_id = $1 ORDER BY ${LAST_RUN_ORDER} LIMIT $2`,
     [row.id, recent],
   );
   return {
@@ -115,12 +115,16 @@ export function renderWorkflowView(view: WorkflowView): string {
   lines.push(`Enabled    ${w.enabled ? "yes" : "no (no scheduled runs; khctl workflow enable)"}`);
   if (schedule) {
     lines.push(`Schedule   ${describeSchedule(schedule)}`);
-    const last = schedule.lastRunAt ? `${schedule.lastRunAt} ${schedule.lastStatus ?? ""}` : "never";
-    lines.push(`Last run   ${last} (${schedule.runCount} scheduled run(s) in all)`);
-    if (schedule.lastError) lines.push(`Last error ${schedule.lastError.split("\n")[0]}`);
   } else {
     lines.push("Schedule   none (manual: khctl trigger)");
   }
+  // The last run is the newest execution, manual ones too (as `workflow list` and the console say).
+  const last = view.recentExecutions[0];
+  const count = schedule ? ` (${schedule.runCount} scheduled run(s) in all)` : "";
+  lines.push(
+    `Last run   ${last ? `${last.createdAt} ${last.status} (${last.triggerType})` : "never"}${count}`,
+  );
+  if (last?.error) lines.push(`Last error ${last.error.split("\n")[0]}`);
   lines.push(`Changed    ${w.updatedAt} (created ${w.createdAt})`, "");
   lines.push(
     renderTable(

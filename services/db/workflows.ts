@@ -57,17 +57,60 @@ export async function insertWorkflow(db: Queryable, workflow: NewWorkflow): Prom
   return rows[0] as WorkflowRow;
 }
 
+/** A workflow name another workflow has already (khctl names workflows by name: they must be unique). */
+export class DuplicateNameError extends Error {
+  override name = "DuplicateNameError";
+  constructor(
+    readonly workflowName: string,
+    /** The workflows that have the name, oldest first. */
+    readonly ids: readonly string[],
+  ) {
+    super(`a workflow named "${workflowName}" exists already (${ids.join(", ")})`);
+  }
+}
+
 /**
- * Stores a workflow and, when `schedule` is given, its schedule, in one transaction.
+ * Throws DuplicateNameError when a workflow other than `exceptId` has `name`. Takes a transaction-long
+ * advisory lock on the name first, so two saves of the same name at once cannot both pass the check
+ * (no unique index: KeeperHub's own rows may repeat names, and `--allow-duplicate` keeps that case).
+ */
+async function checkNameFree(client: Queryable, name: string, exceptId?: string): Promise<void> {
+  await client.query("SELECT pg_advisory_xact_lock(hashtext('keeperhub:workflow-name'), hashtext($1))", [
+    name,
+  ]);
+  const { rows } = await client.query<{ id: string }>(
+    "SELECT id FROM workflows WHERE name = $1 AND id IS DISTINCT FROM $2 ORDER BY created_at, id",
+    [name, exceptId ?? null],
+  );
+  if (rows.length > 0)
+    throw new DuplicateNameError(
+      name,
+      rows.map((row) => row.id),
+    );
+}
+
+/**
+ * Whether a save refuses a name another workflow has: khctl asks for it (unless `--allow-duplicate`);
+ * other writers (the seed, an app writing KeeperHub rows, the tests) decide for themselves.
+ */
+export interface NameRule {
+  readonly uniqueName?: boolean;
+}
+
+/**
+ * Stores a workflow and, when `schedule` is given, its schedule, in one transaction; refuses a name
+ * another workflow has (DuplicateNameError) when uniqueName.
  * The schedule's next_run_at is computed by the caller (the next slot after now).
  */
 export async function createWorkflow(
   pool: Pool,
-  workflow: NewWorkflow & {
-    readonly schedule?: { cron: string; timezone: string; nextRunAt: Date | null; enabled?: boolean };
-  },
+  workflow: NewWorkflow &
+    NameRule & {
+      readonly schedule?: { cron: string; timezone: string; nextRunAt: Date | null; enabled?: boolean };
+    },
 ): Promise<{ workflow: WorkflowRow; schedule: ScheduleRow | null }> {
   return withTransaction(pool, async (client) => {
+    if (workflow.uniqueName) await checkNameFree(client, workflow.definition.name);
     const row = await insertWorkflow(client, workflow);
     const schedule = workflow.schedule
       ? await createSchedule(client, { workflowId: row.id, ...workflow.schedule })
@@ -93,6 +136,9 @@ export async function listWorkflows(db: Queryable): Promise<WorkflowSummaryRow[]
   return rows;
 }
 
+/** Executions newest first: the first one of a workflow's is its last run (listWorkflowOverview). */
+export const LAST_RUN_ORDER = "created_at DESC, id DESC";
+
 /** A workflow for an overview: its schedule, its latest execution and how many it has had. */
 export interface WorkflowOverviewRow extends WorkflowSummaryRow {
   /** The schedule's runs so far (null without a schedule). */
@@ -106,8 +152,10 @@ export interface WorkflowOverviewRow extends WorkflowSummaryRow {
 }
 
 /**
- * All workflows, newest first, each with its schedule, its latest execution (any trigger) and its number
- * of executions: the latest through the (workflow_id, created_at) index, the counts in one pass.
+ * All workflows, newest first, each with its schedule, its latest execution and its number of
+ * executions. A workflow's "last run" is its newest execution by created_at, whatever triggered it
+ * (manual runs count): the console, `khctl workflow list` and `workflow show` all take it from here or
+ * in LAST_RUN_ORDER. The latest comes through the (workflow_id, created_at) index, the counts in one pass.
  */
 export async function listWorkflowOverview(db: Queryable): Promise<WorkflowOverviewRow[]> {
   const { rows } = await db.query<WorkflowOverviewRow>(
@@ -124,7 +172,7 @@ export async function listWorkflowOverview(db: Queryable): Promise<WorkflowOverv
      LEFT JOIN counts c ON c.workflow_id = w.id
      LEFT JOIN LATERAL (
        SELECT e.id, e.status, e.duration_ms, e.created_at FROM workflow_executions e
-       WHERE e.workflow_id = w.id ORDER BY e.created_at DESC, e.id DESC LIMIT 1
+       WHERE e.workflow_id = w.id ORDER BY ${LAST_RUN_ORDER} LIMIT 1
      ) last ON true
      ORDER BY w.created_at DESC, w.id`,
   );
@@ -155,15 +203,18 @@ export type ScheduleChange = "created" | "changed" | "unchanged" | "removed" | "
  * Replaces a workflow's definition, and brings its schedule in line in the same transaction: created,
  * changed (cron or time zone; next_run_at recomputed from now), kept as it is (next_run_at too, so no
  * slot is lost), or removed (a Manual trigger now; past executions keep their rows). Locks the schedule
- * row, so a dispatcher pass never sees half of it. Null when the workflow does not exist.
+ * row, so a dispatcher pass never sees half of it. Null when the workflow does not exist. With
+ * uniqueName, a name another workflow has is refused as createWorkflow refuses it.
  */
 export async function updateWorkflow(
   pool: Pool,
   id: string,
   definition: WorkflowDefinition,
   schedule: WantedSchedule | undefined,
+  rule: NameRule = {},
 ): Promise<{ workflow: WorkflowRow; schedule: ScheduleRow | null; change: ScheduleChange } | null> {
   return withTransaction(pool, async (client) => {
+    if (rule.uniqueName) await checkNameFree(client, definition.name, id);
     const { rows } = await client.query<WorkflowRow>(
       `UPDATE workflows SET name = $2, description = $3, nodes = $4, edges = $5 WHERE id = $1 RETURNING *`,
       [
@@ -241,6 +292,15 @@ export async function setWorkflowEnabled(
     );
     return { workflow, schedule: updated.rows[0] as ScheduleRow };
   });
+}
+
+/** Every execution of the workflow, finished or not (what deleting it takes with it). */
+export async function countExecutions(db: Queryable, workflowId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM workflow_executions WHERE workflow_id = $1",
+    [workflowId],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 /** Executions of the workflow that have not finished (pending or running). */

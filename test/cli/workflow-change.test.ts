@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -5,9 +7,10 @@ import { getScheduleForWorkflow } from "../../services/db/schedules.js";
 import { createWorkflow, getWorkflow } from "../../services/db/workflows.js";
 import { nextSlotAfter } from "../../services/scheduling/cron.js";
 import { validateWorkflow } from "../../services/workflow/definition.js";
-import { spawnCli } from "../helpers/cli-process.js";
+import { CLI_ENTRY, spawnCli } from "../helpers/cli-process.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTempDir } from "../helpers/temp.js";
+import { until, within } from "../helpers/wait.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
 // Changing workflows from the real khctl: show, update, enable, disable, delete, by id or by name.
@@ -170,7 +173,7 @@ describe("khctl workflow delete", () => {
     );
     expect(await getWorkflow(pool, id)).not.toBeNull();
 
-    const deleted = await khctl("workflow", "delete", id, "--force");
+    const deleted = await khctl("workflow", "delete", id, "--force", "--yes");
     expect(deleted.stdout).toBe(`Deleted workflow ${id} "doomed" with its schedule and 2 execution(s)\n`);
     expect(await getWorkflow(pool, id)).toBeNull();
     const { rowCount } = await pool.query("SELECT 1 FROM workflow_executions WHERE workflow_id = $1", [id]);
@@ -178,14 +181,109 @@ describe("khctl workflow delete", () => {
   });
 });
 
+describe("khctl workflow delete asks first", () => {
+  it("with no terminal and no --yes it refuses (exit 2) and deletes nothing", async () => {
+    const id = await stored("kept");
+    await runOf(id, "success");
+    const refused = await khctl("workflow", "delete", "kept");
+    expect(refused).toMatchObject({ code: 2, stdout: "" });
+    expect(refused.stderr).toBe(
+      `khctl: Delete workflow ${id} "kept" with its schedule and 1 execution(s): no terminal to ask on, so give --yes to confirm\n`,
+    );
+    expect(await getWorkflow(pool, id)).not.toBeNull();
+  });
+
+  it.each([
+    ["n", false],
+    ["y", true],
+  ])("on a terminal it asks; answering %s deletes: %s", async (answer, deletes) => {
+    const id = await stored(`asked ${answer}`);
+    // script(1) gives khctl a terminal (a pty) and passes what the test writes to it.
+    const command = [process.execPath, CLI_ENTRY, "workflow", "delete", id].join(" ");
+    const child = spawn("script", ["-qec", command, "/dev/null"], {
+      env: { ...process.env, ...env, LOG_LEVEL: "warn" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+    });
+    const exited = once(child, "exit");
+    try {
+      await until("the question", () => output.includes("[y/N]") || child.exitCode !== null);
+      child.stdin.end(`${answer}\n`);
+      await within(exited, 20_000, "khctl to exit");
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+    const [code] = await exited;
+    expect(output).toContain(
+      `Delete workflow ${id} "asked ${answer}" with its schedule and 0 execution(s)? [y/N]`,
+    );
+    expect(code).toBe(deletes ? 0 : 1);
+    expect(output).toContain(deletes ? `Deleted workflow ${id}` : "khctl: nothing deleted");
+    expect((await getWorkflow(pool, id)) === null).toBe(deletes);
+  });
+});
+
+describe("khctl workflow list", () => {
+  it("a disabled workflow has no next run; the last run is the newest execution, manual ones too", async () => {
+    const id = await stored("listed");
+    const manual = await runOf(id, "success");
+    await khctl("workflow", "disable", id);
+    const list = JSON.parse((await khctl("workflow", "list", "--json")).stdout) as {
+      id: string;
+      schedule: { nextRunAt: string | null };
+      lastRun: { id: string; status: string } | null;
+    }[];
+    const item = list.find((row) => row.id === id);
+    expect(item?.schedule.nextRunAt).toBeNull();
+    expect(item?.lastRun).toMatchObject({ id: manual, status: "success" });
+    const table = (await khctl("workflow", "list")).stdout.split("\n").find((line) => line.includes(id));
+    expect(table).toMatch(/│ disabled\s+│ \d{4}-\d\d-\d\dT[\d:.]+Z success/);
+    const shown = await khctl("workflow", "show", id);
+    expect(shown.stdout).toMatch(/Last run {3}\S+Z success \(manual\) \(0 scheduled run\(s\) in all\)/);
+  });
+});
+
 describe("khctl run --workflow and create, with names", () => {
-  it("run --workflow takes a name; create says when the name is taken", async () => {
+  it("run --workflow takes a name; create refuses a name another workflow has, with the update hint", async () => {
     const id = await stored("by name");
     const ran = await khctl("run", "--workflow", "by name", "--json");
     expect(ran.code).toBe(0);
     expect(JSON.parse(ran.stdout).execution).toMatchObject({ workflowId: id, status: "success" });
-    const again = await khctl("workflow", "create", "--file", await file("dup.json", definition("by name")));
-    expect(again.code).toBe(0);
-    expect(again.stderr).toContain(`a workflow named "by name" exists already (${id}); to change it instead`);
+    const dup = await file("dup.json", definition("by name"));
+    const again = await khctl("workflow", "create", "--file", dup);
+    expect(again).toMatchObject({ code: 1, stdout: "" });
+    expect(again.stderr).toBe(
+      `khctl: a workflow named "by name" exists already (${id}): to change it, khctl workflow update ${id} --file <path>; to keep both, --allow-duplicate\n`,
+    );
+    const { rows } = await pool.query("SELECT id FROM workflows WHERE name = 'by name'");
+    expect(rows).toHaveLength(1);
+    const kept = await khctl("workflow", "create", "--file", dup, "--allow-duplicate", "--json");
+    expect(kept.code).toBe(0);
+    expect(JSON.parse(kept.stdout).name).toBe("by name");
+  });
+
+  it("update refuses to rename a workflow to another one's name; its own name is fine", async () => {
+    const [first, second] = [await stored("first name"), await stored("second name")];
+    const renamed = await khctl(
+      "workflow",
+      "update",
+      second,
+      "--file",
+      await file("r.json", definition("first name")),
+    );
+    expect(renamed.code).toBe(1);
+    expect(renamed.stderr).toContain(`a workflow named "first name" exists already (${first})`);
+    expect(await getWorkflow(pool, second)).toMatchObject({ name: "second name" });
+    const same = await khctl(
+      "workflow",
+      "update",
+      second,
+      "--file",
+      await file("s2.json", definition("second name")),
+    );
+    expect(same.code).toBe(0);
   });
 });

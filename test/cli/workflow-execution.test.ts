@@ -31,11 +31,12 @@ async function createFromExample(name: string): Promise<string> {
   const result = await khctl([
     "workflow",
     "create",
+    "--allow-duplicate",
     "--file",
     await file(name, loadExample(name, server.base)),
     "--json",
   ]);
-  // stderr may note that the name is taken already: each test creates its own copy.
+  // Each test creates its own copy of the example, so the name repeats on purpose.
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout).id;
 }
@@ -45,6 +46,7 @@ describe("khctl workflow", () => {
     const result = await khctl([
       "workflow",
       "create",
+      "--allow-duplicate",
       "--file",
       await file("check.json", loadExample("public-internet-check.json", server.base)),
     ]);
@@ -79,6 +81,7 @@ describe("khctl workflow", () => {
     const result = await khctl([
       "workflow",
       "create",
+      "--allow-duplicate",
       "--file",
       await file("s.json", loadExample("public-internet-check.json", server.base)),
       "--schedule",
@@ -218,7 +221,16 @@ describe("khctl run and khctl execution", () => {
       edges("t->h"),
     );
     const id = JSON.parse(
-      (await khctl(["workflow", "create", "--file", await file("fail.json", failing), "--json"])).stdout,
+      (
+        await khctl([
+          "workflow",
+          "create",
+          "--allow-duplicate",
+          "--file",
+          await file("fail.json", failing),
+          "--json",
+        ])
+      ).stdout,
     ).id;
     const result = await khctl(["run", "--workflow", id]);
     expect(result.code).toBe(1);
@@ -244,7 +256,16 @@ describe("khctl run and khctl execution", () => {
       edges("t->h"),
     );
     const id = JSON.parse(
-      (await khctl(["workflow", "create", "--file", await file("fail2.json", failing), "--json"])).stdout,
+      (
+        await khctl([
+          "workflow",
+          "create",
+          "--allow-duplicate",
+          "--file",
+          await file("fail2.json", failing),
+          "--json",
+        ])
+      ).stdout,
     ).id;
     const executionId = await createExecution(pool, { workflowId: id, triggerType: "manual" });
     process.env.EXECUTION_ID = executionId;
@@ -264,6 +285,7 @@ describe("khctl run and khctl execution", () => {
         await khctl([
           "workflow",
           "create",
+          "--allow-duplicate",
           "--file",
           await file("sched.json", loadExample("public-internet-check.json", server.base)),
           "--schedule",

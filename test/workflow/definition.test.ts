@@ -140,7 +140,11 @@ describe("validateWorkflow", () => {
     [
       "template naming a node by a misspelt label",
       workflow(
-        [trigger(), http("price", { label: "Get Price" }), action("e", "Echo", { x: "{{@price:Get Prices.data.price}}" })],
+        [
+          trigger(),
+          http("price", { label: "Get Price" }),
+          action("e", "Echo", { x: "{{@price:Get Prices.data.price}}" }),
+        ],
         edges("t->price", "price->e"),
       ),
       /^node "e" \(E\): template \{\{@price:Get Prices\.data\.price\}\} names node "price" by the label "Get Prices", but its label is "Get Price"$/,

@@ -3,15 +3,16 @@ import type { Command } from "commander";
 import { ENV } from "../../contracts/names.js";
 import { errorMessage } from "../../core/errors.js";
 import { parseJson } from "../../core/json.js";
-import type { Queryable } from "../../db/pool.js";
 import {
+  countExecutions,
   countUnfinishedExecutions,
   createWorkflow,
+  DuplicateNameError,
   deleteWorkflow,
-  findWorkflows,
-  listWorkflows,
+  listWorkflowOverview,
   setWorkflowEnabled,
   updateWorkflow,
+  type WorkflowOverviewRow,
 } from "../../db/workflows.js";
 import { nextSlotAfter, type Schedule, validateSchedule } from "../../scheduling/cron.js";
 import {
@@ -21,6 +22,7 @@ import {
   type WorkflowDefinition,
 } from "../../workflow/definition.js";
 import { COMMAND_LIST } from "../command-list.js";
+import { confirm } from "../confirm.js";
 import { CliError } from "../errors.js";
 import { printJson, renderTable, withDatabase } from "../shared.js";
 import { resolveWorkflow } from "../workflow-ref.js";
@@ -37,6 +39,7 @@ interface CreateFlags {
   schedule?: string;
   timezone?: string;
   disabled?: boolean;
+  allowDuplicate?: boolean;
   json?: boolean;
 }
 
@@ -85,14 +88,24 @@ export function scheduleFor(
   }
 }
 
-/** Names need not be unique, but a second one is usually a mistake for `update`: say so, and go on. */
-async function noteSameName(db: Queryable, name: string): Promise<void> {
-  const same = (await findWorkflows(db, name)).filter((row) => row.name === name);
-  if (same.length === 0) return;
-  process.stderr.write(
-    `khctl: note: a workflow named "${name}" exists already (${same.map((row) => row.id).join(", ")}); to change it instead: khctl workflow update ${same[0]?.id} --file <path>\n`,
-  );
+/**
+ * Names are unique among workflows (every by-name command needs that): a save that would repeat one is
+ * refused with the command that changes the existing workflow instead. `--allow-duplicate` keeps the
+ * case of two on purpose (they are then named by id).
+ */
+async function refusingDuplicates<T>(save: () => Promise<T>): Promise<T> {
+  try {
+    return await save();
+  } catch (error) {
+    if (!(error instanceof DuplicateNameError)) throw error;
+    throw new CliError(
+      `${error.message}: to change it, khctl workflow update ${error.ids[0]} --file <path>; to keep both, --allow-duplicate`,
+    );
+  }
 }
+
+const ALLOW_DUPLICATE_HELP =
+  "store it even when another workflow has its name (by-name commands then need the id)";
 
 function registerCreate(workflow: Command): void {
   workflow
@@ -108,6 +121,7 @@ function registerCreate(workflow: Command): void {
       "IANA time zone of the schedule (default: the trigger's scheduleTimezone, else UTC)",
     )
     .option("--disabled", "store the workflow and its schedule disabled")
+    .option("--allow-duplicate", ALLOW_DUPLICATE_HELP)
     .option("--json", "print {id, name, nodes, schedule} as JSON")
     .addHelpText(
       "after",
@@ -115,25 +129,27 @@ function registerCreate(workflow: Command): void {
 Environment:
   ${ENV.databaseUrl}   (required) where the workflow is stored
 
-The schedule's first run is its next slot after now. A bad file, JSON, definition, cron or time zone
-is reported as one line naming the problem, and nothing is stored (exit 1).`,
+The schedule's first run is its next slot after now. A bad file, JSON, definition, cron or time zone,
+or a name another workflow has, is reported as one line naming the problem, and nothing is stored (exit 1).`,
     )
     .action(async (flags: CreateFlags) => {
       const definition = await readWorkflowFile(flags.file);
       const schedule = scheduleFor(definition, flags);
       const enabled = !flags.disabled;
-      const created = await withDatabase(async (pool) => {
-        await noteSameName(pool, definition.name);
-        return createWorkflow(pool, {
-          definition,
-          enabled,
-          schedule: schedule && {
-            ...schedule,
+      const created = await withDatabase((pool) =>
+        refusingDuplicates(() =>
+          createWorkflow(pool, {
+            definition,
             enabled,
-            nextRunAt: nextSlotAfter(schedule.cron, schedule.timezone, new Date()),
-          },
-        });
-      });
+            uniqueName: !flags.allowDuplicate,
+            schedule: schedule && {
+              ...schedule,
+              enabled,
+              nextRunAt: nextSlotAfter(schedule.cron, schedule.timezone, new Date()),
+            },
+          }),
+        ),
+      );
       const summary = {
         id: created.workflow.id,
         name: created.workflow.name,
@@ -159,32 +175,57 @@ is reported as one line naming the problem, and nothing is stored (exit 1).`,
     });
 }
 
+/** A listed workflow as `workflow list --json` prints it. */
+function listItem(row: WorkflowOverviewRow) {
+  const runs = row.enabled && row.schedule_enabled;
+  return {
+    id: row.id,
+    name: row.name,
+    nodes: Array.isArray(row.nodes) ? row.nodes.length : 0,
+    enabled: row.enabled,
+    createdAt: row.created_at.toISOString(),
+    schedule: row.schedule_id
+      ? {
+          id: row.schedule_id,
+          cron: row.cron_expression,
+          timezone: row.timezone,
+          enabled: row.schedule_enabled,
+          // A disabled workflow or schedule has no next run, whatever next_run_at still holds.
+          nextRunAt: runs ? (row.next_run_at?.toISOString() ?? null) : null,
+        }
+      : null,
+    lastRun: row.last_execution_id
+      ? {
+          id: row.last_execution_id,
+          status: row.last_execution_status,
+          at: row.last_execution_at?.toISOString() ?? null,
+          durationMs: row.last_execution_duration_ms,
+        }
+      : null,
+    executions: row.execution_count,
+  };
+}
+
+function nextRunCell(item: ReturnType<typeof listItem>): string {
+  if (!item.schedule) return "manual";
+  if (!item.enabled || !item.schedule.enabled) return "disabled";
+  return item.schedule.nextRunAt ?? "never";
+}
+
 function registerList(workflow: Command): void {
   workflow
     .command("list")
-    .description("list stored workflows, newest first, with their schedules")
+    .description("list stored workflows, newest first, with their schedules and last runs")
     .option("--json", "print the list as JSON")
-    .addHelpText("after", `\nEnvironment:\n  ${ENV.databaseUrl}   (required) where the workflows are stored`)
+    .addHelpText(
+      "after",
+      `\nEnvironment:\n  ${ENV.databaseUrl}   (required; found by itself when khctl dev runs in this checkout)
+
+The last run is the workflow's newest execution, whatever triggered it (the console shows the same).
+A disabled workflow has no next run.`,
+    )
     .action(async (flags: { json?: boolean }) => {
-      const rows = await withDatabase((pool) => listWorkflows(pool));
-      const list = rows.map((row) => ({
-        id: row.id,
-        name: row.name,
-        nodes: Array.isArray(row.nodes) ? row.nodes.length : 0,
-        enabled: row.enabled,
-        createdAt: row.created_at.toISOString(),
-        schedule: row.schedule_id
-          ? {
-              id: row.schedule_id,
-              cron: row.cron_expression,
-              timezone: row.timezone,
-              enabled: row.schedule_enabled,
-              nextRunAt: row.next_run_at?.toISOString() ?? null,
-              lastRunAt: row.last_run_at?.toISOString() ?? null,
-              lastStatus: row.last_status,
-            }
-          : null,
-      }));
+      const list = (await withDatabase((pool) => listWorkflowOverview(pool))).map(listItem);
       if (flags.json) return printJson(list);
       if (list.length === 0) {
         console.log(
@@ -203,8 +244,8 @@ function registerList(workflow: Command): void {
             item.schedule
               ? `${item.schedule.cron} (${item.schedule.timezone})${item.schedule.enabled ? "" : " off"}`
               : "",
-            item.schedule?.nextRunAt ?? "",
-            item.schedule?.lastRunAt ? `${item.schedule.lastRunAt} ${item.schedule.lastStatus ?? ""}` : "",
+            nextRunCell(item),
+            item.lastRun ? `${item.lastRun.at} ${item.lastRun.status}` : "never",
           ]),
         ),
       );
@@ -247,6 +288,7 @@ function registerUpdate(workflow: Command): void {
     .requiredOption("--file <path>", "the workflow JSON file, checked as `workflow create` checks it")
     .option("--schedule <cron>", "the schedule (default: a Schedule trigger's scheduleCron, else none)")
     .option("--timezone <iana>", "its IANA time zone (default: the trigger's scheduleTimezone, else UTC)")
+    .option("--allow-duplicate", ALLOW_DUPLICATE_HELP)
     .option("--json", "print {id, name, nodes, schedule, scheduleChange} as JSON")
     .addHelpText(
       "after",
@@ -266,7 +308,9 @@ refused in one line and nothing changes (exit 1).`,
           ...schedule,
           nextSlot: (now: Date) => nextSlotAfter(schedule.cron, schedule.timezone, now),
         };
-        return updateWorkflow(pool, target.id, definition, wanted);
+        return refusingDuplicates(() =>
+          updateWorkflow(pool, target.id, definition, wanted, { uniqueName: !flags.allowDuplicate }),
+        );
       });
       if (!result) throw new CliError(`workflow ${ref} was deleted meanwhile`);
       const summary = {
@@ -323,8 +367,9 @@ function registerEnable(workflow: Command, enabled: boolean): void {
 function registerDelete(workflow: Command): void {
   workflow
     .command("delete")
-    .description("delete a workflow with its schedule and its run history")
+    .description("delete a workflow with its schedule and its run history (asks first)")
     .argument(REF, REF_HELP)
+    .option("-y, --yes", "delete without asking (needed when there is no terminal to ask on)")
     .option("--force", "delete it even while one of its runs is pending or running")
     .option("--json", "print {id, name, executions} (the executions deleted with it) as JSON")
     .addHelpText(
@@ -332,10 +377,11 @@ function registerDelete(workflow: Command): void {
       `${DATABASE_HELP}
 
 Deleting removes the workflow, its schedule, its executions and their step logs: nothing of it is left.
+On a terminal it asks first; a script gives --yes (without it, and no terminal, it refuses: exit 2).
 To stop it and keep its history, disable it instead (khctl workflow disable). A workflow with a run
 pending or running is refused unless --force (that run then cannot record its end).`,
     )
-    .action(async (ref: string, flags: { force?: boolean; json?: boolean }) => {
+    .action(async (ref: string, flags: { yes?: boolean; force?: boolean; json?: boolean }) => {
       const summary = await withDatabase(async (pool) => {
         const target = await resolveWorkflow(pool, ref);
         const unfinished = await countUnfinishedExecutions(pool, target.id);
@@ -344,6 +390,9 @@ pending or running is refused unless --force (that run then cannot record its en
             `workflow ${target.id} "${target.name}" has ${unfinished} run(s) pending or running: wait for them, disable it, or use --force`,
           );
         }
+        const history = await countExecutions(pool, target.id);
+        const question = `Delete workflow ${target.id} "${target.name}" with its schedule and ${history} execution(s)?`;
+        if (!(await confirm(question, flags))) throw new CliError("nothing deleted");
         const deleted = await deleteWorkflow(pool, target.id);
         if (!deleted) throw new CliError(`workflow ${ref} was deleted meanwhile`);
         return { id: target.id, name: target.name, executions: deleted.executions };
