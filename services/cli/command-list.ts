@@ -27,7 +27,8 @@ export const COMMAND_LIST = {
   },
   execution: {
     term: "execution [options] <executionId>",
-    summary: "show an execution: status, timings, error, and the step log as a table",
+    summary:
+      "show an execution: status, timings, error, and the step log; `execution list` finds them (filters, --watch)",
   },
   executor: {
     term: "executor [options]",

@@ -3,21 +3,18 @@ import { EXECUTION_STATUSES } from "../contracts/names.js";
 import { sleep } from "../core/backoff.js";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { type ExecutionFilter, listChangedExecutions } from "../db/execution-list.js";
+import { ExecutionChangeReader, type ExecutionFilter } from "../db/execution-list.js";
 import type { Queryable } from "../db/pool.js";
 import { databaseNow } from "../db/workflows.js";
 import { executionRow } from "./pages/executions.js";
 
 /**
  * The live list: a server-sent event stream of the executions that appear or change, each as the row the
- * list shows. Each stream asks the database every `intervalMs` for rows changed since its last answer;
- * updated_at is the writing transaction's start, so it asks with OVERLAP_MS to spare and drops the
- * (id, updated_at) pairs it has sent. Polling, not LISTEN: it works through any pooler, and a console has
- * a few tabs open at most.
+ * list shows. Each stream asks the database every `intervalMs` for rows changed since its last answer
+ * (ExecutionChangeReader, which `khctl execution list --watch` reads too). Polling, not LISTEN: it works
+ * through any pooler, and a console has a few tabs open at most.
  */
 
-/** How far back each poll looks again, ms: longer than any transaction that changes an execution. */
-const OVERLAP_MS = 5_000;
 /** A comment line this often keeps proxies and the browser from closing an idle stream, ms. */
 const KEEPALIVE_MS = 15_000;
 
@@ -51,8 +48,8 @@ export async function streamExecutionChanges(response: ServerResponse, options: 
   const status = search.get("status");
   const wantedStatus = (EXECUTION_STATUSES as readonly string[]).includes(status ?? "") ? status : null;
   const asked = Date.parse(search.get("since") ?? "");
-  let since = Number.isFinite(asked) ? new Date(asked) : await databaseNow(options.pool);
-  const sent = new Map<string, number>();
+  const since = Number.isFinite(asked) ? new Date(asked) : await databaseNow(options.pool);
+  const changes = new ExecutionChangeReader(options.pool, filter, since);
 
   response.writeHead(200, {
     ...options.headers,
@@ -70,12 +67,7 @@ export async function streamExecutionChanges(response: ServerResponse, options: 
   let failing = false;
 
   const poll = async () => {
-    const polledAt = await databaseNow(options.pool);
-    const rows = await listChangedExecutions(options.pool, filter, new Date(since.getTime() - OVERLAP_MS));
-    for (const row of rows) {
-      const version = row.updated_at.getTime();
-      if (sent.get(row.id) === version) continue;
-      sent.set(row.id, version);
+    for (const row of await changes.read()) {
       const change: ExecutionChange = {
         id: row.id,
         order: `${row.created_at_exact} ${row.id}`,
@@ -86,10 +78,6 @@ export async function streamExecutionChanges(response: ServerResponse, options: 
       response.write(`event: execution\ndata: ${JSON.stringify(change)}\n\n`);
       lastWrite = Date.now();
     }
-    // A full answer may have more: go on from its last change, else from when this poll began.
-    const last = rows[rows.length - 1];
-    since = rows.length >= 200 && last ? last.updated_at : polledAt;
-    for (const [id, version] of sent) if (version < since.getTime() - 2 * OVERLAP_MS) sent.delete(id);
   };
 
   try {

@@ -1,20 +1,76 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { ENV } from "../../contracts/names.js";
 import { COMMAND_LIST } from "../command-list.js";
+import { CliError } from "../errors.js";
+import { type ListFlags, listExecutions, STATUS_FILTERS, TRIGGER_FILTERS } from "../execution-list.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { printJson, withDatabase } from "../shared.js";
 
+const DATABASE_HELP = `Environment:
+  ${ENV.databaseUrl}   the Postgres holding the executions (found by itself when khctl dev runs in this checkout)`;
+
+function limitOf(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new CliError(`--limit "${text}" must be a whole number from 1 to 1000`, 2);
+  return n;
+}
+
+function registerList(execution: Command): void {
+  execution
+    .command("list")
+    .description(
+      "list executions, newest first: filter by workflow, status, trigger and time; --watch follows new ones",
+    )
+    .option("--workflow <workflow>", "only this workflow's (its id, or its name)")
+    .addOption(new Option("--status <status>", "only executions with this status").choices(STATUS_FILTERS))
+    .addOption(new Option("--trigger <type>", "only executions with this trigger").choices(TRIGGER_FILTERS))
+    .option(
+      "--since <when>",
+      "created at or after: a duration before now (30s, 15m, 1h, 7d) or a time (ISO 8601)",
+    )
+    .option("--until <when>", "created before: a duration before now or a time")
+    .option("--limit <n>", "at most this many (1-1000)", limitOf, 20)
+    .option("--before <cursor>", "the next (older) page: the cursor the previous page ended with")
+    .option("--json", "print {executions, next} as JSON (with --watch: one execution per line)")
+    .option("--watch", "after the page, follow new and changed executions until Ctrl-C")
+    .addHelpText(
+      "after",
+      `
+${DATABASE_HELP}
+
+Pages are keyset pages (the console's query): --before <next> reads the next one at the same cost.
+Examples:
+  khctl execution list --workflow "Demo API: status check" --status error --since 1h
+  khctl execution list --since 1d --json | jq '.executions[].id'
+  khctl execution list --watch`,
+    )
+    .action(async (_own: ListFlags, command: Command) => {
+      // `--json` is also the parent's (`execution <id> --json`), which commander gives it: read both.
+      const flags = command.optsWithGlobals<ListFlags>();
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      try {
+        await withDatabase((pool) => listExecutions(pool, flags, stop.signal));
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+    });
+}
+
 export function register(program: Command): void {
-  program
+  const execution = program
     .command("execution")
     .description(COMMAND_LIST.execution.summary)
-    .argument("<executionId>", "the execution's id")
+    .argument("<executionId>", "the execution's id (or list: see khctl execution list --help)")
     .option("--json", "print the execution and its steps as JSON ({execution, steps})")
     .addHelpText(
       "after",
       `
-Environment:
-  ${ENV.databaseUrl}   (required) the Postgres holding the executions
+${DATABASE_HELP}
 
 Exit codes: 0 shown (whatever the execution's status), 1 not found or database unreachable.`,
     )
@@ -23,4 +79,5 @@ Exit codes: 0 shown (whatever the execution's status), 1 not found or database u
       if (options.json) printJson(report);
       else process.stdout.write(`${renderReport(report)}\n`);
     });
+  registerList(execution);
 }

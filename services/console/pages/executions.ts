@@ -3,7 +3,8 @@ import {
   type ExecutionCursor,
   type ExecutionFilter,
   type ExecutionListRow,
-  listExecutionPage,
+  parseCursor,
+  readExecutionPage,
 } from "../../db/execution-list.js";
 import type { Queryable } from "../../db/pool.js";
 import { databaseNow, listWorkflows } from "../../db/workflows.js";
@@ -31,12 +32,6 @@ export function parseExecutionsQuery(search: URLSearchParams): ExecutionsQuery {
   };
 }
 
-/** `<created_at_exact>_<id>`, as executionsPage writes it. */
-function parseCursor(text: string | null): ExecutionCursor | undefined {
-  const match = text ? /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)_([0-9a-z]{21})$/.exec(text) : null;
-  return match ? { createdAt: match[1] as string, id: match[2] as string } : undefined;
-}
-
 export interface ExecutionsPage {
   readonly query: ExecutionsQuery;
   readonly rows: ExecutionListRow[];
@@ -53,19 +48,17 @@ export async function loadExecutions(
   pageSize: number,
 ): Promise<ExecutionsPage> {
   const readAt = await databaseNow(db);
-  const [rows, workflows] = await Promise.all([
-    listExecutionPage(db, request.filter, {
-      limit: pageSize + 1,
+  const [page, workflows] = await Promise.all([
+    readExecutionPage(db, request.filter, {
+      limit: pageSize,
       ...(request.before ? { before: request.before } : {}),
     }),
     listWorkflows(db),
   ]);
-  const shown = rows.slice(0, pageSize);
-  const last = shown[shown.length - 1];
   return {
     query: request,
-    rows: shown,
-    next: rows.length > pageSize && last ? `${last.created_at_exact}_${last.id}` : undefined,
+    rows: page.rows,
+    next: page.next,
     workflows: workflows.map((w) => ({ id: w.id, name: w.name })),
     readAt,
   };
