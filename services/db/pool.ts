@@ -27,12 +27,14 @@ export function createPool(
     connectionTimeoutMillis: 10_000,
   });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
-  pool.on("error", (error) =>
-    (options.logger ?? poolLogger()).warn(
-      { err: error.message, code: (error as { code?: string }).code },
-      "an idle database connection failed; the next query reconnects",
-    ),
-  );
+  // 57P01 (administrator command) is the server stopping on purpose (khctl dev's Ctrl-C stops Postgres
+  // last) or pg_terminate_backend: news only when debugging, never a warning among a terminal's lines.
+  pool.on("error", (error) => {
+    const code = (error as { code?: string }).code;
+    const logger = options.logger ?? poolLogger();
+    const log = code === "57P01" ? logger.debug.bind(logger) : logger.warn.bind(logger);
+    log({ err: error.message, code }, "an idle database connection failed; the next query reconnects");
+  });
   return pool;
 }
 
