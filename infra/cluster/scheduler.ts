@@ -32,22 +32,28 @@ import {
 } from "./specs.js";
 
 /**
- * A hash of everything the pods read from the ConfigMap and the Secret. It is a Pulumi secret (it is
- * computed from secrets), so it travels encrypted; its value says nothing about them anyway.
+ * A hash of everything the pods read from the ConfigMap and the Secret (a change to either must roll the
+ * pods). Computed from secrets, so Pulumi would mark it secret, and with it the whole `spec` of the
+ * Deployment and the CronJob: a preview would print `[secret]` for any change to them. A 16-hex-digit
+ * prefix of a SHA-256 says nothing about the data, so it is unsecreted: only the Secret's data stays secret.
  */
 export function podInputsHash(
   configData: pulumi.Input<Record<string, pulumi.Input<string>>>,
   secretData: pulumi.Input<Record<string, pulumi.Input<string>>>,
 ): pulumi.Output<string> {
-  return pulumi.all([pulumi.output(configData), pulumi.output(secretData)]).apply(([config, secret]) => {
-    // Sorted keys: the same data always gives the same hash, whatever order it was built in.
-    const sorted = (data: Record<string, string>) =>
-      Object.entries(data).sort(([a], [b]) => a.localeCompare(b));
-    return createHash("sha256")
-      .update(JSON.stringify({ config: sorted(config), secret: sorted(secret) }))
-      .digest("hex")
-      .slice(0, 16);
-  });
+  return pulumi.unsecret(
+    pulumi
+      .all([pulumi.output(configData), pulumi.output(secretData)])
+      .apply(([config, secret]) => dataDigest({ config, secret })),
+  );
+}
+
+/** A short digest of named key/value maps; sorted keys, so build order never changes it. Pure. */
+export function dataDigest(maps: Record<string, Record<string, string>>): string {
+  const sorted = (data: Record<string, string>) =>
+    Object.entries(data).sort(([a], [b]) => a.localeCompare(b));
+  const canonical = Object.fromEntries(Object.entries(maps).map(([name, data]) => [name, sorted(data)]));
+  return createHash("sha256").update(JSON.stringify(canonical)).digest("hex").slice(0, 16);
 }
 
 /** Seconds Pulumi waits for the spawner Deployment before it gives up (its rollout deadline is shorter). */

@@ -23,6 +23,7 @@ import {
   type ProgramRun,
   plainOccurrences,
   runProgram,
+  secretPaths,
   waitsFor,
 } from "./mocks.js";
 
@@ -267,6 +268,7 @@ describe("stack hybrid: resources", () => {
         podInputsHash(c as Record<string, string>, s as Record<string, string>).apply(done),
       );
     expect(await hash(config, secret)).toBe(spawnerHash);
+    expect(await pulumi.isSecret(podInputsHash(config, pulumi.secret(secret)))).toBe(false);
     // A Secret-only change (a new Postgres port changes the cluster database URL) changes it too.
     const changedSecret = {
       ...secret,
@@ -274,6 +276,17 @@ describe("stack hybrid: resources", () => {
     };
     expect(await hash(config, changedSecret)).not.toBe(spawnerHash);
     expect(await hash({ ...config, [ENV.logLevel]: "debug" }, secret)).not.toBe(spawnerHash);
+  });
+
+  it("keeps every workload spec readable in a preview: only the Secret's data is secret", () => {
+    const workloads = run.registrations.filter((r) =>
+      [K8S_TYPES.deployment, K8S_TYPES.cronJob, "kubernetes:batch/v1:Job"].includes(r.type),
+    );
+    expect(workloads.map((r) => r.name).sort()).toEqual(["scheduler-dispatcher", "scheduler-spawner"]);
+    for (const workload of workloads) expect(secretPaths(workload.raw), workload.name).toEqual([]);
+    const objects = run.registrations.filter((r) => r.type.startsWith("kubernetes:"));
+    const secretOnes = objects.flatMap((r) => secretPaths(r.raw).map((path) => `${r.name}: ${path}`));
+    expect(secretOnes).toEqual(["scheduler-secrets: stringData"]);
   });
 
   it("fails a stuck rollout within minutes: a progress deadline, Pulumi's wait capped, reachability checked first", () => {

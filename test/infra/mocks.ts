@@ -326,6 +326,17 @@ export function plainOccurrences(value: unknown, needles: string[], path = ""): 
   return [];
 }
 
+/** Paths of the values that travel as Pulumi secrets (a preview prints `[secret]` for each). */
+export function secretPaths(value: unknown, path = ""): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => secretPaths(v, `${path}[${i}]`));
+  if (value && typeof value === "object") {
+    const object = value as Json;
+    if (object[SIG_KEY] === SECRET_SIG) return [path];
+    return Object.entries(object).flatMap(([k, v]) => secretPaths(v, path ? `${path}.${k}` : k));
+  }
+  return [];
+}
+
 export const COMMAND = "command:local:Command";
 export const CONTAINER = "docker:index/container:Container";
 export const IMAGE = "docker:index/image:Image";
