@@ -42,8 +42,8 @@ function traced(): { env: NodeJS.ProcessEnv; loaded(): Promise<string[]> } {
 }
 
 /**
- * The runner's entry and what it loads before it (main.js with its dependency-free Node check and compile
- * cache, runner-form.js and its dependency-free contracts), and nothing else: every library is inside the bundle.
+ * The runner's entry and what it loads before it (main.js with its dependency-free Node check, compile
+ * cache and secret-file loader, runner-form.js and its dependency-free contracts), and nothing else: every library is inside the bundle.
  */
 function expectRunnerEntryOnly(loaded: string[]): void {
   expect(loaded).toContain("dist/services/cli/runner-entry.js");
@@ -53,6 +53,8 @@ function expectRunnerEntryOnly(loaded: string[]): void {
         "dist/services/cli/main.js",
         "dist/services/core/node-support.js",
         "dist/services/cli/compile-cache.js",
+        "dist/services/core/secret-files.js",
+        "dist/services/core/errors.js",
         "dist/services/cli/runner-form.js",
         "dist/services/cli/runner-entry.js",
       ].includes(file) && !file.startsWith("dist/services/contracts/"),
