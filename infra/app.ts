@@ -1,12 +1,51 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DOCKER } from "../services/contracts/names.js";
+import { fileTwin } from "../services/core/secret-files.js";
 import { childOf } from "./component.js";
-import { stackLabels } from "./containers.js";
-import { type DockerServiceSettings, dockerServiceEnv } from "./env.js";
+import {
+  APP_UID,
+  type ContainerSpec,
+  dockerEnv,
+  dockerUploads,
+  type SecretFile,
+  stackLabels,
+  withSecretFiles,
+} from "./containers.js";
+import { type DockerServiceSettings, type ServiceSettings, serviceEnv } from "./env.js";
 
 /** The port the app listens on inside its container. */
 export const APP_INTERNAL_PORT = 3000;
+/** Where the app checkout is mounted. */
+export const APP_DIR = "/app";
+
+/**
+ * The KeeperHub app reads DATABASE_URL and INTEGRATION_ENCRYPTION_KEY from its environment and knows no
+ * `_FILE` twins, so its shell reads each file into the variable before it runs the app's command: the
+ * values live in the app's processes, never in the container's configuration. Pure.
+ */
+export function exportSecretFilesScript(files: readonly SecretFile<unknown>[], command: string): string {
+  const exports = files.map((file) => `export ${file.env}="$(cat "$${fileTwin(file.env)}")" && `);
+  return `${exports.join("")}${command}`;
+}
+
+/** The app-dev container: the services' settings, secrets as files (owned by root, its user). Pure. */
+export function appSpec<V>(settings: ServiceSettings<V>, command: string): ContainerSpec<V> {
+  const spec = withSecretFiles<V>(
+    {
+      name: DOCKER.app,
+      env: [
+        ...serviceEnv<V>(settings),
+        { name: "PORT", value: String(APP_INTERNAL_PORT) },
+        { name: "HOSTNAME", value: "0.0.0.0" },
+      ],
+      restart: "unless-stopped",
+      port: APP_INTERNAL_PORT,
+    },
+    APP_UID,
+  );
+  return { ...spec, command: ["sh", "-c", exportSecretFilesScript(spec.secretFiles ?? [], command)] };
+}
 
 export interface AppDevArgs {
   readonly stack: string;
@@ -33,17 +72,19 @@ export class AppDev extends pulumi.ComponentResource {
       { name: args.image, keepLocally: true },
       childOf(this, opts),
     );
+    const spec = appSpec<pulumi.Input<string>>(args.settings, args.command);
     this.container = new docker.Container(
       `${name}-app`,
       {
-        name: DOCKER.app,
+        name: spec.name,
         image: image.imageId,
-        restart: "unless-stopped",
-        workingDir: "/app",
-        command: ["sh", "-c", args.command],
-        envs: [...dockerServiceEnv(args.settings), `PORT=${APP_INTERNAL_PORT}`, "HOSTNAME=0.0.0.0"],
+        restart: spec.restart,
+        workingDir: APP_DIR,
+        command: spec.command && [...spec.command],
+        envs: dockerEnv(spec.env),
+        uploads: dockerUploads(spec.secretFiles),
         ports: [{ internal: APP_INTERNAL_PORT, external: args.hostPort }],
-        volumes: [{ hostPath: args.checkoutPath, containerPath: "/app" }],
+        volumes: [{ hostPath: args.checkoutPath, containerPath: APP_DIR }],
         networksAdvanced: [{ name: args.network }],
         labels: stackLabels(args.stack),
       },

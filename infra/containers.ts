@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DOCKER, HOST_ALIAS, LOCALSTACK_AUTH_TOKEN_ENV, STACK_LABEL } from "../services/contracts/names.js";
+import { fileTwin } from "../services/core/secret-files.js";
 import { childOf } from "./component.js";
 import { shellQuote } from "./khctl.js";
 
@@ -49,16 +50,21 @@ export function databaseUrl(
 export const NEW_PASSWORD_ENV = "KEEPERHUB_DB_PASSWORD";
 
 /**
- * Sets the role's password in the running database. Postgres reads POSTGRES_PASSWORD only when it
+ * Sets the role's password in the running database. Postgres reads POSTGRES_PASSWORD_FILE only when it
  * creates its data directory, so a changed `keeperhub:dbPassword` must be applied with ALTER ROLE. psql
  * runs inside the container over the local socket (trusted there), so the old password is not needed; it
- * reads the new one from the environment (`\getenv`) and quotes it itself (`:'pw'`).
+ * reads the new one from the environment (`\getenv`) and quotes it itself (`:'pw'`). Then the container's
+ * password file is rewritten (owner and mode kept), so it holds what the database now uses.
  */
 export function setPasswordScript(container: string): string {
   const sql = [`\\getenv pw ${NEW_PASSWORD_ENV}`, `ALTER ROLE ${DB_USER} WITH PASSWORD :'pw';`];
-  return `printf '%s\\n' ${sql.map(shellQuote).join(" ")} | docker exec -i -e ${NEW_PASSWORD_ENV} ${shellQuote(
-    container,
-  )} psql -v ON_ERROR_STOP=1 -q -U ${DB_USER} -d ${DB_NAME}`;
+  const file = secretFilePath(POSTGRES_PASSWORD_ENV);
+  const rewrite = `mkdir -p ${SECRETS_DIR} && (umask 0377 && printf '%s' "$${NEW_PASSWORD_ENV}" > ${file}) && chown ${POSTGRES_UID}:${POSTGRES_UID} ${file}`;
+  const exec = `docker exec -i -e ${NEW_PASSWORD_ENV} ${shellQuote(container)}`;
+  return [
+    `printf '%s\\n' ${sql.map(shellQuote).join(" ")} | ${exec} psql -v ON_ERROR_STOP=1 -q -U ${DB_USER} -d ${DB_NAME}`,
+    `${exec} sh -c ${shellQuote(rewrite)}`,
+  ].join(" && ");
 }
 
 /** Labels every container of the stack carries, so `khctl doctor` and `khctl status` can tell stacks apart. */
@@ -75,6 +81,60 @@ export interface EnvEntry<V = string> {
   readonly value: V | string;
   /** Holds a secret: the program passes it as a Pulumi secret, never as a plain value. */
   readonly secret?: boolean;
+}
+
+/** The Postgres image's password variable (its `_FILE` twin is what the stacks set). */
+export const POSTGRES_PASSWORD_ENV = "POSTGRES_PASSWORD";
+/** The uid (and gid) of `postgres` in the Debian Postgres images, who reads the password file. */
+export const POSTGRES_UID = 999;
+/** The app container runs as the Node image's default user, root. */
+export const APP_UID = 0;
+/** Where a container's secret files are written (the `*_FILE` convention). */
+export const SECRETS_DIR = "/run/secrets/keeperhub";
+/** Read by the owner only: the container's own user, nobody else in it. */
+export const SECRET_FILE_MODE = "0400";
+
+/** The path of the file that holds variable `name`'s value in a container. */
+export const secretFilePath = (name: string): string => `${SECRETS_DIR}/${name}`;
+
+/** A secret given to a container as a file: its variable's `_FILE` twin names `path`. */
+export interface SecretFile<V = string> {
+  /** The variable it holds, e.g. DATABASE_URL (the container's env has DATABASE_URL_FILE). */
+  readonly env: string;
+  readonly path: string;
+  readonly value: V | string;
+  /** The numeric uid and gid that own it (mode SECRET_FILE_MODE): the user the container runs as. */
+  readonly owner: number;
+}
+
+/**
+ * A spec whose secret env entries become files: each `NAME` becomes `NAME_FILE=<path>` (same place in the
+ * env) and a SecretFile owned by `owner`, so `docker inspect` shows paths and no secret. Pure.
+ */
+export function withSecretFiles<V>(spec: ContainerSpec<V>, owner: number): ContainerSpec<V> {
+  const files = spec.env
+    .filter((entry) => entry.secret)
+    .map((entry) => ({ env: entry.name, path: secretFilePath(entry.name), value: entry.value, owner }));
+  const env = spec.env.map((entry) =>
+    entry.secret ? { name: fileTwin(entry.name), value: secretFilePath(entry.name) } : entry,
+  );
+  return { ...spec, env, secretFiles: [...(spec.secretFiles ?? []), ...files] };
+}
+
+/**
+ * The docker provider's uploads for a spec's secret files: written into the container before it starts,
+ * owned by its user with mode 0400; the content is a Pulumi secret (encrypted in state, never shown).
+ */
+export function dockerUploads(
+  files: readonly SecretFile<pulumi.Input<string>>[] | undefined,
+): docker.types.input.ContainerUpload[] {
+  return (files ?? []).map((file) => ({
+    file: file.path,
+    content: pulumi.secret(file.value),
+    owner: String(file.owner),
+    group: String(file.owner),
+    permissions: SECRET_FILE_MODE,
+  }));
 }
 
 /**
@@ -110,6 +170,8 @@ export interface ContainerSpec<V = string> {
   /** Arguments to the image's entrypoint (khctl, for the service images); unset: the image's own. */
   readonly command?: readonly string[];
   readonly env: readonly EnvEntry<V>[];
+  /** Secrets written as files into the container (withSecretFiles), named by `_FILE` entries of env. */
+  readonly secretFiles?: readonly SecretFile<V>[];
   /** Back after a crash, and after Docker itself restarts; not after `docker stop`. */
   readonly restart: "unless-stopped";
   /** The port it serves on, inside the network (the stacks publish it on the host). */
@@ -177,20 +239,24 @@ export function localstackEnv<V = string>(urlHost: string, authToken?: V): EnvEn
   ];
 }
 
-/** The Postgres container: the stack's database and owner, created with `password` on a new volume. Pure. */
+/**
+ * The Postgres container: the stack's database and owner, created with `password` on a new volume. The
+ * password is a file the image reads (POSTGRES_PASSWORD_FILE), owned by `postgres`. Pure.
+ */
 export function postgresSpec<V>(password: V): ContainerSpec<V> {
-  return {
+  const spec: ContainerSpec<V> = {
     name: DOCKER.postgres,
     env: [
       { name: "POSTGRES_USER", value: DB_USER },
       { name: "POSTGRES_DB", value: DB_NAME },
-      { name: "POSTGRES_PASSWORD", value: password, secret: true },
+      { name: POSTGRES_PASSWORD_ENV, value: password, secret: true },
     ],
     restart: "unless-stopped",
     port: POSTGRES_INTERNAL_PORT,
     dataPath: "/var/lib/postgresql/data",
     healthcheck: postgresHealthcheck(),
   };
+  return withSecretFiles(spec, POSTGRES_UID);
 }
 
 /** The LocalStack container (SQS), naming `urlHost` in queue URLs. Pure. */
@@ -289,6 +355,7 @@ export class Containers extends pulumi.ComponentResource {
         image: postgresImage.imageId,
         restart: postgres.restart,
         envs: dockerEnv(postgres.env),
+        uploads: dockerUploads(postgres.secretFiles),
         ports: [{ internal: POSTGRES_INTERNAL_PORT, external: args.ports.postgres }],
         volumes: [{ volumeName: postgresVolume.name, containerPath: postgres.dataPath }],
         networksAdvanced: [{ name: this.network.name, aliases: [postgres.name] }],
@@ -298,8 +365,8 @@ export class Containers extends pulumi.ComponentResource {
         waitTimeout: 120,
       },
       // POSTGRES_* apply only when the data directory is created: a changed password must not replace
-      // the container (the volume keeps the old one); postgresPassword applies it instead.
-      childOf(this, opts, { ignoreChanges: ["envs"] }),
+      // the container (the volume keeps the old one); postgresPassword applies it, and rewrites the file.
+      childOf(this, opts, { ignoreChanges: ["envs", "uploads"] }),
     );
     this.postgresPassword = new command.local.Command(
       `${name}-postgres-password`,

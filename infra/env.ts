@@ -1,6 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { ENV } from "../services/contracts/names.js";
-import { dockerEnv, type EnvEntry, LOCALSTACK_CREDENTIALS } from "./containers.js";
+import { type EnvEntry, LOCALSTACK_CREDENTIALS } from "./containers.js";
 
 /** What a service container on the Docker network needs to reach Postgres and the queue. */
 export interface ServiceSettings<V = string> {
@@ -34,9 +34,4 @@ export function serviceEnv<V>(settings: ServiceSettings<V>): EnvEntry<V>[] {
       ? [{ name: ENV.integrationEncryptionKey, value: settings.encryptionKey, secret: true }]
       : []),
   ];
-}
-
-/** `NAME=value` entries of a service container on the network (dockerEnv of serviceEnv). */
-export function dockerServiceEnv(settings: DockerServiceSettings): pulumi.Input<string>[] {
-  return dockerEnv(serviceEnv(settings));
 }

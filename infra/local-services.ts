@@ -2,8 +2,9 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DOCKER } from "../services/contracts/names.js";
 import { EXECUTOR_SETTINGS } from "../services/contracts/settings.js";
+import { SERVICE_UID } from "./cluster/specs.js";
 import { childOf } from "./component.js";
-import { type ContainerSpec, dockerEnv, stackLabels } from "./containers.js";
+import { type ContainerSpec, dockerEnv, dockerUploads, stackLabels, withSecretFiles } from "./containers.js";
 import { type ServiceSettings, serviceEnv } from "./env.js";
 
 /** The khctl arguments of each worker container (the image's entrypoint is khctl). */
@@ -25,7 +26,8 @@ export type WorkerSettings<V> = ServiceSettings<V> & { readonly encryptionKey: V
 
 /**
  * The `local` stack's workers as containers of the scheduler image: the dispatcher loop and the executor.
- * Only the executor runs workflows, so only it gets the integration key. Pure.
+ * Only the executor runs workflows, so only it gets the integration key. The database URL and the key are
+ * files owned by the image's user (DATABASE_URL_FILE, INTEGRATION_ENCRYPTION_KEY_FILE), never env. Pure.
  */
 export function workerSpecs<V>(settings: WorkerSettings<V>): {
   dispatcher: ContainerSpec<V>;
@@ -38,18 +40,19 @@ export function workerSpecs<V>(settings: WorkerSettings<V>): {
     stopTimeoutSeconds: WORKER_STOP_TIMEOUT_SECONDS,
   } as const;
   return {
-    dispatcher: {
-      ...worker,
-      name: DOCKER.dispatcher,
-      command: WORKER_ARGS.dispatcher,
-      env: serviceEnv<V>(withoutKey),
-    },
-    executor: {
-      ...worker,
-      name: DOCKER.executor,
-      command: WORKER_ARGS.executor,
-      env: serviceEnv<V>({ ...withoutKey, encryptionKey }),
-    },
+    dispatcher: withSecretFiles(
+      { ...worker, name: DOCKER.dispatcher, command: WORKER_ARGS.dispatcher, env: serviceEnv<V>(withoutKey) },
+      SERVICE_UID,
+    ),
+    executor: withSecretFiles(
+      {
+        ...worker,
+        name: DOCKER.executor,
+        command: WORKER_ARGS.executor,
+        env: serviceEnv<V>({ ...withoutKey, encryptionKey }),
+      },
+      SERVICE_UID,
+    ),
   };
 }
 
@@ -84,6 +87,8 @@ export class LocalServices extends pulumi.ComponentResource {
           image: args.image,
           command: spec.command && [...spec.command],
           envs: dockerEnv(spec.env),
+          // A changed secret changes an upload, which replaces the container: the new value reaches it.
+          uploads: dockerUploads(spec.secretFiles),
           restart: spec.restart,
           networksAdvanced: [{ name: args.network }],
           labels: stackLabels(args.stack),

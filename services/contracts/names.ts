@@ -79,6 +79,9 @@ export const ENV = {
   jobActiveDeadline: JOB_SETTINGS.jobActiveDeadlineSeconds.env,
   maxConcurrentJobs: JOB_SETTINGS.maxConcurrentJobs.env,
   integrationEncryptionKey: "INTEGRATION_ENCRYPTION_KEY",
+  /** The `_FILE` twins of the secret variables (services/core/secret-files.ts): a file holds the value. */
+  databaseUrlFile: "DATABASE_URL_FILE",
+  integrationEncryptionKeyFile: "INTEGRATION_ENCRYPTION_KEY_FILE",
   logLevel: "LOG_LEVEL",
   executionId: "EXECUTION_ID",
   workflowId: "WORKFLOW_ID",

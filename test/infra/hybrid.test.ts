@@ -65,7 +65,6 @@ describe("stack hybrid: resources", () => {
     expect(declared).toEqual(
       [
         ...COMMON_REGISTRATIONS,
-        "random:index/randomPassword:RandomPassword secrets-db-password",
         `${IMAGE} images-runner`,
         `${COMMAND} images-runner-cleanup`,
         "keeperhub:infra:Cluster cluster",

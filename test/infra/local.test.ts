@@ -49,13 +49,24 @@ function envOf(r: Registration): Record<string, string> {
   );
 }
 
+/** A container's uploaded files by path (values unwrapped). */
+function filesOf(r: Registration): Record<string, Record<string, string>> {
+  const uploads = (inputs(r).uploads ?? []) as { file: string }[];
+  return Object.fromEntries(uploads.map(({ file, ...rest }) => [file, rest]));
+}
+
+/** What `docker inspect` shows of a container: every input but the uploaded files' content. */
+function inspected(r: Registration): unknown {
+  const { uploads, ...rest } = inputs(r);
+  return { ...rest, uploads: (uploads ?? []).map(({ content: _, ...file }: { content: string }) => file) };
+}
+
 describe("stack local: resources", () => {
   it("declares exactly the local set: dispatcher and executor containers, no runner image, no Kubernetes", () => {
     const declared = run.registrations.map((r) => `${r.type} ${r.name}`).sort();
     expect(declared).toEqual(
       [
         ...COMMON_REGISTRATIONS,
-        "random:index/randomBytes:RandomBytes secrets-encryption-key",
         "keeperhub:infra:AppDev app",
         "docker:index/remoteImage:RemoteImage app-image",
         `${CONTAINER} app-app`,
@@ -93,15 +104,27 @@ describe("stack local: resources", () => {
     for (const worker of [dispatcher, executor]) {
       expect(inputs(worker).image).toBe(images.scheduler);
       expect(envOf(worker)).toMatchObject({
-        [ENV.databaseUrl]: `postgres://keeperhub:${DB_PASSWORD_IN_URL}@${DOCKER.postgres}:5432/keeperhub`,
+        [ENV.databaseUrlFile]: "/run/secrets/keeperhub/DATABASE_URL",
         [ENV.awsEndpointUrl]: `http://${DOCKER.localstack}:4566`,
         [ENV.sqsQueueUrl]: run.outputs.queueUrl,
         [ENV.logLevel]: "debug",
       });
+      expect(filesOf(worker)["/run/secrets/keeperhub/DATABASE_URL"]).toEqual({
+        content: `postgres://keeperhub:${DB_PASSWORD_IN_URL}@${DOCKER.postgres}:5432/keeperhub`,
+        // The image's user (1000) alone may read it.
+        owner: "1000",
+        group: "1000",
+        permissions: "0400",
+      });
     }
     // Only the executor runs workflows, so only it gets the integration key.
-    expect(envOf(executor)[ENV.integrationEncryptionKey]).toBe(GENERATED_KEY);
-    expect(envOf(dispatcher)[ENV.integrationEncryptionKey]).toBeUndefined();
+    expect(envOf(executor)[ENV.integrationEncryptionKeyFile]).toBe(
+      "/run/secrets/keeperhub/INTEGRATION_ENCRYPTION_KEY",
+    );
+    expect(filesOf(executor)["/run/secrets/keeperhub/INTEGRATION_ENCRYPTION_KEY"]?.content).toBe(
+      GENERATED_KEY,
+    );
+    expect(Object.keys(filesOf(dispatcher))).toEqual(["/run/secrets/keeperhub/DATABASE_URL"]);
   });
 
   it("gives the workers time to finish their runs when Docker stops them (more than the executor's shutdown timeout)", () => {
@@ -145,6 +168,10 @@ describe("stack local: order", () => {
   it("sets the password in the running database before anything connects with it", () => {
     const password = find(run, COMMAND, "containers-postgres-password");
     expect(inputs(password).create).toMatch(/docker exec -i -e KEEPERHUB_DB_PASSWORD keeperhub-db psql/);
+    // ... and the container's password file then holds the new one (owner and mode kept).
+    expect(inputs(password).create).toContain(
+      `docker exec -i -e KEEPERHUB_DB_PASSWORD keeperhub-db sh -c 'mkdir -p /run/secrets/keeperhub && (umask 0377 && printf '\\''%s'\\'' "$KEEPERHUB_DB_PASSWORD" > /run/secrets/keeperhub/POSTGRES_PASSWORD) && chown 999:999 /run/secrets/keeperhub/POSTGRES_PASSWORD'`,
+    );
     expect(inputs(password).environment.KEEPERHUB_DB_PASSWORD).toBe(DB_PASSWORD);
     expect(waitsFor(run, password, find(run, CONTAINER, "containers-postgres"))).toBe(true);
     for (const consumer of [
@@ -155,7 +182,7 @@ describe("stack local: order", () => {
       expect(waitsFor(run, consumer, password), consumer.name).toBe(true);
     }
     // POSTGRES_PASSWORD applies only at initdb: a new password must not replace the container.
-    expect(find(run, CONTAINER, "containers-postgres").ignoreChanges).toEqual(["envs"]);
+    expect(find(run, CONTAINER, "containers-postgres").ignoreChanges).toEqual(["envs", "uploads"]);
   });
 
   it("starts the consumers (dispatcher, executor, app) after the queue, the migrations and healthy containers", () => {
@@ -227,6 +254,41 @@ describe("stack local: secrets", () => {
     expect(Object.keys(envOf(find(run, CONTAINER, "containers-localstack")))).not.toContain(
       "LOCALSTACK_AUTH_TOKEN",
     );
+  });
+
+  it("shows no secret in what `docker inspect` shows: secrets are files (*_FILE), read by the container's user only", () => {
+    const containers = run.registrations.filter((r) => r.type === CONTAINER);
+    for (const container of containers) {
+      const shown = JSON.stringify(inspected(container));
+      expect(shown, container.name).not.toContain(DB_PASSWORD_IN_URL);
+      expect(shown, container.name).not.toContain(DB_PASSWORD);
+      expect(shown, container.name).not.toContain(GENERATED_KEY);
+    }
+    const postgres = find(run, CONTAINER, "containers-postgres");
+    expect(envOf(postgres).POSTGRES_PASSWORD_FILE).toBe("/run/secrets/keeperhub/POSTGRES_PASSWORD");
+    expect(filesOf(postgres)["/run/secrets/keeperhub/POSTGRES_PASSWORD"]).toEqual({
+      content: DB_PASSWORD,
+      owner: "999",
+      group: "999",
+      permissions: "0400",
+    });
+    // The app knows no *_FILE: its shell reads the files into its env before the app's command runs.
+    const app = find(run, CONTAINER, "app-app");
+    expect(inputs(app).command).toEqual([
+      "sh",
+      "-c",
+      'export DATABASE_URL="$(cat "$DATABASE_URL_FILE")" && export INTEGRATION_ENCRYPTION_KEY="$(cat "$INTEGRATION_ENCRYPTION_KEY_FILE")" && npm install && npm run dev',
+    ]);
+    expect(Object.values(filesOf(app)).map((file) => file.owner)).toEqual(["0", "0"]);
+  });
+
+  it("keeps the generated password and key in the stack while the config sets them, so unsetting returns to them", () => {
+    // dbPassword is set here: the generated one is declared all the same (and not used).
+    expect(find(run, "random:index/randomPassword:RandomPassword", "secrets-db-password")).toBeDefined();
+    expect(
+      filesOf(find(run, CONTAINER, "containers-postgres"))["/run/secrets/keeperhub/POSTGRES_PASSWORD"]
+        ?.content,
+    ).toBe(DB_PASSWORD);
   });
 
   it("never sends a secret as a plain value, in container env or anywhere else", () => {

@@ -342,12 +342,14 @@ export const CONTAINER = "docker:index/container:Container";
 export const IMAGE = "docker:index/image:Image";
 
 /**
- * `type name` of what both stacks declare: the Secrets component, Postgres (and its password command)
- * and LocalStack, the queue, the migrations and the scheduler image with its clean-up. Each stack adds
- * its own secret resource and the rest.
+ * `type name` of what both stacks declare: the Secrets component with both generated values (declared
+ * whether or not the config sets them), Postgres (and its password command) and LocalStack, the queue, the
+ * migrations and the scheduler image with its clean-up.
  */
 export const COMMON_REGISTRATIONS: readonly string[] = [
   "keeperhub:infra:Secrets secrets",
+  "random:index/randomPassword:RandomPassword secrets-db-password",
+  "random:index/randomBytes:RandomBytes secrets-encryption-key",
   "keeperhub:infra:Containers containers",
   "docker:index/network:Network containers-network",
   "docker:index/volume:Volume containers-postgres-data",

@@ -41,7 +41,7 @@ import {
   REPO_ROOT,
   resolvedImages,
 } from "./images.js";
-import { jobRunArgs, specRunArgs } from "./specs.js";
+import { jobRunArgs, runSpec } from "./specs.js";
 
 // The service images, built by the real Docker engine from services/Dockerfile as the Pulumi program builds
 // them, and run as the stacks run them: the runner as its Job runs it, against the Postgres stand-in.
@@ -178,16 +178,14 @@ describe("the runner image, run as its Job runs it", () => {
     const volume = testDocker.name("db-data");
     await docker(["volume", "create", ...testDocker.labelArgs, volume]);
     const name = testDocker.name(postgres.name);
-    await docker(
-      specRunArgs(postgres, {
-        name,
-        image: "postgres:16.9-bookworm",
-        network,
-        labels: testDocker.labelArgs,
-        volume,
-        publish: "127.0.0.1:",
-      }),
-    );
+    await runSpec(postgres, {
+      name,
+      image: "postgres:16.9-bookworm",
+      network,
+      labels: testDocker.labelArgs,
+      volume,
+      publish: "127.0.0.1:",
+    });
     await untilHealthy(name);
     const port = (await docker(["port", name, String(postgres.port)])).stdout.trim().split(":").at(-1);
     pool = new pg.Pool({ connectionString: postgresUrl("127.0.0.1", Number(port), password), max: 2 });
@@ -281,20 +279,22 @@ describe("khctl status", () => {
       encryptionKey: "unused",
     });
     expect(executor.command).toEqual(WORKER_ARGS.executor);
-    const crashing = { ...executor, env: executor.env.filter((e) => e.name !== ENV.databaseUrl) };
+    const crashing = {
+      ...executor,
+      env: executor.env.filter((e) => e.name !== ENV.databaseUrlFile),
+      secretFiles: executor.secretFiles?.filter((file) => file.env !== ENV.databaseUrl),
+    };
     const network = testDocker.name("status-net");
     await docker(["network", "create", ...testDocker.labelArgs, network]);
     const name = testDocker.name("crashing-executor");
     const stack = testDocker.id;
     const stackLabel = stackLabels(stack).flatMap(({ label, value }) => ["--label", `${label}=${value}`]);
-    await docker(
-      specRunArgs(crashing, {
-        name,
-        image: scheduler.ref,
-        network,
-        labels: [...testDocker.labelArgs, ...stackLabel],
-      }),
-    );
+    await runSpec(crashing, {
+      name,
+      image: scheduler.ref,
+      network,
+      labels: [...testDocker.labelArgs, ...stackLabel],
+    });
     await until("two restarts", async () => Number(await inspect(name, "{{.RestartCount}}")) >= 2, 60_000);
     const result = await spawnCli(["status", "--profile", "dev", "--json"], {}).result;
     const report = JSON.parse(result.stdout) as {

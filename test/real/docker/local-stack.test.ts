@@ -26,7 +26,7 @@ import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
 import { createTestDocker, docker, inspect, untilHealthy } from "./docker.js";
 import { restartDocker } from "./engine.js";
 import { BUILD_TIMEOUT_MS, buildServiceImage } from "./images.js";
-import { specRunArgs } from "./specs.js";
+import { runSpec } from "./specs.js";
 
 // The `local` stack's Docker side, run by the real engine as infra/containers.ts and infra/local-services.ts
 // declare it (names apart, with this file's suffix): Postgres and LocalStack stand-ins, the dispatcher and the
@@ -72,9 +72,7 @@ beforeAll(
     ] as const) {
       const volume = testDocker.name(`${spec.name}-data`);
       await docker(["volume", "create", ...testDocker.labelArgs, volume]);
-      await docker(
-        specRunArgs(spec, { name: own(spec), image, network, labels, volume, publish: `127.0.0.1:${port}` }),
-      );
+      await runSpec(spec, { name: own(spec), image, network, labels, volume, publish: `127.0.0.1:${port}` });
     }
     await docker([
       "run",
@@ -122,7 +120,7 @@ beforeAll(
       encryptionKey: randomBytes(32).toString("hex"),
     });
     for (const spec of [workers.dispatcher, workers.executor]) {
-      await docker(specRunArgs(spec, { name: own(spec), image: scheduler.ref, network, labels }));
+      await runSpec(spec, { name: own(spec), image: scheduler.ref, network, labels });
     }
     workflowDir = await createTempDir("kh-stack-workflows");
   },
@@ -202,6 +200,20 @@ describe("the local stack in Docker", () => {
     const manual = await createWorkflow("manual", 0);
     const result = await triggerAndWait(manual);
     expect(result.code, result.stdout + result.stderr).toBe(0);
+  });
+
+  it("shows no secret in `docker inspect`: the password and the key are 0400 files of the container's user", async () => {
+    const key = workers.executor.secretFiles?.find((f) => f.env === ENV.integrationEncryptionKey)?.value;
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    for (const spec of [postgres, workers.dispatcher, workers.executor]) {
+      const shown = (await docker(["inspect", own(spec)])).stdout;
+      expect(shown, spec.name).not.toContain(password);
+      expect(shown, spec.name).not.toContain(String(key));
+      for (const file of spec.secretFiles ?? []) {
+        const stat = await docker(["exec", own(spec), "stat", "-c", "%a %u:%g", file.path]);
+        expect(stat.stdout.trim(), `${spec.name} ${file.path}`).toBe(`400 ${file.owner}:${file.owner}`);
+      }
+    }
   });
 
   it(

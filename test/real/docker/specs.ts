@@ -1,10 +1,18 @@
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
 import type { V1Container, V1EnvVar, V1Job, V1PodSecurityContext } from "@kubernetes/client-node";
-import type { ContainerSpec } from "../../../infra/containers.js";
+import { type ContainerSpec, SECRET_FILE_MODE, type SecretFile } from "../../../infra/containers.js";
+import { scaled } from "../../helpers/wait.js";
+import { DOCKER } from "../engines.js";
+import { docker } from "./docker.js";
 
 /**
  * The stacks' declarations as `docker run` arguments, so the tier runs exactly what the program declares
  * (infra/containers.ts, infra/local-services.ts) and what the spawner creates (the Job template), never a
- * restatement of it. Pure.
+ * restatement of it. Pure, but for runSpec, which runs them.
  */
 
 export interface SpecRunOptions {
@@ -20,9 +28,24 @@ export interface SpecRunOptions {
   readonly publish?: string;
 }
 
-/** `docker run --detach` arguments that start a container as the program declares it. */
-export function specRunArgs(spec: ContainerSpec, options: SpecRunOptions): string[] {
-  const args = ["run", "--detach", "--name", options.name, ...options.labels];
+/**
+ * `docker run --detach` arguments that start a container as the program declares it (`create`: the same
+ * container, created and not started, for runSpec to put its secret files in first).
+ */
+export function specRunArgs(
+  spec: ContainerSpec,
+  options: SpecRunOptions,
+  verb: "run" | "create" = "run",
+): string[] {
+  if (verb === "run" && spec.secretFiles?.length) {
+    throw new Error(`${spec.name} has secret files: start it with runSpec, which writes them first`);
+  }
+  const args = [
+    ...(verb === "run" ? ["run", "--detach"] : ["create"]),
+    "--name",
+    options.name,
+    ...options.labels,
+  ];
   args.push("--network", options.network, "--network-alias", spec.name, "--restart", spec.restart);
   for (const { name, value } of spec.env) args.push("--env", `${name}=${value}`);
   if (spec.healthcheck) {
@@ -42,6 +65,38 @@ export function specRunArgs(spec: ContainerSpec, options: SpecRunOptions): strin
     args.push("--publish", `${options.publish}:${spec.port}`);
   }
   return [...args, options.image, ...(spec.command ?? [])];
+}
+
+/**
+ * Starts a container as the program declares it, secret files included: created, each file copied in as
+ * the docker provider's uploads do before the first start (a tar with the file's owner and mode 0400,
+ * extracted with its ownership: `docker cp -a`), then started.
+ */
+export async function runSpec(spec: ContainerSpec, options: SpecRunOptions): Promise<void> {
+  if (!spec.secretFiles?.length) {
+    await docker(specRunArgs(spec, options));
+    return;
+  }
+  await docker(specRunArgs(spec, options, "create"));
+  for (const file of spec.secretFiles) await copySecretFile(options.name, file);
+  await docker(["start", options.name]);
+}
+
+/** One secret file into a created container, owned by its owner, mode 0400 (GNU tar sets both). */
+async function copySecretFile(container: string, file: SecretFile): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "kh-secret-file-"));
+  try {
+    const relative = file.path.replace(/^\//, "");
+    await mkdir(path.join(dir, path.dirname(relative)), { recursive: true });
+    await writeFile(path.join(dir, relative), file.value);
+    const owner = String(file.owner);
+    const tar = `tar -c --numeric-owner --owner=${owner} --group=${owner} --mode=${SECRET_FILE_MODE} -C '${dir}' '${relative}'`;
+    await promisify(execFile)("sh", ["-c", `${tar} | '${DOCKER}' cp -a - '${container}:/'`], {
+      timeout: scaled(60_000),
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** The data a kubelet reads env from: ConfigMaps and Secrets by name, each key to its value. */
