@@ -45,14 +45,23 @@ export interface KeeperhubOutputs {
 /** `khctl console`'s address on the host, at its default port. */
 export const CONSOLE_URL = `http://127.0.0.1:${FLAG_SETTINGS.consolePort.default}`;
 
-/** Commands worth trying after `pulumi up`, for the stack's profile. Pure, for tests and the README. */
+/**
+ * The example workflow the stacks suggest: it calls the public internet, which the stacks' containers reach
+ * (the others call khctl dev's demo API, which only `khctl dev` runs).
+ */
+export const STACK_EXAMPLE = "examples/public-internet-check.json";
+
+/**
+ * Commands worth trying after `pulumi up`, for the stack's profile. Pure, for tests and the README; every
+ * khctl line is run against the embedded default by test/infra/next-commands.test.ts.
+ */
 export function nextCommands(config: StackConfig, stack: string): string[] {
   const env = `export DATABASE_URL=$(pulumi stack output databaseUrl --show-secrets -s ${stack}) SQS_QUEUE_URL=$(pulumi stack output queueUrl -s ${stack}) AWS_ENDPOINT_URL=http://localhost:${config.ports.localstack}`;
   const common = [
     env,
     `npx khctl status --profile ${config.profile}`,
     `npx khctl console --profile ${config.profile}`,
-    "npx khctl workflow create --file examples/http-check.json",
+    `npx khctl workflow create --file ${STACK_EXAMPLE}`,
     "npx khctl trigger <workflowId> --wait",
   ];
   if (config.profile === "dev") {
