@@ -295,6 +295,77 @@ export interface ContainersArgs {
   readonly localstackAuthToken?: pulumi.Input<string>;
 }
 
+/** Where a stack's service container lives: the component, the children's name prefix, its options. */
+interface Place {
+  readonly parent: pulumi.ComponentResource;
+  readonly name: string;
+  readonly opts: pulumi.ComponentResourceOptions | undefined;
+  readonly labels: { label: string; value: string }[];
+}
+
+/** A pulled image (kept on destroy: a cache, not something we made) and a volume of the stack's. */
+function imageAndVolume(place: Place, what: string, image: string, volume: string) {
+  const { parent, name, opts, labels } = place;
+  return {
+    image: new docker.RemoteImage(
+      `${name}-${what}-image`,
+      { name: image, keepLocally: true },
+      childOf(parent, opts),
+    ),
+    volume: new docker.Volume(`${name}-${what}-data`, { name: volume, labels }, childOf(parent, opts)),
+  };
+}
+
+/**
+ * A container from a spec with a data volume and a published port, on the network, healthy before what
+ * depends on it starts (`wait`).
+ */
+function dataContainer(
+  place: Place,
+  spec: ContainerSpec<pulumi.Input<string>>,
+  from: { what: string; image: docker.RemoteImage; volume: docker.Volume; network: docker.Network },
+  publish: { hostPort: number; waitSeconds: number },
+  more: pulumi.CustomResourceOptions = {},
+): docker.Container {
+  const { parent, name, opts, labels } = place;
+  return new docker.Container(
+    `${name}-${from.what}`,
+    {
+      name: spec.name,
+      image: from.image.imageId,
+      restart: spec.restart,
+      envs: dockerEnv(spec.env),
+      uploads: dockerUploads(spec.secretFiles),
+      ports: [{ internal: spec.port ?? 0, external: publish.hostPort }],
+      volumes: [{ volumeName: from.volume.name, containerPath: spec.dataPath }],
+      networksAdvanced: [{ name: from.network.name, aliases: [spec.name] }],
+      healthcheck: healthcheckArgs(spec.healthcheck),
+      labels,
+      wait: true,
+      waitTimeout: publish.waitSeconds,
+    },
+    childOf(parent, opts, more),
+  );
+}
+
+/** Applies the password to the running database (setPasswordScript), again for a new container. */
+function passwordCommand(
+  place: Place,
+  postgres: docker.Container,
+  password: pulumi.Input<string>,
+): command.local.Command {
+  return new command.local.Command(
+    `${place.name}-postgres-password`,
+    {
+      create: setPasswordScript(DOCKER.postgres),
+      environment: { [NEW_PASSWORD_ENV]: pulumi.secret(password) },
+      // A new container (a new id) may have started on an existing volume: set it there too.
+      triggers: [postgres.id],
+    },
+    childOf(place.parent, place.opts, { dependsOn: [postgres] }),
+  );
+}
+
 /**
  * The Docker side both stacks share: network `keeperhub-network`, volumes, Postgres and LocalStack.
  * Both containers have health checks and are created with `wait: true`, so a resource that depends on
@@ -319,93 +390,35 @@ export class Containers extends pulumi.ComponentResource {
 
   constructor(name: string, args: ContainersArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Containers", name, {}, opts);
-    const labels = stackLabels(args.stack);
-    this.network = new docker.Network(
+    const place: Place = { parent: this, name, opts, labels: stackLabels(args.stack) };
+    const network = new docker.Network(
       `${name}-network`,
-      { name: DOCKER.network, labels },
+      { name: DOCKER.network, labels: place.labels },
       childOf(this, opts),
     );
-    const postgresVolume = new docker.Volume(
-      `${name}-postgres-data`,
-      { name: DOCKER.postgresVolume, labels },
-      childOf(this, opts),
-    );
-    const localstackVolume = new docker.Volume(
-      `${name}-localstack-data`,
-      { name: DOCKER.localstackVolume, labels },
-      childOf(this, opts),
-    );
-    // keepLocally: destroy removes what we made, not the pulled base images (they are a cache).
-    const postgresImage = new docker.RemoteImage(
-      `${name}-postgres-image`,
-      { name: args.images.postgres, keepLocally: true },
-      childOf(this, opts),
-    );
-    const localstackImage = new docker.RemoteImage(
-      `${name}-localstack-image`,
-      { name: args.images.localstack, keepLocally: true },
-      childOf(this, opts),
-    );
-
-    const postgres = postgresSpec<pulumi.Input<string>>(args.dbPassword);
-    this.postgres = new docker.Container(
-      `${name}-postgres`,
-      {
-        name: postgres.name,
-        image: postgresImage.imageId,
-        restart: postgres.restart,
-        envs: dockerEnv(postgres.env),
-        uploads: dockerUploads(postgres.secretFiles),
-        ports: [{ internal: POSTGRES_INTERNAL_PORT, external: args.ports.postgres }],
-        volumes: [{ volumeName: postgresVolume.name, containerPath: postgres.dataPath }],
-        networksAdvanced: [{ name: this.network.name, aliases: [postgres.name] }],
-        healthcheck: healthcheckArgs(postgres.healthcheck),
-        labels,
-        wait: true,
-        waitTimeout: 120,
-      },
+    this.network = network;
+    const postgres = imageAndVolume(place, "postgres", args.images.postgres, DOCKER.postgresVolume);
+    const localstack = imageAndVolume(place, "localstack", args.images.localstack, DOCKER.localstackVolume);
+    this.postgres = dataContainer(
+      place,
+      postgresSpec<pulumi.Input<string>>(args.dbPassword),
+      { what: "postgres", ...postgres, network },
+      { hostPort: args.ports.postgres, waitSeconds: 120 },
       // POSTGRES_* apply only when the data directory is created: a changed password must not replace
       // the container (the volume keeps the old one); postgresPassword applies it, and rewrites the file.
-      childOf(this, opts, { ignoreChanges: ["envs", "uploads"] }),
+      { ignoreChanges: ["envs", "uploads"] },
     );
-    this.postgresPassword = new command.local.Command(
-      `${name}-postgres-password`,
-      {
-        create: setPasswordScript(postgres.name),
-        environment: { [NEW_PASSWORD_ENV]: pulumi.secret(args.dbPassword) },
-        // A new container (a new id) may have started on an existing volume: set it there too.
-        triggers: [this.postgres.id],
-      },
-      childOf(this, opts, { dependsOn: [this.postgres] }),
+    this.postgresPassword = passwordCommand(place, this.postgres, args.dbPassword);
+    this.localstack = dataContainer(
+      place,
+      localstackSpec<pulumi.Input<string>>(args.queueUrlHost, args.localstackAuthToken),
+      { what: "localstack", ...localstack, network },
+      { hostPort: args.ports.localstack, waitSeconds: 180 },
     );
-
-    const localstack = localstackSpec<pulumi.Input<string>>(args.queueUrlHost, args.localstackAuthToken);
-    this.localstack = new docker.Container(
-      `${name}-localstack`,
-      {
-        name: localstack.name,
-        image: localstackImage.imageId,
-        restart: localstack.restart,
-        envs: dockerEnv(localstack.env),
-        ports: [{ internal: LOCALSTACK_INTERNAL_PORT, external: args.ports.localstack }],
-        volumes: [{ volumeName: localstackVolume.name, containerPath: localstack.dataPath }],
-        networksAdvanced: [{ name: this.network.name, aliases: [localstack.name] }],
-        healthcheck: healthcheckArgs(localstack.healthcheck),
-        labels,
-        wait: true,
-        waitTimeout: 180,
-      },
-      childOf(this, opts),
-    );
-
-    this.hostDatabaseUrl = databaseUrl("localhost", args.ports.postgres, args.dbPassword, args.stack);
-    this.networkDatabaseUrl = databaseUrl(
-      DOCKER.postgres,
-      POSTGRES_INTERNAL_PORT,
-      args.dbPassword,
-      args.stack,
-    );
-    this.clusterDatabaseUrl = databaseUrl(HOST_ALIAS, args.ports.postgres, args.dbPassword, args.stack);
+    const url = (host: string, port: number) => databaseUrl(host, port, args.dbPassword, args.stack);
+    this.hostDatabaseUrl = url("localhost", args.ports.postgres);
+    this.networkDatabaseUrl = url(DOCKER.postgres, POSTGRES_INTERNAL_PORT);
+    this.clusterDatabaseUrl = url(HOST_ALIAS, args.ports.postgres);
     this.clusterAddresses = {
       postgres: `${HOST_ALIAS}:${args.ports.postgres}`,
       localstack: `${HOST_ALIAS}:${args.ports.localstack}`,

@@ -66,10 +66,39 @@ export interface ImagesArgs {
 /** One built image: the build, its content-tagged reference, and the command that removes it. */
 export interface BuiltImage {
   readonly build: docker.Image;
-  /** `name:tag`, known before the build. */
-  readonly ref: string;
+  /** `name:tag` this program builds (known before the build): what observations of minikube look for. */
+  readonly tag: string;
+  /**
+   * `name:tag` as the image resource holds it: what every consumer names. Under `pulumi up --target` of a
+   * consumer alone, the untargeted image keeps its old state, so the consumer names the tag that was built,
+   * never one that was not (and, being an output of the image, it depends on it: `--target-dependents`).
+   */
+  readonly ref: pulumi.Output<string>;
   /** Removes the image on destroy, and the previous tag when a new one replaces it. */
   readonly cleanup: command.local.Command;
+}
+
+/** The docker provider's arguments that build `kind` as `ref` from `root`, for this machine. Pure. */
+export function imageBuildArgs(
+  kind: ImageKind,
+  ref: string,
+  nodeImage: string,
+  root: string,
+): docker.ImageArgs {
+  return {
+    imageName: ref,
+    skipPush: true,
+    // A preview (PR checks) shows the new tag without spending minutes building.
+    buildOnPreview: false,
+    build: {
+      context: root,
+      dockerfile: path.join(root, DOCKERFILE),
+      target: IMAGE_TARGETS[kind],
+      args: { NODE_IMAGE: nodeImage },
+      platform: hostPlatform(),
+      builderVersion: docker.BuilderVersion.BuilderBuildKit,
+    },
+  };
 }
 
 /**
@@ -83,38 +112,26 @@ export class Images extends pulumi.ComponentResource {
   /** keeperhub-runner: one execution per Job (minikube profile only). */
   readonly runner: BuiltImage | undefined;
   /** Full references (name:tag) of the built images. */
-  readonly refs: { readonly scheduler: string; readonly runner?: string };
+  readonly refs: { readonly scheduler: pulumi.Output<string>; readonly runner?: pulumi.Output<string> };
 
   constructor(name: string, args: ImagesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Images", name, {}, opts);
     const root = args.root ?? REPO_ROOT;
     const build = (kind: ImageKind): BuiltImage => {
-      const ref = `${IMAGES[kind]}:${imageTag(kind, args.nodeImage, root)}`;
+      const tag = `${IMAGES[kind]}:${imageTag(kind, args.nodeImage, root)}`;
       const image = new docker.Image(
         `${name}-${kind}`,
-        {
-          imageName: ref,
-          skipPush: true,
-          // A preview (PR checks) shows the new tag without spending minutes building.
-          buildOnPreview: false,
-          build: {
-            context: root,
-            dockerfile: path.join(root, DOCKERFILE),
-            target: IMAGE_TARGETS[kind],
-            args: { NODE_IMAGE: args.nodeImage },
-            platform: hostPlatform(),
-            builderVersion: docker.BuilderVersion.BuilderBuildKit,
-          },
-        },
+        imageBuildArgs(kind, tag, args.nodeImage, root),
         childOf(this, opts),
       );
+      const ref = image.imageName;
       const cleanup = new command.local.Command(
         `${name}-${kind}-cleanup`,
         // Only a delete: a new tag replaces this resource, whose delete then removes the old tag.
-        { delete: imageRemoveScript(ref), triggers: [ref] },
+        { delete: ref.apply(imageRemoveScript), triggers: [ref] },
         childOf(this, opts, { dependsOn: [image] }),
       );
-      return { build: image, ref, cleanup };
+      return { build: image, tag, ref, cleanup };
     };
     this.scheduler = build("scheduler");
     this.runner = args.runner ? build("runner") : undefined;

@@ -2,12 +2,18 @@ import type * as pulumi from "@pulumi/pulumi";
 import { DOCKER, K8S, LABELS, RUNNER_APP_LABEL, SPAWNER_HEALTH } from "../services/contracts/names.js";
 import { FLAG_SETTINGS } from "../services/contracts/settings.js";
 import { AppDev } from "./app.js";
-import { Cluster, type ClusterObservation, observeCluster, Scheduler } from "./cluster/index.js";
+import {
+  Cluster,
+  type ClusterObservation,
+  observeCluster,
+  Scheduler,
+  type SchedulerSettings,
+} from "./cluster/index.js";
 import type { StackConfig, StackSecrets } from "./config.js";
 import { Containers, LOCALSTACK_CREDENTIALS, localstackUrlHost } from "./containers.js";
 import type { Seen } from "./drift.js";
-import { Images } from "./images.js";
-import { LocalServices } from "./local-services.js";
+import { type BuiltImage, Images } from "./images.js";
+import { LocalServices, type WorkerSettings } from "./local-services.js";
 import { Migrations } from "./migrations.js";
 import { type PreflightArgs, runPreflight } from "./preflight.js";
 import { observeQueues, Queue } from "./queue.js";
@@ -26,7 +32,7 @@ export interface KeeperhubOutputs {
   /** SQS endpoint from the host. */
   readonly awsEndpointUrl: string;
   /** Content-tagged references of the images the stack built. */
-  readonly images: { readonly scheduler: string; readonly runner?: string };
+  readonly images: { readonly scheduler: pulumi.Input<string>; readonly runner?: pulumi.Input<string> };
   readonly nextCommands: string[];
   /** http://localhost:<appPort>, with `keeperhub:appCheckoutPath` only. */
   readonly appUrl?: string;
@@ -122,21 +128,28 @@ export async function observe(config: StackConfig, stack: string): Promise<Obser
   return { at, queues, ...(cluster ? { cluster } : {}) };
 }
 
-/**
- * Declares the stack: the Docker side, the queue and the schema, the images, and the profile's workers
- * (containers for `dev`, minikube objects for `minikube`). Call after `observe`, which ran the preflight.
- */
-export function createKeeperhub(
+/** What both profiles declare: the Docker side, the queue, the schema and the images. */
+export interface DockerSide {
+  readonly secrets: Secrets;
+  readonly containers: Containers;
+  readonly queue: Queue;
+  readonly migrations: Migrations;
+  readonly images: Images;
+  /** What a container on the stack's network needs (the workers, the app). */
+  readonly networkSettings: WorkerSettings<pulumi.Input<string>>;
+}
+
+const after = (...resources: pulumi.Resource[]): pulumi.ComponentResourceOptions => ({
+  dependsOn: resources,
+});
+
+/** The secrets, the containers, the queue (after LocalStack) and the schema (after the password is set). */
+function declareDockerSide(
   config: StackConfig,
   secretsConfig: StackSecrets,
   stack: string,
   observed: Observations,
-): KeeperhubOutputs {
-  const after = (...resources: pulumi.Resource[]): pulumi.ComponentResourceOptions => ({
-    dependsOn: resources,
-  });
-  const minikubeProfile = config.profile === "minikube";
-
+): DockerSide {
   const secrets = new Secrets("secrets", {
     dbPassword: secretsConfig.dbPassword,
     encryptionKey: secretsConfig.encryptionKey,
@@ -167,9 +180,7 @@ export function createKeeperhub(
     { databaseUrl: containers.hostDatabaseUrl, postgresId: containers.postgres.id },
     after(containers.postgresPassword),
   );
-  const images = new Images("images", { nodeImage: config.nodeImage, runner: minikubeProfile });
-  const consumersReady = [queue, migrations];
-
+  const images = new Images("images", { nodeImage: config.nodeImage, runner: config.profile === "minikube" });
   const networkSettings = {
     databaseUrl: containers.networkDatabaseUrl,
     awsEndpointUrl: containers.endpoints.network,
@@ -178,56 +189,86 @@ export function createKeeperhub(
     logLevel: config.logLevel,
     encryptionKey: secrets.encryptionKey,
   };
-  if (config.appCheckoutPath) {
-    new AppDev(
-      "app",
-      {
-        stack,
-        image: config.images.app,
-        checkoutPath: config.appCheckoutPath,
-        command: config.appCommand,
-        hostPort: config.ports.app,
-        network: containers.network.name,
-        settings: networkSettings,
-      },
-      after(...consumersReady),
-    );
-  }
+  return { secrets, containers, queue, migrations, images, networkSettings };
+}
 
-  const common = {
+/** The app-dev container, with `keeperhub:appCheckoutPath` only; after the queue and the schema. */
+function declareApp(config: StackConfig, stack: string, side: DockerSide): void {
+  if (!config.appCheckoutPath) return;
+  new AppDev(
+    "app",
+    {
+      stack,
+      image: config.images.app,
+      checkoutPath: config.appCheckoutPath,
+      command: config.appCommand,
+      hostPort: config.ports.app,
+      network: side.containers.network.name,
+      settings: side.networkSettings,
+    },
+    after(side.queue, side.migrations),
+  );
+}
+
+/** The outputs both profiles export. */
+function commonOutputs(config: StackConfig, stack: string, side: DockerSide): KeeperhubOutputs {
+  return {
     profile: config.profile,
-    databaseUrl: containers.hostDatabaseUrl,
-    queueUrl: queue.queueUrl,
-    dlqUrl: queue.deadLetterQueueUrl,
-    awsEndpointUrl: containers.endpoints.host,
-    images: images.refs,
+    databaseUrl: side.containers.hostDatabaseUrl,
+    queueUrl: side.queue.queueUrl,
+    dlqUrl: side.queue.deadLetterQueueUrl,
+    awsEndpointUrl: side.containers.endpoints.host,
+    images: side.images.refs,
     nextCommands: nextCommands(config, stack),
     consoleUrl: CONSOLE_URL,
     ...(config.appCheckoutPath ? { appUrl: `http://localhost:${config.ports.app}` } : {}),
   };
+}
 
-  if (!minikubeProfile) {
-    new LocalServices(
-      "workers",
-      { stack, image: images.scheduler.ref, network: containers.network.name, settings: networkSettings },
-      after(images, ...consumersReady),
-    );
-    return common;
-  }
-  if (!images.runner || !observed.cluster) {
-    throw new Error("the minikube profile needs the runner image and an observation of minikube (observe())");
-  }
+/** The dev profile's workers: containers of the scheduler image, after the image, the queue and the schema. */
+function declareLocalWorkers(stack: string, side: DockerSide): void {
+  new LocalServices(
+    "workers",
+    {
+      stack,
+      image: side.images.scheduler.ref,
+      network: side.containers.network.name,
+      settings: side.networkSettings,
+    },
+    after(side.images, side.queue, side.migrations),
+  );
+}
 
+/** What the scheduler's pods read from the ConfigMap. Pure. */
+export function schedulerSettings(
+  config: StackConfig,
+  awsEndpointUrl: string,
+  queueUrl: string,
+): SchedulerSettings {
+  return {
+    awsEndpointUrl,
+    awsRegion: config.awsRegion,
+    queueUrl,
+    namespace: config.namespace,
+    jobTtlSeconds: config.jobs.ttlSeconds,
+    jobActiveDeadlineSeconds: config.jobs.activeDeadlineSeconds,
+    maxConcurrentJobs: config.jobs.maxConcurrent,
+    logLevel: config.logLevel,
+  };
+}
+
+/** The minikube profile: minikube, the images loaded into it, and the scheduler's objects. */
+function declareCluster(config: StackConfig, side: DockerSide, observed: ClusterObservation, at: Date): void {
+  const { images, containers } = side;
+  if (!images.runner) throw new Error("the minikube profile builds the runner image (Images runner: true)");
+  const loaded = (image: BuiltImage) => ({ resource: image.build, ref: image.ref, tag: image.tag });
   const cluster = new Cluster("cluster", {
     minikube: config.minikube,
     kubeContext: config.kubeContext,
     namespace: config.namespace,
-    images: {
-      scheduler: { resource: images.scheduler.build, ref: images.scheduler.ref },
-      runner: { resource: images.runner.build, ref: images.runner.ref },
-    },
-    observed: observed.cluster,
-    observedAt: observed.at,
+    images: { scheduler: loaded(images.scheduler), runner: loaded(images.runner) },
+    observed,
+    observedAt: at,
   });
   new Scheduler(
     "scheduler",
@@ -236,18 +277,9 @@ export function createKeeperhub(
       namespace: cluster.namespace,
       images: { scheduler: images.scheduler.ref, runner: images.runner.ref },
       imageLoads: Object.values(cluster.imageLoads),
-      settings: {
-        awsEndpointUrl: containers.endpoints.cluster,
-        awsRegion: config.awsRegion,
-        queueUrl: queue.queueUrl,
-        namespace: config.namespace,
-        jobTtlSeconds: config.jobs.ttlSeconds,
-        jobActiveDeadlineSeconds: config.jobs.activeDeadlineSeconds,
-        maxConcurrentJobs: config.jobs.maxConcurrent,
-        logLevel: config.logLevel,
-      },
+      settings: schedulerSettings(config, containers.endpoints.cluster, side.queue.queueUrl),
       databaseUrl: containers.clusterDatabaseUrl,
-      encryptionKey: secrets.encryptionKey,
+      encryptionKey: side.secrets.encryptionKey,
       awsCredentials: LOCALSTACK_CREDENTIALS,
       spawnerProbes: SPAWNER_HEALTH,
       dispatcherStartingDeadlineSeconds: config.dispatcherStartingDeadlineSeconds,
@@ -257,10 +289,31 @@ export function createKeeperhub(
       minikubeProfile: config.minikube.profile,
       kubeContext: config.kubeContext,
       startRestore: cluster.startRestore,
-      observed: observed.cluster,
-      observedAt: observed.at,
+      observed,
+      observedAt: at,
     },
-    after(...consumersReady, cluster.runnerJobsCleanup),
+    after(side.queue, side.migrations, cluster.runnerJobsCleanup),
   );
-  return { ...common, namespace: config.namespace, kubeContext: config.kubeContext };
+}
+
+/**
+ * Declares the stack: the Docker side, the queue and the schema, the images, and the profile's workers
+ * (containers for `dev`, minikube objects for `minikube`). Call after `observe`, which ran the preflight.
+ */
+export function createKeeperhub(
+  config: StackConfig,
+  secretsConfig: StackSecrets,
+  stack: string,
+  observed: Observations,
+): KeeperhubOutputs {
+  const side = declareDockerSide(config, secretsConfig, stack, observed);
+  declareApp(config, stack, side);
+  const outputs = commonOutputs(config, stack, side);
+  if (config.profile === "dev") {
+    declareLocalWorkers(stack, side);
+    return outputs;
+  }
+  if (!observed.cluster) throw new Error("the minikube profile needs an observation of minikube (observe())");
+  declareCluster(config, side, observed.cluster, observed.at);
+  return { ...outputs, namespace: config.namespace, kubeContext: config.kubeContext };
 }

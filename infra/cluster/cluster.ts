@@ -74,8 +74,14 @@ export interface ClusterArgs {
   readonly kubeContext: string;
   /** Namespace to create; the scheduler objects and runner Jobs live in it. */
   readonly namespace: string;
-  /** Images to load into minikube, by name: the image resource (built first) and its content-tagged reference. */
-  readonly images: Record<string, { readonly resource: pulumi.Resource; readonly ref: string }>;
+  /**
+   * Images to load into minikube, by name: the image resource (built first), the reference it holds (what
+   * is loaded) and the tag this program builds (what the observation of minikube is asked about).
+   */
+  readonly images: Record<
+    string,
+    { readonly resource: pulumi.Resource; readonly ref: pulumi.Output<string>; readonly tag: string }
+  >;
   /** What this run saw of minikube: what is gone is started, loaded or created again. */
   readonly observed: ClusterObservation;
   /** When it looked. */
@@ -119,12 +125,12 @@ export class Cluster extends pulumi.ComponentResource {
 
     this.imageLoads = Object.fromEntries(
       Object.entries(args.images).map(([kind, image]) => {
-        const restore = commandRestore(seenImage(args.observed, image.ref), at);
+        const restore = commandRestore(seenImage(args.observed, image.tag), at);
         const load = new command.local.Command(
           `${name}-load-${kind}`,
           {
-            create: imageLoadScript(profile, image.ref),
-            delete: imageUnloadScript(profile, image.ref),
+            create: image.ref.apply((ref) => imageLoadScript(profile, ref)),
+            delete: image.ref.apply((ref) => imageUnloadScript(profile, ref)),
             environment: restore.environment,
             // A new tag replaces the load (the old tag is unloaded); a lost image is loaded again (an update).
             triggers: [image.ref],

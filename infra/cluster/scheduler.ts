@@ -91,8 +91,8 @@ export interface SchedulerArgs {
   readonly provider: k8s.Provider;
   /** The namespace resource; every object is created in it. */
   readonly namespace: k8s.core.v1.Namespace;
-  /** keeperhub-scheduler and keeperhub-runner references (content tags). */
-  readonly images: { readonly scheduler: string; readonly runner: string };
+  /** keeperhub-scheduler and keeperhub-runner references (content tags), as the image resources hold them. */
+  readonly images: { readonly scheduler: pulumi.Output<string>; readonly runner: pulumi.Output<string> };
   /** The `minikube image load` commands: the Deployment and CronJob start only after them. */
   readonly imageLoads: pulumi.Resource[];
   readonly settings: SchedulerSettings;
@@ -116,11 +116,106 @@ export interface SchedulerArgs {
   readonly observedAt: Date;
 }
 
+/** A Scheduler's child options and metadata for each object, with its restore token (objectRestore). */
+interface ObjectFactory {
+  /** The resource options of `object`: provider, parent, restore options, and `more`. */
+  options(object: ClusterObject, more?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions;
+  /** Metadata for `object` named `name` in the namespace, with its restore annotation. */
+  metadata(object: ClusterObject, name: string): k8s.types.input.meta.v1.ObjectMeta;
+  /** The restore annotations alone (for builders that make their own metadata). */
+  annotations(object: ClusterObject): Record<string, string>;
+}
+
+function objectFactory(
+  parent: pulumi.ComponentResource,
+  args: SchedulerArgs,
+  opts: pulumi.ComponentResourceOptions | undefined,
+): ObjectFactory {
+  const refs = clusterObjectRefs(args.settings.namespace);
+  // Each object's restore token and options: one deleted from the cluster is created again.
+  const restore = (object: ClusterObject) =>
+    objectRestore(seenObject(args.observed, refs[object]), args.observedAt);
+  return {
+    options: (object, more = {}) =>
+      childOf(parent, opts, { provider: args.provider, ...restore(object).options, ...more }),
+    metadata: (object, name) => ({
+      name,
+      namespace: args.namespace.metadata.name,
+      annotations: restore(object).annotations,
+    }),
+    annotations: (object) => restore(object).annotations,
+  };
+}
+
+/** The spawner's ServiceAccount, Role and RoleBinding, and the runner's ServiceAccount. */
+function createAccounts(name: string, objects: ObjectFactory, namespace: pulumi.Input<string>) {
+  const spawnerAccount = new k8s.core.v1.ServiceAccount(
+    `${name}-spawner-account`,
+    spawnerServiceAccountArgs(objects.metadata("spawnerAccount", K8S.spawnerServiceAccount)),
+    objects.options("spawnerAccount"),
+  );
+  const spawnerRole = new k8s.rbac.v1.Role(
+    `${name}-spawner-role`,
+    spawnerRoleArgs(objects.metadata("spawnerRole", K8S.spawnerRole)),
+    objects.options("spawnerRole"),
+  );
+  const spawnerBinding = new k8s.rbac.v1.RoleBinding(
+    `${name}-spawner-binding`,
+    // Names from the resources, so the binding waits for both.
+    spawnerRoleBindingArgs(objects.metadata("spawnerBinding", K8S.spawnerRoleBinding), {
+      roleName: spawnerRole.metadata.name,
+      serviceAccountName: spawnerAccount.metadata.name,
+      namespace,
+    }),
+    objects.options("spawnerBinding"),
+  );
+  const runnerAccount = new k8s.core.v1.ServiceAccount(
+    `${name}-runner-account`,
+    runnerServiceAccountArgs(objects.metadata("runnerAccount", K8S.runnerServiceAccount)),
+    objects.options("runnerAccount"),
+  );
+  return { spawnerBinding, runnerAccount };
+}
+
+/** The reachability check (reachCheckScript) as a command: again for a new image, new addresses, a new minikube. */
+function createReachCheck(
+  parent: pulumi.ComponentResource,
+  name: string,
+  args: SchedulerArgs,
+  opts: pulumi.ComponentResourceOptions | undefined,
+  runnerAccount: pulumi.Resource,
+): command.local.Command {
+  const script = args.images.scheduler.apply((image) =>
+    reachCheckScript({
+      profile: args.minikubeProfile,
+      context: args.kubeContext,
+      namespace: args.settings.namespace,
+      image,
+      targets: args.reachTargets,
+    }),
+  );
+  return new command.local.Command(
+    `${name}-reach-check`,
+    {
+      create: script,
+      environment: args.startRestore.environment,
+      // Runs again for a new image or new addresses (a replace), and when minikube was started again.
+      triggers: [args.images.scheduler, ...args.reachTargets],
+    },
+    childOf(parent, opts, {
+      dependsOn: [...args.imageLoads, args.namespace, runnerAccount],
+      ignoreChanges: args.startRestore.ignoreChanges,
+    }),
+  );
+}
+
 /**
  * The scheduler in minikube: ConfigMap `scheduler-env`, Secret `keeperhub-secrets`, the job-spawner's
  * ServiceAccount/Role/RoleBinding (least privilege), the runner's ServiceAccount (no token), Deployment
  * `job-spawner` and CronJob `schedule-dispatcher`. Pass what the consumers wait for (the queue, the
- * migrations, the runner-Job clean-up) as `dependsOn`: every child inherits it.
+ * migrations, the runner-Job clean-up) as `dependsOn`: every child inherits it. The Deployment and the
+ * CronJob depend on the ConfigMap and the Secret (and the images), so `pulumi up --target <the Secret>
+ * --target-dependents` rolls both with it.
  */
 export class Scheduler extends pulumi.ComponentResource {
   readonly configMap: k8s.core.v1.ConfigMap;
@@ -131,113 +226,68 @@ export class Scheduler extends pulumi.ComponentResource {
 
   constructor(name: string, args: SchedulerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("keeperhub:infra:Scheduler", name, {}, opts);
-    const namespace = args.namespace.metadata.name;
-    const refs = clusterObjectRefs(args.settings.namespace);
-    // Each object's restore token and options: one deleted from the cluster is created again.
-    const restore = (object: ClusterObject) =>
-      objectRestore(seenObject(args.observed, refs[object]), args.observedAt);
-    const child = (object: ClusterObject, more: pulumi.CustomResourceOptions = {}) =>
-      childOf(this, opts, { provider: args.provider, ...restore(object).options, ...more });
-    const metadata = (object: ClusterObject, name: string) => ({
-      name,
-      namespace,
-      annotations: restore(object).annotations,
-    });
-
+    const objects = objectFactory(this, args, opts);
     const configData = schedulerConfigData(args.settings);
     this.configMap = new k8s.core.v1.ConfigMap(
       `${name}-config`,
-      schedulerConfigMapArgs(metadata("configMap", K8S.configMap), args.settings),
-      child("configMap"),
+      schedulerConfigMapArgs(objects.metadata("configMap", K8S.configMap), args.settings),
+      objects.options("configMap"),
     );
     const secretData = schedulerSecretData(args);
     this.secret = new k8s.core.v1.Secret(
       `${name}-secrets`,
       schedulerSecretArgs(
-        metadata("secret", K8S.secret),
+        objects.metadata("secret", K8S.secret),
         pulumi.secret(pulumi.output(secretData)) as pulumi.Output<Record<string, string>>,
       ),
-      child("secret"),
+      objects.options("secret"),
     );
-
-    const spawnerAccount = new k8s.core.v1.ServiceAccount(
-      `${name}-spawner-account`,
-      spawnerServiceAccountArgs(metadata("spawnerAccount", K8S.spawnerServiceAccount)),
-      child("spawnerAccount"),
-    );
-    const spawnerRole = new k8s.rbac.v1.Role(
-      `${name}-spawner-role`,
-      spawnerRoleArgs(metadata("spawnerRole", K8S.spawnerRole)),
-      child("spawnerRole"),
-    );
-    const spawnerBinding = new k8s.rbac.v1.RoleBinding(
-      `${name}-spawner-binding`,
-      // Names from the resources, so the binding waits for both.
-      spawnerRoleBindingArgs(metadata("spawnerBinding", K8S.spawnerRoleBinding), {
-        roleName: spawnerRole.metadata.name,
-        serviceAccountName: spawnerAccount.metadata.name,
-        namespace,
-      }),
-      child("spawnerBinding"),
-    );
-    const runnerAccount = new k8s.core.v1.ServiceAccount(
-      `${name}-runner-account`,
-      runnerServiceAccountArgs(metadata("runnerAccount", K8S.runnerServiceAccount)),
-      child("runnerAccount"),
-    );
-
-    this.reachCheck = new command.local.Command(
-      `${name}-reach-check`,
-      {
-        create: reachCheckScript({
-          profile: args.minikubeProfile,
-          context: args.kubeContext,
-          namespace: args.settings.namespace,
-          image: args.images.scheduler,
-          targets: args.reachTargets,
-        }),
-        environment: args.startRestore.environment,
-        // Runs again for a new image or new addresses (a replace), and when minikube was started again.
-        triggers: [args.images.scheduler, ...args.reachTargets],
-      },
-      childOf(this, opts, {
-        dependsOn: [...args.imageLoads, args.namespace, runnerAccount],
-        ignoreChanges: args.startRestore.ignoreChanges,
-      }),
-    );
-
+    const { spawnerBinding, runnerAccount } = createAccounts(name, objects, args.namespace.metadata.name);
+    this.reachCheck = createReachCheck(this, name, args, opts, runnerAccount);
+    const podInputs = [...args.imageLoads, this.configMap, this.secret, this.reachCheck];
     const configHash = podInputsHash(configData, secretData);
-    const podInputs = [this.configMap, this.secret, this.reachCheck];
-    this.spawner = new k8s.apps.v1.Deployment(
-      `${name}-spawner`,
-      spawnerDeploymentArgs({
-        namespace,
-        annotations: restore("spawner").annotations,
-        image: args.images.scheduler,
-        runnerImage: args.images.runner,
-        probes: args.spawnerProbes,
-        configHash,
-      }),
-      child("spawner", {
-        dependsOn: [...args.imageLoads, ...podInputs, spawnerBinding, runnerAccount],
-        // The rollout fails after SPAWNER_PROGRESS_DEADLINE_SECONDS without progress; this is the backstop.
-        customTimeouts: { create: SPAWNER_WAIT, update: SPAWNER_WAIT },
-      }),
-    );
+    this.spawner = createSpawner(name, args, objects, configHash, [
+      ...podInputs,
+      spawnerBinding,
+      runnerAccount,
+    ]);
     this.dispatcher = new k8s.batch.v1.CronJob(
       `${name}-dispatcher`,
       dispatcherCronJobArgs({
-        namespace,
-        annotations: restore("dispatcher").annotations,
+        namespace: args.namespace.metadata.name,
+        annotations: objects.annotations("dispatcher"),
         image: args.images.scheduler,
         startingDeadlineSeconds: args.dispatcherStartingDeadlineSeconds,
         configHash,
       }),
-      child("dispatcher", { dependsOn: [...args.imageLoads, ...podInputs] }),
+      objects.options("dispatcher", { dependsOn: podInputs }),
     );
-    this.registerOutputs({
-      spawner: this.spawner.metadata.name,
-      dispatcher: this.dispatcher.metadata.name,
-    });
+    this.registerOutputs({ spawner: this.spawner.metadata.name, dispatcher: this.dispatcher.metadata.name });
   }
+}
+
+/** Deployment `job-spawner`, after `dependsOn`; a stuck rollout fails within SPAWNER_WAIT. */
+function createSpawner(
+  name: string,
+  args: SchedulerArgs,
+  objects: ObjectFactory,
+  configHash: pulumi.Output<string>,
+  dependsOn: pulumi.Resource[],
+): k8s.apps.v1.Deployment {
+  return new k8s.apps.v1.Deployment(
+    `${name}-spawner`,
+    spawnerDeploymentArgs({
+      namespace: args.namespace.metadata.name,
+      annotations: objects.annotations("spawner"),
+      image: args.images.scheduler,
+      runnerImage: args.images.runner,
+      probes: args.spawnerProbes,
+      configHash,
+    }),
+    objects.options("spawner", {
+      dependsOn,
+      // The rollout fails after SPAWNER_PROGRESS_DEADLINE_SECONDS without progress; this is the backstop.
+      customTimeouts: { create: SPAWNER_WAIT, update: SPAWNER_WAIT },
+    }),
+  );
 }

@@ -81,6 +81,11 @@ export interface MockMachine {
    * else): their outputs come back undefined, as the engine returns them.
    */
   readonly untargeted?: readonly string[];
+  /**
+   * Resources that exist and are not part of this run (`pulumi up --target` of something else): the
+   * engine answers their registration with their old state, whatever the program now declares.
+   */
+  readonly stale?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 /** The images the program builds with the default base image, as minikube lists them. */
@@ -186,10 +191,12 @@ export async function runProgram(
   const events: Event[] = [];
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) =>
-        machine.untargeted?.includes(args.name)
-          ? { id: undefined, state: {} }
-          : { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) },
+      newResource: (args) => {
+        if (machine.untargeted?.includes(args.name)) return { id: undefined, state: {} };
+        const stale = machine.stale?.[args.name];
+        if (stale) return { id: `${args.name}-id`, state: stale };
+        return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+      },
       call: (args) => {
         const invoke = { token: args.token, inputs: args.inputs as Record<string, unknown> };
         invokes.push(invoke);
