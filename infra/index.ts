@@ -1,16 +1,19 @@
 /**
  * The Pulumi program (Pulumi.yaml `main`). Stacks: `local` (profile dev: everything in Docker) and
  * `hybrid` (profile minikube: Postgres and LocalStack in Docker, the scheduler in minikube).
- * This file only reads the config, looks at the machine (the preflight first) and wires; the components
+ * This file only reads the config, runs the preflight, looks at the machine and wires; the components
  * live beside it. Its result is the stack outputs: only those of the stack's profile.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config.js";
-import { createKeeperhub, observe } from "./program.js";
+import { preflightArgs, runPreflight } from "./preflight.js";
 
 export default async function keeperhub() {
   const { config, secrets } = loadStackConfig();
   const stack = pulumi.getStack();
-  const observed = await observe(config, stack);
-  return createKeeperhub(config, secrets, stack, observed);
+  // First, and before the program's components (and the docker, kubernetes and random SDKs) are even
+  // loaded: a failed check throws here, so the run ends with the doctor's message and nothing else.
+  await runPreflight(preflightArgs(config, stack));
+  const { createKeeperhub, observe } = await import("./program.js");
+  return createKeeperhub(config, secrets, stack, await observe(config));
 }

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Profile } from "../services/contracts/names.js";
+import type { StackConfig } from "./config.js";
 import { excerpt, khctlReport, runOnHost } from "./khctl.js";
 
 export interface PreflightArgs {
@@ -13,6 +14,17 @@ export interface PreflightArgs {
   readonly appEnabled: boolean;
   /** The LocalStack image, and whether an auth token is configured (a newer image needs one). */
   readonly localstack: { readonly image: string; readonly authTokenSet: boolean };
+}
+
+/** The preflight's arguments for a stack. Pure. */
+export function preflightArgs(config: StackConfig, stack: string): PreflightArgs {
+  return {
+    profile: config.profile,
+    stack,
+    ports: config.ports,
+    appEnabled: config.appCheckoutPath !== undefined,
+    localstack: { image: config.images.localstack, authTokenSet: config.localstackAuthTokenSet },
+  };
 }
 
 /** The `khctl doctor` arguments for a profile and its ports. Pure, for tests. */

@@ -15,7 +15,6 @@ import type { Seen } from "./drift.js";
 import { type BuiltImage, Images } from "./images.js";
 import { LocalServices, type WorkerSettings } from "./local-services.js";
 import { Migrations } from "./migrations.js";
-import { type PreflightArgs, runPreflight } from "./preflight.js";
 import { observeQueues, Queue } from "./queue.js";
 import { Secrets } from "./secrets.js";
 
@@ -96,24 +95,12 @@ export interface Observations {
 /** The SQS endpoint from the host. */
 const hostSqsEndpoint = (config: StackConfig) => `http://localhost:${config.ports.localstack}`;
 
-/** The preflight's arguments for a stack. Pure. */
-export function preflightArgs(config: StackConfig, stack: string): PreflightArgs {
-  return {
-    profile: config.profile,
-    stack,
-    ports: config.ports,
-    appEnabled: config.appCheckoutPath !== undefined,
-    localstack: { image: config.images.localstack, authTokenSet: config.localstackAuthTokenSet },
-  };
-}
-
 /**
- * Reads the machine on every preview and update, before anything is declared: first the preflight
- * (`khctl doctor`; a failed check throws, so no provider is configured and nothing changes), then what
- * can drift: LocalStack's queues and, for the minikube profile, minikube, its images and the objects.
+ * Reads what can drift on every preview and update, before anything is declared (after the preflight,
+ * which infra/index.ts runs first): LocalStack's queues and, for the minikube profile, minikube, its images
+ * and the objects.
  */
-export async function observe(config: StackConfig, stack: string): Promise<Observations> {
-  await runPreflight(preflightArgs(config, stack));
+export async function observe(config: StackConfig): Promise<Observations> {
   const at = new Date();
   const [queues, cluster] = await Promise.all([
     observeQueues({ endpoint: hostSqsEndpoint(config), region: config.awsRegion }),
