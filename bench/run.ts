@@ -58,6 +58,14 @@ const BENCHES: BenchModule[] = [
     },
   },
   {
+    name: "stack",
+    async run() {
+      const { runStackPreviewBench, formatStackPreviewBench } = await import("./stack-preview.js");
+      const result = await runStackPreviewBench();
+      return { figures: result.figures, table: formatStackPreviewBench(result) };
+    },
+  },
+  {
     name: "runner",
     async run() {
       const { runRunnerBench, formatRunnerBench } = await import("./runner.js");
