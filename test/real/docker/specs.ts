@@ -69,8 +69,9 @@ export function specRunArgs(
 
 /**
  * Starts a container as the program declares it, secret files included: created, each file copied in as
- * the docker provider's uploads do before the first start (a tar with the file's owner and mode 0400,
- * extracted with its ownership: `docker cp -a`), then started.
+ * the docker provider's uploads do before the first start (a tar with the file's owner and mode 0400, which
+ * Docker extracts with the tar's own ownership; `-a` would look the container's user up instead), then
+ * started.
  */
 export async function runSpec(spec: ContainerSpec, options: SpecRunOptions): Promise<void> {
   if (!spec.secretFiles?.length) {
@@ -91,7 +92,7 @@ async function copySecretFile(container: string, file: SecretFile): Promise<void
     await writeFile(path.join(dir, relative), file.value);
     const owner = String(file.owner);
     const tar = `tar -c --numeric-owner --owner=${owner} --group=${owner} --mode=${SECRET_FILE_MODE} -C '${dir}' '${relative}'`;
-    await promisify(execFile)("sh", ["-c", `${tar} | '${DOCKER}' cp -a - '${container}:/'`], {
+    await promisify(execFile)("sh", ["-c", `${tar} | '${DOCKER}' cp - '${container}:/'`], {
       timeout: scaled(60_000),
     });
   } finally {
