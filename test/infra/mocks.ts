@@ -176,6 +176,64 @@ async function resolve(value: unknown): Promise<unknown> {
   return value;
 }
 
+/** The mocks for `machine`: registrations answered as the providers (or, `--target`, the engine) would. */
+function machineMocks(machine: MockMachine, invokes: Invoke[], events: Event[]): pulumi.runtime.Mocks {
+  return {
+    newResource: (args) => {
+      if (machine.untargeted?.includes(args.name)) return { id: undefined, state: {} };
+      const stale = machine.stale?.[args.name];
+      if (stale) return { id: `${args.name}-id`, state: stale };
+      return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+    },
+    call: (args) => {
+      const invoke = { token: args.token, inputs: args.inputs as Record<string, unknown> };
+      invokes.push(invoke);
+      events.push({ kind: "invoke", invoke });
+      if (args.token !== RUN_TOKEN) throw new Error(`unexpected invoke ${args.token}`);
+      return { ...args.inputs, stdout: runOn(machine, String(args.inputs.command)), stderr: "" };
+    },
+  };
+}
+
+/** What a RegisterResource request says (the mocks' newResource sees neither dependencies nor options). */
+function registrationOf(req: RegisterRequest): Registration {
+  const timeouts = req.getCustomtimeouts();
+  return {
+    type: req.getType(),
+    name: req.getName(),
+    custom: req.getCustom(),
+    urn: "",
+    parent: req.getParent(),
+    provider: req.getProvider(),
+    dependencies: req.getDependenciesList(),
+    ignoreChanges: req.getIgnorechangesList(),
+    replaceOnChanges: req.getReplaceonchangesList(),
+    deleteBeforeReplace: req.getDeletebeforereplace(),
+    timeouts: { create: timeouts?.getCreate() ?? "", update: timeouts?.getUpdate() ?? "" },
+    raw: (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+  };
+}
+
+/** Wraps the mock monitor's registerResource to record each request, with the URN it is given. */
+function recordRegistrations(registrations: Registration[], events: Event[]): void {
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (
+      req: RegisterRequest,
+      callback: (err: unknown, res?: RegisterResponse) => void,
+    ) => void;
+  };
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    const registration = registrationOf(req);
+    registrations.push(registration);
+    events.push({ kind: "register", registration });
+    original(req, (err, res) => {
+      if (res) registration.urn = res.getUrn();
+      callback(err, res);
+    });
+  };
+}
+
 /**
  * Sets mocks and config for `stack`, imports infra/index.ts and runs it on `machine`, waits for every
  * registration, and returns what happened. Call once per test file (each file runs in its own process).
@@ -189,56 +247,8 @@ export async function runProgram(
   const registrations: Registration[] = [];
   const invokes: Invoke[] = [];
   const events: Event[] = [];
-  await pulumi.runtime.setMocks(
-    {
-      newResource: (args) => {
-        if (machine.untargeted?.includes(args.name)) return { id: undefined, state: {} };
-        const stale = machine.stale?.[args.name];
-        if (stale) return { id: `${args.name}-id`, state: stale };
-        return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
-      },
-      call: (args) => {
-        const invoke = { token: args.token, inputs: args.inputs as Record<string, unknown> };
-        invokes.push(invoke);
-        events.push({ kind: "invoke", invoke });
-        if (args.token !== RUN_TOKEN) throw new Error(`unexpected invoke ${args.token}`);
-        return { ...args.inputs, stdout: runOn(machine, String(args.inputs.command)), stderr: "" };
-      },
-    },
-    "keeperhub",
-    stack,
-    false,
-  );
-  const monitor = pulumi.runtime.getMonitor() as unknown as {
-    registerResource: (
-      req: RegisterRequest,
-      callback: (err: unknown, res?: RegisterResponse) => void,
-    ) => void;
-  };
-  const original = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req, callback) => {
-    const timeouts = req.getCustomtimeouts();
-    const registration: Registration = {
-      type: req.getType(),
-      name: req.getName(),
-      custom: req.getCustom(),
-      urn: "",
-      parent: req.getParent(),
-      provider: req.getProvider(),
-      dependencies: req.getDependenciesList(),
-      ignoreChanges: req.getIgnorechangesList(),
-      replaceOnChanges: req.getReplaceonchangesList(),
-      deleteBeforeReplace: req.getDeletebeforereplace(),
-      timeouts: { create: timeouts?.getCreate() ?? "", update: timeouts?.getUpdate() ?? "" },
-      raw: (req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
-    };
-    registrations.push(registration);
-    events.push({ kind: "register", registration });
-    original(req, (err, res) => {
-      if (res) registration.urn = res.getUrn();
-      callback(err, res);
-    });
-  };
+  await pulumi.runtime.setMocks(machineMocks(machine, invokes, events), "keeperhub", stack, false);
+  recordRegistrations(registrations, events);
   pulumi.runtime.setAllConfig(config, secretKeys);
 
   // Pulumi imports package.json's `main` (infra/index.ts) with node and calls its default export; so do we.
