@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseStackConfig } from "../../infra/config.js";
 import { nextCommands } from "../../infra/program.js";
 import { type CliProcess, spawnCli } from "../helpers/cli-process.js";
+import { describeProcess, listProcesses } from "../helpers/processes.js";
 import { createTempDir } from "../helpers/temp.js";
+import { until } from "../helpers/wait.js";
 
 // Every khctl line a stack prints after `pulumi up` (nextCommands), run with the built khctl against the
 // embedded default (a `khctl dev` of this file's own, found by the commands as a stack's exports would
@@ -28,9 +30,18 @@ beforeAll(async () => {
   await dev.waitForOutput("Waiting for the next minute", 60_000);
 }, 90_000);
 
+/** The processes this file started that are still alive: every one inherits its KH_DATA_DIR. */
+async function leftOver(): Promise<string[]> {
+  return (await listProcesses())
+    .filter((info) => info.environ.split("\0").includes(`KH_DATA_DIR=${dataDir}`))
+    .map(describeProcess);
+}
+
 afterAll(async () => {
   dev?.kill("SIGINT");
   await dev?.result;
+  // Nothing this file started outlives it: the executor's runner children end just after dev.
+  await until("the processes of this file ending", async () => (await leftOver()).length === 0);
 });
 
 /** The khctl arguments of each `npx khctl …` line, for a stack. */
