@@ -1,14 +1,13 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { DOCKER } from "../services/contracts/names.js";
-import { fileTwin } from "../services/core/secret-files.js";
 import { childOf } from "./component.js";
 import {
   APP_UID,
   type ContainerSpec,
   dockerEnv,
   dockerUploads,
-  type SecretFile,
+  readSecretFilesScript,
   stackLabels,
   withSecretFiles,
 } from "./containers.js";
@@ -20,16 +19,9 @@ export const APP_INTERNAL_PORT = 3000;
 export const APP_DIR = "/app";
 
 /**
- * The KeeperHub app reads DATABASE_URL and INTEGRATION_ENCRYPTION_KEY from its environment and knows no
- * `_FILE` twins, so its shell reads each file into the variable before it runs the app's command: the
- * values live in the app's processes, never in the container's configuration. Pure.
+ * The app-dev container: the services' settings, secrets as files (owned by root, its user). The app knows no
+ * `_FILE` twins, so its shell reads the files first (readSecretFilesScript). Pure.
  */
-export function exportSecretFilesScript(files: readonly SecretFile<unknown>[], command: string): string {
-  const exports = files.map((file) => `export ${file.env}="$(cat "$${fileTwin(file.env)}")" && `);
-  return `${exports.join("")}${command}`;
-}
-
-/** The app-dev container: the services' settings, secrets as files (owned by root, its user). Pure. */
 export function appSpec<V>(settings: ServiceSettings<V>, command: string): ContainerSpec<V> {
   const spec = withSecretFiles<V>(
     {
@@ -44,7 +36,7 @@ export function appSpec<V>(settings: ServiceSettings<V>, command: string): Conta
     },
     APP_UID,
   );
-  return { ...spec, command: ["sh", "-c", exportSecretFilesScript(spec.secretFiles ?? [], command)] };
+  return { ...spec, command: ["sh", "-c", readSecretFilesScript(spec.secretFiles ?? [], command)] };
 }
 
 export interface AppDevArgs {

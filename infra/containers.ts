@@ -85,6 +85,8 @@ export interface EnvEntry<V = string> {
 
 /** The Postgres image's password variable (its `_FILE` twin is what the stacks set). */
 export const POSTGRES_PASSWORD_ENV = "POSTGRES_PASSWORD";
+/** The Postgres images' entrypoint (it initialises the data directory, then execs its arguments). */
+export const POSTGRES_ENTRYPOINT = "docker-entrypoint.sh";
 /** The uid (and gid) of `postgres` in the Debian Postgres images, who reads the password file. */
 export const POSTGRES_UID = 999;
 /** The app container runs as the Node image's default user, root. */
@@ -119,6 +121,19 @@ export function withSecretFiles<V>(spec: ContainerSpec<V>, owner: number): Conta
     entry.secret ? { name: fileTwin(entry.name), value: secretFilePath(entry.name) } : entry,
   );
   return { ...spec, env, secretFiles: [...(spec.secretFiles ?? []), ...files] };
+}
+
+/**
+ * A shell script that reads each secret file into its variable, drops the `_FILE` twin and runs `command`,
+ * for images that know no `_FILE` twins (the KeeperHub app) or not for every variable (a Postgres entrypoint
+ * may read POSTGRES_PASSWORD alone, and the official one refuses the variable and its twin both set). The
+ * values then live in the container's processes, never in its configuration (`docker inspect`). Pure.
+ */
+export function readSecretFilesScript(files: readonly SecretFile<unknown>[], command: string): string {
+  const reads = files.map(
+    (file) => `export ${file.env}="$(cat "$${fileTwin(file.env)}")" && unset ${fileTwin(file.env)} && `,
+  );
+  return `${reads.join("")}${command}`;
 }
 
 /**
@@ -241,7 +256,8 @@ export function localstackEnv<V = string>(urlHost: string, authToken?: V): EnvEn
 
 /**
  * The Postgres container: the stack's database and owner, created with `password` on a new volume. The
- * password is a file the image reads (POSTGRES_PASSWORD_FILE), owned by `postgres`. Pure.
+ * password is a file owned by `postgres` (POSTGRES_PASSWORD_FILE names it), read into the entrypoint's
+ * environment by readSecretFilesScript. Pure.
  */
 export function postgresSpec<V>(password: V): ContainerSpec<V> {
   const spec: ContainerSpec<V> = {
@@ -256,7 +272,10 @@ export function postgresSpec<V>(password: V): ContainerSpec<V> {
     dataPath: "/var/lib/postgresql/data",
     healthcheck: postgresHealthcheck(),
   };
-  return withSecretFiles(spec, POSTGRES_UID);
+  const withFiles = withSecretFiles(spec, POSTGRES_UID);
+  // The image's own entrypoint, started by a shell that has read the password file first.
+  const start = readSecretFilesScript(withFiles.secretFiles ?? [], `exec ${POSTGRES_ENTRYPOINT} postgres`);
+  return { ...withFiles, command: ["sh", "-c", start] };
 }
 
 /** The LocalStack container (SQS), naming `urlHost` in queue URLs. Pure. */
@@ -336,6 +355,7 @@ function dataContainer(
       restart: spec.restart,
       envs: dockerEnv(spec.env),
       uploads: dockerUploads(spec.secretFiles),
+      command: spec.command && [...spec.command],
       ports: [{ internal: spec.port ?? 0, external: publish.hostPort }],
       volumes: [{ volumeName: from.volume.name, containerPath: spec.dataPath }],
       networksAdvanced: [{ name: from.network.name, aliases: [spec.name] }],

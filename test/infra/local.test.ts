@@ -277,7 +277,14 @@ describe("stack local: secrets", () => {
     expect(inputs(app).command).toEqual([
       "sh",
       "-c",
-      'export DATABASE_URL="$(cat "$DATABASE_URL_FILE")" && export INTEGRATION_ENCRYPTION_KEY="$(cat "$INTEGRATION_ENCRYPTION_KEY_FILE")" && npm install && npm run dev',
+      'export DATABASE_URL="$(cat "$DATABASE_URL_FILE")" && unset DATABASE_URL_FILE && export INTEGRATION_ENCRYPTION_KEY="$(cat "$INTEGRATION_ENCRYPTION_KEY_FILE")" && unset INTEGRATION_ENCRYPTION_KEY_FILE && npm install && npm run dev',
+    ]);
+    // Postgres's entrypoint is started the same way: one that reads POSTGRES_PASSWORD alone works too, and
+    // the official one, which refuses the variable and its _FILE twin both set, sees only the variable.
+    expect(inputs(postgres).command).toEqual([
+      "sh",
+      "-c",
+      'export POSTGRES_PASSWORD="$(cat "$POSTGRES_PASSWORD_FILE")" && unset POSTGRES_PASSWORD_FILE && exec docker-entrypoint.sh postgres',
     ]);
     expect(Object.values(filesOf(app)).map((file) => file.owner)).toEqual(["0", "0"]);
   });
