@@ -61,7 +61,9 @@ export async function teardown(): Promise<void> {
     await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${templateDatabase} WITH (FORCE)`);
   }
   if (postgres) await stopPostgresProcess(postgres);
-  if (runDir) await rm(runDir, { recursive: true, force: true });
+  // Vitest's workers may still be exiting, and Node writes a process's compile cache (NODE_COMPILE_CACHE,
+  // inside runDir) as it exits: a directory that fills while it is removed is retried, not an error.
+  if (runDir) await rm(runDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 /** Starts postgres-process.ts under tsx in `dir`; resolves with the server's URL once it accepts connections. */

@@ -97,6 +97,9 @@ for (const stack of ["local", "hybrid"]) {
             /^Execution +[0-9a-z]{21}\n[\s\S]*^(Status +success|Error +node)/m,
           );
       }
+      // Both stacks print the same `workflow create`; names are unique, so the next stack starts clean.
+      const removed = await spawnCli(["workflow", "delete", workflowId, "--yes"], terminal).result;
+      expect(removed.code, removed.stderr).toBe(0);
     }, 120_000);
   });
 }
