@@ -233,7 +233,7 @@ export function localstackHealthcheck(): Healthcheck {
 
 /**
  * The host[:port] LocalStack names in queue URLs: host.minikube.internal for the minikube profile (the
- * same URL works from pods and, with the /etc/hosts line, from the host), localhost for dev (the host is
+ * same URL works from pods and from the host, whose clients send to AWS_ENDPOINT_URL whatever host it names), localhost for dev (the host is
  * the only place that reads them; the services always send to AWS_ENDPOINT_URL).
  */
 export function localstackUrlHost(profile: "dev" | "minikube", hostPort: number): string {

@@ -4,7 +4,7 @@ import type { StackConfig } from "./config.js";
 import { excerpt, khctlReport, runOnHost } from "./khctl.js";
 
 export interface PreflightArgs {
-  /** The profile whose checks run: `dev` (Docker) or `minikube` (Docker, minikube, the hosts line). */
+  /** The profile whose checks run: `dev` (Docker) or `minikube` (Docker, minikube; the hosts line only as a hint). */
   readonly profile: Profile;
   /** The stack name: its own containers may hold the ports (a second `up`). */
   readonly stack: string;

@@ -23,7 +23,7 @@ export const COMMAND_LIST = {
   dlq: { term: "dlq", summary: "the dead-letter queue: messages that could not be handled" },
   doctor: {
     term: "doctor [options]",
-    summary: "check that this machine can run a stack: Docker, minikube, the /etc/hosts line, free ports",
+    summary: "check that this machine can run a stack: Docker, minikube, free ports",
   },
   execution: {
     term: "execution [options] <executionId>",

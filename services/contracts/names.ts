@@ -164,7 +164,7 @@ export const LOCALSTACK_AUTH_TOKEN_ENV = "LOCALSTACK_AUTH_TOKEN";
 
 /** Host ports the containers publish (and pods reach through HOST_ALIAS). */
 export const DEFAULT_PORTS = { postgres: 5433, localstack: 4566, app: 3000 } as const;
-/** The name minikube pods use for the host; the host resolves it too (the /etc/hosts line). */
+/** The name minikube pods use for the host; the host need not (SQS calls go to the endpoint; the /etc/hosts line is only for tools that send to a queue URL's host). */
 export const HOST_ALIAS = "host.minikube.internal";
 export const HOSTS_LINE = `127.0.0.1 ${HOST_ALIAS}`;
 

@@ -36,7 +36,10 @@ export function createSqsClient(connection: SqsConnection, env: NodeJS.ProcessEn
   return new SQSClient({
     region: connection.region,
     maxAttempts: SQS_MAX_ATTEMPTS,
-    ...(connection.endpoint ? { endpoint: connection.endpoint } : {}),
+    // Every call goes to the endpoint, whatever host a queue URL names (LocalStack names host.minikube.internal
+    // for pods), so the host needs no /etc/hosts line. The SDK already prefers a configured endpoint; stated
+    // here so that it stays so.
+    ...(connection.endpoint ? { endpoint: connection.endpoint, useQueueUrlAsEndpoint: false } : {}),
     ...(connection.endpoint && !hasCredentials
       ? { credentials: { accessKeyId: "test", secretAccessKey: "test" } }
       : {}),

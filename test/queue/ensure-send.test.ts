@@ -116,6 +116,18 @@ describe("sendWorkflowMessages", () => {
   });
 });
 
+describe("queue URLs naming a host this machine cannot resolve", () => {
+  it("work from here: every call goes to the endpoint (pods' host.minikube.internal needs no /etc/hosts line)", async () => {
+    const { queueUrl } = await testSqs.createQueues();
+    const url = new URL(queueUrl);
+    url.host = "queues.invalid:4566"; // RFC 6761: never resolves
+    const sent = await sendWorkflowMessages(sqs, url.href, [message(1)]);
+    expect(sent.failed).toEqual([]);
+    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url.href }));
+    expect(Messages).toHaveLength(1);
+  });
+});
+
 describe("khctl queue", () => {
   it("ensure prints both URLs (--json) and stats shows the depths", async () => {
     const previous = { ...process.env };

@@ -54,8 +54,9 @@ const HELP = `
 Checks, each one line with how to fix it when it fails:
   docker           the Docker daemon answers (both profiles)
   minikube         minikube is installed (profile minikube)
-  hosts            host.minikube.internal resolves to this machine (profile minikube);
-                   fix: echo "${HOSTS_LINE}" | sudo tee -a /etc/hosts
+  hosts            (a hint) host.minikube.internal resolves to this machine (profile minikube): khctl and
+                   the services do not need it, tools that send to a queue URL's own host do (the AWS
+                   CLI without --endpoint-url); fix: echo "${HOSTS_LINE}" | sudo tee -a /etc/hosts
   port:<n>         each port is free, or held by this stack's own containers (not the other stack's)
   localstack       (a warning) a LocalStack image after ${LAST_FREE_LOCALSTACK_VERSION}, the last community
                    release, has an auth token: without ${LOCALSTACK_AUTH_TOKEN_ENV} it exits with code 55
