@@ -66,8 +66,9 @@ function parseStringMap(value: unknown, field: string): Record<string, string> {
   if (map === null || typeof map !== "object" || Array.isArray(map)) {
     throw new Error(`"${field}" must be a JSON object of names to values`);
   }
-  const problem = nestingProblem(map, field);
-  if (problem) throw new Error(`"${field}": ${problem.message}`);
+  // Nested values are sent as JSON text: one too deep to serialise is refused here, in one line.
+  if (nestingProblem(map, field))
+    throw new Error(`"${field}" nests more than ${MAX_VALUE_DEPTH} levels deep`);
   return Object.fromEntries(
     Object.entries(map).map(([name, inner]) => [
       name,
