@@ -66,6 +66,14 @@ const BENCHES: BenchModule[] = [
     },
   },
   {
+    name: "kills",
+    async run() {
+      const { runKillsBench, formatKillsBench } = await import("./kills.js");
+      const result = await runKillsBench();
+      return { figures: result.figures, table: formatKillsBench(result) };
+    },
+  },
+  {
     name: "runner",
     async run() {
       const { runRunnerBench, formatRunnerBench } = await import("./runner.js");

@@ -30,6 +30,8 @@ export interface BenchStack {
   readonly url: string;
   readonly pool: Pool;
   readonly sqs: SQSClient;
+  /** The SQS emulator's endpoint, for services started as processes of their own. */
+  readonly sqsEndpoint: string;
   /** The test Kubernetes API server, with `peers: { apiLatencyMs }`. */
   readonly api?: PeerApi;
   /** A fresh queue and its DLQ, named after `label` (each measurement its own, so none sees another's). */
@@ -124,7 +126,16 @@ export async function startBenchStack(
         receiveWaitSeconds: 1,
       });
     };
-    return { server, url: server.url, pool, sqs, ...(api ? { api } : {}), queues, stop };
+    return {
+      server,
+      url: server.url,
+      pool,
+      sqs,
+      sqsEndpoint: endpoint,
+      ...(api ? { api } : {}),
+      queues,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -30,15 +30,17 @@ export interface StepStart {
 
 /**
  * Records that a step starts: inserts its `running` row and sets the execution's current_node_id, in one
- * statement, so the progress shown never runs ahead of the log.
+ * statement, so the progress shown never runs ahead of the log. Only under a `running` execution: the
+ * UPDATE locks the execution's row, so a step cannot open after (or while) someone records the run's end,
+ * whose trigger closes the steps open then (migration 0004). Returns false when the run has ended.
  */
-export async function recordStepStart(db: Queryable, step: StepStart): Promise<void> {
-  await db.query(
-    `WITH log AS (
-       INSERT INTO workflow_execution_logs (id, execution_id, node_id, node_name, node_type, status, input, started_at)
-       VALUES ($1, $2, $3, $4, $5, 'running', $6, $7)
+export async function recordStepStart(db: Queryable, step: StepStart): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `WITH execution AS (
+       UPDATE workflow_executions SET current_node_id = $3 WHERE id = $2 AND status = 'running' RETURNING id
      )
-     UPDATE workflow_executions SET current_node_id = $3 WHERE id = $2`,
+     INSERT INTO workflow_execution_logs (id, execution_id, node_id, node_name, node_type, status, input, started_at)
+     SELECT $1, execution.id, $3, $4, $5, 'running', $6, $7 FROM execution`,
     [
       newId(),
       step.executionId,
@@ -49,6 +51,7 @@ export async function recordStepStart(db: Queryable, step: StepStart): Promise<v
       step.startedAt,
     ],
   );
+  return (rowCount ?? 0) > 0;
 }
 
 export interface StepEnd extends StepStart {

@@ -168,12 +168,14 @@ async function runRecorded(
       runTimeoutMs: options.runTimeoutMs ?? DEFAULT_RUN_TIMEOUT_MS,
       onStepStart: async (step) => {
         logger.debug({ nodeId: step.nodeId, nodeType: step.nodeType }, "step started");
-        await recordStepStart(pool, {
+        const opened = await recordStepStart(pool, {
           executionId,
           ...stepIdentity(step),
           input: step.input,
           startedAt: step.startedAt,
         });
+        // Another process recorded the run's end (it judged this runner lost): stop, start nothing more.
+        if (!opened) throw new Error("the execution is no longer running: its end was recorded elsewhere");
       },
       onStepEnd: async (step) => {
         logger.debug({ nodeId: step.nodeId, status: step.status, error: step.error }, "step ended");

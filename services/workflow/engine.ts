@@ -13,7 +13,14 @@ import {
 } from "./definition.js";
 import { dispositionOf, type NodeState, readyChildren, type StepEndStatus, type Stop } from "./readiness.js";
 import { maskSecrets, maskText } from "./secrets.js";
-import { abortMessage, executeStep, RunAbortedError, type StepOutcome } from "./step.js";
+import {
+  abortMessage,
+  boundedOutcome,
+  executeStep,
+  nestingFailure,
+  RunAbortedError,
+  type StepOutcome,
+} from "./step.js";
 import { resolveTemplates, type TemplateScope } from "./templates.js";
 
 /**
@@ -34,6 +41,8 @@ import { resolveTemplates, type TemplateScope } from "./templates.js";
  *   gives null, or "" inside a string, rather than failing the step. A trigger always runs.
  * - What is reported for recording (step inputs, outputs and errors, the run's output and error) has its
  *   secrets masked (secrets.ts); templates of later steps read the real values.
+ * - A step's output nested deeper than MAX_VALUE_DEPTH (64, values.ts) fails the step without it, and a run
+ *   input that deep fails the trigger: nothing later (the step log's JSON, templates) walks such a value.
  * - The step timeout ends one step (an error); the run timeout and the external signal abort every
  *   step in flight (reported `cancelled`), start nothing new, and end the run `error` (timeout) or
  *   `cancelled` (signal). Nodes that never started are not reported.
@@ -200,7 +209,8 @@ class WorkflowRun {
     const startedAt = new Date();
     const prepared = this.prepare(node);
     await this.options.onStepStart?.({ ...this.info(node), input: prepared.shown, startedAt });
-    const outcome = prepared.failure ?? (await this.perform(node, prepared, startedAt));
+    // Bounded before anything recursive (masking for the log is iterative; JSON serialisation is not).
+    const outcome = boundedOutcome(prepared.failure ?? (await this.perform(node, prepared, startedAt)));
     const completedAt = new Date();
     this.settle(node, outcome, prepared.action);
     await this.end(node, {
@@ -224,8 +234,7 @@ class WorkflowRun {
     action?: ActionDefinition;
     failure?: StepOutcome;
   } {
-    if (isTrigger(node))
-      return { input: this.options.input ?? {}, shown: maskSecrets(this.options.input ?? {}) };
+    if (isTrigger(node)) return this.prepareTrigger();
     const type = actionTypeOf(node);
     const redact = this.registry.has(type) ? this.registry.get(type).redact : undefined;
     const shown = (input: unknown) => maskSecrets(redact ? redact(input as Record<string, unknown>) : input);
@@ -238,6 +247,14 @@ class WorkflowRun {
       const input = node.data.config;
       return { input, shown: shown(input), failure: { status: "error", error: coerceError(error).message } };
     }
+  }
+
+  /** The trigger runs with the run input; one nested too deep (from a queue message, say) fails it. */
+  private prepareTrigger(): { input: unknown; shown: unknown; failure?: StepOutcome } {
+    const input = this.options.input ?? {};
+    const problem = nestingFailure(input, "input");
+    if (problem) return { input: {}, shown: null, failure: { status: "error", error: `run ${problem}` } };
+    return { input, shown: maskSecrets(input) };
   }
 
   private async perform(

@@ -1,6 +1,7 @@
 import type { ActionDefinition } from "./actions/registry.js";
 import { StepError } from "./actions/registry.js";
 import type { TemplateScope } from "./templates.js";
+import { MAX_VALUE_DEPTH, nestingProblem } from "./values.js";
 
 /** How one step ended. */
 export type StepOutcome =
@@ -89,4 +90,31 @@ export async function executeStep(
     stopWaiting();
     runSignal.removeEventListener("abort", onRunAbort);
   }
+}
+
+/** The most of a too-deep value's path an error names: its start says where it went deep. */
+const MAX_PATH_CHARS = 120;
+
+/**
+ * Why a value a step produced or runs with cannot be kept, or null: nested deeper than MAX_VALUE_DEPTH,
+ * the limit workflow configs and run inputs have (values.ts). Checked before anything recursive (JSON
+ * serialisation for the step log, templates of later steps) touches the value.
+ */
+export function nestingFailure(value: unknown, what: "output" | "input"): string | null {
+  const problem = nestingProblem(value, what);
+  if (!problem) return null;
+  const at =
+    problem.path.length > MAX_PATH_CHARS ? `${problem.path.slice(0, MAX_PATH_CHARS)}…` : problem.path;
+  return `${what} nested more than ${MAX_VALUE_DEPTH} levels deep (at ${at})`;
+}
+
+/**
+ * The outcome with its output bounded in depth: a step whose output nests too deep fails without it (a
+ * failed step like any other: its descendants are skipped, other branches go on).
+ */
+export function boundedOutcome(outcome: StepOutcome): StepOutcome {
+  if (outcome.status === "cancelled" || outcome.output === undefined) return outcome;
+  const problem = nestingFailure(outcome.output, "output");
+  if (!problem) return outcome;
+  return { status: "error", error: outcome.status === "error" ? `${outcome.error}; ${problem}` : problem };
 }

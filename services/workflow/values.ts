@@ -37,9 +37,7 @@ export function visitStrings(
       continue;
     }
     if (item.value === null || typeof item.value !== "object") continue;
-    if (item.depth >= maxDepth) {
-      throw new ValueError(item.path, `nested more than ${maxDepth} levels deep; flatten it`);
-    }
+    if (item.depth >= maxDepth) throw new ValueError(item.path, `${tooDeep(maxDepth)}; flatten it`);
     if (Array.isArray(item.value)) {
       item.value.forEach((inner, index) => {
         queue.push({ value: inner, path: `${item.path}[${index}]`, depth: item.depth + 1 });
@@ -52,6 +50,43 @@ export function visitStrings(
       queue.push({ value: inner, path, depth: item.depth + 1 });
     }
   }
+}
+
+const tooDeep = (maxDepth: number) => `nested more than ${maxDepth} levels deep`;
+
+/** One level of a value being walked by nestingProblem; the chain of parents gives its path when needed. */
+interface Level {
+  readonly value: object;
+  readonly depth: number;
+  readonly parent: Level | null;
+  readonly segment: string;
+}
+
+const pathOf = (level: Level): string => {
+  const segments: string[] = [];
+  for (let at: Level | null = level; at; at = at.parent) segments.push(at.segment);
+  return segments.reverse().join("");
+};
+
+/**
+ * Where `value` nests deeper than `maxDepth` objects and arrays (a ValueError naming the first such path,
+ * `root.a[2].b`), or null when it does not. Iterative and without building a path per value, so values of
+ * any depth and size (a step's parsed HTTP response) are checked before anything recursive touches them
+ * (JSON.stringify overflows the stack a few thousand levels down).
+ */
+export function nestingProblem(value: unknown, root: string, maxDepth = MAX_VALUE_DEPTH): ValueError | null {
+  if (value === null || typeof value !== "object") return null;
+  const stack: Level[] = [{ value, depth: 0, parent: null, segment: root }];
+  for (let level = stack.pop(); level; level = stack.pop()) {
+    if (level.depth >= maxDepth) return new ValueError(pathOf(level), tooDeep(maxDepth));
+    const isArray = Array.isArray(level.value);
+    for (const [key, inner] of Object.entries(level.value)) {
+      if (inner === null || typeof inner !== "object") continue;
+      const segment = isArray ? `[${key}]` : `.${key}`;
+      stack.push({ value: inner, depth: level.depth + 1, parent: level, segment });
+    }
+  }
+  return null;
 }
 
 /** Throws ValueError when `text` holds a character Postgres cannot store (core/text.ts). */

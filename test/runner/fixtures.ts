@@ -17,7 +17,9 @@ import { validateWorkflow } from "../../services/workflow/definition.js";
  *   client drops it (an aborted fetch);
  * - `/bytes/<n>` streams n bytes of text in 64 KiB chunks, `/endless` streams until the client goes away
  *   ("endless-closed");
- * - `/headers` answers with a Set-Cookie and an echo of the request's headers and query in JSON.
+ * - `/headers` answers with a Set-Cookie and an echo of the request's headers and query in JSON;
+ * - `/deep/<n>` a JSON document `{"a":{"a":…1…}}` nested n levels deep (`?type=` its content type,
+ *   default application/json; `?status=` its status, default 200).
  */
 export async function startTestServer(): Promise<{ base: string; events: EventEmitter; requests: string[] }> {
   const events = new EventEmitter();
@@ -57,6 +59,11 @@ export async function startTestServer(): Promise<{ base: string; events: EventEm
         response.end(
           JSON.stringify({ headers: request.headers, query: Object.fromEntries(url.searchParams) }),
         );
+      } else if (url.pathname.startsWith("/deep/")) {
+        const levels = Number(url.pathname.slice("/deep/".length));
+        response.statusCode = Number(url.searchParams.get("status") ?? 200);
+        response.setHeader("content-type", url.searchParams.get("type") ?? "application/json");
+        response.end(`${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`);
       } else if (url.pathname === "/slow") {
         request.socket.once("close", () => events.emit("slow-closed"));
         events.emit("slow");

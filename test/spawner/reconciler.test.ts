@@ -3,6 +3,7 @@ import { buildJobTemplate } from "../../services/contracts/job-template.js";
 import { MAX_SENDS } from "../../services/contracts/names.js";
 import { silentLogger } from "../../services/core/logger.js";
 import { startPeriodic } from "../../services/core/periodic.js";
+import { listStepLogs, recordStepStart } from "../../services/db/execution-logs.js";
 import { createKubeApi } from "../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../services/spawner/metrics.js";
 import { createReconciler, JOB_GONE_GRACE_MS, type Reconciler } from "../../services/spawner/reconciler.js";
@@ -80,6 +81,15 @@ describe("reconciler", () => {
     ["BackoffLimitExceeded", "Job has reached the specified backoff limit"],
   ])("a Job that failed with %s marks its execution and schedule error", async (reason, message) => {
     const { id, scheduleId, jobName } = await runningWithJob();
+    // The runner died mid-step: its step row is still open.
+    await recordStepStart(db.pool, {
+      executionId: id,
+      nodeId: "slow",
+      nodeName: "Slow",
+      nodeType: "HTTP Request",
+      input: {},
+      startedAt: new Date(),
+    });
     api.setJobOutcome(jobName, { failed: reason });
 
     const fixes = await reconciler.reconcileOnce();
@@ -88,6 +98,10 @@ describe("reconciler", () => {
     expect(state.status).toBe("error");
     expect(state.error).toContain(jobName);
     expect(state.error).toContain(message);
+    // Closed with the run, with the same reason (migration 0004).
+    expect(await listStepLogs(db.pool, id)).toMatchObject([
+      { node_id: "slow", status: "error", error: state.error, completed_at: expect.any(Date) },
+    ]);
     expect(await scheduleState(scheduleId)).toMatchObject({
       last_status: "error",
       last_error: state.error,

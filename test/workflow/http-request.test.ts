@@ -100,6 +100,16 @@ describe("HTTP Request", () => {
     expect(put.data.body).toBe('{"raw": true}');
   });
 
+  it("refuses headers or query parameters given as JSON nested past the depth limit, in one line", () => {
+    const deep = `{"x":${'{"a":'.repeat(5_000)}1${"}".repeat(5_000)}}`;
+    expect(() => httpRequestAction.validate?.({ endpoint: `${base}/`, httpHeaders: deep })).toThrow(
+      new Error('"httpHeaders" nests more than 64 levels deep'),
+    );
+    expect(() => httpRequestAction.validate?.({ endpoint: `${base}/`, httpQueryParams: deep })).toThrow(
+      new Error('"httpQueryParams" nests more than 64 levels deep'),
+    );
+  });
+
   it("appends httpQueryParams (object or JSON string) to the endpoint's query", async () => {
     const output = (await httpRequestAction.run(
       { endpoint: `${base}/echo?a=1`, httpQueryParams: '{"b": "two words", "c": 3}' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { validateWorkflow, WorkflowValidationError } from "../../services/workflow/definition.js";
-import { MAX_VALUE_DEPTH } from "../../services/workflow/values.js";
+import { MAX_VALUE_DEPTH, nestingProblem } from "../../services/workflow/values.js";
 import { action, trigger, workflow } from "./fixtures.js";
 
 // Valid workflows of any size validate (iteratively, in linear time: the bench measures it); values that
@@ -66,6 +66,29 @@ describe("large workflows", () => {
       new WorkflowValidationError(
         `node "h" (H): config.httpBody${".a".repeat(MAX_VALUE_DEPTH - 1)}: nested more than ${MAX_VALUE_DEPTH} levels deep; flatten it`,
       ),
+    );
+  });
+
+  it("finds a value nested past the limit at any depth without recursion, naming the first path too deep", () => {
+    const nest = (levels: number, wrap: (inner: unknown) => unknown) => {
+      let value: unknown = 1;
+      for (let i = 0; i < levels; i++) value = wrap(value);
+      return value;
+    };
+    expect(
+      nestingProblem(
+        nest(MAX_VALUE_DEPTH, (inner) => ({ a: inner })),
+        "output",
+      ),
+    ).toBeNull();
+    expect(
+      nestingProblem(
+        nest(MAX_VALUE_DEPTH + 1, (inner) => ({ a: inner })),
+        "output",
+      )?.message,
+    ).toBe(`output${".a".repeat(MAX_VALUE_DEPTH)}: nested more than ${MAX_VALUE_DEPTH} levels deep`);
+    expect(nestingProblem({ ok: [1], list: nest(200_000, (inner) => [inner]) }, "v")?.path).toBe(
+      `v.list${"[0]".repeat(MAX_VALUE_DEPTH - 1)}`,
     );
   });
 

@@ -2,6 +2,7 @@ import { RUNNER_SETTINGS } from "../../contracts/settings.js";
 import { MAX_TIMER_MS, readSettings } from "../../core/settings.js";
 import { maskSecrets, maskUrl } from "../secrets.js";
 import { findReferences } from "../templates.js";
+import { MAX_VALUE_DEPTH, nestingProblem } from "../values.js";
 import { type ActionDefinition, StepError } from "./registry.js";
 
 /**
@@ -65,6 +66,9 @@ function parseStringMap(value: unknown, field: string): Record<string, string> {
   if (map === null || typeof map !== "object" || Array.isArray(map)) {
     throw new Error(`"${field}" must be a JSON object of names to values`);
   }
+  // Nested values are sent as JSON text: one too deep to serialise is refused here, in one line.
+  if (nestingProblem(map, field))
+    throw new Error(`"${field}" nests more than ${MAX_VALUE_DEPTH} levels deep`);
   return Object.fromEntries(
     Object.entries(map).map(([name, inner]) => [
       name,
@@ -154,11 +158,16 @@ function redactJsonStrings(config: Record<string, unknown>): Record<string, unkn
   for (const field of ["httpHeaders", "httpQueryParams", "httpBody"]) {
     const value = config[field];
     if (typeof value !== "string") continue;
+    let parsed: unknown;
     try {
-      masked[field] = JSON.stringify(maskSecrets(JSON.parse(value)));
+      parsed = JSON.parse(value);
     } catch {
-      // Not JSON: the engine still masks URLs in it.
+      continue; // Not JSON: the engine still masks URLs in it.
     }
+    // Too deep to serialise again (a template can put any text here): shown as what it is, not as itself.
+    masked[field] = nestingProblem(parsed, field)
+      ? `[not shown: nested more than ${MAX_VALUE_DEPTH} levels deep]`
+      : JSON.stringify(maskSecrets(parsed));
   }
   return masked;
 }
