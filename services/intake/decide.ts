@@ -4,6 +4,7 @@ import { errorMessage } from "../core/errors.js";
 import { isDatabaseUnavailable, isPermanentDatabaseError } from "../db/errors.js";
 import { type ExecutionRow, executionForMessage } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
+import { nestingProblem } from "../workflow/values.js";
 
 /**
  * What a workflow message means, decided the same way for every backend (the executor and the
@@ -33,6 +34,9 @@ export async function decide(message: Message, db: Queryable): Promise<Decision>
   } catch (error) {
     return { action: "dead-letter", reason: `malformed message: ${errorMessage(error)}` };
   }
+  // Before anything recursive (the driver's JSON.stringify of the row) meets it and overflows the stack.
+  const tooDeep = nestingProblem(body.input, "input");
+  if (tooDeep) return { action: "dead-letter", reason: `malformed message: ${tooDeep.message}` };
   let execution: ExecutionRow;
   try {
     execution = await executionForMessage(db, body, message.MessageId ?? "");

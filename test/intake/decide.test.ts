@@ -28,6 +28,21 @@ describe("decide (the intake's rules)", () => {
     expect(await decide(message({ workflowId: 7 }), pool)).toMatchObject({ action: "dead-letter" });
   });
 
+  it("a message whose input nests deeper than runs keep is dead-lettered before it is recorded, naming where", async () => {
+    const workflowId = await insertWorkflow(pool);
+    const deep = `${'{"a":'.repeat(5_000)}1${"}".repeat(5_000)}`;
+    const body = JSON.stringify(manual(workflowId)).replace(/}$/, `,"input":${deep}}`);
+    const decision = await decide(message(body), pool);
+    expect(decision).toMatchObject({ action: "dead-letter" });
+    expect(decision.action === "dead-letter" && decision.reason).toMatch(
+      /^malformed message: .*input\.a\.a.*64 levels/,
+    );
+    const { rows } = await pool.query("SELECT 1 FROM workflow_executions WHERE workflow_id = $1", [
+      workflowId,
+    ]);
+    expect(rows).toEqual([]);
+  });
+
   it("a message whose workflow does not exist is dead-lettered (a permanent database error), naming it", async () => {
     const decision = await decide(message(manual("no-such-workflow")), pool);
     expect(decision).toMatchObject({ action: "dead-letter" });
