@@ -1,6 +1,7 @@
 import { EXECUTION_STATUSES, type ExecutionStatus } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import type { Queryable } from "../db/pool.js";
+import { shownText } from "../workflow/shown.js";
 import { type StatusPart, unreachable } from "./parts.js";
 
 /** Which of these executions are still pending. */
@@ -71,7 +72,7 @@ export async function executionsPart(
       workflowName: r.workflow_name,
       status: r.status,
       createdAt: r.created_at.toISOString(),
-      error: r.error,
+      error: shownText(r.error),
     }));
     return {
       name: "executions",
