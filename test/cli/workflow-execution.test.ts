@@ -159,6 +159,21 @@ describe("khctl workflow", () => {
       ],
       /^khctl: unknown time zone "Atlantis\/Capital"/,
     ],
+    [
+      "a top level that is an array",
+      async () => ["--file", await file("list.json", [workflow([trigger()], [])])],
+      /^khctl: .*list\.json: the top level must be one workflow object \{name, description\?, nodes, edges\}, not an array \(one workflow per file\)$/,
+    ],
+    [
+      "a top level that is a string",
+      async () => ["--file", await file("string.json", '"a workflow"')],
+      /^khctl: .*string\.json: the top level must be one workflow object \{name, description\?, nodes, edges\}, not a string$/,
+    ],
+    [
+      "a top level that is null",
+      async () => ["--file", await file("null.json", "null")],
+      /^khctl: .*null\.json: the top level must be one workflow object \{name, description\?, nodes, edges\}, not null$/,
+    ],
   ])("create rejects %s with one line and exit 1, storing nothing", async (_, args, message) => {
     const before = (await pool.query("SELECT count(*) AS n FROM workflows")).rows[0].n;
     const result = await khctl(["workflow", "create", ...(await args())]);
