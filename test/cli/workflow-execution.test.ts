@@ -174,6 +174,23 @@ describe("khctl workflow", () => {
       async () => ["--file", await file("null.json", "null")],
       /^khctl: .*null\.json: the top level must be one workflow object \{name, description\?, nodes, edges\}, not null$/,
     ],
+    [
+      "an endpoint with credentials in its URL",
+      async () => [
+        "--file",
+        await file(
+          "credentials.json",
+          workflow(
+            [
+              trigger(),
+              action("h", "HTTP Request", { endpoint: "https://bob:hunter2@api.example.test/items" }),
+            ],
+            edges("t->h"),
+          ),
+        ),
+      ],
+      /^khctl: .*credentials\.json: node "h" \(H\): HTTP Request: "endpoint" must not hold credentials \(user:password@ in https:\/\/bob:%5Bredacted%5D@api\.example\.test\/items\): send them as an "Authorization" header in "httpHeaders"/,
+    ],
   ])("create rejects %s with one line and exit 1, storing nothing", async (_, args, message) => {
     const before = (await pool.query("SELECT count(*) AS n FROM workflows")).rows[0].n;
     const result = await khctl(["workflow", "create", ...(await args())]);
