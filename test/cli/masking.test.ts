@@ -106,6 +106,7 @@ describe("every view masks by one rule", () => {
     ["execution list", () => ["execution", "list"]],
     ["execution list --json", () => ["execution", "list", "--json"]],
     ["logs (the step log)", () => ["logs", executionId]],
+
     ["workflow show (table)", () => ["workflow", "show", workflowId]],
     ["workflow show --json", () => ["workflow", "show", workflowId, "--json"]],
     ["workflow show --definition", () => ["workflow", "show", workflowId, "--definition"]],
@@ -115,6 +116,17 @@ describe("every view masks by one rule", () => {
     expect(result.stdout.length).toBeGreaterThan(0);
     expect(secretsIn(result.stdout + result.stderr)).toEqual([]);
   });
+
+  it.each([[["status", "--profile", "embedded"]], [["status", "--profile", "embedded", "--json"]]])(
+    "khctl %j lists the execution with its error masked (exit 1: no queue is configured here)",
+    async (args) => {
+      const result = await khctl(args);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain(executionId);
+      expect(result.stdout).toContain("api_key=%5Bredacted%5D");
+      expect(secretsIn(result.stdout + result.stderr)).toEqual([]);
+    },
+  );
 
   it("khctl execution masks the run's input in the table and --json; --show-secrets shows it as given", async () => {
     const table = await khctl(["execution", executionId]);
