@@ -34,6 +34,14 @@ const BENCHES: BenchModule[] = [
     },
   },
   {
+    name: "catch-up",
+    async run() {
+      const { runCatchUpBench, formatCatchUpBench } = await import("./catch-up.js");
+      const result = await runCatchUpBench();
+      return { figures: result.figures, table: formatCatchUpBench(result) };
+    },
+  },
+  {
     name: "spawner",
     async run() {
       const { runSpawnerBench, formatSpawnerBench } = await import("./spawner.js");

@@ -11,6 +11,7 @@ import {
 import type { ExecutionTriggerType } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 import { databaseNow } from "../db/workflows.js";
+import { shownText } from "../workflow/shown.js";
 import { CliError } from "./errors.js";
 import { printJson, renderTable } from "./shared.js";
 import { resolveWorkflow } from "./workflow-ref.js";
@@ -79,7 +80,7 @@ export function executionItem(row: ExecutionListRow) {
     durationMs: row.duration_ms,
     completedSteps: row.completed_steps,
     totalSteps: row.total_steps,
-    error: row.error,
+    error: shownText(row.error),
   };
 }
 
@@ -94,7 +95,7 @@ function cells(row: ExecutionListRow): string[] {
     row.created_at.toISOString(),
     formatDuration(row.duration_ms),
     `${row.completed_steps}/${row.total_steps}`,
-    (row.error ?? "").split("\n")[0]?.slice(0, 50) ?? "",
+    (shownText(row.error) ?? "").split("\n")[0]?.slice(0, 50) ?? "",
   ];
 }
 

@@ -3,6 +3,7 @@ import { listStepLogs } from "../db/execution-logs.js";
 import { getExecution } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 import { type ExecutionReport, toReport } from "../status/execution-report.js";
+import type { ShowOptions } from "../workflow/shown.js";
 import { CliError } from "./errors.js";
 import { renderTable } from "./shared.js";
 
@@ -13,11 +14,22 @@ export type { ExecutionReport };
  * execution`, and after a run by `khctl run --workflow`, `khctl trigger --wait` and `khctl dev --demo`.
  */
 
-/** Loads an execution and its steps; CliError when it does not exist. */
-export async function loadReport(db: Queryable, executionId: string): Promise<ExecutionReport> {
+/** Loads an execution and its steps, masked as every view is; CliError when it does not exist. */
+export async function loadReport(
+  db: Queryable,
+  executionId: string,
+  options: ShowOptions = {},
+): Promise<ExecutionReport> {
   const row = await getExecution(db, executionId);
   if (!row) throw new CliError(`execution ${executionId} does not exist`);
-  return toReport(row, await listStepLogs(db, executionId));
+  return toReport(row, await listStepLogs(db, executionId), options);
+}
+
+/** A run's input on one line, or nothing when it had none. */
+function inputLine(input: unknown): string[] {
+  if (input === null || input === undefined) return [];
+  if (typeof input === "object" && Object.keys(input).length === 0) return [];
+  return [`Input      ${shorten(JSON.stringify(input), 100)}`];
 }
 
 function shorten(text: string, max = 60): string {
@@ -66,6 +78,7 @@ export function renderReport(report: ExecutionReport): string {
     // The run's own duration (khctl dev also shows the runner process's, start-up included).
     `Duration   ${e.durationMs === null ? "-" : `run ${formatDuration(e.durationMs)}`}`,
     `Steps      ${e.completedSteps}/${e.totalSteps}${e.currentNodeId ? `, now at ${e.currentNodeId}` : ""}`,
+    ...inputLine(e.input),
   ];
   if (e.jobName) lines.push(`Job        ${e.jobName}`);
   if (e.error) lines.push(`Error      ${e.error}`);

@@ -12,6 +12,7 @@ import {
   runWorkflowNow,
 } from "../runner/index.js";
 import type { RunTimeouts } from "../runner/timeouts.js";
+import { shownText } from "../workflow/shown.js";
 import { CliError } from "./errors.js";
 import { loadReport, renderReport } from "./execution-report.js";
 import { parseRunInput, printJson, withDatabase } from "./shared.js";
@@ -74,7 +75,7 @@ async function executionToRun(
 
 function describeResult(result: RunExecutionResult): string {
   if (result.outcome === "ran") {
-    return `execution ${result.executionId}: ${result.status}${result.error ? ` (${result.error})` : ""}`;
+    return `execution ${result.executionId}: ${result.status}${result.error ? ` (${shownText(result.error)})` : ""}`;
   }
   if (result.status === "pending")
     return `execution ${result.executionId} not started: cancelled before it was claimed`;

@@ -2,9 +2,14 @@ import { formatDuration } from "../core/duration.js";
 import type { Queryable } from "../db/pool.js";
 import { getScheduleForWorkflow, type ScheduleRow } from "../db/schedules.js";
 import { LAST_RUN_ORDER, type WorkflowRow } from "../db/workflows.js";
+import { type ShowOptions, shownNodes, shownText } from "../workflow/shown.js";
 import { renderTable } from "./shared.js";
 
-/** `khctl workflow show`: a workflow, its schedule and its latest runs, as data (`--json`) and as text. */
+/**
+ * `khctl workflow show`: a workflow, its schedule and its latest runs, as data (`--json`) and as text.
+ * Masked once, here, for all three forms (workflow/shown.ts): secret headers, query values and body fields
+ * in the stored nodes, URL secrets in errors; `--show-secrets` shows the definition as stored.
+ */
 
 export interface ScheduleView {
   id: string;
@@ -53,12 +58,16 @@ export function scheduleView(row: ScheduleRow | null): ScheduleView | null {
     nextRunAt: iso(row.next_run_at),
     lastRunAt: iso(row.last_run_at),
     lastStatus: row.last_status,
-    lastError: row.last_error,
+    lastError: shownText(row.last_error),
     runCount: row.run_count,
   };
 }
 
-export async function loadWorkflowView(db: Queryable, row: WorkflowRow, recent = 5): Promise<WorkflowView> {
+export async function loadWorkflowView(
+  db: Queryable,
+  row: WorkflowRow,
+  options: ShowOptions & { recent?: number } = {},
+): Promise<WorkflowView> {
   const { rows } = await db.query<{
     id: string;
     status: string;
@@ -69,7 +78,7 @@ export async function loadWorkflowView(db: Queryable, row: WorkflowRow, recent =
   }>(
     `SELECT id, status, trigger_type, created_at, duration_ms, error FROM workflow_executions
      WHERE workflow_id = $1 ORDER BY ${LAST_RUN_ORDER} LIMIT $2`,
-    [row.id, recent],
+    [row.id, options.recent ?? 5],
   );
   return {
     workflow: {
@@ -79,7 +88,7 @@ export async function loadWorkflowView(db: Queryable, row: WorkflowRow, recent =
       enabled: row.enabled,
       createdAt: row.created_at.toISOString(),
       updatedAt: row.updated_at.toISOString(),
-      nodes: row.nodes,
+      nodes: shownNodes(row.nodes, options),
       edges: row.edges,
     },
     schedule: scheduleView(await getScheduleForWorkflow(db, row.id)),
@@ -89,7 +98,7 @@ export async function loadWorkflowView(db: Queryable, row: WorkflowRow, recent =
       triggerType: r.trigger_type,
       createdAt: r.created_at.toISOString(),
       durationMs: r.duration_ms,
-      error: r.error,
+      error: shownText(r.error),
     })),
   };
 }

@@ -1,6 +1,6 @@
 import cronstrue from "cronstrue";
 import { formatDuration } from "../core/duration.js";
-import { maskSecrets, maskText } from "../workflow/secrets.js";
+import { shownText, shownValue } from "../workflow/shown.js";
 import { type Html, html } from "./html.js";
 
 /** How the console writes times, durations, statuses and values. */
@@ -39,17 +39,17 @@ export function cronInWords(cron: string, timezone: string): string {
 }
 
 /**
- * A recorded value as JSON for people, masked as step logs are (workflow/secrets.ts): values are recorded
- * masked, and the execution's own input is masked here too.
+ * A value as JSON for people, masked by the rule every view follows (workflow/shown.ts); the execution
+ * report is masked already, and masking twice changes nothing.
  */
 export function shownJson(value: unknown): string {
   if (value === null || value === undefined) return "";
-  return JSON.stringify(maskSecrets(value), null, 2);
+  return JSON.stringify(shownValue(value), null, 2);
 }
 
 /** An error message, masked. */
 export function shownError(text: string | null | undefined): string {
-  return text ? maskText(text) : "";
+  return text ? shownText(text) : "";
 }
 
 /** The first line of a text, shortened for a table cell. */

@@ -7,6 +7,7 @@ import type { RunnerProcessOptions } from "../executor/child.js";
 import { type Executor, startExecutor } from "../executor/executor.js";
 import type { ExecutionEndEvent, ExecutionStartEvent, LostRun } from "../executor/process-launcher.js";
 import { sendWorkflowMessages } from "../queue/send.js";
+import { shownText } from "../workflow/shown.js";
 import type { DevEnvironment } from "./environment.js";
 
 export interface DevRunOptions {
@@ -62,10 +63,10 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
       line("start", `${e.executionId} "${await nameOf(e.workflowId)}" (${e.triggerType}${lag})`);
     },
     lost(l: LostRun) {
-      line("error", `${l.executionId} ${l.error}   details: khctl execution ${l.executionId}`);
+      line("error", `${l.executionId} ${shownText(l.error)}   details: khctl execution ${l.executionId}`);
     },
     async ended(e: ExecutionEndEvent) {
-      const error = e.error ? `: ${e.error}` : "";
+      const error = e.error ? `: ${shownText(e.error)}` : "";
       // The run's own time, and the runner process's (start-up included): labelled, so they are not confused.
       const run = e.runMs === null ? "" : `run ${seconds(e.runMs)}, `;
       line(

@@ -4,9 +4,9 @@ import { newId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 import { type Periodic, startPeriodic } from "../core/periodic.js";
 import { type Pool, type PoolClient, withTransaction } from "../db/pool.js";
-import { nextSlotAfter } from "../scheduling/cron.js";
+import { latestSlotAtOrBefore, nextSlotAfter } from "../scheduling/cron.js";
 import { flushOutbox, type MessageSender } from "./outbox.js";
-import { type NextSlot, planSlot, type SkipReason } from "./slots.js";
+import { type NextSlot, planSlot, type SkipReason, type SlotSearch } from "./slots.js";
 
 export interface DispatcherOptions {
   readonly pool: Pool;
@@ -20,7 +20,7 @@ export interface DispatcherOptions {
   /** The clock; default the database's now(). Tests pass a fixed time. */
   readonly now?: () => Date;
   /** Cron evaluation; default croner through services/scheduling/cron.ts. */
-  readonly nextSlot?: NextSlot;
+  readonly slots?: SlotSearch;
   /** Log skipped missed slots (warn). Default true; khctl dev prints its own line for each instead. */
   readonly logSkipped?: boolean;
 }
@@ -60,18 +60,25 @@ export interface DispatchReport {
 
 export const DEFAULT_CATCH_UP_WINDOW_MS = DISPATCHER_SETTINGS.catchUpWindowSeconds.default * 1000;
 
+/** The default cron evaluation: croner, through services/scheduling/cron.ts. */
+export const CRON_SLOTS: SlotSearch = { next: nextSlotAfter, latest: latestSlotAtOrBefore };
+
 /**
  * Cron evaluation remembered for one pass: many schedules share an expression and a slot (every minute,
- * on the minute), and evaluating one costs about half a millisecond, which would otherwise bound the
- * dispatcher at ~2,000 due schedules/s. The function is pure, so reuse is exact.
+ * on the minute), and evaluating one costs tens of microseconds, which would otherwise bound the
+ * dispatcher at a few thousand due schedules/s. The functions are pure, so reuse is exact.
  */
-function memoise(next: NextSlot, limit = 10_000): NextSlot {
+function memoise(slots: SlotSearch): SlotSearch {
+  return { next: memoiseOne(slots.next), latest: memoiseOne(slots.latest) };
+}
+
+function memoiseOne(search: NextSlot, limit = 10_000): NextSlot {
   const known = new Map<string, Date | null>();
-  return (cron, timezone, after) => {
-    const key = `${cron}\u0000${timezone}\u0000${after.getTime()}`;
+  return (cron, timezone, at) => {
+    const key = `${cron}\u0000${timezone}\u0000${at.getTime()}`;
     const hit = known.get(key);
     if (hit !== undefined || known.has(key)) return hit ?? null;
-    const slot = next(cron, timezone, after);
+    const slot = search(cron, timezone, at);
     if (known.size >= limit) known.clear();
     known.set(key, slot);
     return slot;
@@ -93,7 +100,7 @@ async function databaseNow(client: PoolClient, now?: () => Date): Promise<Date> 
  */
 export async function dispatchOnce(options: DispatcherOptions): Promise<DispatchReport> {
   const batchSize = options.batchSize ?? DISPATCHER_SETTINGS.batchSize.default;
-  const next = memoise(options.nextSlot ?? nextSlotAfter);
+  const slots = memoise(options.slots ?? CRON_SLOTS);
   const report: Mutable<DispatchReport> = {
     now: new Date(0),
     claimed: 0,
@@ -101,14 +108,14 @@ export async function dispatchOnce(options: DispatcherOptions): Promise<Dispatch
     skipped: [],
     sent: 0,
     unsent: 0,
-    invalid: await initialiseNextRuns(options, next),
+    invalid: await initialiseNextRuns(options, slots.next),
     nextDueInMs: null,
   };
   // Claims and sends overlap: while one batch's messages are sent, the next batch is claimed.
   const sending = new Set<Promise<void>>();
   try {
     for (;;) {
-      const { claimed, created } = await claimBatch(options, next, batchSize, report);
+      const { claimed, created } = await claimBatch(options, slots, batchSize, report);
       if (created.length > 0) {
         const send = sendCreated(options, created, report).finally(() => sending.delete(send));
         sending.add(send);
@@ -143,7 +150,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** One batch: claim, plan, insert and advance in one transaction. Returns how many it claimed, and what it created. */
 async function claimBatch(
   options: DispatcherOptions,
-  next: NextSlot,
+  slots: SlotSearch,
   batchSize: number,
   report: Mutable<DispatchReport>,
 ): Promise<{ claimed: number; created: DispatchedExecution[] }> {
@@ -151,7 +158,7 @@ async function claimBatch(
   const batch = await withTransaction(options.pool, async (client) => {
     const now = await databaseNow(client, options.now);
     const rows = await claimDue(client, now, batchSize);
-    const plan = planBatch(rows, now, windowMs, next);
+    const plan = planBatch(rows, now, windowMs, slots);
     const created = await insertExecutions(client, plan.fire);
     await advanceSchedules(client, plan.advance);
     return { now, claimed: rows.length, created, plan };
@@ -226,7 +233,7 @@ export function planBatch(
   rows: readonly ClaimedSchedule[],
   now: Date,
   catchUpWindowMs: number,
-  next: NextSlot,
+  slots: SlotSearch,
 ): BatchPlan {
   const plan: BatchPlan = { fire: [], advance: [], skipped: [], invalid: [] };
   for (const row of rows) {
@@ -236,7 +243,7 @@ export function planBatch(
         { cron: row.cron, timezone: row.timezone, nextRunAt: row.nextRunAt },
         now,
         catchUpWindowMs,
-        next,
+        slots,
       );
     } catch (error) {
       plan.invalid.push({

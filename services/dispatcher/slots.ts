@@ -9,6 +9,15 @@
 
 export type NextSlot = (cron: string, timezone: string, after: Date) => Date | null;
 
+/** The latest slot at or before `at`, or null when there is none (scheduling/cron.ts). */
+export type LatestSlot = (cron: string, timezone: string, at: Date) => Date | null;
+
+/** The two searches the policy needs over a schedule's slots; planSlot calls each a bounded number of times. */
+export interface SlotSearch {
+  readonly next: NextSlot;
+  readonly latest: LatestSlot;
+}
+
 /** Why missed slots did not fire (see SlotPlan.skipped). */
 export type SkipReason = "superseded" | "outside-window";
 
@@ -24,7 +33,7 @@ export interface SlotPlan {
   readonly fire: Date | null;
   /**
    * Missed slots not fired: those from `first` up to, not including, `before` (the fired slot, or the next
-   * slot when none fires). `count` is null when there were more than 100 (counting walks the slots).
+   * slot when none fires). `count` is null when there were more than 100 (counting steps through them).
    * `reason`: "superseded" when a later missed slot fires in their place, "outside-window" when none
    * does (every missed slot is older than the catch-up window).
    */
@@ -38,38 +47,37 @@ export interface SlotPlan {
   readonly nextRunAt: Date | null;
 }
 
-/** Counting skipped slots stops here (an every-second cron down for days would be millions of steps). */
+/** Counting skipped slots stops here: the count costs one forward step per slot, whatever the downtime. */
 const COUNT_LIMIT = 100;
 
+/**
+ * Constant work per schedule, however long it was down: one search back from now for the latest slot, one
+ * forward for the next, and at most COUNT_LIMIT + 1 steps to count the skipped slots.
+ */
 export function planSlot(
   schedule: DueSchedule,
   now: Date,
   catchUpWindowMs: number,
-  next: NextSlot,
+  slots: SlotSearch,
 ): SlotPlan {
   const { cron, timezone } = schedule;
-  const windowStart = new Date(now.getTime() - catchUpWindowMs);
-  // Jump over slots older than the window without walking them one by one.
-  let cursor: Date | null =
-    schedule.nextRunAt < windowStart
-      ? next(cron, timezone, new Date(windowStart.getTime() - 1))
-      : schedule.nextRunAt;
-  let fire: Date | null = null;
-  while (cursor && cursor <= now) {
-    fire = cursor;
-    cursor = next(cron, timezone, cursor);
-  }
-  const before = fire ?? cursor;
+  if (schedule.nextRunAt > now) return { fire: null, skipped: null, nextRunAt: schedule.nextRunAt };
+  // next_run_at is the first slot not dispatched; a later slot at or before now supersedes it.
+  const latest = slots.latest(cron, timezone, now);
+  const due = latest && latest > schedule.nextRunAt ? latest : schedule.nextRunAt;
+  const fire = now.getTime() - due.getTime() <= catchUpWindowMs ? due : null;
+  const nextRunAt = slots.next(cron, timezone, now);
+  const before = fire ?? nextRunAt;
   const missed = before === null || schedule.nextRunAt < before;
   const skipped = missed
     ? {
-        count: countSlots(schedule, before, next),
+        count: countSlots(schedule, before, slots.next),
         first: schedule.nextRunAt,
         before,
         reason: (fire ? "superseded" : "outside-window") as SkipReason,
       }
     : null;
-  return { fire, skipped, nextRunAt: cursor };
+  return { fire, skipped, nextRunAt };
 }
 
 /** Slots from nextRunAt up to, not including, `before`; null when more than COUNT_LIMIT. */

@@ -69,11 +69,58 @@ export function validateSchedule(cron: string, timezone = "UTC"): Schedule {
   return schedule;
 }
 
+/** Compiled schedules by expression and zone: validating and compiling cost more than a slot search. */
+const compiled = new Map<string, Cron>();
+const COMPILED_LIMIT = 1000;
+
+function compiledSchedule(cron: string, timezone: string): Cron {
+  const key = `${cron}\u0000${timezone}`;
+  const known = compiled.get(key);
+  if (known) return known;
+  const job = compile(validateSchedule(cron, timezone));
+  if (compiled.size >= COMPILED_LIMIT) compiled.clear();
+  compiled.set(key, job);
+  return job;
+}
+
 /**
  * The first slot of the schedule strictly after `date`, or null when it never fires again.
  * Throws ScheduleError for an invalid schedule.
  */
 export function nextSlotAfter(cron: string, timezone: string, date: Date): Date | null {
-  const schedule = validateSchedule(cron, timezone);
-  return compile(schedule).nextRun(date);
+  return compiledSchedule(cron, timezone).nextRun(date);
+}
+
+/** Backward steps tried, at most, to find a slot the forward search also yields (see latestSlotAtOrBefore). */
+const BACKWARD_TRIES = 3;
+
+/**
+ * The latest slot of the schedule at or before `date`, or null when there is none: one backward search,
+ * whatever the distance from the previous slot. nextSlotAfter defines the slots; a backward result it would
+ * not yield (a time zone's repeated or skipped hour) is passed over, so both searches agree on every slot.
+ * Throws ScheduleError for an invalid schedule.
+ */
+export function latestSlotAtOrBefore(cron: string, timezone: string, date: Date): Date | null {
+  const job = compiledSchedule(cron, timezone);
+  // croner's previousRuns includes a run earlier in the reference's second; 1 ms on makes `date` inclusive.
+  let candidate = job.previousRuns(1, new Date(date.getTime() + 1))[0] ?? null;
+  for (let tries = 0; candidate && tries < BACKWARD_TRIES; tries++) {
+    // Slots fall on whole seconds: the forward search from 1 s before yields the first slot >= candidate.
+    const forward = job.nextRun(new Date(candidate.getTime() - 1000));
+    if (forward && forward.getTime() === candidate.getTime()) return candidate;
+    if (forward && forward <= date) return latestForwardFrom(job, forward, date);
+    candidate = job.previousRuns(1, candidate)[0] ?? null;
+  }
+  return candidate && latestForwardFrom(job, candidate, date);
+}
+
+/** From a slot at or before `date`, the forward search's last slot still at or before it (a step or two). */
+function latestForwardFrom(job: Cron, slot: Date, date: Date): Date {
+  let latest = slot;
+  for (let step = 0; step < BACKWARD_TRIES; step++) {
+    const next = job.nextRun(latest);
+    if (!next || next > date) break;
+    latest = next;
+  }
+  return latest;
 }

@@ -1,4 +1,4 @@
-import { PassThrough, type Writable } from "node:stream";
+import { Transform, type Writable } from "node:stream";
 import { setTimeout as delay } from "node:timers/promises";
 import { Log, type V1Pod } from "@kubernetes/client-node";
 import { RUNNER_CONTAINER, runnerSelector } from "../contracts/job-template.js";
@@ -6,6 +6,7 @@ import { isTerminal } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import { getExecution } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
+import { shownText } from "../workflow/shown.js";
 import { type KubeApi, listPods } from "./kube.js";
 
 /**
@@ -61,7 +62,7 @@ export function formatStepLine(step: StepLogRow): string {
   const at = (step.completed_at ?? step.started_at).toISOString().slice(11, 23);
   const name = step.node_name && step.node_name !== step.node_id ? ` (${step.node_name})` : "";
   const duration = step.duration_ms === null ? "" : ` ${step.duration_ms}ms`;
-  const error = step.error ? `: ${step.error}` : "";
+  const error = step.error ? `: ${shownText(step.error)}` : "";
   return `${at} ${step.node_id}${name} ${step.status}${duration}${error}\n`;
 }
 
@@ -81,6 +82,21 @@ async function findRunnerPod(deps: LogsDeps, executionId: string): Promise<V1Pod
   }
 }
 
+/** The runner's log, line by line, as views show text (a URL's secrets masked, workflow/shown.ts). */
+function maskedLines(): Transform {
+  let partial = "";
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      const lines = (partial + chunk.toString("utf8")).split("\n");
+      partial = lines.pop() ?? "";
+      done(null, lines.map((line) => `${shownText(line)}\n`).join(""));
+    },
+    flush(done) {
+      done(null, partial ? shownText(partial) : null);
+    },
+  });
+}
+
 async function streamPodLog(
   deps: LogsDeps & { kube: KubeApi },
   pod: string,
@@ -93,10 +109,10 @@ async function streamPodLog(
       namespace: kube.namespace,
       container: RUNNER_CONTAINER,
     });
-    deps.out.write(text);
+    deps.out.write(shownText(text));
     return;
   }
-  const through = new PassThrough();
+  const through = maskedLines();
   through.pipe(deps.out, { end: false });
   const ended = new Promise<void>((resolve, reject) => {
     through.on("end", resolve);
@@ -133,7 +149,7 @@ async function showStepLog(deps: LogsDeps, executionId: string, options: LogsOpt
     const done = !execution || isTerminal(execution.status);
     if (!options.follow || done || options.signal?.aborted) {
       if (execution && (done || !options.follow)) {
-        const error = execution.error ? `: ${execution.error}` : "";
+        const error = execution.error ? `: ${shownText(execution.error)}` : "";
         deps.out.write(`execution ${executionId} ${execution.status}${error}\n`);
       }
       return;

@@ -1,9 +1,12 @@
 import type { ExecutionLogRow } from "../db/execution-logs.js";
 import type { ExecutionRow } from "../db/executions.js";
+import { type ShowOptions, shownText, shownValue } from "../workflow/shown.js";
 
 /**
  * One execution and its step log as data: what `khctl execution --json` prints and what the console's
- * execution page shows (the CLI renders it as text in cli/execution-report.ts).
+ * execution page shows (the CLI renders it as text in cli/execution-report.ts). Masked here, once, for
+ * every view (workflow/shown.ts): the run's input is stored as given, since the run needs it; step values
+ * are recorded masked already.
  */
 
 /** An execution and its step log as `--json` prints them (camelCase, ISO timestamps). */
@@ -43,7 +46,12 @@ export interface ExecutionReport {
 
 const iso = (date: Date | null): string | null => (date ? date.toISOString() : null);
 
-export function toReport(row: ExecutionRow, logs: ExecutionLogRow[]): ExecutionReport {
+/** The report as views show it; `showSecrets` (`khctl execution --show-secrets`) reveals the run's input. */
+export function toReport(
+  row: ExecutionRow,
+  logs: ExecutionLogRow[],
+  options: ShowOptions = {},
+): ExecutionReport {
   return {
     execution: {
       id: row.id,
@@ -52,9 +60,9 @@ export function toReport(row: ExecutionRow, logs: ExecutionLogRow[]): ExecutionR
       scheduledFor: iso(row.scheduled_for),
       triggerType: row.trigger_type,
       status: row.status,
-      input: row.input,
-      output: row.output,
-      error: row.error,
+      input: shownValue(row.input, options),
+      output: shownValue(row.output),
+      error: shownText(row.error),
       jobName: row.job_name,
       startedAt: iso(row.started_at),
       completedAt: iso(row.completed_at),
@@ -69,9 +77,9 @@ export function toReport(row: ExecutionRow, logs: ExecutionLogRow[]): ExecutionR
       nodeName: log.node_name,
       nodeType: log.node_type,
       status: log.status,
-      input: log.input,
-      output: log.output,
-      error: log.error,
+      input: shownValue(log.input),
+      output: shownValue(log.output),
+      error: shownText(log.error),
       startedAt: log.started_at.toISOString(),
       completedAt: iso(log.completed_at),
       durationMs: log.duration_ms,

@@ -1,6 +1,7 @@
 import { EXECUTION_STATUSES, type ExecutionStatus } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import type { Queryable } from "../db/pool.js";
+import { shownText } from "../workflow/shown.js";
 import { type StatusPart, unreachable } from "./parts.js";
 
 /** Which of these executions are still pending. */
@@ -30,6 +31,31 @@ export interface ExecutionsStatus {
   readonly pendingInDeadLetterQueue: string[];
 }
 
+/** The latest executions, newest first, their errors masked as every view masks them. */
+async function latestExecutions(db: Queryable, limit: number): Promise<ExecutionsStatus["recent"]> {
+  const latest = await db.query<{
+    id: string;
+    workflow_id: string;
+    workflow_name: string | null;
+    status: string;
+    created_at: Date;
+    error: string | null;
+  }>(
+    `SELECT e.id, e.workflow_id, w.name AS workflow_name, e.status, e.created_at, e.error
+       FROM workflow_executions e LEFT JOIN workflows w ON w.id = e.workflow_id
+      ORDER BY e.created_at DESC, e.id DESC LIMIT $1`,
+    [limit],
+  );
+  return latest.rows.map((r) => ({
+    id: r.id,
+    workflowId: r.workflow_id,
+    workflowName: r.workflow_name,
+    status: r.status,
+    createdAt: r.created_at.toISOString(),
+    error: shownText(r.error),
+  }));
+}
+
 /**
  * Executions by status in the last `sinceHours`, the latest few, and the pending ones whose message sits
  * in the DLQ (`deadLettered`: execution ids peeked there).
@@ -46,33 +72,13 @@ export async function executionsPart(
         WHERE created_at > now() - make_interval(hours => $1) GROUP BY status`,
       [sinceHours],
     );
-    const latest = await db.query<{
-      id: string;
-      workflow_id: string;
-      workflow_name: string | null;
-      status: string;
-      created_at: Date;
-      error: string | null;
-    }>(
-      `SELECT e.id, e.workflow_id, w.name AS workflow_name, e.status, e.created_at, e.error
-         FROM workflow_executions e LEFT JOIN workflows w ON w.id = e.workflow_id
-        ORDER BY e.created_at DESC, e.id DESC LIMIT $1`,
-      [options.recent ?? 5],
-    );
     const byStatus = Object.fromEntries(EXECUTION_STATUSES.map((s) => [s, 0])) as Record<
       ExecutionStatus,
       number
     >;
     for (const row of counts.rows) byStatus[row.status] = row.count;
     const stuck = await pendingAmong(db, options.deadLettered ?? []);
-    const recent = latest.rows.map((r) => ({
-      id: r.id,
-      workflowId: r.workflow_id,
-      workflowName: r.workflow_name,
-      status: r.status,
-      createdAt: r.created_at.toISOString(),
-      error: r.error,
-    }));
+    const recent = await latestExecutions(db, options.recent ?? 5);
     return {
       name: "executions",
       required: true,

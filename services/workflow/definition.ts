@@ -103,11 +103,23 @@ export interface ValidateOptions {
 /** Validates a workflow file or stored row; returns the typed definition or throws WorkflowValidationError. */
 export function validateWorkflow(input: unknown, options: ValidateOptions = {}): WorkflowDefinition {
   const registry = options.registry ?? actionRegistry;
+  checkTopLevel(input);
   const parsed = workflowSchema.safeParse(input);
   if (!parsed.success) throw new WorkflowValidationError(describeIssue(input, parsed.error.issues[0]));
   const definition = parsed.data;
   buildGraph(definition, registry, { strict: options.strict ?? true });
   return definition;
+}
+
+/** The whole input must be one object; zod alone would say "expected object" without naming where. */
+function checkTopLevel(input: unknown): void {
+  if (input !== null && typeof input === "object" && !Array.isArray(input)) return;
+  const what = Array.isArray(input)
+    ? "an array (one workflow per file)"
+    : input === null
+      ? "null"
+      : `a ${typeof input}`;
+  fail(`the top level must be one workflow object {name, description?, nodes, edges}, not ${what}`);
 }
 
 function describeIssue(input: unknown, issue: z.core.$ZodIssue | undefined): string {

@@ -13,6 +13,7 @@ import {
 } from "./definition.js";
 import { dispositionOf, type NodeState, readyChildren, type StepEndStatus, type Stop } from "./readiness.js";
 import { maskSecrets, maskText } from "./secrets.js";
+import { shownConfig } from "./shown.js";
 import {
   abortMessage,
   boundedOutcome,
@@ -236,8 +237,8 @@ class WorkflowRun {
   } {
     if (isTrigger(node)) return this.prepareTrigger();
     const type = actionTypeOf(node);
-    const redact = this.registry.has(type) ? this.registry.get(type).redact : undefined;
-    const shown = (input: unknown) => maskSecrets(redact ? redact(input as Record<string, unknown>) : input);
+    const known = this.registry.has(type) ? this.registry.get(type) : undefined;
+    const shown = (input: unknown) => shownConfig(input, known);
     try {
       if (!type) throw new Error("config.actionType is missing");
       const action = this.registry.get(type);

@@ -159,6 +159,38 @@ describe("khctl workflow", () => {
       ],
       /^khctl: unknown time zone "Atlantis\/Capital"/,
     ],
+    [
+      "a top level that is an array",
+      async () => ["--file", await file("list.json", [workflow([trigger()], [])])],
+      /^khctl: .*list\.json: the top level must be one workflow object \{name, description\?, nodes, edges\}, not an array \(one workflow per file\)$/,
+    ],
+    [
+      "a top level that is a string",
+      async () => ["--file", await file("string.json", '"a workflow"')],
+      /^khctl: .*string\.json: the top level must be one workflow object \{name, description\?, nodes, edges\}, not a string$/,
+    ],
+    [
+      "a top level that is null",
+      async () => ["--file", await file("null.json", "null")],
+      /^khctl: .*null\.json: the top level must be one workflow object \{name, description\?, nodes, edges\}, not null$/,
+    ],
+    [
+      "an endpoint with credentials in its URL",
+      async () => [
+        "--file",
+        await file(
+          "credentials.json",
+          workflow(
+            [
+              trigger(),
+              action("h", "HTTP Request", { endpoint: "https://bob:hunter2@api.example.test/items" }),
+            ],
+            edges("t->h"),
+          ),
+        ),
+      ],
+      /^khctl: .*credentials\.json: node "h" \(H\): HTTP Request: "endpoint" must not hold credentials \(user:password@ in https:\/\/bob:%5Bredacted%5D@api\.example\.test\/items\): send them as an "Authorization" header in "httpHeaders"/,
+    ],
   ])("create rejects %s with one line and exit 1, storing nothing", async (_, args, message) => {
     const before = (await pool.query("SELECT count(*) AS n FROM workflows")).rows[0].n;
     const result = await khctl(["workflow", "create", ...(await args())]);

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type ClaimedSchedule, planBatch } from "../../services/dispatcher/dispatcher.js";
-import { nextSlotAfter } from "../../services/scheduling/cron.js";
+import { type ClaimedSchedule, CRON_SLOTS, planBatch } from "../../services/dispatcher/dispatcher.js";
 
 // The dispatcher's planning step as a pure function: claimed schedules and a time in, what to fire and
 // where each schedule's next slot is out. No database.
@@ -20,7 +19,7 @@ const claimed = (overrides: Partial<ClaimedSchedule>): ClaimedSchedule => ({
 
 describe("planBatch", () => {
   it("fires a due slot with a new execution id and moves the schedule to its next slot", () => {
-    const plan = planBatch([claimed({})], at("09:00:10"), WINDOW, nextSlotAfter);
+    const plan = planBatch([claimed({})], at("09:00:10"), WINDOW, CRON_SLOTS);
     expect(plan.fire).toEqual([
       {
         executionId: expect.stringMatching(/^[0-9a-z]{21}$/),
@@ -35,7 +34,7 @@ describe("planBatch", () => {
   });
 
   it("after downtime fires the latest missed slot and reports the ones before it, naming the workflow", () => {
-    const plan = planBatch([claimed({ nextRunAt: at("08:50:00") })], at("09:07:00"), WINDOW, nextSlotAfter);
+    const plan = planBatch([claimed({ nextRunAt: at("08:50:00") })], at("09:07:00"), WINDOW, CRON_SLOTS);
     expect(plan.fire.map((f) => f.slot)).toEqual([at("09:05:00")]);
     expect(plan.skipped).toEqual([
       {
@@ -58,7 +57,7 @@ describe("planBatch", () => {
       ],
       at("09:00:10"),
       WINDOW,
-      nextSlotAfter,
+      CRON_SLOTS,
     );
     expect(plan.fire).toEqual([]);
     expect(plan.skipped).toEqual([]);
@@ -75,7 +74,7 @@ describe("planBatch", () => {
       [claimed({ id: "a" }), claimed({ id: "b" }), claimed({ id: "c" })],
       at("09:00:00"),
       WINDOW,
-      nextSlotAfter,
+      CRON_SLOTS,
     );
     expect(new Set(plan.fire.map((f) => f.executionId)).size).toBe(3);
   });

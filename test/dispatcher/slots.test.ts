@@ -1,13 +1,25 @@
 import { describe, expect, it } from "vitest";
-import { type NextSlot, planSlot } from "../../services/dispatcher/slots.js";
+import { planSlot, type SlotSearch } from "../../services/dispatcher/slots.js";
+import { latestSlotAtOrBefore, nextSlotAfter } from "../../services/scheduling/cron.js";
 
-/** Every 10 minutes on the clock, until `end` (then never again). */
-const everyTenMinutes =
-  (end = Number.POSITIVE_INFINITY): NextSlot =>
-  (_cron, _tz, after) => {
-    const next = (Math.floor(after.getTime() / 600_000) + 1) * 600_000;
-    return next > end ? null : new Date(next);
+const TEN_MINUTES = 600_000;
+
+/** Every 10 minutes on the clock, until `end` (then never again); counts the searches it answers. */
+const everyTenMinutes = (end = Number.POSITIVE_INFINITY): SlotSearch & { calls: number } => {
+  const slots = {
+    calls: 0,
+    next: (_cron: string, _tz: string, after: Date) => {
+      slots.calls++;
+      const next = (Math.floor(after.getTime() / TEN_MINUTES) + 1) * TEN_MINUTES;
+      return next > end ? null : new Date(next);
+    },
+    latest: (_cron: string, _tz: string, at: Date) => {
+      slots.calls++;
+      return new Date(Math.floor(Math.min(at.getTime(), end) / TEN_MINUTES) * TEN_MINUTES);
+    },
   };
+  return slots;
+};
 const at = (hhmm: string) => new Date(`2026-01-01T${hhmm}:00Z`);
 const schedule = (nextRunAt: Date) => ({ cron: "*/10 * * * *", timezone: "UTC", nextRunAt });
 const WINDOW = 10 * 60_000;
@@ -49,14 +61,51 @@ describe("planSlot (the catch-up policy)", () => {
   });
 
   it("does not walk a very long downtime slot by slot, and reports the count as unknown past 100", () => {
-    let calls = 0;
-    const counting: NextSlot = (cron, tz, after) => {
-      calls++;
-      return everyTenMinutes()(cron, tz, after);
-    };
-    const plan = planSlot(schedule(new Date("2025-01-01T00:00:00Z")), at("10:05"), WINDOW, counting);
+    const slots = everyTenMinutes();
+    const plan = planSlot(schedule(new Date("2025-01-01T00:00:00Z")), at("10:05"), WINDOW, slots);
     expect(plan.fire).toEqual(at("10:00"));
     expect(plan.skipped?.count).toBeNull();
-    expect(calls).toBeLessThan(200);
+    expect(slots.calls).toBeLessThan(200);
+  });
+
+  it("with a window of weeks, a year-old every-second schedule costs as many searches as a day-old one", () => {
+    const searches = (nextRunAt: string) => {
+      let calls = 0;
+      const counted: SlotSearch = {
+        next: (cron, tz, after) => {
+          calls++;
+          return nextSlotAfter(cron, tz, after);
+        },
+        latest: (cron, tz, time) => {
+          calls++;
+          return latestSlotAtOrBefore(cron, tz, time);
+        },
+      };
+      const now = new Date("2026-06-01T12:00:00.400Z");
+      const plan = planSlot(
+        { cron: "* * * * * *", timezone: "UTC", nextRunAt: new Date(nextRunAt) },
+        now,
+        24 * 86_400_000,
+        counted,
+      );
+      expect(plan.fire).toEqual(new Date("2026-06-01T12:00:00Z"));
+      expect(plan.nextRunAt).toEqual(new Date("2026-06-01T12:00:01Z"));
+      expect(plan.skipped).toMatchObject({ count: null, reason: "superseded" });
+      return calls;
+    };
+    const yearBehind = searches("2025-06-01T12:00:00Z");
+    expect(yearBehind).toBe(searches("2026-05-31T12:00:00Z"));
+    expect(yearBehind).toBeLessThan(110);
+  });
+
+  it("fires a slot exactly at now, and counts the skipped slots before it exactly up to 100", () => {
+    const plan = planSlot(
+      { cron: "* * * * * *", timezone: "UTC", nextRunAt: new Date("2026-06-01T11:59:00Z") },
+      new Date("2026-06-01T12:00:00Z"),
+      WINDOW,
+      { next: nextSlotAfter, latest: latestSlotAtOrBefore },
+    );
+    expect(plan.fire).toEqual(new Date("2026-06-01T12:00:00Z"));
+    expect(plan.skipped).toMatchObject({ count: 60, before: new Date("2026-06-01T12:00:00Z") });
   });
 });

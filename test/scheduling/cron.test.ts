@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { nextSlotAfter, ScheduleError, validateSchedule } from "../../services/scheduling/cron.js";
+import {
+  latestSlotAtOrBefore,
+  nextSlotAfter,
+  ScheduleError,
+  validateSchedule,
+} from "../../services/scheduling/cron.js";
 
 describe("validateSchedule", () => {
   it("accepts 5- and 6-field expressions and normalises spacing", () => {
@@ -49,5 +54,37 @@ describe("nextSlotAfter", () => {
 
   it("throws ScheduleError for an invalid schedule", () => {
     expect(() => nextSlotAfter("nope", "UTC", new Date())).toThrow(ScheduleError);
+  });
+});
+
+describe("latestSlotAtOrBefore", () => {
+  it("includes a slot exactly at the given time, and finds a slot far back in one search", () => {
+    expect(latestSlotAtOrBefore("* * * * * *", "UTC", new Date("2026-01-01T00:00:05Z"))?.toISOString()).toBe(
+      "2026-01-01T00:00:05.000Z",
+    );
+    expect(
+      latestSlotAtOrBefore("*/15 * * * *", "UTC", new Date("2026-01-01T00:14:59.900Z"))?.toISOString(),
+    ).toBe("2026-01-01T00:00:00.000Z");
+    expect(latestSlotAtOrBefore("0 0 29 2 *", "UTC", new Date("2027-03-01T00:00:00Z"))?.toISOString()).toBe(
+      "2024-02-29T00:00:00.000Z",
+    );
+  });
+
+  it("agrees with nextSlotAfter through both DST changes in Europe/Berlin", () => {
+    // Spring forward: the 29th's 02:30 does not exist and runs at 03:00 CEST (01:00Z), as nextSlotAfter says.
+    expect(
+      latestSlotAtOrBefore("30 2 * * *", "Europe/Berlin", new Date("2026-03-29T04:00:00Z"))?.toISOString(),
+    ).toBe("2026-03-29T01:00:00.000Z");
+    // Fall back: 02:30 happens twice; the daily slot is the first one only.
+    expect(
+      latestSlotAtOrBefore("30 2 * * *", "Europe/Berlin", new Date("2026-10-25T02:50:00Z"))?.toISOString(),
+    ).toBe("2026-10-25T00:30:00.000Z");
+    expect(
+      latestSlotAtOrBefore("*/30 * * * *", "Europe/Berlin", new Date("2026-10-25T01:10:00Z"))?.toISOString(),
+    ).toBe("2026-10-25T01:00:00.000Z");
+  });
+
+  it("throws ScheduleError for an invalid schedule", () => {
+    expect(() => latestSlotAtOrBefore("61 * * * *", "UTC", new Date())).toThrow(ScheduleError);
   });
 });

@@ -75,6 +75,27 @@ describe("khctl logs", () => {
     expect(await following).toBe("pod");
   });
 
+  it("masks URL secrets in the pod's log, as every view does, also when a line arrives in pieces", async () => {
+    const { id, workflowId } = await executionWithSteps("running");
+    const jobName = putRunningJob(id, workflowId);
+    api.appendPodLog(jobName, "GET https://api.test/x?token=POD-SECRET failed\n");
+    const io = capture();
+    await showExecutionLogs({ db: db.pool, kube, ...io }, id);
+    expect(io.text()).toBe("GET https://api.test/x?token=%5Bredacted%5D failed\n");
+
+    const followed = capture();
+    const following = showExecutionLogs({ db: db.pool, kube, ...followed }, id, { follow: true });
+    await until("the first line", () => followed.text().includes("failed"));
+    api.appendPodLog(jobName, "POST https://api.test/y?api_key=SPLIT");
+    api.appendPodLog(jobName, "-SECRET done\n");
+    await until("the split line", () => followed.text().includes("done"));
+    api.setJobOutcome(jobName, { succeeded: true });
+    await following;
+    expect(followed.text()).toBe(
+      "GET https://api.test/x?token=%5Bredacted%5D failed\nPOST https://api.test/y?api_key=%5Bredacted%5D done\n",
+    );
+  });
+
   it("falls back to the step log from Postgres when the Job is gone", async () => {
     const { id } = await executionWithSteps();
     const io = capture();

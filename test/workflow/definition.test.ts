@@ -22,7 +22,16 @@ describe("validateWorkflow", () => {
   });
 
   it.each([
-    ["not an object", "nope", /expected object/i],
+    [
+      "not an object",
+      "nope",
+      /^the top level must be one workflow object \{name, description\?, nodes, edges\}, not a string$/,
+    ],
+    [
+      "an array",
+      [{ name: "x" }],
+      /^the top level must be one workflow object .*, not an array \(one workflow per file\)$/,
+    ],
     ["no name", { nodes: [trigger()], edges: [] }, /^name: /],
     ["no nodes", { name: "x", nodes: [], edges: [] }, /nodes must hold at least the trigger/],
     [

@@ -67,15 +67,23 @@ export function register(program: Command): void {
     .description(COMMAND_LIST.execution.summary)
     .argument("<executionId>", "the execution's id (or list: see khctl execution list --help)")
     .option("--json", "print the execution and its steps as JSON ({execution, steps})")
+    .option(
+      "--show-secrets",
+      "show the run's input as given (secret-named fields and URL secrets are masked)",
+    )
     .addHelpText(
       "after",
       `
 ${DATABASE_HELP}
 
+Secrets are masked in every view, as in the console; step inputs and outputs are recorded masked, so
+--show-secrets reveals only the run's input (stored as given, since the run needs it).
 Exit codes: 0 shown (whatever the execution's status), 1 not found or database unreachable.`,
     )
-    .action(async (executionId: string, options: { json?: boolean }) => {
-      const report = await withDatabase((pool) => loadReport(pool, executionId));
+    .action(async (executionId: string, options: { json?: boolean; showSecrets?: boolean }) => {
+      const report = await withDatabase((pool) =>
+        loadReport(pool, executionId, { showSecrets: options.showSecrets }),
+      );
       if (options.json) printJson(report);
       else process.stdout.write(`${renderReport(report)}\n`);
     });

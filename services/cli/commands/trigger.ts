@@ -121,6 +121,7 @@ async function waitAndReport(
   if (json) printJson(report);
   else console.log(renderReport(report));
   if (row.status !== "success") {
-    throw new CliError(`execution ${row.id} ended ${row.status}${row.error ? `: ${row.error}` : ""}`);
+    const error = report.execution.error;
+    throw new CliError(`execution ${row.id} ended ${row.status}${error ? `: ${error}` : ""}`);
   }
 }

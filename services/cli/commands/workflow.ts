@@ -16,11 +16,14 @@ import {
 } from "../../db/workflows.js";
 import { nextSlotAfter, type Schedule, validateSchedule } from "../../scheduling/cron.js";
 import {
+  describeNode,
   isTrigger,
   triggerKindOf,
   validateWorkflow,
   type WorkflowDefinition,
 } from "../../workflow/definition.js";
+import { MASK } from "../../workflow/secrets.js";
+import { nodeHoldingMask } from "../../workflow/shown.js";
 import { COMMAND_LIST } from "../command-list.js";
 import { confirm } from "../confirm.js";
 import { CliError } from "../errors.js";
@@ -57,11 +60,19 @@ export async function readWorkflowFile(file: string): Promise<WorkflowDefinition
   } catch (error) {
     throw new CliError(`${file} is not valid JSON: ${errorMessage(error)}`);
   }
+  let definition: WorkflowDefinition;
   try {
-    return validateWorkflow(json);
+    definition = validateWorkflow(json);
   } catch (error) {
     throw new CliError(`${file}: ${errorMessage(error)}`);
   }
+  const masked = nodeHoldingMask(definition.nodes);
+  if (masked) {
+    throw new CliError(
+      `${file}: ${describeNode(masked)} holds "${MASK}" where a secret was masked; put the real value back (khctl workflow show --definition --show-secrets prints it)`,
+    );
+  }
+  return definition;
 }
 
 /**
@@ -266,13 +277,17 @@ function registerShow(workflow: Command): void {
       "--definition",
       "print only the workflow file ({name, description, nodes, edges}) to edit and update",
     )
+    .option(
+      "--show-secrets",
+      `show the definition as stored: secret headers, query values and body fields are "${MASK}" otherwise`,
+    )
     .addHelpText(
       "after",
-      `${DATABASE_HELP}\n\nTo change a workflow: khctl workflow show <workflow> --definition > wf.json, edit it, then\nkhctl workflow update <workflow> --file wf.json.`,
+      `${DATABASE_HELP}\n\nSecrets are masked in every form (table, --json, --definition), as in the console.\nTo change a workflow: khctl workflow show <workflow> --definition --show-secrets > wf.json, edit it,\nthen khctl workflow update <workflow> --file wf.json (a file still holding "${MASK}" is refused).`,
     )
-    .action(async (ref: string, flags: { json?: boolean; definition?: boolean }) => {
+    .action(async (ref: string, flags: { json?: boolean; definition?: boolean; showSecrets?: boolean }) => {
       const view = await withDatabase(async (pool) =>
-        loadWorkflowView(pool, await resolveWorkflow(pool, ref)),
+        loadWorkflowView(pool, await resolveWorkflow(pool, ref), { showSecrets: flags.showSecrets }),
       );
       if (flags.definition) return printJson(definitionOf(view));
       if (flags.json) return printJson(view);

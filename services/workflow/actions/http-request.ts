@@ -1,6 +1,6 @@
 import { RUNNER_SETTINGS } from "../../contracts/settings.js";
 import { MAX_TIMER_MS, readSettings } from "../../core/settings.js";
-import { maskSecrets, maskUrl } from "../secrets.js";
+import { maskSecrets, maskText, maskUrl } from "../secrets.js";
 import { findReferences } from "../templates.js";
 import { MAX_VALUE_DEPTH, nestingProblem } from "../values.js";
 import { type ActionDefinition, StepError } from "./registry.js";
@@ -44,10 +44,16 @@ function parseUrl(value: unknown): URL {
   try {
     url = new URL(value.trim());
   } catch {
-    throw new Error(`"endpoint" is not a valid URL: "${value}"`);
+    throw new Error(`"endpoint" is not a valid URL: "${maskText(value)}"`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new Error(`"endpoint" must be an http(s) URL, got "${value}"`);
+    throw new Error(`"endpoint" must be an http(s) URL, got "${maskText(value)}"`);
+  }
+  // fetch refuses a URL with credentials at run time: refuse it when the workflow is saved instead.
+  if (url.username || url.password) {
+    throw new Error(
+      `"endpoint" must not hold credentials (user:password@ in ${maskUrl(url.href)}): send them as an "Authorization" header in "httpHeaders" (a template can read them from the run's input)`,
+    );
   }
   return url;
 }
@@ -60,7 +66,8 @@ function parseStringMap(value: unknown, field: string): Record<string, string> {
     try {
       map = JSON.parse(value);
     } catch {
-      throw new Error(`"${field}" is not valid JSON: ${value}`);
+      // Not the text itself: it may be a header holding a secret.
+      throw new Error(`"${field}" is not valid JSON: give an object, or a JSON string of one`);
     }
   }
   if (map === null || typeof map !== "object" || Array.isArray(map)) {
