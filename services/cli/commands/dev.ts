@@ -71,10 +71,11 @@ function banner(
   }
   lines.push(
     "",
-    "In another terminal of this checkout, khctl finds this instance by itself:",
-    `  npx khctl trigger "${MANUAL_EXAMPLE}" --wait     # run the manual example now`,
-    "  npx khctl status                                   # what runs, queue depths, the last runs",
-    "  npx khctl workflow list                            # then show, update, enable, disable, delete",
+    "In another terminal of this checkout, khctl finds this instance by itself (or npx khctl, slower):",
+    '  export PATH="$PWD/bin:$PATH"                   # once per terminal: the checkout\'s bin/khctl',
+    `  khctl trigger "${MANUAL_EXAMPLE}" --wait     # run the manual example now`,
+    "  khctl status                                   # what runs, queue depths, the last runs",
+    "  khctl workflow list                            # then show, update, enable, disable, delete",
     "Other tools (psql, scripts):",
     `  export DATABASE_URL=${env.DATABASE_URL} SQS_QUEUE_URL=${env.SQS_QUEUE_URL} AWS_ENDPOINT_URL=${env.AWS_ENDPOINT_URL}`,
     "",
