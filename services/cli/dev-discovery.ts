@@ -10,7 +10,7 @@ import type { CommandName } from "./command-list.js";
  */
 
 /** Commands that read or change a pipeline's data; never the services a stack runs (dispatch, spawner, …). */
-const CLIENT_COMMANDS: ReadonlySet<CommandName> = new Set([
+export const CLIENT_COMMANDS: ReadonlySet<CommandName> = new Set([
   "console",
   "execution",
   "dlq",

@@ -11,6 +11,15 @@ export type EnvLine = readonly [names: string, meaning: string];
 /** DATABASE_URL, required; `what` says what the command uses it for. */
 export const databaseLine = (what = "postgres:// URL"): EnvLine => [ENV.databaseUrl, `(required) ${what}`];
 
+/**
+ * What a command that reads or changes a pipeline's data (cli/dev-discovery.ts CLIENT_COMMANDS) does
+ * with its connection variables unset: it uses the running khctl dev, so they are never "required".
+ */
+export const FOUND_BY_ITSELF = "found by itself when khctl dev runs in this checkout";
+
+/** A connection variable of such a command: what it is, and that it is found by itself. */
+export const foundLine = (name: string, what: string): EnvLine => [name, `${what} (${FOUND_BY_ITSELF})`];
+
 /** SQS_QUEUE_URL, required. */
 export const queueLine = (what = "the workflow queue (khctl queue ensure prints it)"): EnvLine => [
   ENV.sqsQueueUrl,

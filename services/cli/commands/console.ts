@@ -12,7 +12,7 @@ import { createSqsClient } from "../../queue/client.js";
 import { createKubeApi } from "../../spawner/kube.js";
 import { collectStatus, type StatusOptions, systemStatusDeps } from "../../status/report.js";
 import { COMMAND_LIST } from "../command-list.js";
-import { envHelp, SQS_CONNECTION } from "../env-help.js";
+import { envHelp, foundLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { commandSettings, settingOption } from "../settings.js";
 import { PROFILE_HELP, type StatusFlags, statusOptionsFor } from "../status-options.js";
@@ -22,11 +22,11 @@ interface ConsoleFlags extends StatusFlags {
 }
 
 const HELP = `${envHelp([
-  [ENV.databaseUrl, "the pipeline's Postgres (found by itself when khctl dev runs in this checkout)"],
-  [
+  foundLine(ENV.databaseUrl, "the pipeline's Postgres"),
+  foundLine(
     ENV.sqsQueueUrl,
-    "its queue; its DLQ is found from its RedrivePolicy (default: the stacks' LocalStack queue)",
-  ],
+    "its queue, whose DLQ its RedrivePolicy names; else the stacks' LocalStack queue",
+  ),
   ...SQS_CONNECTION,
   [ENV.k8sNamespace, "the runner Jobs' namespace (profile minikube), default local"],
   [ENV.kubeContext, "kubeconfig context when --context is not given"],

@@ -1,17 +1,18 @@
 import type { Command } from "commander";
+import { ENV } from "../../contracts/names.js";
 import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadQueueConfig } from "../../core/config.js";
 import { createSqsClient } from "../../queue/client.js";
 import { listDeadLetters, redriveDeadLetter, redriveDeadLetters } from "../../queue/dlq.js";
 import { findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { COMMAND_LIST } from "../command-list.js";
-import { envHelp, queueLine, SQS_CONNECTION } from "../env-help.js";
+import { envHelp, foundLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { commandSettings, settingOption } from "../settings.js";
 import { printJson, renderTable } from "../shared.js";
 
 const HELP = envHelp([
-  queueLine("the workflow queue; its DLQ is found from its RedrivePolicy"),
+  foundLine(ENV.sqsQueueUrl, "the workflow queue; its DLQ is found from its RedrivePolicy"),
   ...SQS_CONNECTION,
 ]);
 

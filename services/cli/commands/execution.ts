@@ -1,13 +1,15 @@
 import { type Command, Option } from "commander";
 import { ENV } from "../../contracts/names.js";
 import { COMMAND_LIST } from "../command-list.js";
+import { envHelp, foundLine } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { type ListFlags, listExecutions, STATUS_FILTERS, TRIGGER_FILTERS } from "../execution-list.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { printJson, withDatabase } from "../shared.js";
 
-const DATABASE_HELP = `Environment:
-  ${ENV.databaseUrl}   the Postgres holding the executions (found by itself when khctl dev runs in this checkout)`;
+const DATABASE_HELP = envHelp([
+  foundLine(ENV.databaseUrl, "the Postgres holding the executions"),
+]).trimStart();
 
 function limitOf(text: string): number {
   const n = Number(text);

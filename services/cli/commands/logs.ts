@@ -6,6 +6,7 @@ import { type ExecutionRow, getExecution } from "../../db/executions.js";
 import { createKubeApi, type KubeApi } from "../../spawner/kube.js";
 import { ExecutionNotFoundError, showExecutionLogs } from "../../spawner/logs.js";
 import { COMMAND_LIST } from "../command-list.js";
+import { envHelp, foundLine } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { withDatabase } from "../shared.js";
 
@@ -30,11 +31,11 @@ export function register(program: Command): void {
     .option("--kubeconfig <file>", "kubeconfig file (env KUBECONFIG; default ~/.kube/config)")
     .addHelpText(
       "after",
-      `
-Environment:
-  ${ENV.databaseUrl}    (required) the step log and the execution's status
-  ${ENV.k8sNamespace}   namespace of the runner Jobs (default ${DEFAULT_NAMESPACE})
-  KUBE_CONTEXT, KUBECONFIG   which cluster; in a pod, the in-cluster service account
+      `${envHelp([
+        foundLine(ENV.databaseUrl, "the step log and the execution's status"),
+        [ENV.k8sNamespace, `namespace of the runner Jobs (default ${DEFAULT_NAMESPACE})`],
+        ["KUBE_CONTEXT, KUBECONFIG", "which cluster; in a pod, the in-cluster service account"],
+      ])}
 
 With no cluster configured, or when the Job is gone (JOB_TTL_SECONDS after it finished), the step log
 from Postgres is shown instead; a note on stderr says which source you are reading.`,

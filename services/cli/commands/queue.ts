@@ -7,7 +7,7 @@ import { createSqsClient, loadSqsConnection } from "../../queue/client.js";
 import { ensureQueues, findDeadLetterQueueUrl } from "../../queue/ensure.js";
 import { getQueueStats } from "../../queue/stats.js";
 import { COMMAND_LIST } from "../command-list.js";
-import { envHelp, SQS_CONNECTION } from "../env-help.js";
+import { envHelp, foundLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { commandSettings, settingOption } from "../settings.js";
 import { printJson, renderTable } from "../shared.js";
@@ -108,7 +108,10 @@ function registerStats(queue: Command): void {
     .option("--json", "print the numbers as JSON")
     .addHelpText(
       "after",
-      `${CONNECTION_HELP}\n  ${ENV.sqsQueueUrl}        (required) the queue; its DLQ is found from its RedrivePolicy`,
+      envHelp([
+        foundLine(ENV.sqsQueueUrl, "the queue; its DLQ is found from its RedrivePolicy"),
+        ...SQS_CONNECTION,
+      ]),
     )
     .action(async (flags: { json?: boolean }) => {
       const config = loadQueueConfig();

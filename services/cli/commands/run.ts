@@ -3,6 +3,7 @@ import { ENV } from "../../contracts/names.js";
 import { RUNNER_SETTINGS } from "../../contracts/settings.js";
 import { type RunTimeouts, resolveRunnerTimeouts } from "../../runner/timeouts.js";
 import { COMMAND_LIST } from "../command-list.js";
+import { FOUND_BY_ITSELF } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { type RunFlags, runCommand } from "../run-command.js";
 import { addSettingOptions, flagSetting } from "../settings.js";
@@ -20,7 +21,7 @@ export function resolveTimeouts(command: Command, env: NodeJS.ProcessEnv = proce
 
 const HELP = `
 Environment (a flag overrides its variable, shown with each flag above):
-  ${ENV.databaseUrl}          (required) where the execution is recorded
+  ${ENV.databaseUrl}          where the execution is recorded (${FOUND_BY_ITSELF})
   ${ENV.executionId}          the execution to run when no argument is given
   ${ENV.workflowId}           without an execution id: create one for this workflow and run it (original
                         runner's contract); with one: checked against the execution's workflow

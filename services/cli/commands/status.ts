@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { DEFAULT_NAMESPACE, ENV } from "../../contracts/names.js";
 import { collectStatus, renderStatus, type StatusDeps, systemStatusDeps } from "../../status/report.js";
 import { COMMAND_LIST } from "../command-list.js";
+import { envHelp, foundLine } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { printJson } from "../shared.js";
 import {
@@ -29,13 +30,17 @@ Parts of the stacks' profiles (each one line; one that cannot be reached says wh
   queue        queue and dead-letter queue depths
   executions   executions by status in the last 24 h, and the latest five
 
-Environment:
-  ${ENV.databaseUrl.padEnd(22)} Postgres (pulumi stack output databaseUrl --show-secrets); the executions part needs it
-  ${ENV.sqsQueueUrl.padEnd(22)} the queue, default ${DEFAULT_QUEUE_URL}
-  ${ENV.awsEndpointUrl.padEnd(22)} SQS endpoint, default ${DEFAULT_ENDPOINT}
-  ${ENV.awsRegion.padEnd(22)} default us-east-1
-  ${ENV.k8sNamespace.padEnd(22)} namespace, default ${DEFAULT_NAMESPACE}
-  KUBE_CONTEXT           kubeconfig context when --context is not given
+${envHelp([
+  foundLine(
+    ENV.databaseUrl,
+    "Postgres, for the executions part; a stack's: pulumi stack output databaseUrl --show-secrets",
+  ),
+  foundLine(ENV.sqsQueueUrl, `the queue; else ${DEFAULT_QUEUE_URL}`),
+  [ENV.awsEndpointUrl, `SQS endpoint, default ${DEFAULT_ENDPOINT}`],
+  [ENV.awsRegion, "default us-east-1"],
+  [ENV.k8sNamespace, `namespace, default ${DEFAULT_NAMESPACE}`],
+  [ENV.kubeContext, "kubeconfig context when --context is not given"],
+]).trimStart()}
 
 Exit status: 0 when every required part is up, 1 when one is down.
 `;

@@ -1,5 +1,6 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Command } from "commander";
+import { ENV } from "../../contracts/names.js";
 import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
 import { errorMessage } from "../../core/errors.js";
@@ -10,7 +11,7 @@ import { triggerWorkflow } from "../../dispatcher/trigger.js";
 import { createSqsClient } from "../../queue/client.js";
 import { sendWorkflowMessages } from "../../queue/send.js";
 import { COMMAND_LIST } from "../command-list.js";
-import { databaseLine, envHelp, queueLine, SQS_CONNECTION } from "../env-help.js";
+import { envHelp, foundLine, SQS_CONNECTION } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { commandSettings, settingOption } from "../settings.js";
@@ -23,7 +24,11 @@ interface TriggerFlags {
   json?: boolean;
 }
 
-const HELP = `${envHelp([databaseLine(), queueLine(), ...SQS_CONNECTION])}
+const HELP = `${envHelp([
+  foundLine(ENV.databaseUrl, "postgres:// URL"),
+  foundLine(ENV.sqsQueueUrl, "the workflow queue"),
+  ...SQS_CONNECTION,
+])}
 
 Something must consume the queue (khctl executor, khctl spawner, or khctl dev) for the run to happen.
 If the send fails the execution stays in the outbox (exit 1); the next dispatcher pass sends it.

@@ -26,6 +26,7 @@ import { MASK } from "../../workflow/secrets.js";
 import { nodeHoldingMask } from "../../workflow/shown.js";
 import { COMMAND_LIST } from "../command-list.js";
 import { confirm } from "../confirm.js";
+import { envHelp, foundLine } from "../env-help.js";
 import { CliError } from "../errors.js";
 import { printJson, renderTable, withDatabase } from "../shared.js";
 import { resolveWorkflow } from "../workflow-ref.js";
@@ -136,9 +137,7 @@ function registerCreate(workflow: Command): void {
     .option("--json", "print {id, name, nodes, schedule} as JSON")
     .addHelpText(
       "after",
-      `
-Environment:
-  ${ENV.databaseUrl}   (required) where the workflow is stored
+      `${DATABASE_HELP}
 
 The schedule's first run is its next slot after now. A bad file, JSON, definition, cron or time zone,
 or a name another workflow has, is reported as one line naming the problem, and nothing is stored (exit 1).`,
@@ -230,7 +229,7 @@ function registerList(workflow: Command): void {
     .option("--json", "print the list as JSON")
     .addHelpText(
       "after",
-      `\nEnvironment:\n  ${ENV.databaseUrl}   (required; found by itself when khctl dev runs in this checkout)
+      `${DATABASE_HELP}
 
 The last run is the workflow's newest execution, whatever triggered it (the console shows the same).
 A disabled workflow has no next run.`,
@@ -263,7 +262,7 @@ A disabled workflow has no next run.`,
     });
 }
 
-const DATABASE_HELP = `\nEnvironment:\n  ${ENV.databaseUrl}   (required; found by itself when khctl dev runs in this checkout)`;
+const DATABASE_HELP = envHelp([foundLine(ENV.databaseUrl, "where the workflows are stored")]);
 const REF = "<workflow>";
 const REF_HELP = "the workflow's id, or its name when no other workflow has that name";
 
