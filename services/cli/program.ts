@@ -38,6 +38,9 @@ export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];
 
 const isCommand = (name: string | undefined): name is CommandName => name !== undefined && name in COMMANDS;
 
+const VERBOSE_HELP =
+  "say which khctl dev the command uses every time (else once per terminal for each dev started)";
+
 /** The version in package.json (`khctl --version`). */
 export function khctlVersion(): string {
   const file = path.join(packageRoot(), "package.json");
@@ -65,6 +68,7 @@ export async function buildProgram(argv?: readonly string[]): Promise<Command> {
       "KeeperHub scheduled workflows, locally: embedded default, Docker (local) and minikube (hybrid)",
     )
     .version(khctlVersion(), "-V, --version", "print the version")
+    .option("--verbose", VERBOSE_HELP)
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ showGlobalOptions: true });
   const named = argv === undefined ? undefined : commandOf(argv);
@@ -96,7 +100,7 @@ function listCommands(program: Command): void {
  */
 export async function runProgram(argv: string[]): Promise<number> {
   const asksHelp = argv.includes("--help") || argv.includes("-h") || argv[2] === "help";
-  if (!asksHelp) await useRunningDev(commandOf(argv));
+  if (!asksHelp) await useRunningDev(commandOf(argv), { verbose: argv.includes("--verbose") });
   const program = await buildProgram(argv);
   const overrideExit = (command: Command): void => {
     command.exitOverride();

@@ -1,4 +1,5 @@
 import { DISPATCHER_SETTINGS, EXECUTOR_SETTINGS } from "../contracts/settings.js";
+import { clockTime, humanLine } from "../core/human-log.js";
 import type { Logger } from "../core/logger.js";
 import { waitForExecution } from "../db/executions.js";
 import { type DispatchReport, startDispatcherLoop } from "../dispatcher/dispatcher.js";
@@ -25,7 +26,6 @@ export interface DevRunOptions {
 /** Runs in flight get this long after the first Ctrl-C, ms. */
 export const DEV_SHUTDOWN_TIMEOUT_MS = 10_000;
 
-const clock = (date: Date = new Date()) => date.toTimeString().slice(0, 8);
 const seconds = (ms: number) => (ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`);
 
 /** Prints what happens as a person wants to read it: one line per dispatch, run start and run end. */
@@ -41,12 +41,12 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
     }
     return names.get(workflowId) as string;
   };
-  const line = (what: string, text: string) => out(`${clock()}  ${what.padEnd(9)} ${text}`);
+  const line = (what: string, text: string) => out(humanLine(what, text));
   return {
     async dispatched(d: { executionId: string; workflowId: string; scheduledFor: Date }) {
       line(
         "dispatch",
-        `"${await nameOf(d.workflowId)}" slot ${clock(d.scheduledFor)} -> execution ${d.executionId}`,
+        `"${await nameOf(d.workflowId)}" slot ${clockTime(d.scheduledFor)} -> execution ${d.executionId}`,
       );
     },
     async skipped(s: DispatchReport["skipped"][number]) {
@@ -54,9 +54,9 @@ function reporter(environment: DevEnvironment, out: (line: string) => void) {
         s.count === null ? "100+ missed slots" : `${s.count} missed slot${s.count === 1 ? "" : "s"}`;
       const why =
         s.reason === "superseded"
-          ? `superseded by the ${clock(s.before ?? undefined)} slot, which runs now`
+          ? `superseded by the ${clockTime(s.before ?? undefined)} slot, which runs now`
           : `older than the catch-up window${s.before ? `; next slot ${s.before.toISOString()}` : ""}`;
-      line("skip", `${count} of "${await nameOf(s.workflowId)}" (from ${clock(s.first)}): ${why}`);
+      line("skip", `${count} of "${await nameOf(s.workflowId)}" (from ${clockTime(s.first)}): ${why}`);
     },
     async started(e: ExecutionStartEvent) {
       const lag = e.scheduledFor ? `, ${seconds(Date.now() - e.scheduledFor.getTime())} after its slot` : "";

@@ -184,7 +184,7 @@ export async function startDevEnvironment(options: DevEnvironmentOptions): Promi
     await ensureDatabase(postgres.url, DEV_DATABASE);
     const databaseUrl = postgres.urlFor(DEV_DATABASE);
     await migrate(databaseUrl, logger);
-    const pool = createPool(databaseUrl, { applicationName: "khctl-dev", max: 10 });
+    const pool = createPool(databaseUrl, { applicationName: "khctl-dev", max: 10, logger });
     cleanups.push(() => pool.end());
 
     const sqsPort = portFor("sqs", "sqs");

@@ -10,6 +10,8 @@ import path from "node:path";
  */
 
 export const DEV_STATE_FILE = "dev.json";
+/** One file per terminal told which dev its khctl commands use (cli/dev-discovery.ts); removed at start and stop. */
+export const TERMINALS_DIR = "terminals";
 
 export interface DevConnection {
   readonly databaseUrl: string;
@@ -130,6 +132,7 @@ export async function acquireDataDir(dataDir: string): Promise<DevLock> {
       await rm(stateFile(dataDir), { force: true });
     }
   }
+  await rm(path.join(dataDir, TERMINALS_DIR), { recursive: true, force: true });
   let released = false;
   return {
     dataDir,
@@ -144,7 +147,9 @@ export async function acquireDataDir(dataDir: string): Promise<DevLock> {
       if (released) return;
       released = true;
       const current = await readState(dataDir);
-      if (current?.pid === process.pid) await rm(stateFile(dataDir), { force: true });
+      if (current?.pid !== process.pid) return;
+      await rm(stateFile(dataDir), { force: true });
+      await rm(path.join(dataDir, TERMINALS_DIR), { recursive: true, force: true });
     },
   };
 }

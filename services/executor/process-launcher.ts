@@ -1,4 +1,5 @@
 import type { EventEmitter } from "node:events";
+import { logLineText } from "../core/human-log.js";
 import { type ExecutionRow, failExecution, getExecution } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 import type { Launcher } from "../intake/launcher.js";
@@ -95,7 +96,7 @@ export function createProcessLauncher(deps: {
     });
     if (after.status !== "pending") return "done";
     context.logger.warn(
-      { exitCode: exit.exitCode, tail: exit.tail.slice(-3) },
+      { exitCode: exit.exitCode, tail: exit.tail.slice(-3).map(logLineText) },
       "runner did not start the execution; will retry",
     );
     return "retry";
@@ -117,11 +118,12 @@ function startEvent(execution: ExecutionRow, pid: number | undefined, running: n
 /** A run whose process died without recording its end: error with the exit and its last line. */
 async function recordDeadRunner(db: Queryable, row: ExecutionRow, exit: RunnerExit): Promise<ExecutionRow> {
   const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+  // The runner logs JSON (its stderr is a pipe): quote what its last line says, not the record.
   const last = exit.tail.at(-1);
   await failExecution(
     db,
     row.id,
-    `runner process ended (${how}) without recording the result${last ? `: ${last}` : ""}`,
+    `runner process ended (${how}) without recording the result${last ? `: ${logLineText(last)}` : ""}`,
   );
   return (await getExecution(db, row.id)) ?? row;
 }

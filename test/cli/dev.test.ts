@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { createPool } from "../../services/db/pool.js";
 import { createWorkflow } from "../../services/db/workflows.js";
 import { checkoutId, dataBaseDir, defaultDataDir } from "../../services/dev/data-dir.js";
-import { DEV_STATE_FILE, type DevState } from "../../services/dev/instance.js";
+import { DEV_STATE_FILE, type DevState, TERMINALS_DIR } from "../../services/dev/instance.js";
 import { validateWorkflow } from "../../services/workflow/definition.js";
 import { spawnCli } from "../helpers/cli-process.js";
 import { describeProcess, listProcesses } from "../helpers/processes.js";
@@ -64,6 +64,36 @@ describe("khctl dev --demo (the real CLI process)", () => {
     expect(result.stdout).toMatch(/greet\s+│ Greet\s+│ HTTP Request │ success/);
     expect(existsSync(path.join(dataDir, DEV_STATE_FILE))).toBe(false);
     expect(await processesUsing(dataDir)).toEqual([]);
+  });
+});
+
+/** The lines of `text` that are JSON objects (a pino record written as it is). */
+const jsonLines = (text: string) =>
+  text.split("\n").filter((line) => {
+    try {
+      return typeof JSON.parse(line) === "object";
+    } catch {
+      return false;
+    }
+  });
+
+describe("khctl dev's log records (the real CLI process, stderr a pipe, not a terminal)", () => {
+  it("are human lines in the layout of its other lines, never raw JSON; LOG_FORMAT=json keeps JSON", async () => {
+    // LOG_LEVEL=debug: Postgres's own messages, the dispatcher's and executor's records all come out.
+    const human = await spawnCli(["dev", "--demo"], { ...secondTerminal, LOG_LEVEL: "debug" }).result;
+    expect(human.code).toBe(0);
+    expect(jsonLines(human.stderr)).toEqual([]);
+    expect(jsonLines(human.stdout)).toEqual([]);
+    expect(human.stderr).toMatch(/^\d\d:\d\d:\d\d {2}debug {5}dev: \S/m);
+
+    const json = await spawnCli(["dev", "--demo"], {
+      ...secondTerminal,
+      LOG_LEVEL: "debug",
+      LOG_FORMAT: "json",
+    }).result;
+    expect(json.code).toBe(0);
+    expect(jsonLines(json.stderr).length).toBeGreaterThan(0);
+    expect(JSON.parse(jsonLines(json.stderr)[0] as string)).toMatchObject({ service: "dev", level: 20 });
   });
 });
 
@@ -129,7 +159,22 @@ describe("khctl dev running, and a second terminal", () => {
         }
         const webResult = await within(web.result, 10_000, "khctl console stopping after SIGINT");
         expect(webResult.code).toBe(0);
-        expect(webResult.stderr).toContain(`khctl: using khctl dev on ${dataDir}`);
+        // Said once per terminal: this test's processes share one session (one terminal), so the console,
+        // started after trigger, found the dev without saying so again; --verbose says it every time,
+        // and a process in a session of its own (another terminal) is told once too.
+        expect(webResult.stderr).not.toContain("using khctl dev");
+        const usingLine = `khctl: using khctl dev on ${dataDir} (${holder})\n`;
+        const verbose = await spawnCli(["workflow", "list", "--verbose"], secondTerminal).result;
+        expect(verbose.code).toBe(0);
+        expect(verbose.stderr).toBe(usingLine);
+        const otherTerminal = () => spawnCli(["workflow", "list"], secondTerminal, { detached: true }).result;
+        expect((await otherTerminal()).stderr).toBe(usingLine);
+        expect((await otherTerminal()).stderr).toBe(usingLine); // a new session each time: a new terminal
+        const quiet = await spawnCli(["workflow", "list"], secondTerminal).result;
+        expect(quiet).toMatchObject({ code: 0, stderr: "" });
+        expect(quiet.stdout).toContain("Manual: say hello");
+        // The marks: one for this test's terminal, one for each of the two others.
+        expect(await readdir(path.join(dataDir, TERMINALS_DIR))).toHaveLength(3);
 
         const status = await spawnCli(["status", "--json"], secondTerminal).result;
         expect(status.code).toBe(0);
@@ -187,6 +232,7 @@ describe("khctl dev running, and a second terminal", () => {
       expect(result.stderr).toContain("stopped.");
       expect(result.code).toBe(0);
       expect(existsSync(path.join(dataDir, DEV_STATE_FILE))).toBe(false);
+      expect(existsSync(path.join(dataDir, TERMINALS_DIR))).toBe(false);
       await until(
         "no process left on the data dir",
         async () => (await processesUsing(dataDir)).length === 0,

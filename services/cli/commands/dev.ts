@@ -156,7 +156,11 @@ async function dev(flags: DevFlags, self: Command): Promise<void> {
   const { intervalSeconds, concurrency, shutdownTimeoutSeconds } = commandSettings(self, DEV_SETTINGS);
   const shutdownTimeoutMs = Math.round(shutdownTimeoutSeconds * 1000);
   const ports = wantedPorts(self, flags.demo === true);
-  const logger = createLogger("dev", { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" });
+  const logger = createLogger(
+    "dev",
+    { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
+    { human: true },
+  );
   const session = new DevSession(shutdownTimeoutMs);
   const signals = handleStopSignals(session, {
     shutdownTimeoutMs,
