@@ -1,7 +1,9 @@
 import http from "node:http";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SECURITY_HEADERS } from "../../services/console/http.js";
 import { runnerPodLookup } from "../../services/console/pods.js";
+import { ROUTES } from "../../services/console/routes.js";
 import { buildJobTemplate } from "../../services/contracts/job-template.js";
 import { recordStepEnd, recordStepStart } from "../../services/db/execution-logs.js";
 import { createExecution, getExecution, recordJobName } from "../../services/db/executions.js";
@@ -75,6 +77,42 @@ describe("pages", () => {
     expect(missing.status).toBe(404);
     expect(missing.body).toContain(`execution ${"x".repeat(21)} does not exist`);
     expect((await request(base, "/nothing")).status).toBe(404);
+  });
+
+  it("every route of the table, and every refusal, answers with the security headers", async () => {
+    const workflowId = await storeWorkflow("Headers");
+    const executionId = await createExecution(db.pool, { workflowId, triggerType: "manual" });
+    // One concrete path per GET route (routes.ts ROUTES): a new route without one here fails this test.
+    const examples: Record<string, string> = {
+      "^\\/$": "/",
+      "^\\/workflows$": "/workflows",
+      "^\\/executions$": "/executions",
+      "^\\/executions\\/([0-9a-z]{21})$": `/executions/${executionId}`,
+      "^\\/queue$": "/queue",
+      "^\\/health$": "/health",
+      "^\\/assets\\/[\\w.-]+$": "/assets/console.css",
+      "^\\/favicon\\.ico$": "/favicon.ico",
+    };
+    const gets = ROUTES.filter((route) => route.method === "GET" && !route.path.source.includes("events"));
+    expect(gets.map((route) => route.path.source).sort()).toEqual(Object.keys(examples).sort());
+    const answers = [
+      ...(await Promise.all(Object.values(examples).map((path) => request(base, path)))),
+      await request(base, "/nothing"),
+      await request(base, "/assets/other.js"),
+      await request(base, `/workflows/${manual}/trigger`, { form: {} }),
+      await request(base, "/workflows", { headers: { host: `evil.test:${web.port}` } }),
+      await request(base, "/workflows", { method: "DELETE" }),
+    ];
+    expect(answers.map((answer) => answer.status)).toEqual([
+      303, 200, 200, 200, 200, 200, 200, 204, 404, 404, 403, 421, 405,
+    ]);
+    for (const answer of answers) {
+      expect(answer.headers["content-security-policy"]).toBe(SECURITY_HEADERS["content-security-policy"]);
+      expect(answer.headers["x-frame-options"]).toBe("DENY");
+      expect(answer.headers["x-content-type-options"]).toBe("nosniff");
+    }
+    const head = await request(base, "/workflows", { method: "HEAD" });
+    expect(head).toMatchObject({ status: 200, body: "" });
   });
 
   it("health: khctl status's parts, one row each, down ones marked", async () => {
