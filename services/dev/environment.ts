@@ -18,7 +18,7 @@ import { type RunningSqs, startEmbeddedSqs } from "../embedded/sqs.js";
 import { createSqsClient } from "../queue/client.js";
 import { ensureQueues } from "../queue/ensure.js";
 import { defaultDataDir } from "./data-dir.js";
-import { type DemoServer, startDemoServer } from "./demo-server.js";
+import { startDemoServer } from "./demo-server.js";
 import { acquireDataDir, type DevLock } from "./instance.js";
 import { type SeedResult, seedExamples } from "./seed.js";
 
@@ -142,102 +142,141 @@ export async function recoverPreviousRun(pool: Pool): Promise<{ interrupted: num
  * SQS emulator with the queue and DLQ, the schema, a demo HTTP API and the example workflows.
  */
 export async function startDevEnvironment(options: DevEnvironmentOptions): Promise<DevEnvironment> {
-  const { logger } = options;
   const dataDir = path.resolve(options.dataDir ?? defaultDataDir());
   const clusterDir = path.join(dataDir, "postgres");
   // Taken before anything is touched: --reset must never delete the cluster of a running dev.
   const lock = await acquireDataDir(dataDir);
-  const cleanups: (() => Promise<void>)[] = [() => lock.release()];
-  const notices: string[] = [];
-  const portFor = (what: keyof typeof DEV_PORTS, label: string) => {
-    const wanted = options.ports?.[what] ?? DEV_PORTS[what];
-    return {
-      wanted,
-      fellBack: (used: number) => {
-        if (wanted !== 0 && used !== wanted) notices.push(`${label}: port ${wanted} is taken; using ${used}`);
-      },
-    };
-  };
-  const stopAll = async () => {
-    // Last in, first out: the pool before Postgres, Postgres last.
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      await cleanup().catch((error) => logger.warn({ err: errorMessage(error) }, "shutdown step failed"));
-    }
-  };
+  const parts = new StartedParts(options);
+  parts.onStop(() => lock.release());
   try {
     if (options.reset) await rm(clusterDir, { recursive: true, force: true });
-    const postgresPort = portFor("postgres", "postgres");
-    const port = postgresPort.wanted && (await isPortFree(postgresPort.wanted)) ? postgresPort.wanted : 0;
-    const postgres = await startEmbeddedPostgres({
-      dataDir: clusterDir,
-      port,
-      ephemeral: options.throwaway,
-      onLog: (line) => logger.debug(line),
-    });
-    postgresPort.fellBack(postgres.port);
-    const pid = Number.parseInt(
-      (await readFile(path.join(clusterDir, "postmaster.pid"), "utf8")).split("\n")[0] ?? "",
-      10,
-    );
-    cleanups.push(() => stopPostgres(postgres, Number.isInteger(pid) ? pid : undefined, logger));
-
-    await ensureDatabase(postgres.url, DEV_DATABASE);
-    const databaseUrl = postgres.urlFor(DEV_DATABASE);
-    await migrate(databaseUrl, logger);
-    const pool = createPool(databaseUrl, { applicationName: "khctl-dev", max: 10, logger });
-    cleanups.push(() => pool.end());
-
-    const sqsPort = portFor("sqs", "sqs");
-    const sqsServer: RunningSqs = await startEmbeddedSqs({ port: sqsPort.wanted }).catch((error) =>
-      inUse(error) ? startEmbeddedSqs({ port: 0 }) : Promise.reject(error),
-    );
-    sqsPort.fellBack(sqsServer.port);
-    cleanups.push(() => sqsServer.stop());
-    const sqs = createSqsClient({ endpoint: sqsServer.endpoint, region: SERVICE_DEFAULTS.awsRegion }, {});
-    cleanups.push(async () => sqs.destroy());
-    const queues = await ensureQueues(sqs);
-
-    const demoPort = portFor("demoApi", "demo API");
-    const demo: DemoServer = await startDemoServer(demoPort.wanted).catch((error) =>
-      inUse(error) ? startDemoServer(0) : Promise.reject(error),
-    );
-    demoPort.fellBack(demo.port);
-    cleanups.push(() => demo.stop());
-    const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
-    const seed = await seedExamples(pool, demo.base, (rows[0] as { now: Date }).now);
-    const recovered = await recoverPreviousRun(pool);
-
+    const database = await startDatabase(parts, clusterDir, options);
+    const queue = await startQueue(parts);
+    const demo = await parts.listen("demoApi", "demo API", startDemoServer);
+    const { rows } = await database.pool.query<{ now: Date }>("SELECT now() AS now");
+    const seed = await seedExamples(database.pool, demo.base, (rows[0] as { now: Date }).now);
+    const recovered = await recoverPreviousRun(database.pool);
     let stopping: Promise<void> | undefined;
     return {
       dataDir,
       clusterDir,
-      databaseUrl,
-      sqsEndpoint: sqsServer.endpoint,
-      queueUrl: queues.queueUrl,
-      deadLetterQueueUrl: queues.deadLetterQueueUrl,
+      databaseUrl: database.url,
+      sqsEndpoint: queue.server.endpoint,
+      queueUrl: queue.queueUrl,
+      deadLetterQueueUrl: queue.deadLetterQueueUrl,
       demoBase: demo.base,
-      pool,
-      sqs,
+      pool: database.pool,
+      sqs: queue.sqs,
       seed,
       recovered,
       lock,
-      ports: { postgres: postgres.port, sqs: sqsServer.port, demoApi: demo.port },
-      notices,
-      env: {
-        [ENV.databaseUrl]: databaseUrl,
-        [ENV.sqsQueueUrl]: queues.queueUrl,
-        [ENV.awsEndpointUrl]: sqsServer.endpoint,
-        [ENV.awsRegion]: SERVICE_DEFAULTS.awsRegion,
-        [ENV.awsAccessKeyId]: "test",
-        [ENV.awsSecretAccessKey]: "test",
-      },
+      ports: { postgres: database.port, sqs: queue.server.port, demoApi: demo.port },
+      notices: parts.notices,
+      env: childEnv(database.url, queue.queueUrl, queue.server.endpoint),
       stop: () => {
-        stopping ??= stopAll();
+        stopping ??= parts.stopAll();
         return stopping;
       },
     };
   } catch (error) {
-    await stopAll();
+    await parts.stopAll();
     throw error;
   }
+}
+
+/** What a start has brought up so far: how to stop it (last in, first out), and what to tell the person. */
+class StartedParts {
+  private readonly cleanups: (() => Promise<void>)[] = [];
+  readonly notices: string[] = [];
+
+  constructor(private readonly options: Pick<DevEnvironmentOptions, "ports" | "logger">) {}
+
+  /** Runs at stop, before everything started earlier. */
+  onStop(cleanup: () => Promise<void>): void {
+    this.cleanups.push(cleanup);
+  }
+
+  /** The port asked for `what` (DEV_PORTS by default; 0 = any free one). */
+  wantedPort(what: keyof typeof DEV_PORTS): number {
+    return this.options.ports?.[what] ?? DEV_PORTS[what];
+  }
+
+  /** Notes that a default port was taken and `used` was taken instead. */
+  fellBack(what: keyof typeof DEV_PORTS, label: string, used: number): void {
+    const wanted = this.wantedPort(what);
+    if (wanted !== 0 && used !== wanted)
+      this.notices.push(`${label}: port ${wanted} is taken; using ${used}`);
+  }
+
+  /** Starts a server on its wanted port, or on a free one when that is in use; stopped at stop. */
+  async listen<T extends { port: number; stop(): Promise<void> }>(
+    what: keyof typeof DEV_PORTS,
+    label: string,
+    start: (port: number) => Promise<T>,
+  ): Promise<T> {
+    const server = await start(this.wantedPort(what)).catch((error) =>
+      inUse(error) ? start(0) : Promise.reject(error),
+    );
+    this.fellBack(what, label, server.port);
+    this.onStop(() => server.stop());
+    return server;
+  }
+
+  /** Every cleanup, last in first out (the pool before Postgres, Postgres last); a failing one is logged. */
+  async stopAll(): Promise<void> {
+    for (const cleanup of this.cleanups.splice(0).reverse()) {
+      await cleanup().catch((error) =>
+        this.options.logger.warn({ err: errorMessage(error) }, "shutdown step failed"),
+      );
+    }
+  }
+}
+
+/** The embedded Postgres with the dev database migrated, and a pool on it. */
+async function startDatabase(
+  parts: StartedParts,
+  clusterDir: string,
+  { throwaway, logger }: DevEnvironmentOptions,
+): Promise<{ url: string; port: number; pool: Pool }> {
+  const wanted = parts.wantedPort("postgres");
+  // Looked at first, unlike the servers that listen in this process (StartedParts.listen).
+  const port = wanted && (await isPortFree(wanted)) ? wanted : 0;
+  const postgres = await startEmbeddedPostgres({
+    dataDir: clusterDir,
+    port,
+    ephemeral: throwaway,
+    onLog: (line) => logger.debug(line),
+  });
+  parts.fellBack("postgres", "postgres", postgres.port);
+  const pid = Number.parseInt(
+    (await readFile(path.join(clusterDir, "postmaster.pid"), "utf8")).split("\n")[0] ?? "",
+    10,
+  );
+  parts.onStop(() => stopPostgres(postgres, Number.isInteger(pid) ? pid : undefined, logger));
+  await ensureDatabase(postgres.url, DEV_DATABASE);
+  const url = postgres.urlFor(DEV_DATABASE);
+  await migrate(url, logger);
+  const pool = createPool(url, { applicationName: "khctl-dev", max: 10, logger });
+  parts.onStop(() => pool.end());
+  return { url, port: postgres.port, pool };
+}
+
+/** The SQS emulator with the queue and its DLQ, and a client of it. */
+async function startQueue(parts: StartedParts) {
+  const server: RunningSqs = await parts.listen("sqs", "sqs", (port) => startEmbeddedSqs({ port }));
+  const sqs = createSqsClient({ endpoint: server.endpoint, region: SERVICE_DEFAULTS.awsRegion }, {});
+  parts.onStop(async () => sqs.destroy());
+  return { server, sqs, ...(await ensureQueues(sqs)) };
+}
+
+/** Env for child processes (khctl run) and the hints printed to the person. */
+function childEnv(databaseUrl: string, queueUrl: string, endpoint: string): Record<string, string> {
+  return {
+    [ENV.databaseUrl]: databaseUrl,
+    [ENV.sqsQueueUrl]: queueUrl,
+    [ENV.awsEndpointUrl]: endpoint,
+    [ENV.awsRegion]: SERVICE_DEFAULTS.awsRegion,
+    [ENV.awsAccessKeyId]: "test",
+    [ENV.awsSecretAccessKey]: "test",
+  };
 }
