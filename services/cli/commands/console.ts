@@ -77,7 +77,8 @@ async function serve(flags: ConsoleFlags, self: Command): Promise<void> {
       `${ENV.databaseUrl} is not set and no khctl dev runs in this checkout: start one (npm start), or export ${ENV.databaseUrl}=$(pulumi stack output databaseUrl --show-secrets)`,
     );
   }
-  const logger = createLogger("console");
+  // For a person on the host (never a pod): its records as human lines, as khctl dev writes them.
+  const logger = createLogger("console", process.env, { human: true });
   const pool = createPool(databaseUrl, { applicationName: "khctl-console", max: 5, logger });
   const sqs = createSqsClient(options.sqs);
   const dataDir = options.dev?.dataDir;
