@@ -152,15 +152,44 @@ function wantedPorts(
   };
 }
 
+/** dev's logger: warn unless LOG_LEVEL says otherwise, and human lines like the rest of its output. */
+const devLogger = (): Logger =>
+  createLogger("dev", { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" }, { human: true });
+
+/** startDevEnvironment, its failures as one line: a data dir in use names its holder. */
+async function startEnvironment(
+  options: Parameters<typeof startDevEnvironment>[0],
+  flags: DevFlags,
+): Promise<DevEnvironment> {
+  try {
+    return await startDevEnvironment(options);
+  } catch (error) {
+    if (error instanceof DataDirInUseError) throw refusal(error, flags);
+    throw new CliError(`could not start the embedded environment: ${errorMessage(error)}`);
+  }
+}
+
+/** The pipeline until a signal stops it, with dev's heartbeat in dev.json meanwhile. */
+async function runUntilStopped(
+  environment: DevEnvironment,
+  session: DevSession,
+  options: { logger: Logger; intervalSeconds: number; concurrency: number },
+): Promise<void> {
+  console.log("Waiting for the next minute's slot…");
+  const pipeline = runDev(environment, options);
+  const heartbeat = startHeartbeat(environment.lock, pipeline, options);
+  try {
+    await session.run(pipeline);
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
 async function dev(flags: DevFlags, self: Command): Promise<void> {
   const { intervalSeconds, concurrency, shutdownTimeoutSeconds } = commandSettings(self, DEV_SETTINGS);
   const shutdownTimeoutMs = Math.round(shutdownTimeoutSeconds * 1000);
   const ports = wantedPorts(self, flags.demo === true);
-  const logger = createLogger(
-    "dev",
-    { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? "warn" },
-    { human: true },
-  );
+  const logger = devLogger();
   const session = new DevSession(shutdownTimeoutMs);
   const signals = handleStopSignals(session, {
     shutdownTimeoutMs,
@@ -175,44 +204,22 @@ async function dev(flags: DevFlags, self: Command): Promise<void> {
   let environment: DevEnvironment | undefined;
   let webConsole: RunningConsole | undefined;
   try {
-    try {
-      environment = await startDevEnvironment({
-        dataDir,
-        reset: flags.reset,
-        ports,
-        throwaway: throwaway !== undefined,
-        logger,
-      });
-    } catch (error) {
-      if (error instanceof DataDirInUseError) throw refusal(error, flags);
-      throw new CliError(`could not start the embedded environment: ${errorMessage(error)}`);
-    }
+    const throwawayDir = throwaway !== undefined;
+    environment = await startEnvironment(
+      { dataDir, reset: flags.reset, ports, throwaway: throwawayDir, logger },
+      flags,
+    );
     const legacy = legacyDataNotice(dataDir, environment.seed.created, flags);
     webConsole = flags.demo ? undefined : await startDevConsole(environment, ports.console, logger);
-    console.log(
-      banner(
-        legacy ? { ...environment, notices: [...environment.notices, legacy] } : environment,
-        webConsole,
-        intervalSeconds,
-        concurrency,
-      ),
-    );
+    const shown = legacy ? { ...environment, notices: [...environment.notices, legacy] } : environment;
+    console.log(banner(shown, webConsole, intervalSeconds, concurrency));
     await publishConnection(environment, webConsole);
     if (session.stopRequested.aborted) return;
-    if (flags.demo) {
-      const result = await runDemo(environment, { logger, concurrency, signal: session.stopRequested });
-      console.log(`\n${renderReport(await loadReport(environment.pool, result.executionId))}`);
-      if (result.status !== "success") throw new CliError(`the demo run ended ${result.status}`);
-      return;
-    }
-    console.log("Waiting for the next minute's slot…");
-    const pipeline = runDev(environment, { logger, intervalSeconds, concurrency });
-    const heartbeat = startHeartbeat(environment.lock, pipeline, { intervalSeconds, concurrency });
-    try {
-      await session.run(pipeline);
-    } finally {
-      clearInterval(heartbeat);
-    }
+    if (!flags.demo)
+      return await runUntilStopped(environment, session, { logger, intervalSeconds, concurrency });
+    const result = await runDemo(environment, { logger, concurrency, signal: session.stopRequested });
+    console.log(`\n${renderReport(await loadReport(environment.pool, result.executionId))}`);
+    if (result.status !== "success") throw new CliError(`the demo run ended ${result.status}`);
   } finally {
     await webConsole?.stop();
     await environment?.stop();
