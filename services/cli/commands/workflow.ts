@@ -142,47 +142,50 @@ function registerCreate(workflow: Command): void {
 The schedule's first run is its next slot after now. A bad file, JSON, definition, cron or time zone,
 or a name another workflow has, is reported as one line naming the problem, and nothing is stored (exit 1).`,
     )
-    .action(async (flags: CreateFlags) => {
-      const definition = await readWorkflowFile(flags.file);
-      const schedule = scheduleFor(definition, flags);
-      const enabled = !flags.disabled;
-      const created = await withDatabase((pool) =>
-        refusingDuplicates(() =>
-          createWorkflow(pool, {
-            definition,
-            enabled,
-            uniqueName: !flags.allowDuplicate,
-            schedule: schedule && {
-              ...schedule,
-              enabled,
-              nextRunAt: nextSlotAfter(schedule.cron, schedule.timezone, new Date()),
-            },
-          }),
-        ),
-      );
-      const summary = {
-        id: created.workflow.id,
-        name: created.workflow.name,
-        nodes: definition.nodes.length,
+    .action(createFromFile);
+}
+
+/** `khctl workflow create`: validates the file, stores it (and its schedule), prints what was stored. */
+async function createFromFile(flags: CreateFlags): Promise<void> {
+  const definition = await readWorkflowFile(flags.file);
+  const schedule = scheduleFor(definition, flags);
+  const enabled = !flags.disabled;
+  const created = await withDatabase((pool) =>
+    refusingDuplicates(() =>
+      createWorkflow(pool, {
+        definition,
         enabled,
-        schedule: created.schedule && {
-          id: created.schedule.id,
-          cron: created.schedule.cron_expression,
-          timezone: created.schedule.timezone,
-          nextRunAt: created.schedule.next_run_at?.toISOString() ?? null,
+        uniqueName: !flags.allowDuplicate,
+        schedule: schedule && {
+          ...schedule,
+          enabled,
+          nextRunAt: nextSlotAfter(schedule.cron, schedule.timezone, new Date()),
         },
-      };
-      if (flags.json) return printJson(summary);
-      console.log(
-        `Created workflow ${summary.id} "${summary.name}" (${summary.nodes} nodes${enabled ? "" : ", disabled"})`,
-      );
-      if (summary.schedule) {
-        console.log(
-          `Schedule ${summary.schedule.cron} (${summary.schedule.timezone}), next run ${summary.schedule.nextRunAt ?? "never"}`,
-        );
-      }
-      console.log(`Run it now: khctl run --workflow ${summary.id}`);
-    });
+      }),
+    ),
+  );
+  const summary = {
+    id: created.workflow.id,
+    name: created.workflow.name,
+    nodes: definition.nodes.length,
+    enabled,
+    schedule: created.schedule && {
+      id: created.schedule.id,
+      cron: created.schedule.cron_expression,
+      timezone: created.schedule.timezone,
+      nextRunAt: created.schedule.next_run_at?.toISOString() ?? null,
+    },
+  };
+  if (flags.json) return printJson(summary);
+  console.log(
+    `Created workflow ${summary.id} "${summary.name}" (${summary.nodes} nodes${enabled ? "" : ", disabled"})`,
+  );
+  if (summary.schedule) {
+    console.log(
+      `Schedule ${summary.schedule.cron} (${summary.schedule.timezone}), next run ${summary.schedule.nextRunAt ?? "never"}`,
+    );
+  }
+  console.log(`Run it now: khctl run --workflow ${summary.id}`);
 }
 
 /** A listed workflow as `workflow list --json` prints it. */
