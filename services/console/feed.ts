@@ -39,7 +39,10 @@ export interface ExecutionChange {
   readonly html: string;
 }
 
-export async function streamExecutionChanges(response: ServerResponse, options: FeedOptions): Promise<void> {
+type ChangedRow = Awaited<ReturnType<ExecutionChangeReader["read"]>>[number];
+
+/** The reader of the list's changes since the page was read, and the status the list is filtered by. */
+async function changeReaderFor(options: FeedOptions) {
   const { search } = options;
   const filter: ExecutionFilter = {
     ...(search.get("workflow") ? { workflowId: search.get("workflow") as string } : {}),
@@ -49,8 +52,23 @@ export async function streamExecutionChanges(response: ServerResponse, options: 
   const wantedStatus = (EXECUTION_STATUSES as readonly string[]).includes(status ?? "") ? status : null;
   const asked = Date.parse(search.get("since") ?? "");
   const since = Number.isFinite(asked) ? new Date(asked) : await databaseNow(options.pool);
-  const changes = new ExecutionChangeReader(options.pool, filter, since);
+  return { changes: new ExecutionChangeReader(options.pool, filter, since), wantedStatus };
+}
 
+/** One `execution` event: the row as the list shows it, and whether it (still) matches the filter. */
+function changeEvent(row: ChangedRow, wantedStatus: string | null): string {
+  const change: ExecutionChange = {
+    id: row.id,
+    order: `${row.created_at_exact} ${row.id}`,
+    status: row.status,
+    matches: wantedStatus === null || row.status === wantedStatus,
+    html: executionRow(row).text,
+  };
+  return `event: execution\ndata: ${JSON.stringify(change)}\n\n`;
+}
+
+export async function streamExecutionChanges(response: ServerResponse, options: FeedOptions): Promise<void> {
+  const { changes, wantedStatus } = await changeReaderFor(options);
   response.writeHead(200, {
     ...options.headers,
     "content-type": "text/event-stream; charset=utf-8",
@@ -64,26 +82,15 @@ export async function streamExecutionChanges(response: ServerResponse, options: 
   response.on("close", end);
   options.signal.addEventListener("abort", end, { once: true });
   let lastWrite = Date.now();
-  let failing = false;
-
-  const poll = async () => {
-    for (const row of await changes.read()) {
-      const change: ExecutionChange = {
-        id: row.id,
-        order: `${row.created_at_exact} ${row.id}`,
-        status: row.status,
-        matches: wantedStatus === null || row.status === wantedStatus,
-        html: executionRow(row).text,
-      };
-      response.write(`event: execution\ndata: ${JSON.stringify(change)}\n\n`);
-      lastWrite = Date.now();
-    }
+  const write = (text: string) => {
+    response.write(text);
+    lastWrite = Date.now();
   };
-
+  let failing = false;
   try {
     while (!ended.signal.aborted) {
       try {
-        await poll();
+        for (const row of await changes.read()) write(changeEvent(row, wantedStatus));
         failing = false;
       } catch (error) {
         // Once per outage, not once a second; the stream goes on and catches up when the database is back.
@@ -91,10 +98,7 @@ export async function streamExecutionChanges(response: ServerResponse, options: 
           options.logger.warn({ err: errorMessage(error) }, "console: the live list cannot read changes");
         failing = true;
       }
-      if (Date.now() - lastWrite > KEEPALIVE_MS) {
-        response.write(": keep-alive\n\n");
-        lastWrite = Date.now();
-      }
+      if (Date.now() - lastWrite > KEEPALIVE_MS) write(": keep-alive\n\n");
       await sleep(options.intervalMs, ended.signal);
     }
   } finally {
