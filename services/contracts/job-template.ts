@@ -1,4 +1,4 @@
-import type { V1Job, V1ResourceRequirements } from "@kubernetes/client-node";
+import type { V1Container, V1EnvVar, V1Job, V1ResourceRequirements } from "@kubernetes/client-node";
 import type { KubernetesConfig } from "../core/config.js";
 import { ENV, ID_PATTERN, jobNameFor, K8S, LABELS, RUNNER_APP_LABEL, SECRET_ENV } from "./names.js";
 
@@ -99,16 +99,6 @@ export function buildJobTemplate(input: JobTemplateInput): V1Job {
   }
   const { config } = input;
   const labels = runnerLabels(input);
-  const secretEnv = SECRET_ENV.map((name) => ({
-    name,
-    valueFrom: { secretKeyRef: { name: K8S.secret, key: name } },
-  }));
-  // Ids are not secrets; the runner also accepts them from env, as the original runner did.
-  const idEnv = [
-    { name: ENV.executionId, value: input.executionId },
-    { name: ENV.workflowId, value: input.workflowId },
-    ...(input.scheduleId ? [{ name: ENV.scheduleId, value: input.scheduleId }] : []),
-  ];
   return {
     apiVersion: "batch/v1",
     kind: "Job",
@@ -135,31 +125,49 @@ export function buildJobTemplate(input: JobTemplateInput): V1Job {
             seccompProfile: { type: "RuntimeDefault" },
           },
           volumes: [{ name: "tmp", emptyDir: {} }],
-          containers: [
-            {
-              name: RUNNER_CONTAINER,
-              image: config.runnerImage,
-              // Images are tagged by content hash, so a present image is the right one.
-              imagePullPolicy: "IfNotPresent",
-              args: ["run", input.executionId],
-              env: [...secretEnv, ...idEnv],
-              envFrom: [{ configMapRef: { name: K8S.configMap } }],
-              resources: input.resources ?? {
-                requests: { ...DEFAULT_RUNNER_RESOURCES.requests },
-                limits: { ...DEFAULT_RUNNER_RESOURCES.limits },
-              },
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ["ALL"] },
-              },
-              volumeMounts: [{ name: "tmp", mountPath: RUNNER_TMP_PATH }],
-            },
-          ],
+          containers: [runnerContainer(input)],
         },
       },
     },
   };
+}
+
+/** The runner's container: `khctl run <id>`, secrets by reference, nothing writable but /tmp. */
+function runnerContainer(input: JobTemplateInput): V1Container {
+  return {
+    name: RUNNER_CONTAINER,
+    image: input.config.runnerImage,
+    // Images are tagged by content hash, so a present image is the right one.
+    imagePullPolicy: "IfNotPresent",
+    args: ["run", input.executionId],
+    env: runnerEnv(input),
+    envFrom: [{ configMapRef: { name: K8S.configMap } }],
+    resources: input.resources ?? {
+      requests: { ...DEFAULT_RUNNER_RESOURCES.requests },
+      limits: { ...DEFAULT_RUNNER_RESOURCES.limits },
+    },
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ["ALL"] },
+    },
+    volumeMounts: [{ name: "tmp", mountPath: RUNNER_TMP_PATH }],
+  };
+}
+
+/** The Secret's keys by reference (never a value in the spec), and the run's ids. */
+function runnerEnv(input: JobTemplateInput): V1EnvVar[] {
+  const secretEnv = SECRET_ENV.map((name) => ({
+    name,
+    valueFrom: { secretKeyRef: { name: K8S.secret, key: name } },
+  }));
+  // Ids are not secrets; the runner also accepts them from env, as the original runner did.
+  return [
+    ...secretEnv,
+    { name: ENV.executionId, value: input.executionId },
+    { name: ENV.workflowId, value: input.workflowId },
+    ...(input.scheduleId ? [{ name: ENV.scheduleId, value: input.scheduleId }] : []),
+  ];
 }
