@@ -152,114 +152,126 @@ interface SizeFixture {
 
 export async function runDispatchBench(options: DispatchBenchOptions = {}): Promise<DispatchBenchResult> {
   const due = options.due ?? 1000;
-  const sizes = options.sizes ?? [10_000, 200_000];
-  const repeats = options.repeats ?? 5;
   const stack = await startBenchStack("dispatch", { peers: {} });
-  const { server, sqs } = stack;
   const fixtures: SizeFixture[] = [];
   try {
-    for (const total of sizes) {
-      const url = await createDatabase(server, `bench_${total}`);
-      const pool = createPool(url, { max: 10 });
-      const queues = await stack.queues(String(total));
-      fixtures.push({
-        total,
-        pool,
-        queueUrl: queues.queueUrl,
-        send: (messages) => sendWorkflowMessages(sqs, queues.queueUrl, messages),
-        sql: [],
-        full: [],
-        bare: [],
-      });
-      await fill(pool, total, due);
+    for (const total of options.sizes ?? [10_000, 200_000]) {
+      fixtures.push(await sizeFixture(stack, total, due));
     }
-    const noSend: MessageSender = async (messages) => ({ sent: [...messages], failed: [] });
-    // Warm-up: one untimed pass per database (caches, JIT), then the sizes take turns in every repeat,
-    // so a load change on the machine affects them alike.
-    for (const f of fixtures) {
-      await dispatchOnce({ pool: f.pool, send: noSend, logger: silentLogger });
-      await rewind(f.pool, due);
+    await warmUp(fixtures, due);
+    for (let r = 0; r < (options.repeats ?? 5); r++) {
+      for (const f of fixtures) await measureRound(f, stack.sqs, due, options.batchSize);
     }
-    for (let r = 0; r < repeats; r++) {
-      for (const f of fixtures) {
-        f.sql.push(
-          await timed(
-            async () =>
-              void (await dispatchOnce({
-                pool: f.pool,
-                send: noSend,
-                logger: silentLogger,
-                batchSize: options.batchSize,
-              })),
-          ),
-        );
-        await rewind(f.pool, due);
-        f.full.push(
-          await timed(async () => {
-            const report = await dispatchOnce({
-              pool: f.pool,
-              send: f.send,
-              logger: silentLogger,
-              batchSize: options.batchSize,
-            });
-            if (report.dispatched.length !== due || report.sent !== due) {
-              throw new Error(`dispatched ${report.dispatched.length}, sent ${report.sent}; expected ${due}`);
-            }
-          }),
-        );
-        await rewind(f.pool, due);
-        f.bare.push(await sendOnly(sqs, f.queueUrl, due));
-      }
-    }
-    const rate = (timings: Timing[]): Rate => {
-      const seconds = median(timings.map((t) => t.seconds));
-      return { seconds, perSecond: due / seconds, cpuSeconds: median(timings.map((t) => t.cpuSeconds)) };
-    };
-    const results = fixtures.map((f) => {
-      const dispatcher = rate(f.full);
-      const sqlOnly = rate(f.sql);
-      const sendOnlyRate = rate(f.bare);
-      return {
-        total: f.total,
-        dispatcher,
-        sqlOnly,
-        sendOnly: sendOnlyRate,
-        fractionOfParts: dispatcher.perSecond / Math.min(sqlOnly.perSecond, sendOnlyRate.perSecond),
-      };
-    });
-    const first = results[0] as DispatchBenchResult["sizes"][number];
-    const last = results[results.length - 1] as DispatchBenchResult["sizes"][number];
-    const ratio = first.dispatcher.perSecond / last.dispatcher.perSecond;
-    const sizeFigure = (s: (typeof results)[number]) =>
-      figure(
-        `dispatch-${s.total >= 1000 ? `${s.total / 1000}k` : s.total}`,
-        s.dispatcher.perSecond,
-        "due/s",
-        Math.min(s.sqlOnly.perSecond, s.sendOnly.perSecond),
-        { atLeast: 0.8 },
-        `limit: the slower of the pass's SQL alone (${s.sqlOnly.perSecond.toFixed(0)}/s) and SendMessageBatch alone (${s.sendOnly.perSecond.toFixed(0)}/s); the dispatcher's thread CPU per pass: ${ms(s.dispatcher.cpuSeconds)} of its ${ms(s.dispatcher.seconds)} (SQL alone ${ms(s.sqlOnly.cpuSeconds)}, send alone ${ms(s.sendOnly.cpuSeconds)})`,
-      );
-    return {
-      name: "dispatch",
+    return dispatchResult(
       due,
-      sizes: results,
-      ratio,
-      figures: [
-        ...results.map(sizeFigure),
-        figure(
-          "dispatch-size-ratio",
-          ratio,
-          "x",
-          1,
-          { between: [0.8, 1.25] },
-          `due/s at ${first.total} / at ${last.total}: cost follows the due schedules, not all`,
-        ),
-      ],
-    };
+      fixtures.map((f) => sizeResult(f, due)),
+    );
   } finally {
     for (const f of fixtures) await f.pool.end();
     await stack.stop();
   }
+}
+
+type BenchStack = Awaited<ReturnType<typeof startBenchStack>>;
+type SizeResult = DispatchBenchResult["sizes"][number];
+
+const noSend: MessageSender = async (messages) => ({ sent: [...messages], failed: [] });
+
+/** A database of `total` schedules, `due` of them due, and a queue of its own. */
+async function sizeFixture(stack: BenchStack, total: number, due: number): Promise<SizeFixture> {
+  const pool = createPool(await createDatabase(stack.server, `bench_${total}`), { max: 10 });
+  const queues = await stack.queues(String(total));
+  await fill(pool, total, due);
+  return {
+    total,
+    pool,
+    queueUrl: queues.queueUrl,
+    send: (messages) => sendWorkflowMessages(stack.sqs, queues.queueUrl, messages),
+    sql: [],
+    full: [],
+    bare: [],
+  };
+}
+
+/** One untimed pass per database (caches, JIT) before any is timed. */
+async function warmUp(fixtures: SizeFixture[], due: number): Promise<void> {
+  for (const f of fixtures) {
+    await dispatchOnce({ pool: f.pool, send: noSend, logger: silentLogger });
+    await rewind(f.pool, due);
+  }
+}
+
+/**
+ * One repeat for one size: SQL alone, the whole pass, SendMessageBatch alone. The sizes take turns in every
+ * repeat, so a load change on the machine affects them alike.
+ */
+async function measureRound(f: SizeFixture, sqs: SQSClient, due: number, batchSize?: number): Promise<void> {
+  const pass = (send: MessageSender) => dispatchOnce({ pool: f.pool, send, logger: silentLogger, batchSize });
+  f.sql.push(await timed(async () => void (await pass(noSend))));
+  await rewind(f.pool, due);
+  f.full.push(
+    await timed(async () => {
+      const report = await pass(f.send);
+      if (report.dispatched.length !== due || report.sent !== due) {
+        throw new Error(`dispatched ${report.dispatched.length}, sent ${report.sent}; expected ${due}`);
+      }
+    }),
+  );
+  await rewind(f.pool, due);
+  f.bare.push(await sendOnly(sqs, f.queueUrl, due));
+}
+
+function rateOf(timings: Timing[], due: number): Rate {
+  const seconds = median(timings.map((t) => t.seconds));
+  return { seconds, perSecond: due / seconds, cpuSeconds: median(timings.map((t) => t.cpuSeconds)) };
+}
+
+function sizeResult(f: SizeFixture, due: number): SizeResult {
+  const dispatcher = rateOf(f.full, due);
+  const sqlOnly = rateOf(f.sql, due);
+  const sendOnlyRate = rateOf(f.bare, due);
+  return {
+    total: f.total,
+    dispatcher,
+    sqlOnly,
+    sendOnly: sendOnlyRate,
+    fractionOfParts: dispatcher.perSecond / Math.min(sqlOnly.perSecond, sendOnlyRate.perSecond),
+  };
+}
+
+/** A size's rate against the slower of its bare parts (goal >= 80 %). */
+function sizeFigure(s: SizeResult): Figure {
+  return figure(
+    `dispatch-${s.total >= 1000 ? `${s.total / 1000}k` : s.total}`,
+    s.dispatcher.perSecond,
+    "due/s",
+    Math.min(s.sqlOnly.perSecond, s.sendOnly.perSecond),
+    { atLeast: 0.8 },
+    `limit: the slower of the pass's SQL alone (${s.sqlOnly.perSecond.toFixed(0)}/s) and SendMessageBatch alone (${s.sendOnly.perSecond.toFixed(0)}/s); the dispatcher's thread CPU per pass: ${ms(s.dispatcher.cpuSeconds)} of its ${ms(s.dispatcher.seconds)} (SQL alone ${ms(s.sqlOnly.cpuSeconds)}, send alone ${ms(s.sendOnly.cpuSeconds)})`,
+  );
+}
+
+function dispatchResult(due: number, results: SizeResult[]): DispatchBenchResult {
+  const first = results[0] as SizeResult;
+  const last = results[results.length - 1] as SizeResult;
+  const ratio = first.dispatcher.perSecond / last.dispatcher.perSecond;
+  return {
+    name: "dispatch",
+    due,
+    sizes: results,
+    ratio,
+    figures: [
+      ...results.map(sizeFigure),
+      figure(
+        "dispatch-size-ratio",
+        ratio,
+        "x",
+        1,
+        { between: [0.8, 1.25] },
+        `due/s at ${first.total} / at ${last.total}: cost follows the due schedules, not all`,
+      ),
+    ],
+  };
 }
 
 const ms = (seconds: number) => `${(seconds * 1000).toFixed(0)} ms`;
