@@ -15,6 +15,7 @@ import { validateWorkflow } from "../../services/workflow/definition.js";
  * - `/status/<code>` answers with that status;
  * - `/slow` never answers; `events` emits "slow" when such a request arrives and "slow-closed" when the
  *   client drops it (an aborted fetch);
+ * - `/held` answers 200 only when told: `events` emits "held" with a function that sends the answer;
  * - `/bytes/<n>` streams n bytes of text in 64 KiB chunks, `/endless` streams until the client goes away
  *   ("endless-closed");
  * - `/headers` answers with a Set-Cookie and an echo of the request's headers and query in JSON.
@@ -57,6 +58,8 @@ export async function startTestServer(): Promise<{ base: string; events: EventEm
         response.end(
           JSON.stringify({ headers: request.headers, query: Object.fromEntries(url.searchParams) }),
         );
+      } else if (url.pathname === "/held") {
+        events.emit("held", () => response.end("released"));
       } else if (url.pathname === "/slow") {
         request.socket.once("close", () => events.emit("slow-closed"));
         events.emit("slow");
