@@ -67,6 +67,40 @@ async function queueEnv(stack: BenchStack, endpoint: string): Promise<Record<str
 /** The moments of the poll each sample is signalled at: spread over its first seconds. */
 const delays = (samples: number) => Array.from({ length: samples }, (_, n) => 500 + ((n * 1700) % 6000));
 
+/** Where each command of a sample runs: the stack's queues and API server, and dev's own data dir. */
+interface SampleContext {
+  readonly stack: BenchStack;
+  readonly endpoint: string;
+  readonly kubeconfig: string;
+  readonly devDataDir: string;
+}
+
+const DEV_ARGS = ["dev", "--port", "0", "--sqs-port", "0", "--console-port", "0", "--demo-api-port", "0"];
+
+/** One SIGTERM to each command, `delayMs` after it is ready: ms to exit, per command. */
+async function sampleOnce(context: SampleContext, delayMs: number): Promise<Record<StoppedCommand, number>> {
+  const env = await queueEnv(context.stack, context.endpoint);
+  const executor = spawnCli(["executor", "--warm-runners", "0"], env);
+  const executorMs = await timeStop(executor, "executor started", delayMs);
+  const spawner = spawnCli(["spawner", "--kubeconfig", context.kubeconfig, "--port", "0"], {
+    ...env,
+    KUBERNETES_SERVICE_HOST: undefined,
+    RUNNER_IMAGE: "keeperhub-runner:0123abcd",
+  });
+  const spawnerMs = await timeStop(spawner, "spawner started", delayMs);
+  // dev's own embedded Postgres and SQS, in a data dir of its own: none of the stack's settings.
+  const dev = spawnCli(DEV_ARGS, {
+    KH_DATA_DIR: context.devDataDir,
+    DATABASE_URL: undefined,
+    SQS_QUEUE_URL: undefined,
+    AWS_ENDPOINT_URL: undefined,
+  });
+  const devMs = await timeStop(dev, "Waiting for", delayMs);
+  const dispatcher = spawnCli(["dispatch", "--loop", "--interval", "3600"], env);
+  const dispatchMs = await timeStop(dispatcher, "dispatcher started", delayMs);
+  return { executor: executorMs, spawner: spawnerMs, dev: devMs, dispatch: dispatchMs };
+}
+
 export async function runStopBench({ samples = 3 }: { samples?: number } = {}): Promise<StopBenchResult> {
   await buildDist();
   const stack = await startBenchStack("stop", { peers: { apiLatencyMs: 0 } });
@@ -74,42 +108,19 @@ export async function runStopBench({ samples = 3 }: { samples?: number } = {}): 
   // Open to the `postgres` user that dev's embedded server runs as when this runs as root.
   await chmod(dir, 0o755);
   try {
-    const endpoint = await sqsEndpoint(stack);
     const kubeconfig = path.join(dir, "kubeconfig");
     await writeFile(kubeconfig, stack.api?.kubeConfig().exportConfig() ?? "");
+    const context = {
+      stack,
+      endpoint: await sqsEndpoint(stack),
+      kubeconfig,
+      devDataDir: path.join(dir, "dev"),
+    };
     const samplesMs: Record<StoppedCommand, number[]> = { executor: [], spawner: [], dev: [], dispatch: [] };
     for (const delayMs of delays(samples)) {
-      const env = await queueEnv(stack, endpoint);
-      samplesMs.executor.push(
-        await timeStop(spawnCli(["executor", "--warm-runners", "0"], env), "executor started", delayMs),
-      );
-      const spawner = spawnCli(["spawner", "--kubeconfig", kubeconfig, "--port", "0"], {
-        ...env,
-        KUBERNETES_SERVICE_HOST: undefined,
-        RUNNER_IMAGE: "keeperhub-runner:0123abcd",
-      });
-      samplesMs.spawner.push(await timeStop(spawner, "spawner started", delayMs));
-      const devArgs = [
-        "dev",
-        "--port",
-        "0",
-        "--sqs-port",
-        "0",
-        "--console-port",
-        "0",
-        "--demo-api-port",
-        "0",
-      ];
-      // dev's own embedded Postgres and SQS, in a data dir of its own: none of the stack's settings.
-      const devEnv = {
-        KH_DATA_DIR: path.join(dir, "dev"),
-        DATABASE_URL: undefined,
-        SQS_QUEUE_URL: undefined,
-        AWS_ENDPOINT_URL: undefined,
-      };
-      samplesMs.dev.push(await timeStop(spawnCli(devArgs, devEnv), "Waiting for", delayMs));
-      const dispatcher = spawnCli(["dispatch", "--loop", "--interval", "3600"], env);
-      samplesMs.dispatch.push(await timeStop(dispatcher, "dispatcher started", delayMs));
+      const sample = await sampleOnce(context, delayMs);
+      for (const command of Object.keys(samplesMs) as StoppedCommand[])
+        samplesMs[command].push(sample[command]);
     }
     const figures = (Object.keys(samplesMs) as StoppedCommand[]).map((command) =>
       figure(
