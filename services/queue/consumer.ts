@@ -29,10 +29,10 @@ const MIN_EMPTY_RECEIVE_MS = 500;
 /** Graceful stop's default wait for in-flight handlers, ms. */
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 /**
- * Visibility a receive gives its messages at first, seconds, until the heartbeat's first beat (sent as soon
- * as they arrive) gives them the full visibility timeout. A stop aborts the long poll in flight, and SQS
- * does not learn that the client left: what it hands that dead poll (a message sent just then) is hidden
- * only this long, not for the whole visibility timeout, then redelivered.
+ * Visibility a receive gives its messages at first, seconds; the heartbeat's first beat, at half of it,
+ * gives a message still being handled the full visibility timeout. A stop aborts the long poll in flight,
+ * and SQS does not learn that the client left: what it hands that dead poll (a message sent just then) is
+ * hidden only this long, not for the whole visibility timeout, then redelivered.
  */
 export const RECEIVE_CLAIM_SECONDS = 10;
 
@@ -208,7 +208,7 @@ class QueueConsumer implements Consumer {
 
   /**
    * One long poll (waitTimeSeconds, else the queue's ReceiveMessageWaitTimeSeconds), ended at once by a
-   * stop. Its messages are claimed for RECEIVE_CLAIM_SECONDS only; the heartbeat extends them on arrival.
+   * stop. Its messages are claimed for RECEIVE_CLAIM_SECONDS only; the heartbeat extends what takes longer.
    */
   private async receive(count: number): Promise<Message[]> {
     const result = await this.options.sqs.send(
@@ -267,26 +267,30 @@ class QueueConsumer implements Consumer {
   }
 
   /**
-   * Runs the handler while keeping the message invisible: the first beat at once (the receive claimed it
-   * for RECEIVE_CLAIM_SECONDS only), then one well before each visibility timeout runs out.
+   * Runs the handler while keeping the message invisible: a beat well before the receive's claim
+   * (RECEIVE_CLAIM_SECONDS) runs out, then one well before each visibility timeout does. A message handled
+   * sooner (a Job created in milliseconds) costs no call at all.
    */
   private async handleWithHeartbeat(message: Message, context: HandleContext): Promise<HandleOutcome> {
-    const beat = () => this.changeVisibility(message, this.visibilitySeconds);
-    const first = this.visibilitySeconds > RECEIVE_CLAIM_SECONDS ? beat() : undefined;
-    const heartbeat = setInterval(() => void beat(), Math.max(1, this.visibilitySeconds / 3) * 1000);
+    const beat = () => void this.changeVisibility(message, this.visibilitySeconds);
+    const periodMs = Math.max(1, this.visibilitySeconds / 3) * 1000;
+    let heartbeat = setTimeout(
+      () => {
+        beat();
+        heartbeat = setInterval(beat, periodMs);
+      },
+      Math.min(periodMs, (RECEIVE_CLAIM_SECONDS / 2) * 1000),
+    );
     try {
-      // Settled after the first beat, so it cannot land after (and undo) a retry's visibility.
-      const outcome = await this.options.handle(message, context);
-      await first;
-      return outcome;
+      return await this.options.handle(message, context);
     } catch (error) {
       context.logger.error(
         { err: errorMessage(error), receiveCount: context.receiveCount },
         "handler failed; message will be retried",
       );
-      await first;
       return "retry";
     } finally {
+      // Either timer: clearInterval clears a timeout too.
       clearInterval(heartbeat);
     }
   }

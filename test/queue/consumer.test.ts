@@ -428,7 +428,7 @@ describe("consumer loop", () => {
   });
 
   it(
-    "a handled message is claimed for the whole visibility timeout at once, not only the receive's claim",
+    "a message handled past the receive's claim is kept invisible for the whole visibility timeout",
     async () => {
       const { queueUrl } = await sqsTest.createQueues();
       await sendWorkflowMessage(sqs, queueUrl, message(1));
@@ -448,7 +448,7 @@ describe("consumer loop", () => {
       });
       try {
         await started.promise;
-        // Past the claim: the first heartbeat has made it invisible for the hour, so nobody else gets it.
+        // Past the claim: the first heartbeat (at half of it) made it invisible for the hour; nobody else gets it.
         const other = await receiveWithin(queueUrl, (RECEIVE_CLAIM_SECONDS + 3) * 1000);
         expect(other).toBeUndefined();
       } finally {
