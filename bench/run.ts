@@ -82,6 +82,14 @@ const BENCHES: BenchModule[] = [
     },
   },
   {
+    name: "stop",
+    async run() {
+      const { runStopBench, formatStopBench } = await import("./stop.js");
+      const result = await runStopBench();
+      return { figures: result.figures, table: formatStopBench(result) };
+    },
+  },
+  {
     name: "runner",
     async run() {
       const { runRunnerBench, formatRunnerBench } = await import("./runner.js");

@@ -12,6 +12,7 @@ import {
   SERVICE_DEFAULTS,
   STACK_OF_PROFILE,
 } from "../services/contracts/names.js";
+import { JOB_SETTINGS, type NumberSetting } from "../services/contracts/settings.js";
 
 /**
  * The stack's settings: Pulumi config in namespace `keeperhub`, read once and validated by one zod schema
@@ -59,6 +60,10 @@ const DERIVED_DEFAULTS = {
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS | keyof typeof DERIVED_DEFAULTS;
 
+/** A setting passed on to the services: its range and variable, as contracts/settings.ts defines them. */
+const rangeOf = (setting: NumberSetting & { env: string }) =>
+  `${setting.min}-${setting.max}, as \`${setting.env}\``;
+
 /** What each setting means and which profiles read it: docs/stacks.md's stack-configuration table. */
 export const CONFIG_DOCS: Readonly<
   Record<ConfigKey, { readonly profiles: "both" | Profile; readonly doc: string }>
@@ -100,9 +105,18 @@ export const CONFIG_DOCS: Readonly<
   minikubeStopOnDestroy: { profiles: "minikube", doc: "`pulumi destroy` also stops minikube" },
   kubeContext: { profiles: "minikube", doc: "the only kubeconfig context the program deploys to" },
   namespace: { profiles: "minikube", doc: "namespace of the scheduler objects and the runner Jobs" },
-  jobTtlSeconds: { profiles: "minikube", doc: "seconds a finished runner Job is kept" },
-  jobActiveDeadlineSeconds: { profiles: "minikube", doc: "seconds a runner Job may run" },
-  maxConcurrentJobs: { profiles: "minikube", doc: "runner Jobs at once, at most" },
+  jobTtlSeconds: {
+    profiles: "minikube",
+    doc: `seconds a finished runner Job is kept (${rangeOf(JOB_SETTINGS.jobTtlSeconds)})`,
+  },
+  jobActiveDeadlineSeconds: {
+    profiles: "minikube",
+    doc: `seconds a runner Job may run (${rangeOf(JOB_SETTINGS.jobActiveDeadlineSeconds)})`,
+  },
+  maxConcurrentJobs: {
+    profiles: "minikube",
+    doc: `runner Jobs at once, at most (${rangeOf(JOB_SETTINGS.maxConcurrentJobs)})`,
+  },
   dispatcherStartingDeadlineSeconds: {
     profiles: "minikube",
     doc: "a dispatcher tick that cannot start within this many seconds is skipped",
@@ -204,6 +218,8 @@ function integer(min: number, max?: number) {
 }
 
 const port = () => integer(1, 65_535);
+/** A value the stack passes on to a service setting: that setting's own range (contracts/settings.ts). */
+const within = (setting: NumberSetting) => integer(setting.min, setting.max);
 
 const boolean = () =>
   z.string().transform((raw, ctx) => {
@@ -255,9 +271,9 @@ const settingsSchema = z.strictObject({
   minikubeStopOnDestroy: boolean().default(D.minikubeStopOnDestroy),
   kubeContext: z.string().optional(),
   namespace: dnsLabel("a Kubernetes namespace name").default(D.namespace),
-  jobTtlSeconds: integer(0).default(D.jobTtlSeconds),
-  jobActiveDeadlineSeconds: integer(1).default(D.jobActiveDeadlineSeconds),
-  maxConcurrentJobs: integer(1).default(D.maxConcurrentJobs),
+  jobTtlSeconds: within(JOB_SETTINGS.jobTtlSeconds).default(D.jobTtlSeconds),
+  jobActiveDeadlineSeconds: within(JOB_SETTINGS.jobActiveDeadlineSeconds).default(D.jobActiveDeadlineSeconds),
+  maxConcurrentJobs: within(JOB_SETTINGS.maxConcurrentJobs).default(D.maxConcurrentJobs),
   dispatcherStartingDeadlineSeconds: integer(10).default(D.dispatcherStartingDeadlineSeconds),
   logLevel: oneOf(LOG_LEVELS).default(D.logLevel),
   awsRegion: z.string().default(D.awsRegion),

@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import type { NumberSetting } from "../contracts/settings.js";
 import { ConfigError } from "../core/errors.js";
-import { parseSetting, rejectReplacedSettings } from "../core/settings.js";
+import { parseSetting, rejectReplacedSettings, shortRange, zeroAside } from "../core/settings.js";
 import { CliError } from "./errors.js";
 
 /**
@@ -14,8 +14,12 @@ import { CliError } from "./errors.js";
 /** The option of a setting that has a flag, for `command.addOption()`: help shows its variable and default. */
 export function settingOption(setting: NumberSetting): Option {
   if (!setting.flag) throw new Error(`${setting.env} has no flag`);
-  const zero = setting.zero ? `; 0 = ${setting.zero}` : "";
-  const option = new Option(setting.flag, `${setting.summary} (default ${setting.default}${zero})`);
+  // A 0 outside the range is explained by the range itself (shortRange).
+  const zero = setting.zero && !zeroAside(setting) ? `; 0 = ${setting.zero}` : "";
+  const option = new Option(
+    setting.flag,
+    `${setting.summary} (default ${setting.default}${zero}; ${shortRange(setting)})`,
+  );
   return setting.env ? option.env(setting.env) : option;
 }
 

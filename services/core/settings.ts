@@ -10,7 +10,7 @@ import { ConfigError } from "./errors.js";
 /** The longest a Node timer can wait: setTimeout turns a larger delay into 1 ms (with only a warning). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** The largest valid value: its own bound, and for durations what a timer can wait. */
+/** The largest valid value: its own ceiling, and for durations never more than a timer can wait. */
 export function maxOf(setting: NumberSetting): number {
   const timerBound =
     setting.unit === "seconds"
@@ -18,35 +18,50 @@ export function maxOf(setting: NumberSetting): number {
       : setting.unit === "ms"
         ? MAX_TIMER_MS
         : Number.POSITIVE_INFINITY;
-  return Math.min(setting.max ?? Number.POSITIVE_INFINITY, timerBound);
+  return Math.min(setting.max, timerBound);
 }
 
-/** "a whole number from 1 to 100", "a number of seconds from 0 to 2147483 (0 = none)", … */
+/** 0 is valid besides a range that starts above it: the setting says what 0 means ("off", "none"). */
+export const zeroAside = (setting: NumberSetting): boolean => setting.zero !== undefined && setting.min > 0;
+
+/**
+ * "a whole number from 1 to 100", "a number of seconds from 0 to 3600 (0 = none)", "0 (no passes) or a
+ * number of seconds from 1 to 3600", …
+ */
 export function describeRange(setting: NumberSetting): string {
   const noun = setting.integer ? "a whole number" : "a number";
   const unit = { seconds: " of seconds", ms: " of ms", bytes: " of bytes", count: "", port: "" }[
     setting.unit
   ];
-  const max = maxOf(setting);
-  const range = Number.isFinite(max) ? `from ${setting.min} to ${max}` : `>= ${setting.min}`;
-  return `${noun}${unit} ${range}${setting.zero ? ` (0 = ${setting.zero})` : ""}`;
+  const range = `${noun}${unit} from ${setting.min} to ${maxOf(setting)}`;
+  if (zeroAside(setting)) return `0 (${setting.zero}) or ${range}`;
+  return `${range}${setting.zero ? ` (0 = ${setting.zero})` : ""}`;
+}
+
+/**
+ * The range in short, for --help and docs/configuration.md: "1-100", "0.1-3600 s", "0 (no passes) or
+ * 1-3600 s".
+ */
+export function shortRange(setting: NumberSetting): string {
+  const unit = { seconds: " s", ms: " ms", bytes: " bytes", count: "", port: "" }[setting.unit];
+  const range = `${setting.min}-${maxOf(setting)}${unit}`;
+  return zeroAside(setting) ? `0 (${setting.zero}) or ${range}` : range;
+}
+
+/** Whether `value` is one of the setting's valid values. */
+export function withinRange(setting: NumberSetting, value: number): boolean {
+  if (!Number.isFinite(value) || (setting.integer && !Number.isInteger(value))) return false;
+  if (value === 0 && zeroAside(setting)) return true;
+  return value >= setting.min && value <= maxOf(setting);
 }
 
 /** The schema of one setting's raw text (as env or a flag gives it): a number within its range. */
 export function settingSchema(setting: NumberSetting): z.ZodType<number, string> {
-  const max = maxOf(setting);
   return z
     .string()
     .trim()
     .transform((text) => (text === "" ? Number.NaN : Number(text)))
-    .refine(
-      (value) =>
-        Number.isFinite(value) &&
-        value >= setting.min &&
-        value <= max &&
-        (!setting.integer || Number.isInteger(value)),
-      { message: `must be ${describeRange(setting)}` },
-    );
+    .refine((value) => withinRange(setting, value), { message: `must be ${describeRange(setting)}` });
 }
 
 /** Parses one value; the problem is worded to follow the name of its source ("--x" or "X"). */

@@ -85,7 +85,6 @@ function startExecutorFor(environment: DevEnvironment, options: DevRunOptions): 
     deadLetterQueueUrl: environment.deadLetterQueueUrl,
     logger: options.logger,
     concurrency: options.concurrency ?? EXECUTOR_SETTINGS.concurrency.default,
-    waitTimeSeconds: 2,
     runner: {
       ...options.runner,
       env: { ...process.env, LOG_LEVEL: "warn", ...options.runner?.env, ...environment.env },

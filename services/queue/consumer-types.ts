@@ -44,7 +44,7 @@ export interface ConsumerOptions {
   readonly capacity?: (freeSlots: number, inFlight: number) => Promise<number> | number;
   /**
    * Long-poll wait per receive, seconds (0–20). Default: the queue's own ReceiveMessageWaitTimeSeconds
-   * (`khctl queue ensure` sets 20). A graceful stop waits for the poll in flight, so this bounds its time.
+   * (`khctl queue ensure` sets 20). A stop aborts the poll in flight, so this does not delay it.
    */
   readonly waitTimeSeconds?: number;
   /** Visibility of a retried message after its first receive, seconds; it doubles with each receive (to 5 min). Default 5. */
@@ -65,11 +65,11 @@ export interface Consumer {
   /** Messages being handled now. */
   inFlight(): number;
   /**
-   * Graceful stop: no new receive; the long poll in flight ends by itself (see waitTimeSeconds) and
-   * what it returns is given back at once (visibility 0); in-flight handlers get up to timeoutMs (default
-   * 30000), then are aborted (their messages are released for redelivery). Idempotent; a later call with
-   * a shorter timeout shortens it. 0 stops now: handlers and the poll in flight are aborted (what that
-   * poll had taken comes back only after its visibility timeout). Resolves with `done`.
+   * Graceful stop: no new receive, and the long poll in flight is aborted at once (what it had just
+   * returned is given back with visibility 0; what SQS handed the aborted connection comes back after
+   * RECEIVE_CLAIM_SECONDS, consumer.ts); in-flight handlers get up to timeoutMs (default 30000), then are
+   * aborted (their messages are released for redelivery). Idempotent; a later call with a shorter timeout
+   * shortens it (0: abort the handlers now). Resolves with `done`.
    */
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }

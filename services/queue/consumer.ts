@@ -28,6 +28,13 @@ const MAX_CAPACITY_PAUSE_MS = 30_000;
 const MIN_EMPTY_RECEIVE_MS = 500;
 /** Graceful stop's default wait for in-flight handlers, ms. */
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+/**
+ * Visibility a receive gives its messages at first, seconds; the heartbeat's first beat, at half of it,
+ * gives a message still being handled the full visibility timeout. A stop aborts the long poll in flight,
+ * and SQS does not learn that the client left: what it hands that dead poll (a message sent just then) is
+ * hidden only this long, not for the whole visibility timeout, then redelivered.
+ */
+export const RECEIVE_CLAIM_SECONDS = 10;
 
 /** The first retry's visibility ceiling, seconds (it doubles with each receive). */
 export const RETRY_BASE_SECONDS = 5;
@@ -67,16 +74,14 @@ class QueueConsumer implements Consumer {
   private readonly concurrency: number;
   private readonly waitTimeSeconds: number | undefined;
   private readonly visibilitySeconds: number;
-  /** Aborted by stop(): no new receive, and the loop's pauses end. */
+  /**
+   * Aborted by stop(): no new receive, the long poll in flight is aborted (the SDK's abortSignal), and the
+   * loop's pauses end. A poll that answered before the abort landed has its messages given back at once
+   * (visibility 0); one that SQS answered into the aborted connection hides them for RECEIVE_CLAIM_SECONDS.
+   */
   private readonly receiving = new AbortController();
   /** Aborted when the stop timeout passes: handlers give up their work. */
   private readonly working = new AbortController();
-  /**
-   * Aborted only by a stop that must end now (timeout 0): ends the long poll in flight. Any other stop
-   * lets it finish and gives back what it returns, because what an aborted poll had taken stays invisible
-   * for its whole visibility timeout (the server does not know the client left).
-   */
-  private readonly polling = new AbortController();
   private readonly tasks = new Set<Promise<void>>();
   private slotFreed: (() => void) | undefined;
   private abortTimer: NodeJS.Timeout | undefined;
@@ -103,7 +108,6 @@ class QueueConsumer implements Consumer {
   /** Each call may shorten the time work in flight gets (a second signal: 0, abort now). */
   stop({ timeoutMs = DEFAULT_STOP_TIMEOUT_MS }: { timeoutMs?: number } = {}): Promise<void> {
     this.receiving.abort();
-    if (timeoutMs <= 0) this.polling.abort();
     const at = Date.now() + timeoutMs;
     if (at < this.abortAt) {
       this.abortAt = at;
@@ -143,7 +147,7 @@ class QueueConsumer implements Consumer {
         const startedAt = performance.now();
         const messages = await this.receive(wanted.count);
         failures = 0;
-        // Taken by a poll that a graceful stop let finish: give them back for another consumer at once.
+        // Answered just before the stop's abort landed: give them back for another consumer at once.
         if (this.receiving.signal.aborted) await this.releaseAll(messages);
         else for (const message of messages) this.track(message);
         // A queue that does not long-poll answers an empty receive at once: do not spin on it.
@@ -169,7 +173,7 @@ class QueueConsumer implements Consumer {
     const capacity = this.options.capacity;
     if (!capacity) return { count: Math.min(free, MAX_PER_RECEIVE), pauseMs: 0 };
     try {
-      const allowed = Math.floor(await capacity(free, this.tasks.size));
+      const allowed = Math.floor(await this.unlessStopped(capacity(free, this.tasks.size), 0));
       if (this.capacityFailures > 0) {
         this.options.logger.info({ failures: this.capacityFailures }, "capacity check works again");
         this.capacityFailures = 0;
@@ -186,8 +190,25 @@ class QueueConsumer implements Consumer {
   }
 
   /**
-   * One long poll (waitTimeSeconds, else the queue's ReceiveMessageWaitTimeSeconds): a stop lets it
-   * finish, unless it must end now (`polling`).
+   * What `work` gives, or `instead` at once when the consumer is stopped first: a check that waits (an API
+   * server that does not answer) must not hold up a stop. A later failure of `work` is then dropped.
+   */
+  private unlessStopped<T>(work: Promise<T> | T, instead: T): Promise<T> {
+    const signal = this.receiving.signal;
+    if (signal.aborted) return Promise.resolve(instead);
+    let onAbort = () => {};
+    const stopped = new Promise<T>((resolve) => {
+      onAbort = () => resolve(instead);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+    const settled = Promise.resolve(work);
+    settled.catch(() => {});
+    return Promise.race([settled, stopped]).finally(() => signal.removeEventListener("abort", onAbort));
+  }
+
+  /**
+   * One long poll (waitTimeSeconds, else the queue's ReceiveMessageWaitTimeSeconds), ended at once by a
+   * stop. Its messages are claimed for RECEIVE_CLAIM_SECONDS only; the heartbeat extends what takes longer.
    */
   private async receive(count: number): Promise<Message[]> {
     const result = await this.options.sqs.send(
@@ -195,11 +216,11 @@ class QueueConsumer implements Consumer {
         QueueUrl: this.options.queueUrl,
         MaxNumberOfMessages: count,
         ...(this.waitTimeSeconds === undefined ? {} : { WaitTimeSeconds: this.waitTimeSeconds }),
-        VisibilityTimeout: this.visibilitySeconds,
+        VisibilityTimeout: Math.min(this.visibilitySeconds, RECEIVE_CLAIM_SECONDS),
         MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
         MessageAttributeNames: ["All"],
       }),
-      { abortSignal: this.polling.signal },
+      { abortSignal: this.receiving.signal },
     );
     return result.Messages ?? [];
   }
@@ -245,11 +266,20 @@ class QueueConsumer implements Consumer {
     await this.settle(message, outcome, receiveCount);
   }
 
-  /** Runs the handler while renewing the message's visibility well before it runs out. */
+  /**
+   * Runs the handler while keeping the message invisible: a beat well before the receive's claim
+   * (RECEIVE_CLAIM_SECONDS) runs out, then one well before each visibility timeout does. A message handled
+   * sooner (a Job created in milliseconds) costs no call at all.
+   */
   private async handleWithHeartbeat(message: Message, context: HandleContext): Promise<HandleOutcome> {
-    const heartbeat = setInterval(
-      () => void this.changeVisibility(message, this.visibilitySeconds),
-      Math.max(1, this.visibilitySeconds / 3) * 1000,
+    const beat = () => void this.changeVisibility(message, this.visibilitySeconds);
+    const periodMs = Math.max(1, this.visibilitySeconds / 3) * 1000;
+    let heartbeat = setTimeout(
+      () => {
+        beat();
+        heartbeat = setInterval(beat, periodMs);
+      },
+      Math.min(periodMs, (RECEIVE_CLAIM_SECONDS / 2) * 1000),
     );
     try {
       return await this.options.handle(message, context);
@@ -260,6 +290,7 @@ class QueueConsumer implements Consumer {
       );
       return "retry";
     } finally {
+      // Either timer: clearInterval clears a timeout too.
       clearInterval(heartbeat);
     }
   }

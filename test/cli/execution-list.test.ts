@@ -94,7 +94,8 @@ describe("khctl execution list", () => {
 
   it.each([
     [["--since", "yesterday"], 'khctl: --since "yesterday" is neither a duration before now'],
-    [["--limit", "0"], 'khctl: --limit "0" must be a whole number from 1 to 1000'],
+    [["--limit", "0"], 'khctl: --limit must be a whole number from 1 to 1000, got "0"'],
+    [["--limit", "1001"], 'khctl: --limit must be a whole number from 1 to 1000, got "1001"'],
     [["--before", "nope"], 'khctl: --before "nope" is not a cursor'],
     [["--workflow", "nothing"], 'khctl: no workflow with the id or name "nothing"'],
   ])("refuses %j in one line", async (args, message) => {

@@ -82,19 +82,21 @@ describe("khctl dispatch (once-mode, the CronJob)", () => {
     );
     expect(flag.code).toBe(2);
     expect(flag.stderr).toBe(
-      'khctl: --catch-up-window must be a number of seconds from 0 to 2147483, got "soon"\n',
+      'khctl: --catch-up-window must be a number of seconds from 0 to 604800, got "soon"\n',
     );
     const variable = await withEnv({ ...env, DATABASE_URL: url, DISPATCH_BATCH_SIZE: "2.5" }, () =>
       runCliInProcess(["dispatch"]),
     );
     expect(variable.code).toBe(1);
-    expect(variable.stderr).toBe('khctl: DISPATCH_BATCH_SIZE must be a whole number >= 1, got "2.5"\n');
-    // Beyond what a timer can wait: refused, not turned into 1 ms.
+    expect(variable.stderr).toBe(
+      'khctl: DISPATCH_BATCH_SIZE must be a whole number from 1 to 10000, got "2.5"\n',
+    );
+    // Above its ceiling (and beyond what a timer can wait): refused, not turned into 1 ms.
     const tooLong = await withEnv({ ...env, DATABASE_URL: url }, () =>
       runCliInProcess(["dispatch", "--interval", "3000000"]),
     );
     expect(tooLong.code).toBe(2);
-    expect(tooLong.stderr).toMatch(/^khctl: --interval must be a number of seconds from 0.1 to 2147483, got/);
+    expect(tooLong.stderr).toMatch(/^khctl: --interval must be a number of seconds from 0.1 to 3600, got/);
     const noQueue = await withEnv({ DATABASE_URL: url, SQS_QUEUE_URL: "" }, () =>
       runCliInProcess(["dispatch"]),
     );

@@ -20,6 +20,8 @@ import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 const { pool, url } = await createTestDatabase();
 const testSqs = await createTestSqs();
 const server = await startTestServer();
+/** The long poll `khctl queue ensure` gives the queue: a stop must not wait for it. */
+const LONG_POLL_SECONDS = 20;
 
 /** A pending execution of a workflow `trigger -> step`, and its message on the queue; returns its id. */
 async function enqueueRun(sqs: SQSClient, queueUrl: string, step: { id: string }): Promise<string> {
@@ -129,6 +131,75 @@ describe("khctl executor (the real CLI process)", () => {
     expect(started).toHaveLength(1);
     expect(() => process.kill(started[0]?.pid as number, 0)).toThrow();
   });
+
+  it(
+    "idle after a run, its 20 s long poll in flight: SIGTERM aborts the poll, exits 0 at once, nothing hidden",
+    async () => {
+      const { queueUrl, env } = await testSqs.createQueues({ receiveWaitSeconds: LONG_POLL_SECONDS });
+      const child = spawnCli(["executor"], {
+        ...env,
+        DATABASE_URL: url,
+        LOG_LEVEL: "info",
+        LOG_FORMAT: "json",
+      });
+      try {
+        const executionId = await enqueueRun(
+          testSqs.sqs,
+          queueUrl,
+          action("c", "Condition", { condition: "1 + 1 === 2" }),
+        );
+        await until(
+          "the run to succeed",
+          async () => (await getExecution(pool, executionId))?.status === "success",
+          30_000,
+        );
+        // Back in a 20 s long poll now: a stop that waited for it would take up to that long.
+        child.kill("SIGTERM");
+        const result = await within(child.result, 10_000, "the idle executor exiting after SIGTERM");
+        expect(result.code).toBe(0);
+        expect(result.stderr).not.toMatch(/khctl:/);
+        const stats = await getQueueStats(testSqs.sqs, queueUrl);
+        expect(stats.visible + stats.inFlight).toBe(0);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    },
+    scaled(60_000),
+  );
+
+  it(
+    "SIGTERM with a run in flight: the run finishes within the grace and is recorded, then it exits 0",
+    async () => {
+      const { queueUrl, env } = await testSqs.createQueues({ receiveWaitSeconds: LONG_POLL_SECONDS });
+      const held = once(server.events, "held") as Promise<[() => void]>;
+      const executionId = await enqueueRun(
+        testSqs.sqs,
+        queueUrl,
+        action("h", "HTTP Request", { endpoint: `${server.base}/held` }),
+      );
+      const child = spawnCli(["executor", "--shutdown-timeout", "60"], {
+        ...env,
+        DATABASE_URL: url,
+        LOG_LEVEL: "info",
+        LOG_FORMAT: "json",
+      });
+      try {
+        const [answer] = await within(held, 20_000, "the run reaching its held step");
+        child.kill("SIGTERM");
+        await child.waitForOutput("SIGTERM: stopping (work in flight gets up to 60 s");
+        answer();
+        // The run ends now; the consumer's 20 s poll (started with the run) must not hold the exit.
+        const result = await within(child.result, 10_000, "the executor exiting once its run ended");
+        expect(result.code).toBe(0);
+        expect(await getExecution(pool, executionId)).toMatchObject({ status: "success", error: null });
+        const stats = await getQueueStats(testSqs.sqs, queueUrl);
+        expect(stats.visible + stats.inFlight).toBe(0);
+      } finally {
+        if (child.exitCode === null) child.kill("SIGKILL");
+      }
+    },
+    scaled(60_000),
+  );
 
   it("a second signal is acknowledged and cancels the run at once, whatever the shutdown timeout", async () => {
     const { queueUrl, env } = await testSqs.createQueues();

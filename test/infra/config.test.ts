@@ -96,7 +96,8 @@ describe("stack config", () => {
       'keeperhub:minikubeStopOnDestroy must be true or false (got "yes")',
       'keeperhub:appCheckoutPath must be an absolute path (got "relative/path")',
       'keeperhub:logLevel must be one of trace, debug, info, warn, error, fatal (got "loud")',
-      'keeperhub:jobTtlSeconds must be an integer of at least 0 (got "1.5")',
+      // The service setting's own range (contracts/settings.ts JOB_SETTINGS), not one of the stack's.
+      'keeperhub:jobTtlSeconds must be an integer from 0 to 604800 (got "1.5")',
     ]) {
       expect(message).toContain(line);
     }

@@ -1,3 +1,5 @@
+import diagnosticsChannel from "node:diagnostics_channel";
+import type http from "node:http";
 import {
   GetQueueAttributesCommand,
   type Message,
@@ -8,12 +10,12 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { parseWorkflowMessage } from "../../services/contracts/message.js";
 import { silentLogger } from "../../services/core/logger.js";
-import { startConsumer } from "../../services/queue/consumer.js";
+import { RECEIVE_CLAIM_SECONDS, startConsumer } from "../../services/queue/consumer.js";
 import type { HandleOutcome } from "../../services/queue/consumer-types.js";
 import { sendWorkflowMessage, sendWorkflowMessages } from "../../services/queue/send.js";
 import { getQueueStats } from "../../services/queue/stats.js";
 import { createTestSqs } from "../helpers/sqs.js";
-import { until, within } from "../helpers/wait.js";
+import { scaled, until, within } from "../helpers/wait.js";
 
 const sqsTest = await createTestSqs();
 const { sqs } = sqsTest;
@@ -53,6 +55,40 @@ function announcingReceives(): { client: SQSClient; polling: Promise<void> } {
     },
   } as unknown as SQSClient;
   return { client, polling };
+}
+
+/**
+ * Resolves once the next ReceiveMessage request of this process has been written out whole and the
+ * in-process server has had time to read it: its long poll is then waiting there.
+ */
+function receiveReachingServer(): Promise<void> {
+  return new Promise((resolve) => {
+    const onStart = (message: unknown) => {
+      const { request } = message as { request: http.ClientRequest };
+      if (request.getHeader("x-amz-target") !== "AmazonSQS.ReceiveMessage") return;
+      diagnosticsChannel.unsubscribe("http.client.request.start", onStart);
+      request.once("finish", () => setTimeout(resolve, 50));
+    };
+    diagnosticsChannel.subscribe("http.client.request.start", onStart);
+  });
+}
+
+/** The first message another consumer receives from the queue within `ms`, or undefined. */
+async function receiveWithin(queueUrl: string, ms: number): Promise<Message | undefined> {
+  const deadline = Date.now() + scaled(ms);
+  while (Date.now() < deadline) {
+    const waitSeconds = Math.max(1, Math.min(20, Math.floor((deadline - Date.now()) / 1000)));
+    const { Messages } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 1,
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      }),
+    );
+    if (Messages?.[0]) return Messages[0];
+  }
+  return undefined;
 }
 
 describe("consumer loop", () => {
@@ -317,15 +353,57 @@ describe("consumer loop", () => {
     await consumer.stop();
   });
 
-  it("a graceful stop lets the long poll in flight finish and gives back what it returns at once", async () => {
+  it(
+    "a graceful stop aborts the long poll in flight: what SQS hands the dead poll comes back after the claim",
+    async () => {
+      const { queueUrl } = await sqsTest.createQueues();
+      let handled = 0;
+      const polling = receiveReachingServer();
+      const consumer = startConsumer({
+        sqs,
+        queueUrl,
+        waitTimeSeconds: 20,
+        // Hidden this long, the message below would not come back within the test.
+        visibilityTimeoutSeconds: 3600,
+        logger: silentLogger,
+        handle: async () => {
+          handled++;
+          return "done";
+        },
+      });
+      await polling;
+      // Well before the 20 s poll would end by itself, though work in flight could have 30 s.
+      await within(consumer.stop({ timeoutMs: 30_000 }), 10_000, "the graceful stop");
+      // The server did not learn that the client left: its poll is still waiting, and takes this message.
+      await sendWorkflowMessage(sqs, queueUrl, message(1));
+      expect(handled).toBe(0);
+      const again = await receiveWithin(queueUrl, (RECEIVE_CLAIM_SECONDS + 20) * 1000);
+      // Received once by the dead poll, then redelivered: hidden for the claim, not the visibility timeout.
+      expect(again?.Attributes?.ApproximateReceiveCount).toBe("2");
+    },
+    scaled(60_000),
+  );
+
+  it("messages a poll returned as the stop's abort landed are given back at once, not handled", async () => {
     const { queueUrl } = await sqsTest.createQueues();
     let handled = 0;
-    const { client, polling } = announcingReceives();
+    let sent = () => {};
+    const polling = new Promise<void>((resolve) => {
+      sent = resolve;
+    });
+    // The answer was already on its way when the abort landed: the receive resolves despite it.
+    const client = {
+      send: (command: unknown, options?: { abortSignal?: AbortSignal }) => {
+        const passOn = command instanceof ReceiveMessageCommand ? undefined : options;
+        if (command instanceof ReceiveMessageCommand) sent();
+        return (sqs.send as (c: unknown, o?: unknown) => Promise<unknown>)(command, passOn);
+      },
+    } as unknown as SQSClient;
     const consumer = startConsumer({
       sqs: client,
       queueUrl,
       waitTimeSeconds: 5,
-      visibilityTimeoutSeconds: 60,
+      visibilityTimeoutSeconds: 3600,
       logger: silentLogger,
       handle: async () => {
         handled++;
@@ -334,11 +412,10 @@ describe("consumer loop", () => {
     });
     await polling;
     const stopped = consumer.stop({ timeoutMs: 30_000 });
-    // Sent after the stop began: only the poll already in flight can take it.
     await sendWorkflowMessage(sqs, queueUrl, message(1));
     await within(stopped, 10_000, "the graceful stop");
     expect(handled).toBe(0);
-    // Given back with visibility 0: receivable now, not after the 60 s visibility timeout.
+    // Given back with visibility 0: receivable now, not after the claim or the visibility timeout.
     const again = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
@@ -349,6 +426,38 @@ describe("consumer loop", () => {
     );
     expect(again.Messages?.[0]?.Attributes?.ApproximateReceiveCount).toBe("2");
   });
+
+  it(
+    "a message handled past the receive's claim is kept invisible for the whole visibility timeout",
+    async () => {
+      const { queueUrl } = await sqsTest.createQueues();
+      await sendWorkflowMessage(sqs, queueUrl, message(1));
+      const release = deferred();
+      const started = deferred();
+      const consumer = startConsumer({
+        sqs,
+        queueUrl,
+        waitTimeSeconds: 1,
+        visibilityTimeoutSeconds: 3600,
+        logger: silentLogger,
+        handle: async () => {
+          started.resolve();
+          await release.promise;
+          return "retry";
+        },
+      });
+      try {
+        await started.promise;
+        // Past the claim: the first heartbeat (at half of it) made it invisible for the hour; nobody else gets it.
+        const other = await receiveWithin(queueUrl, (RECEIVE_CLAIM_SECONDS + 3) * 1000);
+        expect(other).toBeUndefined();
+      } finally {
+        release.resolve();
+        await consumer.stop();
+      }
+    },
+    scaled(60_000),
+  );
 
   it("a forced stop aborts the long poll in flight", async () => {
     const { queueUrl } = await sqsTest.createQueues();
@@ -363,6 +472,24 @@ describe("consumer loop", () => {
     await polling;
     // Well before the 20 s poll would end by itself.
     await within(consumer.stop({ timeoutMs: 0 }), 5000, "the forced stop");
+  });
+
+  it("a stop does not wait for a capacity check that hangs (an API server that does not answer)", async () => {
+    const { queueUrl } = await sqsTest.createQueues();
+    const asked = deferred();
+    const consumer = startConsumer({
+      sqs,
+      queueUrl,
+      waitTimeSeconds: 1,
+      logger: silentLogger,
+      capacity: () => {
+        asked.resolve();
+        return new Promise<number>(() => {});
+      },
+      handle: async () => "done",
+    });
+    await asked.promise;
+    await within(consumer.stop(), 5000, "the stop during a capacity check that never answers");
   });
 
   it("long-polls as the queue says when not told, and does not spin on a queue that does not long-poll", async () => {

@@ -15,6 +15,7 @@ import { validateWorkflow } from "../../services/workflow/definition.js";
  * - `/status/<code>` answers with that status;
  * - `/slow` never answers; `events` emits "slow" when such a request arrives and "slow-closed" when the
  *   client drops it (an aborted fetch);
+ * - `/held` answers 200 only when told: `events` emits "held" with a function that sends the answer;
  * - `/bytes/<n>` streams n bytes of text in 64 KiB chunks, `/endless` streams until the client goes away
  *   ("endless-closed");
  * - `/headers` answers with a Set-Cookie and an echo of the request's headers and query in JSON;
@@ -64,6 +65,8 @@ export async function startTestServer(): Promise<{ base: string; events: EventEm
         response.statusCode = Number(url.searchParams.get("status") ?? 200);
         response.setHeader("content-type", url.searchParams.get("type") ?? "application/json");
         response.end(`${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`);
+      } else if (url.pathname === "/held") {
+        events.emit("held", () => response.end("released"));
       } else if (url.pathname === "/slow") {
         request.socket.once("close", () => events.emit("slow-closed"));
         events.emit("slow");

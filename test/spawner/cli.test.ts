@@ -8,7 +8,7 @@ import { createTestDatabase } from "../helpers/database.js";
 import { type K8sApiServer, startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { createTempDir } from "../helpers/temp.js";
-import { scaled, until } from "../helpers/wait.js";
+import { scaled, until, within } from "../helpers/wait.js";
 import { executionState, insertExecution, insertWorkflow, messageFor, sendMessage } from "./fixtures.js";
 
 const db = await createTestDatabase();
@@ -84,6 +84,40 @@ describe("khctl spawner (process)", () => {
       } finally {
         release();
         spawner.kill("SIGKILL");
+      }
+    },
+    scaled(60_000),
+  );
+
+  it(
+    "idle after a create, its 20 s long poll in flight: SIGTERM aborts the poll, exits 0 at once",
+    async () => {
+      const queues = await sqs.createQueues({ receiveWaitSeconds: 20 });
+      const workflowId = await insertWorkflow(db.pool);
+      const id = await insertExecution(db.pool, { workflowId });
+      const spawner = khctl(["spawner", "--kubeconfig", kubeconfig, "--port", "0"], {
+        ...queues.env,
+        DATABASE_URL: db.url,
+        RUNNER_IMAGE: "keeperhub-runner:0123abcd",
+        LOG_LEVEL: "info",
+      });
+      try {
+        await spawner.waitForOutput("spawner started");
+        await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
+        await until(
+          "its Job created",
+          async () => (await executionState(db.pool, id)).job_name === `wf-${id}`,
+        );
+        // Back in a 20 s long poll now: a stop that waited for it would take up to that long.
+        spawner.kill("SIGTERM");
+        const result = await within(spawner.result, 10_000, "the idle spawner exiting after SIGTERM");
+        expect(result.code).toBe(0);
+        expect(result.stderr).toContain("spawner stopped");
+        // Its message was deleted, and the aborted poll hid nothing.
+        const stats = await getQueueStats(sqs.sqs, queues.queueUrl);
+        expect(stats.visible + stats.inFlight).toBe(0);
+      } finally {
+        if (spawner.exitCode === null) spawner.kill("SIGKILL");
       }
     },
     scaled(60_000),

@@ -1,22 +1,16 @@
 import { type Command, Option } from "commander";
 import { ENV } from "../../contracts/names.js";
+import { FLAG_SETTINGS } from "../../contracts/settings.js";
 import { COMMAND_LIST } from "../command-list.js";
 import { envHelp, foundLine } from "../env-help.js";
-import { CliError } from "../errors.js";
 import { type ListFlags, listExecutions, STATUS_FILTERS, TRIGGER_FILTERS } from "../execution-list.js";
 import { loadReport, renderReport } from "../execution-report.js";
+import { commandSettings, settingOption } from "../settings.js";
 import { printJson, withDatabase } from "../shared.js";
 
 const DATABASE_HELP = envHelp([
   foundLine(ENV.databaseUrl, "the Postgres holding the executions"),
 ]).trimStart();
-
-function limitOf(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 1000)
-    throw new CliError(`--limit "${text}" must be a whole number from 1 to 1000`, 2);
-  return n;
-}
 
 function registerList(execution: Command): void {
   execution
@@ -32,7 +26,7 @@ function registerList(execution: Command): void {
       "created at or after: a duration before now (30s, 15m, 1h, 7d) or a time (ISO 8601)",
     )
     .option("--until <when>", "created before: a duration before now or a time")
-    .option("--limit <n>", "at most this many (1-1000)", limitOf, 20)
+    .addOption(settingOption(FLAG_SETTINGS.executionListLimit))
     .option("--before <cursor>", "the next (older) page: the cursor the previous page ended with")
     .option("--json", "print {executions, next} as JSON (with --watch: one execution per line)")
     .option("--watch", "after the page, follow new and changed executions until Ctrl-C")
@@ -49,7 +43,8 @@ Examples:
     )
     .action(async (_own: ListFlags, command: Command) => {
       // `--json` is also the parent's (`execution <id> --json`), which commander gives it: read both.
-      const flags = command.optsWithGlobals<ListFlags>();
+      const { limit } = commandSettings(command, { limit: FLAG_SETTINGS.executionListLimit });
+      const flags = { ...command.optsWithGlobals<ListFlags>(), limit };
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once("SIGINT", onSignal);
