@@ -357,7 +357,11 @@ describe("khctl run and khctl execution", () => {
     [["run", "Not-An-Id"], 1, /is not a 21-character \[0-9a-z\] id/],
     [["run", "--workflow", "nosuchworkflow"], 1, /^khctl: no workflow with the id or name "nosuchworkflow"/],
     [["run", "--workflow", "x", "--input", "[1]"], 2, /^khctl: --input must be a JSON object/],
-    [["run", "--step-timeout", "soon", "abc"], 2, /--step-timeout must be a number of seconds/],
+    [
+      ["run", "--step-timeout", "soon", "abc"],
+      2,
+      /^khctl: --step-timeout must be 0 \(none\) or a number of seconds from 0\.1 to 86400, got "soon"$/,
+    ],
     [["run", "--input", "{}"], 2, /--input goes with --workflow/],
     [["execution", "nosuchexecution000000"], 1, /^khctl: execution nosuchexecution000000 does not exist$/],
   ])("%j exits %i with one clear line", async (args, code, message) => {
