@@ -122,8 +122,9 @@ describe("the spawner on a real control plane", () => {
   });
 
   it("back-pressure: at MAX_CONCURRENT_JOBS no more messages are taken; finished Jobs free the slots", async () => {
-    // Every earlier Job has finished or is gone; the next spawner allows 2 active runner Jobs. A graceful
-    // stop: one with timeout 0 would cut its long poll off, and what that had taken would stay invisible.
+    // Every earlier Job has finished or is gone; the next spawner allows 2 active runner Jobs. Its stop aborts
+    // its long poll, which SQS (fauxqs as AWS) keeps open for a while: a message it hands that dead poll comes
+    // back after the receive's claim (RECEIVE_CLAIM_SECONDS), and the new spawner takes it then.
     await spawner.service.stop();
     const limited = await startSpawner(db, sqs, queues, space, { config: { maxConcurrentJobs: 2 } });
     const executions = await Promise.all([1, 2, 3, 4, 5].map(() => gatedExecution(db.pool, gate)));
@@ -134,8 +135,9 @@ describe("the spawner on a real control plane", () => {
     const lists = limited.jobLists();
     await until("3 more capacity checks", () => limited.jobLists() >= lists + 3);
     expect(gate.open()).toBe(2);
+    // The 3 not taken are still in the queue (one may be held by the old spawner's dead poll, see above).
     const stats = await getQueueStats(sqs.sqs, queues.queueUrl);
-    expect(stats).toMatchObject({ visible: 3, inFlight: 0 });
+    expect(stats.visible + stats.inFlight).toBe(3);
     const jobs = async () =>
       (
         await Promise.all(
