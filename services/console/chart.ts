@@ -30,7 +30,7 @@ export function windowEnding(spec: RunWindowSpec, now: Date): RunWindow {
 }
 
 const OUTCOMES = ["success", "error", "cancelled", "unfinished"] as const;
-const SIZE = { width: 400, left: 44, right: 6, top: 8, runs: 80, gap: 24, durations: 56, axis: 20 };
+const SIZE = { width: 400, left: 44, right: 6, top: 22, runs: 80, gap: 30, durations: 56, axis: 20 };
 const PLOT_WIDTH = SIZE.width - SIZE.left - SIZE.right;
 const DURATION_TOP = SIZE.top + SIZE.runs + SIZE.gap;
 const HEIGHT = DURATION_TOP + SIZE.durations + SIZE.axis;
@@ -103,11 +103,11 @@ function axes(spec: RunWindowSpec, buckets: readonly RunBucket[], scale: { runs:
   const msBase = DURATION_TOP + SIZE.durations;
   return html`<line class="axis" x1="${SIZE.left}" x2="${right}" y1="${runsBase}" y2="${runsBase}"/>
 <line class="axis" x1="${SIZE.left}" x2="${right}" y1="${msBase}" y2="${msBase}"/>
-<text class="scale" x="${SIZE.left - 4}" y="${SIZE.top + 10}">${scale.runs}</text>
+<text class="scale" x="${SIZE.left - 4}" y="${SIZE.top + 8}">${scale.runs}</text>
 <text class="scale" x="${SIZE.left - 4}" y="${runsBase}">0</text>
-<text class="panel" x="${SIZE.left + 2}" y="${SIZE.top + 10}">runs</text>
-<text class="scale" x="${SIZE.left - 4}" y="${DURATION_TOP + 10}">${formatDuration(scale.ms)}</text>
-<text class="panel" x="${SIZE.left + 2}" y="${DURATION_TOP + 10}">duration</text>
+<text class="panel" x="${SIZE.left}" y="${SIZE.top - 8}">runs per ${spec.id === "day" ? "hour" : "6 hours"}</text>
+<text class="scale" x="${SIZE.left - 4}" y="${DURATION_TOP + 8}">${formatDuration(scale.ms)}</text>
+<text class="panel" x="${SIZE.left}" y="${DURATION_TOP - 8}">duration: median, slowest</text>
 ${ticks}`;
 }
 
