@@ -39,7 +39,7 @@ const runsIn = (bucket: RunBucket) => OUTCOMES.reduce((sum, outcome) => sum + bu
 
 /** An axis label: the hour ("13:00") in a day, the day ("Mon 7") in a week, both UTC. */
 function tickLabel(spec: RunWindowSpec, start: Date): string {
-  if (spec.id === "day") return `${start.toISOString().slice(11, 16)}`;
+  if (spec.id === "day") return start.toISOString().slice(11, 16);
   return start.toLocaleDateString("en-GB", { weekday: "short", day: "numeric", timeZone: "UTC" });
 }
 
