@@ -121,6 +121,8 @@ describe("the workflow page", () => {
     expect(page.body).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
     expect(page.body).toContain("&lt;/dd&gt;&lt;b&gt;bold&lt;/b&gt;");
     expect(page.headers["content-security-policy"]).toMatch(/script-src 'self'/);
+    const rebound = await request(base, `/workflows/${hostile}`, { headers: { host: "evil.test" } });
+    expect(rebound.status).toBe(421);
   });
 
   it("an unknown workflow is a 404 page; the workflows list and an execution page link to the workflow page", async () => {
