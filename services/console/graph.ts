@@ -11,10 +11,48 @@ export interface GraphNode {
   readonly label: string;
   /** The step's status in this execution; undefined when it did not run (yet). */
   readonly status?: string;
+  /** Drawn under the label instead of a status (the definition graph: the node's kind). */
+  readonly detail?: string;
 }
 export interface GraphEdge {
   readonly source: string;
   readonly target: string;
+}
+
+type StoredNode = {
+  id?: unknown;
+  data?: { type?: unknown; label?: unknown; config?: { triggerType?: unknown; actionType?: unknown } };
+};
+type StoredEdge = { source?: unknown; target?: unknown };
+
+/** What a node is, in a word or two: its trigger type ("Schedule trigger") or its action type. */
+function kindOf(node: StoredNode): string | undefined {
+  const config = node.data?.config ?? {};
+  if (node.data?.type === "trigger") return `${String(config.triggerType ?? "Manual")} trigger`;
+  return typeof config.actionType === "string" ? config.actionType : undefined;
+}
+
+/**
+ * A stored workflow's nodes and edges as the graph draws them (entries without ids are left out). With
+ * `statusOf`, each node carries its step's status in one execution; without, its kind (the definition).
+ */
+export function graphOf(
+  workflow: { nodes: unknown[]; edges: unknown[] } | null,
+  statusOf?: (nodeId: string) => string | undefined,
+): { nodes: GraphNode[]; edges: GraphEdge[] } {
+  const nodes = ((workflow?.nodes ?? []) as StoredNode[]).flatMap((node) => {
+    if (typeof node.id !== "string") return [];
+    const label = typeof node.data?.label === "string" ? node.data.label : node.id;
+    const status = statusOf?.(node.id);
+    const detail = statusOf ? undefined : kindOf(node);
+    return [{ id: node.id, label, ...(status ? { status } : {}), ...(detail ? { detail } : {}) }];
+  });
+  const edges = ((workflow?.edges ?? []) as StoredEdge[]).flatMap((edge) =>
+    typeof edge.source === "string" && typeof edge.target === "string"
+      ? [{ source: edge.source, target: edge.target }]
+      : [],
+  );
+  return { nodes, edges };
 }
 
 const NODE = { width: 168, height: 50 };
@@ -74,11 +112,12 @@ export function renderGraph(nodes: readonly GraphNode[], edges: readonly GraphEd
   const boxes = nodes.map((node) => {
     const at = place.get(node.id) as { x: number; y: number };
     const status = node.status ?? "not run";
+    const under = node.status ?? node.detail ?? status;
     return html`<g class="node step-${status.replace(/[^a-z]/g, "")}" data-node="${node.id}">
-<title>${node.label} (${node.id}): ${status}</title>
+<title>${node.label} (${node.id}): ${under}</title>
 <rect x="${at.x}" y="${at.y}" width="${NODE.width}" height="${NODE.height}" rx="6"/>
 <text x="${at.x + 10}" y="${at.y + 20}" class="label">${shorten(node.label)}</text>
-<text x="${at.x + 10}" y="${at.y + 38}" class="state">${status}</text>
+<text x="${at.x + 10}" y="${at.y + 38}" class="state">${shorten(under)}</text>
 </g>`;
   });
   return html`<figure class="graph">

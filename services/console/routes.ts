@@ -22,6 +22,7 @@ import { loadExecution, type RunnerPodLookup, renderExecution } from "./pages/ex
 import { loadExecutions, parseExecutionsQuery, renderExecutions } from "./pages/executions.js";
 import { renderHealth } from "./pages/health.js";
 import { loadQueue, renderQueue } from "./pages/queue.js";
+import { loadWorkflowPage, renderWorkflowPage } from "./pages/workflow.js";
 import { loadWorkflows, renderWorkflows } from "./pages/workflows.js";
 
 /**
@@ -103,6 +104,13 @@ async function workflowsPage(context: ConsoleContext, request: RouteRequest): Pr
   sendPage(context, request, "/workflows", "Workflows", body);
 }
 
+async function workflowPage(context: ConsoleContext, request: RouteRequest): Promise<void> {
+  const id = request.params[0] as string;
+  const loaded = await loadWorkflowPage(context.deps.pool, id);
+  if (!loaded) throw new HttpError(404, `workflow ${id} does not exist`);
+  sendPage(context, request, "/workflows", loaded.workflow.name, renderWorkflowPage(loaded, context.token));
+}
+
 async function executionsPage(context: ConsoleContext, request: RouteRequest): Promise<void> {
   const query = parseExecutionsQuery(request.url.searchParams);
   const listed = await loadExecutions(context.deps.pool, query, context.pageSize);
@@ -155,12 +163,16 @@ async function triggerAction({ deps }: ConsoleContext, { params, response }: Rou
   redirect(response, `/executions/${result.executionId}?notice=${notice}`);
 }
 
-/** Enable or disable a workflow (and its schedule). */
-async function enabledAction({ deps }: ConsoleContext, { params, response }: RouteRequest): Promise<void> {
+/** Enable or disable a workflow (and its schedule); then the list, or the workflow's page it was asked from. */
+async function enabledAction(
+  { deps }: ConsoleContext,
+  { url, params, response }: RouteRequest,
+): Promise<void> {
   const [id, action] = params as [string, "enable" | "disable"];
   const changed = await setWorkflowEnabled(deps.pool, id, action === "enable", nextSlotAfter);
   if (!changed) throw new HttpError(404, `workflow ${id} does not exist`);
-  redirect(response, `/workflows?notice=${action}d&id=${id}`);
+  const back = url.searchParams.get("from") === "workflow" ? `/workflows/${id}` : "/workflows";
+  redirect(response, `${back}?notice=${action}d&id=${id}`);
 }
 
 /** Redrive one dead letter (its message id in the path) or all of them. */
@@ -179,6 +191,7 @@ async function redriveAction({ deps }: ConsoleContext, { params, response }: Rou
 export const ROUTES: readonly Route[] = [
   { method: "GET", path: /^\/$/, handle: (_, { response }) => redirect(response, "/workflows") },
   { method: "GET", path: /^\/workflows$/, handle: workflowsPage },
+  { method: "GET", path: /^\/workflows\/([\w-]{1,64})$/, handle: workflowPage },
   { method: "GET", path: /^\/executions$/, handle: executionsPage },
   { method: "GET", path: /^\/executions\/events$/, handle: executionEvents },
   { method: "GET", path: /^\/executions\/([0-9a-z]{21})$/, handle: executionPage },

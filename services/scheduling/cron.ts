@@ -91,6 +91,17 @@ export function nextSlotAfter(cron: string, timezone: string, date: Date): Date 
   return compiledSchedule(cron, timezone).nextRun(date);
 }
 
+/** The next `count` slots strictly after `date`, in order (fewer when the schedule stops firing). */
+export function nextSlots(cron: string, timezone: string, date: Date, count: number): Date[] {
+  const slots: Date[] = [];
+  for (let at: Date | null = date; slots.length < count; ) {
+    at = nextSlotAfter(cron, timezone, at);
+    if (!at) break;
+    slots.push(at);
+  }
+  return slots;
+}
+
 /** Backward steps tried, at most, to find a slot the forward search also yields (see latestSlotAtOrBefore). */
 const BACKWARD_TRIES = 3;
 

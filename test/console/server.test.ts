@@ -86,6 +86,7 @@ describe("pages", () => {
     const examples: Record<string, string> = {
       "^\\/$": "/",
       "^\\/workflows$": "/workflows",
+      "^\\/workflows\\/([\\w-]{1,64})$": `/workflows/${workflowId}`,
       "^\\/executions$": "/executions",
       "^\\/executions\\/([0-9a-z]{21})$": `/executions/${executionId}`,
       "^\\/queue$": "/queue",
@@ -104,7 +105,7 @@ describe("pages", () => {
       await request(base, "/workflows", { method: "DELETE" }),
     ];
     expect(answers.map((answer) => answer.status)).toEqual([
-      303, 200, 200, 200, 200, 200, 200, 204, 404, 404, 403, 421, 405,
+      303, 200, 200, 200, 200, 200, 200, 200, 204, 404, 404, 403, 421, 405,
     ]);
     for (const answer of answers) {
       expect(answer.headers["content-security-policy"]).toBe(SECURITY_HEADERS["content-security-policy"]);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   latestSlotAtOrBefore,
   nextSlotAfter,
+  nextSlots,
   ScheduleError,
   validateSchedule,
 } from "../../services/scheduling/cron.js";
@@ -24,6 +25,19 @@ describe("validateSchedule", () => {
   ])("rejects %j in %j", (cron, timezone, message) => {
     expect(() => validateSchedule(cron, timezone)).toThrow(ScheduleError);
     expect(() => validateSchedule(cron, timezone)).toThrow(message);
+  });
+});
+
+describe("nextSlots", () => {
+  it("lists the next slots in order, each the one nextSlotAfter gives after the last, DST included", () => {
+    const slots = nextSlots("30 2 * * *", "Europe/Berlin", new Date("2026-03-27T12:00:00Z"), 3);
+    // The 29th's 02:30 does not exist in Berlin: it runs at 03:00 CEST, as nextSlotAfter says.
+    expect(slots.map((slot) => slot.toISOString())).toEqual([
+      "2026-03-28T01:30:00.000Z",
+      "2026-03-29T01:00:00.000Z",
+      "2026-03-30T00:30:00.000Z",
+    ]);
+    expect(nextSlots("*/5 * * * *", "UTC", new Date("2026-01-01T00:00:00Z"), 0)).toEqual([]);
   });
 });
 

@@ -6,7 +6,7 @@ import type { Queryable } from "../../db/pool.js";
 import { getWorkflow } from "../../db/workflows.js";
 import { type ExecutionReport, toReport } from "../../status/execution-report.js";
 import { clock, duration, shownError, shownJson, statusBadge, when } from "../format.js";
-import { type GraphEdge, type GraphNode, renderGraph } from "../graph.js";
+import { type GraphEdge, type GraphNode, graphOf, renderGraph } from "../graph.js";
 import { type Html, html, query } from "../html.js";
 
 /**
@@ -31,9 +31,6 @@ export interface ExecutionPage {
   readonly pod?: RunnerPod | null | { error: string };
 }
 
-type StoredNode = { id?: unknown; data?: { label?: unknown } };
-type StoredEdge = { source?: unknown; target?: unknown };
-
 /** The execution's page, or null when it does not exist. */
 export async function loadExecution(
   db: Queryable,
@@ -48,17 +45,7 @@ export async function loadExecution(
   ]);
   const report = toReport(row, logs);
   const statusOf = new Map(report.steps.map((step) => [step.nodeId, step.status]));
-  const nodes = ((workflow?.nodes ?? []) as StoredNode[]).flatMap((node) => {
-    if (typeof node.id !== "string") return [];
-    const label = typeof node.data?.label === "string" ? node.data.label : node.id;
-    const status = statusOf.get(node.id);
-    return [{ id: node.id, label, ...(status ? { status } : {}) }];
-  });
-  const edges = ((workflow?.edges ?? []) as StoredEdge[]).flatMap((edge) =>
-    typeof edge.source === "string" && typeof edge.target === "string"
-      ? [{ source: edge.source, target: edge.target }]
-      : [],
-  );
+  const { nodes, edges } = graphOf(workflow, (nodeId) => statusOf.get(nodeId));
   let pod: ExecutionPage["pod"];
   if (row.job_name && runnerPod) {
     pod = await runnerPod(executionId).catch((error: unknown) => ({ error: errorMessage(error) }));
@@ -89,7 +76,7 @@ function summary(page: ExecutionPage): Html {
   const error = shownError(e.error);
   return html`<dl class="facts">
 <dt>Status</dt><dd>${statusBadge(e.status)}</dd>
-<dt>Workflow</dt><dd><a href="/executions${query({ workflow: e.workflowId })}">${page.workflowName ?? e.workflowId}</a></dd>
+<dt>Workflow</dt><dd>${page.workflowName === null ? html`${e.workflowId} <span class="none">(deleted)</span>` : html`<a href="/workflows/${e.workflowId}">${page.workflowName}</a>`}</dd>
 <dt>Trigger</dt><dd>${trigger}</dd>
 <dt>Created</dt><dd>${when(e.createdAt)}</dd>
 <dt>Started</dt><dd>${when(e.startedAt)}</dd>

@@ -41,12 +41,12 @@ export function renderWorkflows(rows: readonly WorkflowOverviewRow[], token: str
   }
   const body = rows.map(
     (row) => html`<tr>
-  <th scope="row"><a href="/executions${query({ workflow: row.id })}">${row.name}</a><br><code class="id">${row.id}</code></th>
+  <th scope="row"><a href="/workflows/${row.id}">${row.name}</a><br><code class="id">${row.id}</code></th>
   <td data-label="Trigger">${trigger(row)}</td>
   <td data-label="Enabled">${row.enabled ? "yes" : html`<strong>no</strong>`}</td>
   <td data-label="Next run">${nextRun(row)}</td>
   <td data-label="Last run">${lastRun(row)}</td>
-  <td data-label="Runs" class="number">${row.execution_count}</td>
+  <td data-label="Runs" class="number"><a href="/executions${query({ workflow: row.id })}" aria-label="${row.execution_count} runs of ${row.name}">${row.execution_count}</a></td>
   <td>${actions(row, token)}</td>
 </tr>`,
   );
