@@ -186,6 +186,22 @@ describe("executions", () => {
     expect(errors.body).toMatch(/<option value="error" selected>/);
   });
 
+  it("filters: the form is sent on change by a script the console serves (no inline script); its button stays for no script", async () => {
+    const page = await request(base, "/executions");
+    expect(page.body).toMatch(
+      /<form method="get" action="\/executions" class="filters"[^>]* data-submit-on-change>/,
+    );
+    expect(page.body).toContain('<button type="submit">Filter</button>');
+    expect(page.body).toContain('<script src="/assets/filters.js" defer></script>');
+    expect(page.body).not.toMatch(/<script(?![^>]*\ssrc=)/);
+    const script = await request(base, "/assets/filters.js");
+    expect(script.status).toBe(200);
+    expect(script.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(script.headers["content-security-policy"]).toBe(SECURITY_HEADERS["content-security-policy"]);
+    expect(script.body).toContain("form[data-submit-on-change]");
+    expect(script.body).toContain("requestSubmit()");
+  });
+
   it("one execution: the graph's nodes coloured by step status, values masked, the error shown", async () => {
     const id = await createExecution(db.pool, {
       workflowId: scheduled,
