@@ -3,7 +3,8 @@ import { type Html, html } from "./html.js";
 /**
  * A workflow's graph as SVG, each node coloured by its step's status in one execution (and named by it:
  * the word is drawn under the label, so colour is never the only sign). Nodes are laid out in columns by
- * their longest path from a root, left to right, in the order the definition lists them. Pure.
+ * their longest path from a root, left to right, in the order the definition lists them; drawn at its own
+ * size, in a region that scrolls when the window is narrower. Pure.
  */
 
 export interface GraphNode {
@@ -120,12 +121,16 @@ export function renderGraph(nodes: readonly GraphNode[], edges: readonly GraphEd
 <text x="${at.x + 10}" y="${at.y + 38}" class="state">${shorten(under)}</text>
 </g>`;
   });
+  // Drawn at its own size, never scaled down (labels stay readable): a graph wider than the window
+  // scrolls inside its own region, as wide tables do.
   return html`<figure class="graph">
-<svg viewBox="0 0 ${width} ${height}" width="${width}" role="img" aria-label="${title}">
+<div class="scroll" role="region" tabindex="0" aria-label="Graph (scrolls sideways when wider than the window)">
+<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${title}">
 <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto"><path d="M0 0 L10 5 L0 10 z"/></marker></defs>
 ${lines}
 ${boxes}
 </svg>
+</div>
 <figcaption>${title}</figcaption>
 </figure>`;
 }

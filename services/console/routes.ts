@@ -22,6 +22,7 @@ import { loadExecution, type RunnerPodLookup, renderExecution } from "./pages/ex
 import { loadExecutions, parseExecutionsQuery, renderExecutions } from "./pages/executions.js";
 import { renderHealth } from "./pages/health.js";
 import { loadQueue, renderQueue } from "./pages/queue.js";
+import { exactExecution, loadSearch, parseSearchQuery, renderSearch } from "./pages/search.js";
 import { loadWorkflowPage, renderWorkflowPage } from "./pages/workflow.js";
 import { loadWorkflows, renderWorkflows } from "./pages/workflows.js";
 
@@ -82,6 +83,7 @@ export function loadAssets(): Assets {
   return {
     "/assets/console.css": { type: "text/css; charset=utf-8", body: read("console.css") },
     "/assets/console.js": { type: "text/javascript; charset=utf-8", body: read("console.js") },
+    "/assets/filters.js": { type: "text/javascript; charset=utf-8", body: read("filters.js") },
   };
 }
 
@@ -89,13 +91,15 @@ export function loadAssets(): Assets {
 function sendPage(
   { deps }: ConsoleContext,
   { url, response }: RouteRequest,
-  section: Section,
+  section: Section | undefined,
   title: string,
   body: Html,
   withNotice = true,
+  searched?: string,
 ): void {
   const notice = withNotice ? noticeFor(url.searchParams) : undefined;
-  const html = page({ title, section, pipeline: deps.pipeline, ...(notice ? { notice } : {}) }, body);
+  const frame = { title, section, pipeline: deps.pipeline, ...(notice ? { notice } : {}), searched };
+  const html = page(frame, body);
   send(response, 200, HTML, html, { "cache-control": "no-store" });
 }
 
@@ -134,6 +138,16 @@ async function executionPage(context: ConsoleContext, request: RouteRequest): Pr
   const loaded = await loadExecution(context.deps.pool, id, context.deps.runnerPod);
   if (!loaded) throw new HttpError(404, `execution ${id} does not exist`);
   sendPage(context, request, "/executions", `Execution ${id}`, renderExecution(loaded));
+}
+
+/** Search: an exact execution id goes to its page; anything else lists what matches. */
+async function searchPage(context: ConsoleContext, request: RouteRequest): Promise<void> {
+  const wanted = parseSearchQuery(request.url.searchParams);
+  const exact = wanted.before ? undefined : await exactExecution(context.deps.pool, wanted.text);
+  if (exact) return redirect(request.response, `/executions/${exact}`);
+  const found = await loadSearch(context.deps.pool, wanted, context.pageSize);
+  const body = renderSearch(found, context.token);
+  sendPage(context, request, undefined, "Search", body, false, wanted.text);
 }
 
 async function queuePage(context: ConsoleContext, request: RouteRequest): Promise<void> {
@@ -195,6 +209,7 @@ export const ROUTES: readonly Route[] = [
   { method: "GET", path: /^\/executions$/, handle: executionsPage },
   { method: "GET", path: /^\/executions\/events$/, handle: executionEvents },
   { method: "GET", path: /^\/executions\/([0-9a-z]{21})$/, handle: executionPage },
+  { method: "GET", path: /^\/search$/, handle: searchPage },
   { method: "GET", path: /^\/queue$/, handle: queuePage },
   { method: "GET", path: /^\/health$/, handle: healthPage },
   { method: "GET", path: /^\/assets\/[\w.-]+$/, handle: asset },

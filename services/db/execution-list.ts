@@ -1,5 +1,6 @@
 import type { ExecutionStatus } from "../contracts/names.js";
 import type { ExecutionTriggerType } from "./executions.js";
+import { likePattern } from "./like.js";
 import type { Queryable } from "./pool.js";
 
 /**
@@ -39,6 +40,8 @@ export interface ExecutionFilter {
   readonly until?: Date;
   /** Only this execution (the live view of one execution). */
   readonly id?: string;
+  /** Executions whose id starts with this (the console's search). */
+  readonly idPrefix?: string;
 }
 
 /** Where a page starts: after the last row of the previous one (its created_at_exact and id). */
@@ -64,6 +67,7 @@ function where(filter: ExecutionFilter, values: unknown[]): string {
   if (filter.since) add((n) => `e.created_at >= $${n}`, filter.since);
   if (filter.until) add((n) => `e.created_at < $${n}`, filter.until);
   if (filter.id) add((n) => `e.id = $${n}`, filter.id);
+  if (filter.idPrefix) add((n) => `e.id LIKE $${n}`, likePattern(filter.idPrefix, "prefix"));
   return conditions.map((c) => ` AND ${c}`).join("");
 }
 

@@ -1,5 +1,6 @@
 import { newId } from "../core/ids.js";
 import type { WorkflowDefinition } from "../workflow/definition.js";
+import { likePattern } from "./like.js";
 import { type Pool, type Queryable, withTransaction } from "./pool.js";
 import { createSchedule, type ScheduleRow } from "./schedules.js";
 
@@ -156,8 +157,16 @@ export interface WorkflowOverviewRow extends WorkflowSummaryRow {
  * executions. A workflow's "last run" is its newest execution by created_at, whatever triggered it
  * (manual runs count): the console, `khctl workflow list` and `workflow show` all take it from here or
  * in LAST_RUN_ORDER. The latest comes through the (workflow_id, created_at) index, the counts in one pass.
+ * With `matching`, only the workflows the console's search finds.
  */
-export async function listWorkflowOverview(db: Queryable): Promise<WorkflowOverviewRow[]> {
+export async function listWorkflowOverview(
+  db: Queryable,
+  filter: { readonly matching?: string } = {},
+): Promise<WorkflowOverviewRow[]> {
+  // matching: a name that contains it (any case), or an id that starts with it (the console's search).
+  const matching = filter.matching
+    ? [likePattern(filter.matching, "contains"), likePattern(filter.matching, "prefix")]
+    : [null, null];
   const { rows } = await db.query<WorkflowOverviewRow>(
     `WITH counts AS (
        SELECT workflow_id, count(*)::int AS n FROM workflow_executions GROUP BY workflow_id
@@ -174,7 +183,9 @@ export async function listWorkflowOverview(db: Queryable): Promise<WorkflowOverv
        SELECT e.id, e.status, e.duration_ms, e.created_at FROM workflow_executions e
        WHERE e.workflow_id = w.id ORDER BY ${LAST_RUN_ORDER} LIMIT 1
      ) last ON true
+     WHERE $1::text IS NULL OR w.name ILIKE $1 OR w.id LIKE $2
      ORDER BY w.created_at DESC, w.id`,
+    matching,
   );
   return rows;
 }

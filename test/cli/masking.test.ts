@@ -187,6 +187,7 @@ describe("every view masks by one rule", () => {
     ["the execution page", () => `/executions/${executionId}`],
     ["the executions list", () => "/executions"],
     ["the workflows list", () => "/workflows"],
+    ["search", () => `/search?q=${executionId.slice(0, 8)}`],
   ])("the console's %s shows no secret", async (_, page) => {
     const answer = await request(web.url, page());
     expect(answer.status).toBe(200);

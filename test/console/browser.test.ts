@@ -5,6 +5,7 @@ import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../services/core/logger.js";
+import { recordStepEnd } from "../../services/db/execution-logs.js";
 import { createExecution, getExecution } from "../../services/db/executions.js";
 import { createWorkflow } from "../../services/db/workflows.js";
 import { type Executor, startExecutor } from "../../services/executor/index.js";
@@ -107,6 +108,7 @@ describe.skipIf(!haveChromium)("the console in a browser", () => {
       [`/executions/${execution}`, `Execution ${execution}`],
       ["/queue", "Queue"],
       ["/health", "Health"],
+      ["/search?q=a", "Search"],
     ] as const;
     for (const [where, title] of pages) {
       for (const viewport of [
@@ -115,9 +117,12 @@ describe.skipIf(!haveChromium)("the console in a browser", () => {
       ]) {
         const page = await open(where, viewport);
         expect(await page.locator("h1").textContent()).toBe(title);
-        expect(await page.locator("nav[aria-label=Main] a[aria-current=page]").count()).toBe(1);
+        // The search is under no entry of the navigation.
+        const current = page.locator("nav[aria-label=Main] a[aria-current=page]");
+        expect(await current.count()).toBe(title === "Search" ? 0 : 1);
         expect(await fits(page), `${where} at ${viewport.width} px`).toBe(true);
-        const name = `${where.split("/")[1]}${where.split("/").length > 2 ? "-one" : ""}-${viewport.width}.png`;
+        const section = where.split("?")[0]?.split("/") ?? [];
+        const name = `${section[1]}${section.length > 2 ? "-one" : ""}-${viewport.width}.png`;
         await page.screenshot({ path: path.join(ARTIFACTS, name), fullPage: true });
         await page.close();
       }
@@ -173,6 +178,132 @@ describe.skipIf(!haveChromium)("the console in a browser", () => {
     expect(await workflows.locator("dl.facts").textContent()).toMatch(/Error.*500/s);
     expect(await workflows.locator('tr[data-node="fetch"] .status-error').count()).toBe(1);
     await workflows.screenshot({ path: path.join(ARTIFACTS, "execution-failed.png"), fullPage: true });
+  });
+
+  /** A failed run of the 4-node workflow with its steps recorded: a long error, an input, an output. */
+  async function failedRunWithSteps(): Promise<string> {
+    const id = await createExecution(pool, { workflowId: failing, triggerType: "manual" });
+    const error = `HTTP 500 from the orders API: ${"the upstream said no; ".repeat(12)}\nretry later`;
+    await pool.query(
+      "UPDATE workflow_executions SET status = 'error', error = $2, started_at = now(), completed_at = now(), duration_ms = 40 WHERE id = $1",
+      [id, error],
+    );
+    const at = new Date();
+    const step = { executionId: id, startedAt: at, completedAt: at, durationMs: 12 };
+    const steps = [
+      { nodeId: "t", nodeName: "Start", nodeType: "trigger", status: "success" as const, output: { at } },
+      {
+        nodeId: "fetch",
+        nodeName: "Fetch orders",
+        nodeType: "HTTP Request",
+        status: "error" as const,
+        error,
+      },
+      { nodeId: "audit", nodeName: "Audit", nodeType: "Condition", status: "success" as const, output: true },
+    ];
+    for (const one of steps) await recordStepEnd(pool, { ...step, ...one, input: { endpoint: "/orders" } });
+    return id;
+  }
+
+  it("the execution page at 400 px: no sideways scroll, steps as cards without empty space, graph labels >= 11 px", async () => {
+    const id = await failedRunWithSteps();
+    for (const width of [400, 1280]) {
+      const page = await open(`/executions/${id}`, { width, height: 800 });
+      await page.locator("table.steps").waitFor();
+      expect(
+        await page.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth"),
+        `execution page at ${width} px`,
+      ).toBe(true);
+      // Rendered label size: the SVG's scale times its font size (a scaled-down graph shrinks them).
+      const smallest =
+        await page.evaluate<number>(`Math.min(...[...document.querySelectorAll("figure.graph text")]
+        .map((t) => t.getScreenCTM().a * parseFloat(getComputedStyle(t).fontSize)))`);
+      expect(smallest, `graph label px at ${width} px`).toBeGreaterThanOrEqual(11);
+      const stepsFit = `(() => { const e = document.querySelector('[role=region][aria-label="Steps"]'); return e.scrollWidth <= e.clientWidth; })()`;
+      expect(await page.evaluate<boolean>(stepsFit), `steps at ${width} px`).toBe(true);
+      if (width === 400) {
+        // A card is as tall as what it shows (its lines, padding and border), with no empty space.
+        const slack = await page.evaluate<
+          number[]
+        >(`[...document.querySelectorAll("table.steps tbody tr")].map((tr) =>
+          tr.getBoundingClientRect().height -
+          [...tr.children].reduce((sum, cell) => sum + cell.getBoundingClientRect().height, 0))`);
+        expect(slack).toHaveLength(3);
+        for (const gap of slack) expect(gap).toBeLessThan(24);
+      }
+      await page.screenshot({ path: path.join(ARTIFACTS, `execution-steps-${width}.png`), fullPage: true });
+      await page.close();
+    }
+  });
+
+  it("the whole error opens from the list, without script", async () => {
+    const id = await failedRunWithSteps();
+    const context = await browser.newContext({
+      javaScriptEnabled: false,
+      viewport: { width: 400, height: 800 },
+    });
+    const page = await context.newPage();
+    await page.goto(`${base}/executions?workflow=${failing}`);
+    const row = page.locator(`tr[data-id="${id}"]`);
+    expect(await row.locator("details.error-more pre").isVisible()).toBe(false);
+    await row.locator("details.error-more summary").click();
+    expect(await row.locator("details.error-more pre").textContent()).toMatch(
+      /the upstream said no; \nretry later$/,
+    );
+    expect(await row.locator("details.error-more pre").isVisible()).toBe(true);
+    expect(await fits(page)).toBe(true);
+    await page.screenshot({ path: path.join(ARTIFACTS, "executions-error-open-400.png"), fullPage: true });
+    await context.close();
+  });
+
+  it("filters apply on change; without script the Filter button applies them", async () => {
+    await failedRunWithSteps();
+    const page = await open("/executions");
+    await Promise.all([
+      page.waitForURL(/[?&]status=error/),
+      page.locator("select[name=status]").selectOption("error"),
+    ]);
+    expect(await page.locator("tbody tr[data-id]").count()).toBeGreaterThan(0);
+    expect(await page.locator('tbody tr[data-id]:not([data-status="error"])').count()).toBe(0);
+    await Promise.all([
+      page.waitForURL(new RegExp(`workflow=${failing}`)),
+      page.locator("select[name=workflow]").selectOption(failing),
+    ]);
+    expect(page.url()).toMatch(/status=error/);
+    await page.close();
+
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const plain = await context.newPage();
+    await plain.goto(`${base}/executions`);
+    await plain.locator("select[name=status]").selectOption("error");
+    expect(plain.url()).toBe(`${base}/executions`);
+    await Promise.all([
+      plain.waitForURL(/[?&]status=error/),
+      plain.locator("button", { hasText: "Filter" }).click(),
+    ]);
+    await context.close();
+  });
+
+  it("search from the header box: a name lists the workflow, an exact execution id opens it", async () => {
+    const id = await failedRunWithSteps();
+    for (const width of [1280, 400]) {
+      const page = await open("/workflows", { width, height: 800 });
+      const box = page.getByRole("searchbox", { name: "Workflow name or execution id" });
+      await box.fill("broken api");
+      await Promise.all([page.waitForURL(/\/search\?q=broken\+api$/), box.press("Enter")]);
+      expect(await page.locator("h1").textContent()).toBe("Search");
+      expect(await page.locator(`a[href="/executions?workflow=${failing}"]`).count()).toBe(1);
+      expect(await page.locator(`a[href="/executions?workflow=${hello}"]`).count()).toBe(0);
+      expect(await fits(page)).toBe(true);
+      await page.screenshot({ path: path.join(ARTIFACTS, `search-results-${width}.png`), fullPage: true });
+      await page.getByRole("searchbox").fill(id);
+      await Promise.all([
+        page.waitForURL(new RegExp(`/executions/${id}$`)),
+        page.getByRole("searchbox").press("Enter"),
+      ]);
+      expect(await page.locator("h1").textContent()).toBe(`Execution ${id}`);
+      await page.close();
+    }
   });
 
   it("redrives a dead letter from the queue page: it goes back to the queue and its run happens", async () => {

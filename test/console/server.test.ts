@@ -89,6 +89,7 @@ describe("pages", () => {
       "^\\/workflows\\/([\\w-]{1,64})$": `/workflows/${workflowId}`,
       "^\\/executions$": "/executions",
       "^\\/executions\\/([0-9a-z]{21})$": `/executions/${executionId}`,
+      "^\\/search$": "/search?q=headers",
       "^\\/queue$": "/queue",
       "^\\/health$": "/health",
       "^\\/assets\\/[\\w.-]+$": "/assets/console.css",
@@ -116,7 +117,8 @@ describe("pages", () => {
     expect(head).toMatchObject({ status: 200, body: "" });
   });
 
-  it("health: khctl status's parts, one row each, down ones marked", async () => {
+  it("health: khctl status's parts, one row each, down ones marked; its times in the one format", async () => {
+    await createExecution(db.pool, { workflowId: manual, triggerType: "manual" });
     const page = await request(base, "/health");
     expect(page.status).toBe(200);
     for (const part of ["dev", "postgres", "queue", "dispatcher", "executor", "executions"]) {
@@ -126,6 +128,26 @@ describe("pages", () => {
     expect(page.body).toMatch(/data-part="queue" data-state="ok"/);
     expect(page.body).toMatch(/data-part="dev" data-state="down"/);
     expect(page.body).toContain("Down: dev, dispatcher, executor.");
+    // The executions part's lines carry ISO stamps: each is a <time> as every page writes it, none raw.
+    expect(page.body).toMatch(
+      /<time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z" title="\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC">(now|\d+ s ago)<\/time>/,
+    );
+    expect(page.body.replace(/datetime="[^"]*"/g, "")).not.toMatch(/\d{4}-\d\d-\d\dT\d\d:\d\d/);
+  });
+
+  it("times are relative, with the absolute time on hover: the list, one execution, the workflows", async () => {
+    const id = await createExecution(db.pool, { workflowId: manual, triggerType: "manual" });
+    await db.pool.query(
+      "UPDATE workflow_executions SET created_at = now() - interval '150 seconds' WHERE id = $1",
+      [id],
+    );
+    const created = (await getExecution(db.pool, id))?.created_at as Date;
+    const markup = `<time datetime="${created.toISOString()}" title="${created.toISOString().slice(0, 19).replace("T", " ")} UTC">2 min ago</time>`;
+    expect((await request(base, `/executions?workflow=${manual}`)).body).toContain(markup);
+    expect((await request(base, `/executions/${id}`)).body).toContain(`<dt>Created</dt><dd>${markup}</dd>`);
+    expect((await request(base, "/workflows")).body).toMatch(
+      /title="[\d-]+ [\d:]+ UTC">in \d+ (s|min)<\/time>/,
+    );
   });
 });
 
@@ -163,6 +185,22 @@ describe("executions", () => {
     const errorIds = [...errors.body.matchAll(/<tr data-id="([0-9a-z]{21})"/g)].map((m) => m[1]);
     expect(errorIds.sort()).toEqual(ids.slice(0, 3).sort());
     expect(errors.body).toMatch(/<option value="error" selected>/);
+  });
+
+  it("filters: the form is sent on change by a script the console serves (no inline script); its button stays for no script", async () => {
+    const page = await request(base, "/executions");
+    expect(page.body).toMatch(
+      /<form method="get" action="\/executions" class="filters"[^>]* data-submit-on-change>/,
+    );
+    expect(page.body).toContain('<button type="submit">Filter</button>');
+    expect(page.body).toContain('<script src="/assets/filters.js" defer></script>');
+    expect(page.body).not.toMatch(/<script(?![^>]*\ssrc=)/);
+    const script = await request(base, "/assets/filters.js");
+    expect(script.status).toBe(200);
+    expect(script.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(script.headers["content-security-policy"]).toBe(SECURITY_HEADERS["content-security-policy"]);
+    expect(script.body).toContain("form[data-submit-on-change]");
+    expect(script.body).toContain("requestSubmit()");
   });
 
   it("one execution: the graph's nodes coloured by step status, values masked, the error shown", async () => {
@@ -271,6 +309,97 @@ describe("executions", () => {
     } finally {
       events.close();
     }
+  });
+});
+
+describe("search", () => {
+  const ids = (body: string) => [...body.matchAll(/<tr data-id="([0-9a-z]{21})"/g)].map((m) => m[1]);
+
+  it("by name: the workflows whose name contains the text, any case, with their last run; LIKE's wildcards are literal", async () => {
+    const found = await storeWorkflow("Nightly Price Sync");
+    const percent = await storeWorkflow("Sync 100% of prices");
+    const page = await request(base, "/search?q=price%20SYNC");
+    expect(page.status).toBe(200);
+    expect(page.body).toContain("<h1>Search</h1>");
+    expect(page.body).toContain(`href="/executions?workflow=${found}"`);
+    expect(page.body).not.toContain(`href="/executions?workflow=${percent}"`);
+    expect(page.body).not.toContain(`href="/executions?workflow=${manual}"`);
+    // The box keeps the text; a name cannot start an execution id, so no executions are looked up.
+    expect(page.body).toContain('name="q" value="price SYNC"');
+    expect(page.body).not.toContain("<h2>Executions</h2>");
+    const wildcard = await request(base, "/search?q=100%25");
+    expect(wildcard.body).toContain(`href="/executions?workflow=${percent}"`);
+    expect(wildcard.body).not.toContain(`href="/executions?workflow=${found}"`);
+    expect((await request(base, "/search?q=_")).body).toContain("No workflow's name contains “_”");
+  });
+
+  it("by exact id: straight to the execution's page; an id that does not exist lists nothing", async () => {
+    const id = await createExecution(db.pool, { workflowId: manual, triggerType: "manual" });
+    const exact = await request(base, `/search?q=${id}`);
+    expect(exact.status).toBe(303);
+    expect(exact.headers.location).toBe(`/executions/${id}`);
+    const missing = await request(base, `/search?q=${"z".repeat(21)}`);
+    expect(missing.status).toBe(200);
+    expect(missing.body).toContain(`No execution id starts with <code>${"z".repeat(21)}</code>`);
+  });
+
+  it("by id prefix: the executions whose id starts with it, newest first, a page at a time", async () => {
+    const workflowId = await storeWorkflow("Prefix runs");
+    const made: string[] = [];
+    for (let i = 0; i < PAGE_SIZE + 2; i++) {
+      made.push(await createExecution(db.pool, { workflowId, triggerType: "manual" }));
+    }
+    // Ids of our own choosing, so that exactly these start with the prefix.
+    const prefix = "zzprefix";
+    const renamed = made.map((_, i) => `${prefix}${String(i).padStart(13, "0")}`);
+    for (const [i, id] of made.entries()) {
+      await db.pool.query("UPDATE workflow_executions SET id = $2 WHERE id = $1", [id, renamed[i]]);
+    }
+    const first = await request(base, `/search?q=${prefix}`);
+    expect(ids(first.body)).toHaveLength(PAGE_SIZE);
+    expect(ids(first.body).every((id) => id?.startsWith(prefix))).toBe(true);
+    const next = /href="(\/search\?[^"]*before=[^"]+)" rel="next"/.exec(first.body)?.[1];
+    expect(next).toBeDefined();
+    const second = await request(base, (next as string).replaceAll("&amp;", "&"));
+    expect(new Set([...ids(first.body), ...ids(second.body)])).toEqual(new Set(renamed));
+    // A longer prefix narrows it: the ids ending in 10 to 19.
+    const narrower = `${prefix}000000000001`;
+    const narrowed = ids((await request(base, `/search?q=${narrower}`)).body);
+    expect(narrowed.sort()).toEqual(renamed.filter((id) => id.startsWith(narrower)).sort());
+    expect(narrowed).toHaveLength(10);
+  });
+
+  it("hostile text is only text: escaped in the box, the results and the title; too long is one clear line", async () => {
+    const hostile = `"><script>alert(1)</script><img src=x onerror=alert(2)>`;
+    const page = await request(base, `/search?q=${encodeURIComponent(hostile)}`);
+    expect(page.status).toBe(200);
+    expect(page.headers["content-security-policy"]).toBe(SECURITY_HEADERS["content-security-policy"]);
+    expect(page.body).not.toContain("<script>alert");
+    expect(page.body).not.toContain("<img src=x");
+    expect(page.body).toContain('value="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
+    const tooLong = await request(base, `/search?q=${"a".repeat(201)}`);
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body).toContain("search for at most 200 characters (got 201)");
+    const empty = await request(base, "/search?q=%20");
+    expect(empty.body).toContain("Search for a workflow by its name");
+  });
+});
+
+describe("errors on demand", () => {
+  it("the list shows an error's first line, and the whole text opens under it (no script needed)", async () => {
+    const workflowId = await storeWorkflow("Long errors");
+    const id = await createExecution(db.pool, { workflowId, triggerType: "manual" });
+    const error = `${"The upstream API said no. ".repeat(8)}<tail>\nSecond line: the end of it`;
+    await db.pool.query(
+      "UPDATE workflow_executions SET status = 'error', error = $2, started_at = now(), completed_at = now() WHERE id = $1",
+      [id, error],
+    );
+    const page = await request(base, `/executions?workflow=${workflowId}`);
+    const cell = /<td data-label="Error" class="error-cell">(.*?)<\/td>/s.exec(page.body)?.[1] ?? "";
+    expect(cell).toMatch(
+      /^<details class="error-more"><summary>The upstream API said no\. .*…<\/summary><pre>/s,
+    );
+    expect(cell).toContain("&lt;tail&gt;\nSecond line: the end of it</pre></details>");
   });
 });
 

@@ -99,18 +99,19 @@ function steps(report: ExecutionReport): Html {
   const rows = report.steps.map((step, index) => {
     const error = shownError(step.error);
     return html`<tr data-node="${step.nodeId}">
-  <td class="number">${index + 1}</td>
+  <td class="number" data-label="Step">${index + 1}</td>
   <th scope="row">${step.nodeName ?? step.nodeId}<br><code class="id">${step.nodeId}</code></th>
-  <td>${step.nodeType ?? ""}</td>
-  <td>${statusBadge(step.status)}</td>
-  <td>${clock(step.startedAt)}</td>
-  <td class="number">${duration(step.durationMs)}</td>
-  <td>${value("input", shownJson(step.input))}</td>
-  <td>${value("output", shownJson(step.output))}</td>
-  <td class="${step.status === "error" ? "error-text" : "reason"}">${error}</td>
+  <td data-label="Type">${step.nodeType ?? ""}</td>
+  <td data-label="Status">${statusBadge(step.status)}</td>
+  <td data-label="Started">${clock(step.startedAt)}</td>
+  <td class="number" data-label="Duration">${duration(step.durationMs)}</td>
+  <td data-label="Input">${value("input", shownJson(step.input))}</td>
+  <td data-label="Output">${value("output", shownJson(step.output))}</td>
+  <td data-label="Error" class="${step.status === "error" ? "error-text" : "reason"}">${error}</td>
 </tr>`;
   });
-  return html`<div class="scroll" role="region" tabindex="0" aria-label="Steps"><table class="steps">
+  // class stack: on a narrow window each step is a card of labelled lines, as the lists' rows are.
+  return html`<div class="scroll" role="region" tabindex="0" aria-label="Steps"><table class="steps stack">
 <caption>Steps, in the order they started</caption>
 <thead><tr><th scope="col">#</th><th scope="col">Node</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Started (UTC)</th><th scope="col">Duration</th><th scope="col">Input</th><th scope="col">Output</th><th scope="col">Error</th></tr></thead>
 <tbody>${rows}</tbody>

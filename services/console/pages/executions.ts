@@ -8,7 +8,7 @@ import {
 } from "../../db/execution-list.js";
 import type { Queryable } from "../../db/pool.js";
 import { databaseNow, listWorkflows } from "../../db/workflows.js";
-import { duration, firstLine, shownError, statusBadge, when } from "../format.js";
+import { duration, errorText, shownError, statusBadge, when } from "../format.js";
 import { type Html, html, query } from "../html.js";
 
 /** Executions: a page of the newest, filtered by workflow and status, kept live by the change feed. */
@@ -79,7 +79,7 @@ export function executionRow(row: ExecutionListRow): Html {
   <td data-label="Created">${when(row.created_at)}</td>
   <td data-label="Duration" class="number">${duration(row.duration_ms)}</td>
   <td data-label="Steps" class="number">${row.completed_steps}/${row.total_steps}</td>
-  <td data-label="Error" class="error-cell">${error ? html`<span title="${error}">${firstLine(error, 80)}</span>` : ""}</td>
+  <td data-label="Error" class="error-cell">${error ? errorText(error) : ""}</td>
 </tr>`;
 }
 
@@ -92,7 +92,8 @@ function filters(page: ExecutionsPage): Html {
   const statusOptions = EXECUTION_STATUSES.map(
     (s) => html`<option value="${s}"${s === filter.status ? html` selected` : ""}>${s}</option>`,
   );
-  return html`<form method="get" action="/executions" class="filters" role="search" aria-label="Filter executions">
+  // data-submit-on-change: assets/filters.js applies a choice at once; without script, the button does.
+  return html`<form method="get" action="/executions" class="filters" role="search" aria-label="Filter executions" data-submit-on-change>
 <label>Workflow <select name="workflow"><option value="">all</option>${workflowOptions}</select></label>
 <label>Status <select name="status"><option value="">all</option>${statusOptions}</select></label>
 <button type="submit">Filter</button>
@@ -113,12 +114,18 @@ export function renderExecutions(page: ExecutionsPage, pageSize: number): Html {
   const rows = page.rows.length
     ? page.rows.map(executionRow)
     : html`<tr class="empty"><td colspan="8">No executions${filter.workflowId || filter.status ? " match" : " yet"}.</td></tr>`;
+  const caption = `Executions, newest first${before ? " (older page)" : ""}`;
   return html`${filters(page)}
 <p class="live-note" aria-live="polite" data-live-status>${before ? "An older page: not updated live." : ""}</p>
-<div class="scroll" role="region" tabindex="0" aria-label="Executions"><table class="executions stack"${before ? "" : html` data-feed="${feed}" data-page-size="${pageSize}"`}>
-<caption>Executions, newest first${before ? " (older page)" : ""}</caption>
+${executionTable(rows, caption, before ? html`` : html` data-feed="${feed}" data-page-size="${pageSize}"`)}
+<nav class="pages" aria-label="Pages">${before ? html`<a href="/executions${query({ workflow: filter.workflowId, status: filter.status })}">Newest runs</a>` : ""} ${more}</nav>`;
+}
+
+/** The table of execution rows (executionRow), as the list and the search show it; `live`: its data-feed. */
+export function executionTable(rows: Html | Html[], caption: string, live: Html = html``): Html {
+  return html`<div class="scroll" role="region" tabindex="0" aria-label="Executions"><table class="executions stack"${live}>
+<caption>${caption}</caption>
 <thead><tr><th scope="col">Execution</th><th scope="col">Workflow</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Steps</th><th scope="col">Error</th></tr></thead>
 <tbody>${rows}</tbody>
-</table></div>
-<nav class="pages" aria-label="Pages">${before ? html`<a href="/executions${query({ workflow: filter.workflowId, status: filter.status })}">Newest runs</a>` : ""} ${more}</nav>`;
+</table></div>`;
 }

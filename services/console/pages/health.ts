@@ -1,8 +1,12 @@
 import { STACK_OF_PROFILE } from "../../contracts/names.js";
 import type { StatusReport } from "../../status/report.js";
+import { withTimes } from "../format.js";
 import { type Html, html } from "../html.js";
 
-/** Health: `khctl status`'s report (the same parts and checks), one row per part. */
+/**
+ * Health: `khctl status`'s report (the same parts and checks), one row per part; the instants in its
+ * lines are written as every page writes them (format.ts withTimes).
+ */
 
 function profileLine(report: StatusReport): string {
   return report.profile === "embedded"
@@ -10,13 +14,13 @@ function profileLine(report: StatusReport): string {
     : `Profile ${report.profile} (stack ${STACK_OF_PROFILE[report.profile]})`;
 }
 
-export function renderHealth(report: StatusReport): Html {
+export function renderHealth(report: StatusReport, now: Date = new Date()): Html {
   const rows = report.parts.map((part) => {
     const state = part.ok ? "ok" : part.required ? "down" : "warn";
     return html`<tr data-part="${part.name}" data-state="${state}">
   <th scope="row">${part.name}</th>
   <td><span class="status status-${state === "ok" ? "success" : state === "down" ? "error" : "pending"}">${state}</span></td>
-  <td>${part.summary}${part.lines.length ? html`<ul class="details">${part.lines.map((line) => html`<li><code>${line}</code></li>`)}</ul>` : ""}</td>
+  <td>${withTimes(part.summary, now)}${part.lines.length ? html`<ul class="details">${part.lines.map((line) => html`<li><code>${withTimes(line, now)}</code></li>`)}</ul>` : ""}</td>
 </tr>`;
   });
   const verdict =
