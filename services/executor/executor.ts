@@ -7,6 +7,7 @@ import { startPeriodic } from "../core/periodic.js";
 import type { Pool } from "../db/pool.js";
 import type { StaleRunPolicy } from "../db/stale-run-policy.js";
 import { startIntake } from "../intake/intake.js";
+import { startCancelWatch } from "./cancel-watch.js";
 import { type RunnerProcessOptions, WarmRunners } from "./child.js";
 import { createProcessLauncher, type ExecutorEvents, type RunExecutionProcess } from "./process-launcher.js";
 import { sweepStaleRuns } from "./stale-runs.js";
@@ -40,6 +41,8 @@ export interface ExecutorOptions {
    * executions that are not this executor's runs are recorded as error, at start and then on the interval.
    */
   readonly staleRuns?: { readonly policy: StaleRunPolicy; readonly intervalMs: number };
+  /** How often to look for this executor's runs recorded cancelled elsewhere, ms. Default 1000. */
+  readonly cancelCheckIntervalMs?: number;
 }
 
 export interface Executor extends Stoppable {
@@ -92,9 +95,16 @@ export function startExecutor(options: ExecutorOptions): Executor {
     retryBaseSeconds: options.retryBaseSeconds,
     logger: options.logger,
   });
+  const cancels = startCancelWatch({
+    db: options.pool,
+    logger: options.logger,
+    active: launcher.active,
+    stopRun: launcher.stopRun,
+    intervalMs: options.cancelCheckIntervalMs,
+  });
   const done = consumer.done.finally(() => {
     warm?.stop();
-    return sweep?.stop();
+    return Promise.all([sweep?.stop(), cancels.stop()]);
   });
   return {
     events,
