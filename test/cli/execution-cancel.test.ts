@@ -29,14 +29,17 @@ const { workflow: stored } = await createWorkflow(pool, {
 });
 const schedule = await getScheduleForWorkflow(pool, stored.id);
 let slot = Date.UTC(2026, 0, 1);
-const scheduled = () =>
-  createExecution(pool, {
+/** A pending execution of the next five-minute slot. */
+const scheduled = () => {
+  slot += 300_000;
+  return createExecution(pool, {
     workflowId: stored.id,
     triggerType: "schedule",
     scheduleId: schedule?.id,
-    scheduledFor: new Date((slot += 300_000)),
+    scheduledFor: new Date(slot),
     enqueued: true,
   });
+};
 
 describe("khctl execution cancel", () => {
   it("cancels a pending run: it never started, so its schedule does not count it", async () => {
