@@ -23,7 +23,7 @@ export function runActions(execution: { id: string; status: string }, token: str
   const cancel = isTerminal(execution.status)
     ? ""
     : actionButton(`/executions/${execution.id}/cancel`, "Cancel run", token, what);
-  return html`<p class="actions">${actionButton(`/executions/${execution.id}/rerun`, "Re-run", token, what)} ${cancel}</p>`;
+  return html`<div class="actions toolbar">${actionButton(`/executions/${execution.id}/rerun`, "Re-run", token, what)}${cancel}</div>`;
 }
 
 /** A new manual execution of the same workflow with the same input; then its page. */

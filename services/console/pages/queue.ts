@@ -59,7 +59,7 @@ export function renderQueue(page: QueuePage, token: string): Html {
   return html`${facts}
 <h2>Dead letters</h2>
 <p>Messages that could not be handled${page.letters.length >= page.max ? ` (the first ${page.max} shown)` : ""}. Redrive sends them back to the queue, after a fix, to be handled again; delete and purge remove them for good (each asks first).</p>
-<p class="actions">${actionButton("/queue/redrive", "Redrive all", token)}${actionButton("/queue/purge", "Purge…", token)}</p>
+<div class="actions toolbar">${actionButton("/queue/redrive", "Redrive all", token)}${actionButton("/queue/purge", "Purge…", token)}</div>
 ${lettersForm(page, token)}`;
 }
 
@@ -77,7 +77,7 @@ function lettersForm(page: QueuePage, token: string): Html {
   );
   return html`<form method="post" action="/queue/selected/redrive" class="letters-form">
 <input type="hidden" name="token" value="${token}">
-<p class="actions"><button type="submit">Redrive selected</button><button type="submit" formaction="/queue/selected/delete">Delete selected…</button></p>
+<p class="actions toolbar"><button type="submit">Redrive selected</button><button type="submit" formaction="/queue/selected/delete">Delete selected…</button></p>
 <table class="letters stack">
 <caption>${page.letters.length} message(s) in the dead-letter queue</caption>
 <thead><tr><th scope="col">Select</th><th scope="col">Message</th><th scope="col">First sent</th><th scope="col">Receives</th><th scope="col">Body</th><th scope="col">Action</th></tr></thead>
@@ -95,7 +95,7 @@ export function renderDeleteConfirmation(messageIds: readonly string[], token: s
 <form method="post" action="/queue/selected/delete">
 <input type="hidden" name="token" value="${token}"><input type="hidden" name="confirm" value="yes">
 <ul class="confirm-list">${items}</ul>
-<p class="actions"><button type="submit" class="danger">Delete ${messageIds.length} message(s)</button> <a href="/queue">Keep them</a></p>
+<p class="actions toolbar"><button type="submit" class="danger">Delete ${messageIds.length} message(s)</button> <a href="/queue">Keep them</a></p>
 </form>`;
 }
 
@@ -104,6 +104,6 @@ export function renderPurgeConfirmation(deadLetterQueueUrl: string, count: numbe
   return html`<p>Every message now in <code>${deadLetterQueueUrl}</code> (about ${count}) is deleted for good: their runs are not retried. Messages being looked at elsewhere at this moment stay.</p>
 <form method="post" action="/queue/purge">
 <input type="hidden" name="token" value="${token}"><input type="hidden" name="confirm" value="yes">
-<p class="actions"><button type="submit" class="danger">Purge the dead-letter queue</button> <a href="/queue">Keep the messages</a></p>
+<p class="actions toolbar"><button type="submit" class="danger">Purge the dead-letter queue</button> <a href="/queue">Keep the messages</a></p>
 </form>`;
 }
