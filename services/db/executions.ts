@@ -292,7 +292,8 @@ export type CancelOutcome =
  * pending|running -> cancelled with `reason`, in one conditional UPDATE. A pending one never starts: the
  * intake's gate and the runner's claim take only pending rows, the outbox sends only pending ones. A
  * running one is recorded cancelled at once; its runner is stopped by whoever owns it (the executor sees
- * the row and sends its child SIGTERM; any runner stops before its next step). A run that had started
+ * the row and sends its child SIGTERM, the spawner's reconciler deletes its Job; any runner stops before
+ * its next step). A run that had started
  * counts on its schedule as the runner would count it; one that never started does not.
  */
 export async function cancelExecution(
@@ -367,4 +368,22 @@ export async function cancelledAmong(db: Queryable, ids: readonly string[]): Pro
     [ids],
   );
   return rows.map((row) => row.id);
+}
+
+/**
+ * Executions cancelled in the last `withinSeconds` that had a runner Job (the spawner deletes the Jobs
+ * still active, so their runner pods get SIGTERM).
+ */
+export async function recentlyCancelledJobs(
+  db: Queryable,
+  withinSeconds: number,
+): Promise<{ id: string; jobName: string }[]> {
+  const { rows } = await db.query<{ id: string; job_name: string }>(
+    `SELECT id, job_name FROM workflow_executions
+     WHERE status = 'cancelled' AND job_name IS NOT NULL
+       AND completed_at > now() - make_interval(secs => $1)
+       AND created_at > now() - make_interval(secs => $1) - interval '1 day'`,
+    [withinSeconds],
+  );
+  return rows.map((row) => ({ id: row.id, jobName: row.job_name }));
 }

@@ -76,8 +76,9 @@ ${DATABASE_HELP}
 
 A pending execution is recorded cancelled and never starts (no runner takes a run that is not pending).
 A running one is recorded cancelled at once and its runner is stopped: khctl dev's and khctl executor's
-runner processes get SIGTERM within a second (the steps in flight are aborted); a runner Job (the hybrid
-stack) stops before its next step. Exit codes: 0 cancelled, 1 not found or already finished.`,
+runner processes get SIGTERM within a second (the steps in flight are aborted); in the hybrid stack the
+spawner's reconciler deletes the runner Job at its next pass (its pod gets SIGTERM), and until then the
+runner stops before its next step. Exit codes: 0 cancelled, 1 not found or already finished.`,
     )
     .action(async (executionId: string, _own: { json?: boolean }, command: Command) => {
       const { json } = command.optsWithGlobals<{ json?: boolean }>();
