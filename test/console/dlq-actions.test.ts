@@ -1,5 +1,6 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
+import { SECURITY_HEADERS } from "../../services/console/http.js";
 import { createWorkflow } from "../../services/db/workflows.js";
 import { listDeadLetters } from "../../services/queue/dlq.js";
 import { getQueueStats } from "../../services/queue/stats.js";
@@ -61,6 +62,8 @@ describe("the DLQ on the Queue page", () => {
     const { queues, ids, base, token } = await consoleWithLetters(["keep", "drop <me>", "drop too"]);
     const asked = await postAsPage(base, "/queue/selected/delete", token, picked(ids[1], ids[2]));
     expect(asked.status).toBe(200);
+    expect(asked.headers["content-security-policy"]).toBe(SECURITY_HEADERS["content-security-policy"]);
+    expect(asked.headers["cache-control"]).toBe("no-store");
     expect(asked.body).toContain("<h1>Delete dead letters?</h1>");
     expect(asked.body).toContain('<input type="hidden" name="confirm" value="yes">');
     for (const id of [ids[1], ids[2]]) expect(asked.body).toContain(`name="message" value="${id}"`);
