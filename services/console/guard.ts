@@ -3,8 +3,9 @@ import type { IncomingMessage } from "node:http";
 
 /**
  * What keeps other web pages away from the console. A page on another site can make the browser send
- * requests to 127.0.0.1: it must not be able to trigger, enable, disable or redrive (cross-site request
- * forgery), nor read pages through a name it resolves to 127.0.0.1 (DNS rebinding). So:
+ * requests to 127.0.0.1: it must not be able to trigger, enable, disable, re-run, cancel, redrive, delete or
+ * purge (cross-site request forgery), nor read pages through a name it resolves to 127.0.0.1 (DNS
+ * rebinding). So:
  * - the Host header must name this console (a loopback name, or the address it was bound to);
  * - a POST must come from the console's own pages: Sec-Fetch-Site, when the browser sends it, is
  *   same-origin; Origin, when sent, is this console; and the form carries this process's token, which

@@ -15,7 +15,8 @@ export const SECURITY_HEADERS = {
 
 export const TEXT = "text/plain; charset=utf-8";
 export const HTML = "text/html; charset=utf-8";
-const MAX_FORM_BYTES = 4096;
+// Room for a DLQ page's selection: 50 message ids of ~50 bytes each, and the token.
+const MAX_FORM_BYTES = 16_384;
 
 /** A request the console answers with this status and a page saying `message`. */
 export class HttpError extends Error {

@@ -8,11 +8,10 @@ import { packageRoot } from "../core/paths.js";
 import type { Pool } from "../db/pool.js";
 import { getWorkflow, setWorkflowEnabled } from "../db/workflows.js";
 import { triggerWorkflow } from "../dispatcher/trigger.js";
-import { redriveDeadLetter, redriveDeadLetters } from "../queue/dlq.js";
-import { findDeadLetterQueueUrl } from "../queue/ensure.js";
 import { sendWorkflowMessages } from "../queue/send.js";
 import { nextSlotAfter } from "../scheduling/cron.js";
 import type { StatusReport } from "../status/report.js";
+import { deleteSelectedAction, purgeAction, redriveAction, redriveSelectedAction } from "./dlq-actions.js";
 import { streamExecutionChanges } from "./feed.js";
 import type { Html } from "./html.js";
 import { HTML, HttpError, redirect, SECURITY_HEADERS, send } from "./http.js";
@@ -25,6 +24,7 @@ import { loadQueue, renderQueue } from "./pages/queue.js";
 import { exactExecution, loadSearch, parseSearchQuery, renderSearch } from "./pages/search.js";
 import { loadWorkflowPage, renderWorkflowPage } from "./pages/workflow.js";
 import { loadWorkflows, renderWorkflows } from "./pages/workflows.js";
+import { cancelAction, rerunAction, runActions } from "./run-actions.js";
 
 /**
  * What the console answers, as a table: a method, a path pattern and a small handler each. The guards
@@ -64,6 +64,8 @@ export interface RouteRequest {
   readonly url: URL;
   /** The pattern's groups; an optional one that matched nothing is undefined. */
   readonly params: readonly (string | undefined)[];
+  /** A POST's form (guarded already: its token is this console's); empty for a GET. */
+  readonly form: URLSearchParams;
   readonly response: ServerResponse;
 }
 
@@ -137,7 +139,8 @@ async function executionPage(context: ConsoleContext, request: RouteRequest): Pr
   const id = request.params[0] as string;
   const loaded = await loadExecution(context.deps.pool, id, context.deps.runnerPod);
   if (!loaded) throw new HttpError(404, `execution ${id} does not exist`);
-  sendPage(context, request, "/executions", `Execution ${id}`, renderExecution(loaded));
+  const actions = runActions(loaded.report.execution, context.token);
+  sendPage(context, request, "/executions", `Execution ${id}`, renderExecution(loaded, actions));
 }
 
 /** Search: an exact execution id goes to its page; anything else lists what matches. */
@@ -189,19 +192,6 @@ async function enabledAction(
   redirect(response, `${back}?notice=${action}d&id=${id}`);
 }
 
-/** Redrive one dead letter (its message id in the path) or all of them. */
-async function redriveAction({ deps }: ConsoleContext, { params, response }: RouteRequest): Promise<void> {
-  const dlq = await findDeadLetterQueueUrl(deps.sqs, deps.queueUrl);
-  if (!dlq) throw new HttpError(409, `queue ${deps.queueUrl} has no dead-letter queue (khctl queue ensure)`);
-  const messageId = params[0] ? decodeURIComponent(params[0]) : undefined;
-  if (messageId === undefined) {
-    const moved = await redriveDeadLetters(deps.sqs, dlq, deps.queueUrl);
-    return redirect(response, `/queue?notice=redriven&n=${moved.length}`);
-  }
-  const found = await redriveDeadLetter(deps.sqs, dlq, deps.queueUrl, messageId);
-  redirect(response, found ? "/queue?notice=redriven&n=1" : "/queue?notice=not-in-dlq");
-}
-
 export const ROUTES: readonly Route[] = [
   { method: "GET", path: /^\/$/, handle: (_, { response }) => redirect(response, "/workflows") },
   { method: "GET", path: /^\/workflows$/, handle: workflowsPage },
@@ -221,6 +211,11 @@ export const ROUTES: readonly Route[] = [
   { method: "POST", path: /^\/workflows\/([\w-]{1,64})\/trigger$/, handle: triggerAction },
   { method: "POST", path: /^\/workflows\/([\w-]{1,64})\/(enable|disable)$/, handle: enabledAction },
   { method: "POST", path: /^\/queue\/redrive(?:\/([^/]+))?$/, handle: redriveAction },
+  { method: "POST", path: /^\/queue\/selected\/redrive$/, handle: redriveSelectedAction },
+  { method: "POST", path: /^\/queue\/selected\/delete$/, handle: deleteSelectedAction },
+  { method: "POST", path: /^\/queue\/purge$/, handle: purgeAction },
+  { method: "POST", path: /^\/executions\/([0-9a-z]{21})\/rerun$/, handle: rerunAction },
+  { method: "POST", path: /^\/executions\/([0-9a-z]{21})\/cancel$/, handle: cancelAction },
 ];
 
 /** The route for a method and path, with its captures; undefined when there is none. */

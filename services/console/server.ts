@@ -105,8 +105,9 @@ async function answer(
     return send(response, 405, TEXT, "Method not allowed\n", { allow: "GET, POST" });
   }
   try {
+    const form = method === "POST" ? await readForm(request) : new URLSearchParams();
     if (method === "POST") {
-      const refused = guard.refusePost(request, await readForm(request));
+      const refused = guard.refusePost(request, form);
       if (refused) throw new HttpError(403, refused);
     }
     const found = findRoute(method, url.pathname);
@@ -116,7 +117,7 @@ async function answer(
         method === "GET" ? `no page at ${url.pathname}` : `nothing to do at ${url.pathname}`,
       );
     }
-    await found.route.handle(context, { url, params: found.params, response });
+    await found.route.handle(context, { url, params: found.params, form, response });
   } catch (error) {
     answerFailure(context, response, url, error);
   }

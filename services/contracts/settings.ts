@@ -327,7 +327,7 @@ export const FLAG_SETTINGS = {
     max: 100_000,
     integer: true,
     unit: "count",
-    summary: "messages moved at most",
+    summary: "messages handled at most (with --message: looked through for them)",
   },
   executionListLimit: {
     flag: "--limit <n>",

@@ -235,7 +235,7 @@ export async function failExecution(
   options: FailExecutionOptions = {},
 ): Promise<boolean> {
   const { rows } = await db.query<{ id: string }>(
-    `WITH failed AS (
+    `WITH ended AS (
        UPDATE workflow_executions
        SET status = 'error', error = $2, completed_at = now(), current_node_id = NULL,
            duration_ms = CASE WHEN started_at IS NULL THEN 0
@@ -244,26 +244,8 @@ export async function failExecution(
        WHERE id = $1 AND status IN ('pending', 'running')
          AND (NOT $3::boolean OR ${overdueCondition("$4", "$5")})
        RETURNING id, schedule_id, scheduled_for, started_at AS ran_at
-     ), schedule AS (
-       -- The run ended: count it as the runner would. Its status becomes the schedule's latest news unless
-       -- a later slot of the same schedule already finished.
-       UPDATE workflow_schedules s
-       SET run_count = s.run_count + 1,
-           last_run_at = CASE WHEN newer.id IS NULL THEN failed.ran_at ELSE s.last_run_at END,
-           last_status = CASE WHEN newer.id IS NULL THEN 'error' ELSE s.last_status END,
-           last_error = CASE WHEN newer.id IS NULL THEN $2 ELSE s.last_error END
-       FROM failed
-       LEFT JOIN LATERAL (
-         SELECT later.id FROM workflow_executions later
-         WHERE later.schedule_id = failed.schedule_id
-           AND later.scheduled_for > failed.scheduled_for
-           AND later.status IN ('success', 'error', 'cancelled')
-         LIMIT 1
-       ) newer ON true
-       WHERE s.id = failed.schedule_id
-       RETURNING s.id
-     )
-     SELECT id FROM failed`,
+     ), ${countOnSchedule("'error'", "$2")}
+     SELECT id FROM ended`,
     [
       executionId,
       reason,
@@ -273,6 +255,76 @@ export async function failExecution(
     ],
   );
   return rows.length > 0;
+}
+
+/**
+ * The `schedule` CTE of a statement that ended a run someone else than its runner closed (CTE `ended`:
+ * id, schedule_id, scheduled_for, ran_at; only rows with a ran_at count): one more run_count, and its
+ * status becomes the schedule's latest news unless a later slot of the same schedule already finished.
+ */
+function countOnSchedule(statusSql: string, errorSql: string): string {
+  return `schedule AS (
+       UPDATE workflow_schedules s
+       SET run_count = s.run_count + 1,
+           last_run_at = CASE WHEN newer.id IS NULL THEN ended.ran_at ELSE s.last_run_at END,
+           last_status = CASE WHEN newer.id IS NULL THEN ${statusSql} ELSE s.last_status END,
+           last_error = CASE WHEN newer.id IS NULL THEN ${errorSql} ELSE s.last_error END
+       FROM ended
+       LEFT JOIN LATERAL (
+         SELECT later.id FROM workflow_executions later
+         WHERE later.schedule_id = ended.schedule_id
+           AND later.scheduled_for > ended.scheduled_for
+           AND later.status IN ('success', 'error', 'cancelled')
+         LIMIT 1
+       ) newer ON true
+       WHERE s.id = ended.schedule_id AND ended.ran_at IS NOT NULL
+       RETURNING s.id
+     )`;
+}
+
+/** What a cancel did: the run was pending (it will never start) or running (its runner is told), or not. */
+export type CancelOutcome =
+  | { readonly cancelled: true; readonly was: "pending" | "running" }
+  | { readonly cancelled: false; readonly status: ExecutionStatus | "missing" };
+
+/**
+ * Cancels an unfinished execution, the one way a person stops a run (khctl execution cancel, the console):
+ * pending|running -> cancelled with `reason`, in one conditional UPDATE. A pending one never starts: the
+ * intake's gate and the runner's claim take only pending rows, the outbox sends only pending ones. A
+ * running one is recorded cancelled at once; its runner is stopped by whoever owns it (the executor sees
+ * the row and sends its child SIGTERM, the spawner's reconciler deletes its Job; any runner stops before
+ * its next step). A run that had started
+ * counts on its schedule as the runner would count it; one that never started does not.
+ */
+export async function cancelExecution(
+  db: Queryable,
+  executionId: string,
+  reason: string,
+): Promise<CancelOutcome> {
+  const { rows } = await db.query<{ was: "pending" | "running" }>(
+    `WITH before AS (
+       SELECT id, status FROM workflow_executions WHERE id = $1 FOR UPDATE
+     ), ended AS (
+       UPDATE workflow_executions e
+       SET status = 'cancelled', error = $2, completed_at = now(), current_node_id = NULL,
+           duration_ms = CASE WHEN e.started_at IS NULL THEN NULL
+                         ELSE GREATEST(0, round(extract(epoch FROM now() - e.started_at) * 1000))::integer END
+       FROM before
+       WHERE e.id = before.id AND before.status IN ('pending', 'running')
+       RETURNING e.id, e.schedule_id, e.scheduled_for, e.started_at AS ran_at, before.status AS was
+     ), ${countOnSchedule("'cancelled'", "$2")}
+     SELECT was FROM ended`,
+    [executionId, reason],
+  );
+  if (rows[0]) return { cancelled: true, was: rows[0].was };
+  return { cancelled: false, status: (await getExecution(db, executionId))?.status ?? "missing" };
+}
+
+/** The one line that says why an execution cannot be cancelled (cancelExecution refused it). */
+export function notCancellable(executionId: string, status: ExecutionStatus | "missing"): string {
+  return status === "missing"
+    ? `execution ${executionId} does not exist`
+    : `execution ${executionId} is already ${status}: only a pending or running run can be cancelled`;
 }
 
 /**
@@ -306,4 +358,32 @@ export async function recordJobName(db: Queryable, executionId: string, jobName:
     "UPDATE workflow_executions SET job_name = $2 WHERE id = $1 AND job_name IS DISTINCT FROM $2",
     [executionId, jobName],
   );
+}
+
+/** Which of these executions are recorded `cancelled` (the executor stops their runners). */
+export async function cancelledAmong(db: Queryable, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    "SELECT id FROM workflow_executions WHERE id = ANY($1) AND status = 'cancelled'",
+    [ids],
+  );
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Executions cancelled in the last `withinSeconds` that had a runner Job (the spawner deletes the Jobs
+ * still active, so their runner pods get SIGTERM).
+ */
+export async function recentlyCancelledJobs(
+  db: Queryable,
+  withinSeconds: number,
+): Promise<{ id: string; jobName: string }[]> {
+  const { rows } = await db.query<{ id: string; job_name: string }>(
+    `SELECT id, job_name FROM workflow_executions
+     WHERE status = 'cancelled' AND job_name IS NOT NULL
+       AND completed_at > now() - make_interval(secs => $1)
+       AND created_at > now() - make_interval(secs => $1) - interval '1 day'`,
+    [withinSeconds],
+  );
+  return rows.map((row) => ({ id: row.id, jobName: row.job_name }));
 }

@@ -3,12 +3,18 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { EXECUTOR_SETTINGS } from "../contracts/settings.js";
 import type { Stoppable } from "../core/lifecycle.js";
 import type { Logger } from "../core/logger.js";
-import { startPeriodic } from "../core/periodic.js";
+import { type Periodic, startPeriodic } from "../core/periodic.js";
 import type { Pool } from "../db/pool.js";
 import type { StaleRunPolicy } from "../db/stale-run-policy.js";
 import { startIntake } from "../intake/intake.js";
+import { startCancelWatch } from "./cancel-watch.js";
 import { type RunnerProcessOptions, WarmRunners } from "./child.js";
-import { createProcessLauncher, type ExecutorEvents, type RunExecutionProcess } from "./process-launcher.js";
+import {
+  createProcessLauncher,
+  type ExecutorEvents,
+  type ProcessLauncher,
+  type RunExecutionProcess,
+} from "./process-launcher.js";
 import { sweepStaleRuns } from "./stale-runs.js";
 
 export interface ExecutorOptions {
@@ -40,6 +46,8 @@ export interface ExecutorOptions {
    * executions that are not this executor's runs are recorded as error, at start and then on the interval.
    */
   readonly staleRuns?: { readonly policy: StaleRunPolicy; readonly intervalMs: number };
+  /** How often to look for this executor's runs recorded cancelled elsewhere, ms. Default 1000. */
+  readonly cancelCheckIntervalMs?: number;
 }
 
 export interface Executor extends Stoppable {
@@ -52,9 +60,32 @@ export interface Executor extends Stoppable {
   stop(options?: { timeoutMs?: number }): Promise<void>;
 }
 
+/** The stale-run sweep on its interval (none without a policy or with interval 0). */
+function startSweep(
+  options: ExecutorOptions,
+  launcher: ProcessLauncher,
+  events: ExecutorEvents,
+): Periodic | undefined {
+  const staleRuns = options.staleRuns;
+  if (!staleRuns || staleRuns.intervalMs <= 0) return undefined;
+  return startPeriodic(
+    async () => {
+      const lost = await sweepStaleRuns({
+        db: options.pool,
+        logger: options.logger,
+        policy: staleRuns.policy,
+        isOurs: (id) => launcher.active().has(id),
+      });
+      for (const run of lost) events.emit("lost", run);
+    },
+    { intervalMs: staleRuns.intervalMs, logger: options.logger, what: "stale-run sweep" },
+  );
+}
+
 /**
  * The dev profile's runner: the shared intake (intake/) with a launcher that runs each execution with
- * `khctl run` in a child process, at most `concurrency` at once, plus the stale-run sweep.
+ * `khctl run` in a child process, at most `concurrency` at once, plus the stale-run sweep and the cancel
+ * watch (cancel-watch.ts).
  */
 export function startExecutor(options: ExecutorOptions): Executor {
   const events: ExecutorEvents = new EventEmitter();
@@ -64,21 +95,7 @@ export function startExecutor(options: ExecutorOptions): Executor {
   const runProcess: RunExecutionProcess =
     options.runProcess ?? ((executionId, control) => (warm as WarmRunners).run(executionId, control));
   const launcher = createProcessLauncher({ db: options.pool, runProcess, events });
-  const sweep =
-    options.staleRuns && options.staleRuns.intervalMs > 0
-      ? startPeriodic(
-          async () => {
-            const lost = await sweepStaleRuns({
-              db: options.pool,
-              logger: options.logger,
-              policy: options.staleRuns?.policy as StaleRunPolicy,
-              isOurs: (id) => launcher.active().has(id),
-            });
-            for (const run of lost) events.emit("lost", run);
-          },
-          { intervalMs: options.staleRuns.intervalMs, logger: options.logger, what: "stale-run sweep" },
-        )
-      : undefined;
+  const sweep = startSweep(options, launcher, events);
   const consumer = startIntake({
     db: options.pool,
     launcher,
@@ -92,9 +109,16 @@ export function startExecutor(options: ExecutorOptions): Executor {
     retryBaseSeconds: options.retryBaseSeconds,
     logger: options.logger,
   });
+  const cancels = startCancelWatch({
+    db: options.pool,
+    logger: options.logger,
+    active: launcher.active,
+    stopRun: launcher.stopRun,
+    intervalMs: options.cancelCheckIntervalMs,
+  });
   const done = consumer.done.finally(() => {
     warm?.stop();
-    return sweep?.stop();
+    return Promise.all([sweep?.stop(), cancels.stop()]);
   });
   return {
     events,

@@ -56,6 +56,8 @@ export type ExecutorEvents = EventEmitter<{
 export interface ProcessLauncher extends Launcher {
   /** Executions whose runner process this executor has now: alive, whatever their age. */
   active(): ReadonlySet<string>;
+  /** Stops the runner process of this execution (SIGTERM, as a shutdown does); nothing if it has none. */
+  stopRun(executionId: string): void;
 }
 
 /**
@@ -69,14 +71,16 @@ export function createProcessLauncher(deps: {
   runProcess: RunExecutionProcess;
   events: ExecutorEvents;
 }): ProcessLauncher {
-  const active = new Set<string>();
+  // Each run's own stop, besides the consumer's (shutdown): a cancel stops one run.
+  const active = new Map<string, AbortController>();
   const launch = async (execution: ExecutionRow, context: HandleContext): Promise<HandleOutcome> => {
-    active.add(execution.id);
+    const own = new AbortController();
+    active.set(execution.id, own);
     const started = Date.now();
     let exit: RunnerExit;
     try {
       exit = await deps.runProcess(execution.id, {
-        signal: context.signal,
+        signal: AbortSignal.any([context.signal, own.signal]),
         onSpawn: (pid) => deps.events.emit("start", startEvent(execution, pid, active.size)),
       });
     } finally {
@@ -101,7 +105,11 @@ export function createProcessLauncher(deps: {
     );
     return "retry";
   };
-  return { launch, active: () => active };
+  return {
+    launch,
+    active: () => new Set(active.keys()),
+    stopRun: (executionId) => active.get(executionId)?.abort("cancelled"),
+  };
 }
 
 function startEvent(execution: ExecutionRow, pid: number | undefined, running: number): ExecutionStartEvent {

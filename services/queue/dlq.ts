@@ -20,16 +20,16 @@ export interface DeadLetter {
 /** How long listed messages stay hidden while we page through the DLQ, seconds; they are released after. */
 const PEEK_VISIBILITY_SECONDS = 30;
 
-/** Receives up to `max` messages (hidden for `visibility` seconds), or until one satisfies `enough`. */
+/** Receives up to `max` messages (hidden for `visibility` seconds), or until those received are `enough`. */
 async function receiveUpTo(
   sqs: SQSClient,
   queueUrl: string,
   max: number,
   visibility: number,
-  enough: (message: Message) => boolean = () => false,
+  enough: (received: readonly Message[]) => boolean = () => false,
 ): Promise<Message[]> {
   const messages: Message[] = [];
-  while (messages.length < max && !messages.some(enough)) {
+  while (messages.length < max && !enough(messages)) {
     const { Messages = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
@@ -112,33 +112,97 @@ export async function deadLetteredExecutions(sqs: SQSClient, dlqUrl: string, max
 }
 
 /**
+ * Receives the DLQ's messages, up to `max`, ten at a time, and does `act` to each (it must remove it from
+ * the DLQ); returns their ids. Redrive all and purge.
+ */
+async function drain(
+  sqs: SQSClient,
+  dlqUrl: string,
+  max: number,
+  act: (message: Message) => Promise<void>,
+): Promise<string[]> {
+  const done: string[] = [];
+  while (done.length < max) {
+    const batch = await receiveUpTo(sqs, dlqUrl, Math.min(10, max - done.length), PEEK_VISIBILITY_SECONDS);
+    if (batch.length === 0) break;
+    for (const message of batch) {
+      await act(message);
+      done.push(message.MessageId ?? "");
+    }
+  }
+  return done;
+}
+
+/**
+ * Looks through up to `max` DLQ messages for those with the given ids (stopping once all are found), does
+ * `act` to each of them and makes every other one visible again at once. Returns the ids acted on, in the
+ * order found; an id not there (moved or deleted meanwhile, or past the first `max`) is not among them.
+ */
+async function actOnSelected(
+  sqs: SQSClient,
+  dlqUrl: string,
+  messageIds: readonly string[],
+  max: number,
+  act: (message: Message) => Promise<void>,
+): Promise<string[]> {
+  const wanted = new Set(messageIds);
+  const isWanted = (message: Message) => wanted.has(message.MessageId ?? "");
+  const seen = await receiveUpTo(
+    sqs,
+    dlqUrl,
+    max,
+    PEEK_VISIBILITY_SECONDS,
+    (received) => received.filter(isWanted).length >= wanted.size,
+  );
+  const done: string[] = [];
+  try {
+    for (const message of seen.filter(isWanted)) {
+      if (done.includes(message.MessageId ?? "")) continue; // a duplicate delivery of one already handled
+      await act(message);
+      done.push(message.MessageId ?? "");
+    }
+  } finally {
+    await release(
+      sqs,
+      dlqUrl,
+      seen.filter((message) => !isWanted(message)),
+    );
+  }
+  return done;
+}
+
+const deleteFrom = (sqs: SQSClient, dlqUrl: string) => async (message: Message) => {
+  await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: message.ReceiptHandle }));
+};
+
+/**
  * Moves up to `max` messages from the DLQ back to the queue (body and attributes unchanged): send first,
  * then delete, so a failure in between can only duplicate, never lose. Returns the moved message ids.
  */
-export async function redriveDeadLetters(
+export function redriveDeadLetters(
   sqs: SQSClient,
   dlqUrl: string,
   queueUrl: string,
   max = 1000,
 ): Promise<string[]> {
-  const moved: string[] = [];
-  for (;;) {
-    const batch = await receiveUpTo(sqs, dlqUrl, Math.min(10, max - moved.length), PEEK_VISIBILITY_SECONDS);
-    if (batch.length === 0) break;
-    for (const message of batch) {
-      await moveBack(sqs, message, dlqUrl, queueUrl);
-      moved.push(message.MessageId ?? "");
-    }
-    if (moved.length >= max) break;
-  }
-  return moved;
+  return drain(sqs, dlqUrl, max, (message) => moveBack(sqs, message, dlqUrl, queueUrl));
 }
 
 /**
- * Moves the DLQ message `messageId` back to the queue, as redriveDeadLetters does: looks through up to
- * `max` messages for it (the others are made visible again at once). False when it is not there (moved or
- * redriven meanwhile, or past the first `max`).
+ * Moves the DLQ messages with these ids back to the queue, as redriveDeadLetters does, leaving the others
+ * where they are: looks through up to `max` messages for them. Returns the ids moved.
  */
+export function redriveSelectedDeadLetters(
+  sqs: SQSClient,
+  dlqUrl: string,
+  queueUrl: string,
+  messageIds: readonly string[],
+  max = 1000,
+): Promise<string[]> {
+  return actOnSelected(sqs, dlqUrl, messageIds, max, (message) => moveBack(sqs, message, dlqUrl, queueUrl));
+}
+
+/** Moves the DLQ message `messageId` back to the queue; false when it is not there (see above). */
 export async function redriveDeadLetter(
   sqs: SQSClient,
   dlqUrl: string,
@@ -146,16 +210,27 @@ export async function redriveDeadLetter(
   messageId: string,
   max = 1000,
 ): Promise<boolean> {
-  const seen = await receiveUpTo(sqs, dlqUrl, max, PEEK_VISIBILITY_SECONDS, (m) => m.MessageId === messageId);
-  const wanted = seen.find((message) => message.MessageId === messageId);
-  try {
-    if (wanted) await moveBack(sqs, wanted, dlqUrl, queueUrl);
-  } finally {
-    await release(
-      sqs,
-      dlqUrl,
-      seen.filter((message) => message !== wanted),
-    );
-  }
-  return wanted !== undefined;
+  return (await redriveSelectedDeadLetters(sqs, dlqUrl, queueUrl, [messageId], max)).length > 0;
+}
+
+/**
+ * Deletes the DLQ messages with these ids for good, leaving the others: looks through up to `max`
+ * messages for them. Returns the ids deleted.
+ */
+export function deleteDeadLetters(
+  sqs: SQSClient,
+  dlqUrl: string,
+  messageIds: readonly string[],
+  max = 1000,
+): Promise<string[]> {
+  return actOnSelected(sqs, dlqUrl, messageIds, max, deleteFrom(sqs, dlqUrl));
+}
+
+/**
+ * Deletes up to `max` messages of the DLQ for good, those visible now (one being looked at elsewhere is
+ * left). Received and deleted one by one rather than SQS's PurgeQueue, which runs once a minute, may take
+ * that long, and says nothing of what it removed; this returns the ids deleted.
+ */
+export function purgeDeadLetters(sqs: SQSClient, dlqUrl: string, max = 1000): Promise<string[]> {
+  return drain(sqs, dlqUrl, max, deleteFrom(sqs, dlqUrl));
 }

@@ -3,7 +3,7 @@ import { RUNNER_TERMINATION_GRACE_SECONDS, runnerSelector } from "../contracts/j
 import { LABELS } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import { failExecution } from "../db/executions.js";
+import { failExecution, recentlyCancelledJobs } from "../db/executions.js";
 import type { Queryable } from "../db/pool.js";
 import {
   listUnfinishedExecutions,
@@ -13,7 +13,7 @@ import {
   type UnfinishedExecution,
   whatToDo,
 } from "../db/stale-run-policy.js";
-import { deleteJob, jobFinish, type KubeApi, listJobs, listPods } from "./kube.js";
+import { deleteJob, isActiveJob, jobFinish, type KubeApi, listJobs, listPods } from "./kube.js";
 import type { SpawnerMetrics } from "./metrics.js";
 
 /**
@@ -37,6 +37,9 @@ export const STUCK_WAITING_REASONS = [
  * the execution still unfinished, the runner is dead: JobDeleted.
  */
 export const JOB_GONE_GRACE_MS = (RUNNER_TERMINATION_GRACE_SECONDS + 10) * 1000;
+
+/** How long after a cancel its runner Job is still looked for, seconds (the default JOB_TTL_SECONDS). */
+export const CANCELLED_JOB_WINDOW_SECONDS = 3600;
 
 export interface ReconcilerOptions {
   /** How long a runner pod may wait in a STUCK_WAITING_REASONS state before its execution fails, ms. */
@@ -200,6 +203,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         if (fix) fixes.push(fix);
       }
       clocks = next;
+      // Last and apart: a failure here must not hold up the executions' repairs (the next pass retries).
+      await stopCancelledJobs(deps).catch((error) =>
+        deps.logger.warn({ err: errorMessage(error) }, "could not stop the Jobs of cancelled runs"),
+      );
       return fixes;
     },
   };
@@ -232,6 +239,23 @@ function byExecution<T extends V1Job | V1Pod>(objects: readonly T[]): Map<string
     if (id) map.set(id, [...(map.get(id) ?? []), object]);
   }
   return map;
+}
+
+/**
+ * A cancel's side in the hybrid stack (db/executions.ts cancelExecution): the still active Job of a
+ * cancelled run is deleted, so its runner pod gets SIGTERM and aborts its steps in flight, as when a Job is
+ * deleted by hand. Nothing is asked of the API when no run with a Job was cancelled lately.
+ */
+async function stopCancelledJobs(deps: ReconcilerDeps): Promise<void> {
+  const cancelled = await recentlyCancelledJobs(deps.db, CANCELLED_JOB_WINDOW_SECONDS);
+  if (cancelled.length === 0) return;
+  const jobs = byExecution(await listJobs(deps.kube, runnerSelector()));
+  for (const { id, jobName } of cancelled) {
+    const job = jobs.get(id)?.[0];
+    if (!job || !isActiveJob(job)) continue;
+    await deleteJob(deps.kube, jobName);
+    deps.logger.info({ executionId: id, jobName }, "execution cancelled: its runner Job deleted");
+  }
 }
 
 async function resend(deps: ReconcilerDeps, execution: UnfinishedExecution): Promise<void> {

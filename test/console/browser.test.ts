@@ -339,4 +339,69 @@ describe.skipIf(!haveChromium)("the console in a browser", () => {
       30_000,
     );
   });
+
+  it("DLQ: tick messages, delete them after the confirmation page; purge asks first too (at 1280 and 400 px)", async () => {
+    for (const width of [1280, 400]) {
+      for (const body of [`keep ${width}`, `drop one ${width}`, `drop two ${width}`]) {
+        await sqs.sqs.send(
+          new SendMessageCommand({ QueueUrl: queueUrls.deadLetterQueueUrl, MessageBody: body }),
+        );
+      }
+      const queue = await open("/queue", { width, height: 800 });
+      const rows = queue.locator("table.letters tbody tr");
+      expect(await rows.count()).toBe(3);
+      for (const name of ["drop one", "drop two"]) {
+        await rows.filter({ hasText: name }).locator('input[type="checkbox"]').check();
+      }
+      expect(await fits(queue), `queue at ${width} px`).toBe(true);
+      await queue.screenshot({ path: path.join(ARTIFACTS, `queue-select-${width}.png`), fullPage: true });
+
+      await Promise.all([
+        queue.waitForURL(/\/queue\/selected\/delete$/),
+        queue.locator("button", { hasText: "Delete selected" }).click(),
+      ]);
+      expect(await queue.locator("h1").textContent()).toBe("Delete dead letters?");
+      expect(await queue.locator(".confirm-list li").count()).toBe(2);
+      expect(await fits(queue), `delete confirmation at ${width} px`).toBe(true);
+      await queue.screenshot({
+        path: path.join(ARTIFACTS, `queue-confirm-delete-${width}.png`),
+        fullPage: true,
+      });
+      // Asking deleted nothing.
+      expect(
+        (await getQueueStats(sqs.sqs, queueUrls.queueUrl, queueUrls.deadLetterQueueUrl)).deadLetter,
+      ).toBe(3);
+      await Promise.all([
+        queue.waitForURL(/notice=deleted/),
+        queue.locator("button", { hasText: "Delete 2 message(s)" }).click(),
+      ]);
+      expect(await queue.locator(".notice").textContent()).toContain("Deleted 2 message(s)");
+      expect(await rows.count()).toBe(1);
+      expect(await rows.first().textContent()).toContain(`keep ${width}`);
+
+      await Promise.all([
+        queue.waitForURL(/\/queue\/purge$/),
+        queue.locator("button", { hasText: "Purge" }).click(),
+      ]);
+      expect(await queue.locator("h1").textContent()).toBe("Purge the dead-letter queue?");
+      expect(await fits(queue), `purge confirmation at ${width} px`).toBe(true);
+      await queue.screenshot({
+        path: path.join(ARTIFACTS, `queue-confirm-purge-${width}.png`),
+        fullPage: true,
+      });
+      await Promise.all([
+        queue.waitForURL(/\/queue$/),
+        queue.locator("a", { hasText: "Keep the messages" }).click(),
+      ]);
+      expect(await rows.count()).toBe(1);
+      await queue.locator("button", { hasText: "Purge" }).click();
+      await Promise.all([
+        queue.waitForURL(/notice=purged/),
+        queue.locator("button", { hasText: "Purge the dead-letter queue" }).click(),
+      ]);
+      expect(await queue.locator(".notice").textContent()).toContain("1 message(s) deleted");
+      expect(await queue.locator("main").textContent()).toContain("The dead-letter queue is empty.");
+      await queue.close();
+    }
+  });
 });

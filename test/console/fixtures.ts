@@ -51,7 +51,12 @@ export interface Answer {
 export function request(
   base: string,
   path: string,
-  options: { method?: string; headers?: Record<string, string>; form?: Record<string, string> } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    /** Fields; as pairs, a name may repeat (the DLQ's ticked messages). */
+    form?: Record<string, string> | [string, string][];
+  } = {},
 ): Promise<Answer> {
   const url = new URL(path, base);
   const body = options.form === undefined ? undefined : new URLSearchParams(options.form).toString();
@@ -87,10 +92,15 @@ export async function formToken(base: string): Promise<string> {
   return token;
 }
 
-/** A POST as the console's own page sends it: same origin, with the token. */
-export function postAsPage(base: string, path: string, token: string): Promise<Answer> {
+/** A POST as the console's own page sends it: same origin, with the token (and any other fields). */
+export function postAsPage(
+  base: string,
+  path: string,
+  token: string,
+  fields: [string, string][] = [],
+): Promise<Answer> {
   return request(base, path, {
     headers: { origin: base, "sec-fetch-site": "same-origin" },
-    form: { token },
+    form: [["token", token], ...fields],
   });
 }

@@ -1,5 +1,5 @@
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { deadLetteredExecutions } from "../../services/queue/dlq.js";
 import { getQueueStats } from "../../services/queue/stats.js";
 import { runCliInProcess } from "../cli/cli.js";
@@ -67,6 +67,84 @@ describe("khctl dlq", () => {
     } finally {
       process.env = previous;
     }
+  });
+});
+
+describe("khctl dlq delete and purge", () => {
+  /** Fresh queues with these bodies in the DLQ, their env set for the in-process khctl; ids in order. */
+  async function lettersIn(bodies: string[]) {
+    const queues = await testSqs.createQueues();
+    const ids: string[] = [];
+    for (const body of bodies) {
+      const sent = await testSqs.sqs.send(
+        new SendMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, MessageBody: body }),
+      );
+      ids.push(sent.MessageId as string);
+    }
+    Object.assign(process.env, queues.env);
+    return { ...queues, ids };
+  }
+  const dlqBodies = async () =>
+    JSON.parse((await runCliInProcess(["dlq", "list", "--json"])).stdout)
+      .map((l: { body: string }) => l.body)
+      .sort();
+  let previous: NodeJS.ProcessEnv;
+  beforeEach(() => {
+    previous = { ...process.env };
+  });
+  afterEach(() => {
+    process.env = previous;
+  });
+
+  it("delete --message deletes only the messages named, after --yes (no terminal to ask on: exit 2)", async () => {
+    const { queueUrl, ids } = await lettersIn(["one", "two", "three"]);
+    const unasked = await runCliInProcess(["dlq", "delete", "--message", ids[0] as string]);
+    expect(unasked).toMatchObject({
+      code: 2,
+      stderr:
+        "khctl: Delete 1 message(s) from the dead-letter queue for good: no terminal to ask on, so give --yes to confirm\n",
+    });
+    expect(await dlqBodies()).toEqual(["one", "three", "two"]);
+
+    const deleted = await runCliInProcess([
+      "dlq",
+      "delete",
+      "--message",
+      ids[0] as string,
+      ids[2] as string,
+      "--yes",
+      "--json",
+    ]);
+    expect(deleted.stderr).toBe("");
+    expect(JSON.parse(deleted.stdout).deleted.sort()).toEqual([ids[0], ids[2]].sort());
+    expect(await dlqBodies()).toEqual(["two"]);
+    expect((await getQueueStats(testSqs.sqs, queueUrl)).visible).toBe(0);
+    const gone = await runCliInProcess(["dlq", "delete", "--message", ids[0] as string, "--yes"]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toBe(
+      `khctl: message ${ids[0]} is not in the dead-letter queue: khctl dlq list shows what is\n`,
+    );
+  });
+
+  it("redrive --message takes several ids and moves only those", async () => {
+    const { queueUrl, ids } = await lettersIn(["a", "b", "c"]);
+    const moved = await runCliInProcess(["dlq", "redrive", "--message", ids[0] as string, ids[1] as string]);
+    expect(moved.stdout).toBe("Moved 2 message(s) back to the queue.\n");
+    expect(await dlqBodies()).toEqual(["c"]);
+    expect((await getQueueStats(testSqs.sqs, queueUrl)).visible).toBe(2);
+  });
+
+  it("purge deletes every message after --yes (without it, exit 2 and nothing goes)", async () => {
+    await lettersIn(["x", "y", "z"]);
+    const unasked = await runCliInProcess(["dlq", "purge"]);
+    expect(unasked.code).toBe(2);
+    expect(unasked.stderr).toMatch(
+      /^khctl: Delete all 3 message\(s\) of the dead-letter queue for good: .*--yes/,
+    );
+    expect(await dlqBodies()).toEqual(["x", "y", "z"]);
+    const purged = await runCliInProcess(["dlq", "purge", "--yes", "--json"]);
+    expect(JSON.parse(purged.stdout)).toEqual({ deleted: 3 });
+    expect(await dlqBodies()).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@ import { MAX_SENDS } from "../../services/contracts/names.js";
 import { silentLogger } from "../../services/core/logger.js";
 import { startPeriodic } from "../../services/core/periodic.js";
 import { listStepLogs, recordStepStart } from "../../services/db/execution-logs.js";
+import { cancelExecution } from "../../services/db/executions.js";
 import { createKubeApi } from "../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../services/spawner/metrics.js";
 import { createReconciler, JOB_GONE_GRACE_MS, type Reconciler } from "../../services/spawner/reconciler.js";
@@ -247,6 +248,19 @@ describe("reconciler", () => {
     api.fail({ method: "GET", path: /\/jobs$/, status: 500 });
     await expect(reconciler.reconcileOnce()).rejects.toThrow();
     expect((await executionState(db.pool, id)).status).toBe("running");
+  });
+
+  it("deletes the still active Job of a cancelled run (its pod gets SIGTERM); a finished Job stays", async () => {
+    const running = await runningWithJob();
+    const finished = await runningWithJob();
+    api.setJobOutcome(finished.jobName, { failed: "BackoffLimitExceeded" });
+    for (const run of [running, finished])
+      await cancelExecution(db.pool, run.id, "cancelled from the console");
+    expect(await reconciler.reconcileOnce()).toEqual([]);
+    const left = api.jobs().map((job) => job.metadata.name);
+    expect(left).not.toContain(running.jobName);
+    expect(left).toContain(finished.jobName);
+    expect((await executionState(db.pool, running.id)).status).toBe("cancelled");
   });
 
   it("a running Job and a succeeded Job of a finished run are left alone", async () => {

@@ -34,8 +34,9 @@ const HELP = `${envHelp([
 
 Pages: Workflows (trigger now, enable, disable), Executions (live: new runs and status changes appear
 without a reload; filter by workflow and status), one execution (its graph coloured by step status, the
-step table with inputs and outputs masked, the Job and runner pod in the hybrid stack), Queue (depths, the
-DLQ's messages; redrive one or all), Health (the khctl status report).
+step table with inputs and outputs masked, the Job and runner pod in the hybrid stack; re-run, cancel),
+Queue (depths, the DLQ's messages; redrive one, all or the selected; delete the selected, purge, each after
+a confirmation page), Health (the khctl status report).
 
 khctl dev serves the console itself (its banner prints the URL). Against a stack, run this on the host
 with the stack's settings (pulumi stack output nextCommands). Only this machine can reach it unless

@@ -1,8 +1,10 @@
 import { type Command, Option } from "commander";
 import { ENV } from "../../contracts/names.js";
 import { FLAG_SETTINGS } from "../../contracts/settings.js";
+import { cancelExecution, notCancellable } from "../../db/executions.js";
 import { COMMAND_LIST } from "../command-list.js";
 import { envHelp, foundLine } from "../env-help.js";
+import { CliError } from "../errors.js";
 import { type ListFlags, listExecutions, STATUS_FILTERS, TRIGGER_FILTERS } from "../execution-list.js";
 import { loadReport, renderReport } from "../execution-report.js";
 import { commandSettings, settingOption } from "../settings.js";
@@ -58,6 +60,40 @@ Examples:
     });
 }
 
+/** The reason a cancel from the command line is recorded with. */
+export const CLI_CANCEL_REASON = "cancelled with khctl execution cancel";
+
+function registerCancel(execution: Command): void {
+  execution
+    .command("cancel")
+    .description("cancel a pending or running execution (a finished one is refused)")
+    .argument("<executionId>", "the execution's id")
+    .option("--json", "print {executionId, cancelled, was} as JSON")
+    .addHelpText(
+      "after",
+      `
+${DATABASE_HELP}
+
+A pending execution is recorded cancelled and never starts (no runner takes a run that is not pending).
+A running one is recorded cancelled at once and its runner is stopped: khctl dev's and khctl executor's
+runner processes get SIGTERM within a second (the steps in flight are aborted); in the hybrid stack the
+spawner's reconciler deletes the runner Job at its next pass (its pod gets SIGTERM), and until then the
+runner stops before its next step. Exit codes: 0 cancelled, 1 not found or already finished.`,
+    )
+    .action(async (executionId: string, _own: { json?: boolean }, command: Command) => {
+      const { json } = command.optsWithGlobals<{ json?: boolean }>();
+      const outcome = await withDatabase((pool) => cancelExecution(pool, executionId, CLI_CANCEL_REASON));
+      if (!outcome.cancelled) throw new CliError(notCancellable(executionId, outcome.status));
+      if (json) printJson({ executionId, cancelled: true, was: outcome.was });
+      else
+        console.log(
+          outcome.was === "pending"
+            ? `execution ${executionId} cancelled: it had not started, and never will`
+            : `execution ${executionId} cancelled: it was running; its runner is told to stop`,
+        );
+    });
+}
+
 export function register(program: Command): void {
   const execution = program
     .command("execution")
@@ -85,4 +121,5 @@ Exit codes: 0 shown (whatever the execution's status), 1 not found or database u
       else process.stdout.write(`${renderReport(report)}\n`);
     });
   registerList(execution);
+  registerCancel(execution);
 }

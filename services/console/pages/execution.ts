@@ -118,13 +118,17 @@ function steps(report: ExecutionReport): Html {
 </table></div>`;
 }
 
-/** The page's body; while the run is unfinished the script reloads it on each change the feed reports. */
-export function renderExecution(page: ExecutionPage): Html {
+/**
+ * The page's body; while the run is unfinished the script reloads it on each change the feed reports.
+ * `actions`: the re-run and cancel buttons (run-actions.ts).
+ */
+export function renderExecution(page: ExecutionPage, actions: Html = html``): Html {
   const e = page.report.execution;
   const input = shownJson(e.input);
   const output = shownJson(e.output);
   return html`<div id="execution" data-status="${e.status}"${isTerminal(e.status) ? "" : html` data-feed="/executions/events${query({ id: e.id })}"`}>
 ${summary(page)}
+${actions}
 <h2>Graph</h2>
 ${page.nodes.length ? renderGraph(page.nodes, page.edges, `The workflow's nodes, coloured by their step status in execution ${e.id}`) : html`<p>The workflow was deleted; its graph is gone.</p>`}
 <h2>Steps</h2>

@@ -7,7 +7,10 @@ import { when } from "../format.js";
 import { type Html, html } from "../html.js";
 import { actionButton } from "../layout.js";
 
-/** Queue: depth, in flight, the DLQ's messages with their bodies and receive counts; redrive one or all. */
+/**
+ * Queue: depth, in flight, the DLQ's messages with their bodies and receive counts; redrive one, all or
+ * the selected, delete the selected, purge (the last two after a confirmation page: dlq-actions.ts).
+ */
 
 export interface QueuePage {
   readonly queueUrl: string;
@@ -53,22 +56,54 @@ export function renderQueue(page: QueuePage, token: string): Html {
   if (!page.deadLetterQueueUrl) return facts;
   if (page.letters.length === 0)
     return html`${facts}<h2>Dead letters</h2><p>The dead-letter queue is empty.</p>`;
-  const rows = page.letters.map(
-    (letter) => html`<tr data-message="${letter.messageId}">
-  <th scope="row"><code>${letter.messageId}</code></th>
-  <td>${when(letter.sentAt)}</td>
-  <td class="number">${letter.receiveCount}</td>
-  <td>${body(letter)}</td>
-  <td>${actionButton(`/queue/redrive/${encodeURIComponent(letter.messageId)}`, "Redrive", token, `message ${letter.messageId}`)}</td>
-</tr>`,
-  );
   return html`${facts}
 <h2>Dead letters</h2>
-<p>Messages that could not be handled${page.letters.length >= page.max ? ` (the first ${page.max} shown)` : ""}. Redrive sends one back to the queue, after a fix, to be handled again.</p>
-${actionButton("/queue/redrive", "Redrive all", token)}
-<div class="scroll" role="region" tabindex="0" aria-label="Dead letters"><table class="letters">
+<p>Messages that could not be handled${page.letters.length >= page.max ? ` (the first ${page.max} shown)` : ""}. Redrive sends them back to the queue, after a fix, to be handled again; delete and purge remove them for good (each asks first).</p>
+<div class="actions toolbar">${actionButton("/queue/redrive", "Redrive all", token)}${actionButton("/queue/purge", "Purge…", token)}</div>
+${lettersForm(page, token)}`;
+}
+
+/** The messages in one form: tick some, then redrive or delete them; each row also redrives on its own. */
+function lettersForm(page: QueuePage, token: string): Html {
+  const rows = page.letters.map(
+    (letter, index) => html`<tr data-message="${letter.messageId}">
+  <td class="pick"><input type="checkbox" name="message" value="${letter.messageId}" id="pick-${index}" aria-label="Select message ${letter.messageId}"></td>
+  <th scope="row"><label for="pick-${index}"><code>${letter.messageId}</code></label></th>
+  <td data-label="First sent">${when(letter.sentAt)}</td>
+  <td data-label="Receives" class="number">${letter.receiveCount}</td>
+  <td data-label="Body">${body(letter)}</td>
+  <td><button type="submit" formaction="/queue/redrive/${encodeURIComponent(letter.messageId)}" aria-label="Redrive: message ${letter.messageId}">Redrive</button></td>
+</tr>`,
+  );
+  return html`<form method="post" action="/queue/selected/redrive" class="letters-form">
+<input type="hidden" name="token" value="${token}">
+<p class="actions toolbar"><button type="submit">Redrive selected</button><button type="submit" formaction="/queue/selected/delete">Delete selected…</button></p>
+<table class="letters stack">
 <caption>${page.letters.length} message(s) in the dead-letter queue</caption>
-<thead><tr><th scope="col">Message</th><th scope="col">First sent</th><th scope="col">Receives</th><th scope="col">Body</th><th scope="col">Action</th></tr></thead>
+<thead><tr><th scope="col">Select</th><th scope="col">Message</th><th scope="col">First sent</th><th scope="col">Receives</th><th scope="col">Body</th><th scope="col">Action</th></tr></thead>
 <tbody>${rows}</tbody>
-</table></div>`;
+</table>
+</form>`;
+}
+
+/** The second step of "Delete selected": the messages named again, deleted only by this form's button. */
+export function renderDeleteConfirmation(messageIds: readonly string[], token: string): Html {
+  const items = messageIds.map(
+    (id) => html`<li><code>${id}</code><input type="hidden" name="message" value="${id}"></li>`,
+  );
+  return html`<p>These ${messageIds.length} message(s) are deleted from the dead-letter queue for good: their runs are not retried.</p>
+<form method="post" action="/queue/selected/delete">
+<input type="hidden" name="token" value="${token}"><input type="hidden" name="confirm" value="yes">
+<ul class="confirm-list">${items}</ul>
+<p class="actions toolbar"><button type="submit" class="danger">Delete ${messageIds.length} message(s)</button> <a href="/queue">Keep them</a></p>
+</form>`;
+}
+
+/** The second step of "Purge": what goes, deleted only by this form's button. */
+export function renderPurgeConfirmation(deadLetterQueueUrl: string, count: number, token: string): Html {
+  return html`<p>Every message now in <code>${deadLetterQueueUrl}</code> (about ${count}) is deleted for good: their runs are not retried. Messages being looked at elsewhere at this moment stay.</p>
+<form method="post" action="/queue/purge">
+<input type="hidden" name="token" value="${token}"><input type="hidden" name="confirm" value="yes">
+<p class="actions toolbar"><button type="submit" class="danger">Purge the dead-letter queue</button> <a href="/queue">Keep the messages</a></p>
+</form>`;
 }
