@@ -1,8 +1,6 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../services/core/logger.js";
 import { recordStepEnd } from "../../services/db/execution-logs.js";
@@ -17,6 +15,7 @@ import { createTestSqs } from "../helpers/sqs.js";
 import { scaled, until } from "../helpers/wait.js";
 import { startTestServer } from "../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
+import { ARTIFACTS, haveChromium, launchChromium, requireChromiumInCi } from "./chromium.js";
 import { startTestConsole } from "./fixtures.js";
 
 /**
@@ -26,14 +25,7 @@ import { startTestConsole } from "./fixtures.js";
  * (gitignored). Without chromium the file is skipped, except in CI, where that is a failure.
  */
 
-/** CHROMIUM_PATH, else Debian's chromium. */
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-const ARTIFACTS = path.join(import.meta.dirname, "..", "..", ".artifacts", "console");
-
-it.runIf(!haveChromium && process.env.CI)("CI has chromium for the browser tests", () => {
-  throw new Error(`no browser at ${CHROMIUM}: .ci/run installs Debian's chromium (apt-get install chromium)`);
-});
+requireChromiumInCi();
 
 describe.skipIf(!haveChromium)("the console in a browser", () => {
   let browser: Browser;
@@ -80,8 +72,7 @@ describe.skipIf(!haveChromium)("the console in a browser", () => {
       waitTimeSeconds: 1,
       runner: builtRunner({ DATABASE_URL: db.url }),
     });
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, timeout: scaled(20_000) });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

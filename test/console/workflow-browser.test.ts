@@ -1,7 +1,5 @@
-import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createExecution } from "../../services/db/executions.js";
 import { createWorkflow, getWorkflow } from "../../services/db/workflows.js";
@@ -11,6 +9,7 @@ import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { scaled } from "../helpers/wait.js";
 import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
+import { ARTIFACTS, haveChromium, launchChromium, requireChromiumInCi } from "./chromium.js";
 import { startTestConsole } from "./fixtures.js";
 
 /**
@@ -20,13 +19,7 @@ import { startTestConsole } from "./fixtures.js";
  * the file is skipped, except in CI, where that is a failure.
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const haveChromium = existsSync(CHROMIUM);
-const ARTIFACTS = path.join(import.meta.dirname, "..", "..", ".artifacts", "console");
-
-it.runIf(!haveChromium && process.env.CI)("CI has chromium for the browser tests", () => {
-  throw new Error(`no browser at ${CHROMIUM}: .ci/run installs Debian's chromium (apt-get install chromium)`);
-});
+requireChromiumInCi();
 
 describe.skipIf(!haveChromium)("the workflow page in a browser", () => {
   let browser: Browser;
@@ -75,8 +68,7 @@ describe.skipIf(!haveChromium)("the workflow page in a browser", () => {
     id = (await createWorkflow(pool, { definition, schedule })).workflow.id;
     await seedRuns(id);
     base = (await startTestConsole(db, sqs, queues)).url;
-    await mkdir(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, timeout: scaled(20_000) });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
