@@ -39,6 +39,43 @@ export interface StopSignalOptions {
   readonly now?: () => number;
 }
 
+/** Stop signals that came while a command was starting, before it had a target to stop (holdStopSignals). */
+let held:
+  | {
+      readonly on: readonly NodeJS.Signals[];
+      readonly seen: NodeJS.Signals[];
+      readonly listener: (signal: NodeJS.Signals) => void;
+    }
+  | undefined;
+
+/**
+ * Holds stop signals from now until handleStopSignals takes over, which replays them: a long-running command
+ * calls it first, so that a signal during its start-up (a supervisor that stops it as soon as it says it
+ * started) stops it gracefully instead of killing it by the signal's default action. A second signal during
+ * start-up ends the process at once, as after start-up.
+ */
+export function holdStopSignals(signals: readonly NodeJS.Signals[] = STOP_SIGNALS): void {
+  if (held) return;
+  const seen: NodeJS.Signals[] = [];
+  let firstAt = 0;
+  const listener = (signal: NodeJS.Signals) => {
+    if (seen.length === 0) firstAt = Date.now();
+    else if (Date.now() - firstAt >= DUPLICATE_WINDOW_MS) exitBySignal(signal);
+    seen.push(signal);
+  };
+  held = { on: signals, seen, listener };
+  for (const signal of signals) process.on(signal, listener);
+}
+
+/** The first signal held so far (the others were the same one, relayed), and no more holding. */
+function releaseHeldSignals(): NodeJS.Signals[] {
+  if (!held) return [];
+  const { on, seen, listener } = held;
+  for (const signal of on) process.off(signal, listener);
+  held = undefined;
+  return seen.slice(0, 1);
+}
+
 /** Handles stop signals for `target` until dispose() (see the protocol above). */
 export function handleStopSignals(target: Stoppable, options: StopSignalOptions): { dispose(): void } {
   const now = options.now ?? Date.now;
@@ -65,6 +102,7 @@ export function handleStopSignals(target: Stoppable, options: StopSignalOptions)
     else target.stop({ timeoutMs: 0, signal }).catch(() => {});
   };
   for (const signal of signals) process.on(signal, listener);
+  for (const signal of releaseHeldSignals()) listener(signal);
   return {
     dispose() {
       for (const signal of signals) process.off(signal, listener);

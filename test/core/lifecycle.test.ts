@@ -1,5 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { DUPLICATE_WINDOW_MS, handleStopSignals, type Stoppable } from "../../services/core/lifecycle.js";
+import {
+  DUPLICATE_WINDOW_MS,
+  handleStopSignals,
+  holdStopSignals,
+  type Stoppable,
+} from "../../services/core/lifecycle.js";
 
 /** A target that records how it was asked to stop. */
 function target(): Stoppable & { stops: { timeoutMs: number; signal?: NodeJS.Signals }[] } {
@@ -17,6 +22,26 @@ let dispose: (() => void) | undefined;
 afterEach(() => dispose?.());
 
 describe("the stop protocol (core/lifecycle.ts)", () => {
+  it("a signal during start-up (held) becomes the graceful stop once the target exists, and nothing holds after", () => {
+    const before = process.listenerCount("SIGTERM");
+    holdStopSignals();
+    // As a supervisor does on the start-up line: the process must not die by the signal's default action.
+    expect(process.listenerCount("SIGTERM")).toBe(before + 1);
+    process.emit("SIGTERM", "SIGTERM");
+    process.emit("SIGTERM", "SIGTERM"); // relayed within the window: the same one
+    const service = target();
+    const said: string[] = [];
+    dispose = handleStopSignals(service, {
+      shutdownTimeoutMs: 5_000,
+      say: (line) => said.push(line),
+    }).dispose;
+    expect(service.stops).toEqual([{ timeoutMs: 5_000, signal: "SIGTERM" }]);
+    expect(said).toEqual(["SIGTERM: stopping (work in flight gets up to 5 s; SIGTERM again stops at once)"]);
+    dispose();
+    dispose = undefined;
+    expect(process.listenerCount("SIGTERM")).toBe(before);
+  });
+
   it("first signal: a graceful stop with the shutdown timeout, said in one line", () => {
     const service = target();
     const said: string[] = [];

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { DISPATCHER_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
-import { runUntilStopped } from "../../core/lifecycle.js";
+import { holdStopSignals, runUntilStopped } from "../../core/lifecycle.js";
 import { createLogger, type Logger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
 import { type DispatchReport, dispatchOnce, startDispatcherLoop } from "../../dispatcher/dispatcher.js";
@@ -54,6 +54,7 @@ export function register(program: Command): void {
   addSettingOptions(command, DISPATCHER_SETTINGS)
     .addHelpText("after", HELP)
     .action(async (flags: { loop?: boolean; json?: boolean }, self: Command) => {
+      if (flags.loop) holdStopSignals();
       const settings = commandSettings(self, DISPATCHER_SETTINGS);
       const { databaseUrl } = loadDatabaseConfig();
       const queue = loadQueueConfig();

@@ -3,7 +3,7 @@ import { ENV } from "../../contracts/names.js";
 import { EXECUTOR_SETTINGS, RUNNER_SETTINGS, STALE_RUN_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadQueueConfig } from "../../core/config.js";
 import { formatDuration } from "../../core/duration.js";
-import { runUntilStopped } from "../../core/lifecycle.js";
+import { holdStopSignals, runUntilStopped } from "../../core/lifecycle.js";
 import { createLogger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
 import { staleRunPolicy } from "../../db/stale-run-policy.js";
@@ -58,6 +58,7 @@ export function register(program: Command): void {
 
 /** `khctl executor`: the intake with child-process runs until a stop signal. */
 async function runExecutor(self: Command): Promise<void> {
+  holdStopSignals();
   const settings = {
     ...commandSettings(self, EXECUTOR_SETTINGS),
     ...commandSettings(self, STALE_RUN_SETTINGS),

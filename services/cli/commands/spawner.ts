@@ -3,7 +3,7 @@ import { ENV, SPAWNER_HEALTH } from "../../contracts/names.js";
 import { JOB_SETTINGS, SPAWNER_SETTINGS, STALE_RUN_SETTINGS } from "../../contracts/settings.js";
 import { loadDatabaseConfig, loadKubernetesConfig, loadQueueConfig } from "../../core/config.js";
 import { loadKubeConfig } from "../../core/kube-config.js";
-import { runUntilStopped } from "../../core/lifecycle.js";
+import { holdStopSignals, runUntilStopped } from "../../core/lifecycle.js";
 import { createLogger } from "../../core/logger.js";
 import { createPool } from "../../db/pool.js";
 import { staleRunPolicy } from "../../db/stale-run-policy.js";
@@ -59,6 +59,7 @@ export function register(program: Command): void {
   addSettingOptions(command, STALE_RUN_SETTINGS)
     .addHelpText("after", HELP)
     .action(async (flags: { context?: string; kubeconfig?: string }, self: Command) => {
+      holdStopSignals();
       // Validate everything before connecting to anything: one clear line for the first bad setting.
       const settings = {
         ...commandSettings(self, SPAWNER_SETTINGS),
