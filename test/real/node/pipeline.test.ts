@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { jobNameFor } from "../../../services/contracts/names.js";
+import { newId } from "../../../services/core/ids.js";
 import { createExecution } from "../../../services/db/executions.js";
 import type { Pool } from "../../../services/db/pool.js";
 import { createWorkflow } from "../../../services/db/workflows.js";
@@ -12,12 +13,13 @@ import { spawnCli } from "../../helpers/cli-process.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs, type TestQueues } from "../../helpers/sqs.js";
 import { createTempDir } from "../../helpers/temp.js";
-import { scaled, until } from "../../helpers/wait.js";
+import { scaled, until, within } from "../../helpers/wait.js";
+import { createPending } from "../../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
 import { createTestDocker } from "../docker/docker.js";
 import { buildServiceImage } from "../docker/images.js";
 import { jobReaches, kubectl, writeKubeconfig } from "../kube/cluster.js";
-import { enqueue, spawnerNamespace, startSpawner, statusOf } from "../kube/fixtures.js";
+import { enqueue, spawnerNamespace, startGate, startSpawner, statusOf } from "../kube/fixtures.js";
 import {
   inspectContainer,
   loadIntoNode,
@@ -112,6 +114,9 @@ async function startFloodServer(): Promise<string> {
   return `http://${POD_HOST_ADDRESS}:${(server.address() as AddressInfo).port}/flood`;
 }
 const floodUrl = await startFloodServer();
+// Steps that wait until the test releases them, reached by pods at the node's gateway.
+const gate = await startGate();
+const podGateBase = (await podUrl(gate.base)).replace(/\/$/, "");
 
 /** A workflow whose one step needs no network: a Condition. */
 async function conditionWorkflow(pool: Pool): Promise<string> {
@@ -312,6 +317,33 @@ describe("the hybrid pipeline on a real kubelet", () => {
         },
         60_000,
       );
+    },
+    scaled(180_000),
+  );
+
+  it(
+    "a Job deleted mid-run: the kubelet stops its runner, which records the execution as cancelled",
+    async () => {
+      const key = newId();
+      const definition = workflow(
+        [trigger(), action("wait", "HTTP Request", { endpoint: `${podGateBase}/gate/${key}` })],
+        edges("t->wait"),
+      );
+      const execution = await createPending(db.pool, definition);
+      await enqueue(sqs, loaded.queues, execution);
+      await within(gate.reached(key), 60_000, "the runner pod reaching its step");
+      await kubectl([
+        "-n",
+        space.namespace,
+        "delete",
+        "job",
+        jobNameFor(execution.executionId),
+        "--wait=false",
+      ]);
+      const cancelled = await statusOf(db.pool, execution.executionId, "cancelled", 60_000);
+      expect(cancelled?.status).toBe("cancelled");
+      // The runner let go of its step when it was told to stop (SIGTERM to the container's process).
+      await until("the step's request dropped", async () => gate.dropped(key), 30_000);
     },
     scaled(180_000),
   );
