@@ -3,7 +3,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { jobNameFor } from "../../../services/contracts/names.js";
+import { dispatcherCronJobArgs } from "../../../infra/cluster/specs.js";
+import { jobNameFor, K8S } from "../../../services/contracts/names.js";
 import { newId } from "../../../services/core/ids.js";
 import { createExecution } from "../../../services/db/executions.js";
 import type { Pool } from "../../../services/db/pool.js";
@@ -18,7 +19,7 @@ import { createPending } from "../../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
 import { createTestDocker } from "../docker/docker.js";
 import { buildServiceImage } from "../docker/images.js";
-import { jobReaches, kubectl, writeKubeconfig } from "../kube/cluster.js";
+import { applyObjects, jobReaches, kubectl, manifest, writeKubeconfig } from "../kube/cluster.js";
 import { enqueue, spawnerNamespace, startGate, startSpawner, statusOf } from "../kube/fixtures.js";
 import {
   inspectContainer,
@@ -44,8 +45,12 @@ const FLOOD_BYTES = 1024 * 1024 * 1024;
 const db = await createTestDatabase();
 const sqs = await createTestSqs();
 const testDocker = createTestDocker();
-const image = await buildServiceImage(testDocker, "runner");
+const [image, schedulerImage] = await Promise.all([
+  buildServiceImage(testDocker, "runner"),
+  buildServiceImage(testDocker, "scheduler"),
+]);
 await loadIntoNode(image.ref);
+await loadIntoNode(schedulerImage.ref);
 
 // The runners' view of this machine: the same servers, through 10.88.0.1.
 const podDatabaseUrl = await podUrl(db.url);
@@ -66,8 +71,8 @@ const kubeconfig = await writeKubeconfig(
 );
 
 /** A spawner on its own queue, creating runner Jobs for the real node from `runnerImage`. */
-async function nodeSpawner(options: { runnerImage: string; memoryLimit?: string }) {
-  const queues = await sqs.createQueues({ visibilityTimeoutSeconds: 30 });
+async function nodeSpawner(options: { runnerImage: string; memoryLimit?: string; queues?: TestQueues }) {
+  const queues = options.queues ?? (await sqs.createQueues({ visibilityTimeoutSeconds: 30 }));
   const spawner = await startSpawner(db, sqs, queues, space, {
     config: { runnerImage: options.runnerImage },
     runnerPod: {
@@ -78,7 +83,8 @@ async function nodeSpawner(options: { runnerImage: string; memoryLimit?: string 
   return { queues, spawner };
 }
 
-const loaded = await nodeSpawner({ runnerImage: image.ref });
+// The stack's spawner: the queue the namespace's ConfigMap names (where the dispatcher sends).
+const loaded = await nodeSpawner({ runnerImage: image.ref, queues: hostQueues });
 const oom = await nodeSpawner({ runnerImage: image.ref, memoryLimit: SMALL_MEMORY });
 const notLoadedImage = `${image.ref}-never-loaded`;
 const notLoaded = await nodeSpawner({ runnerImage: notLoadedImage });
@@ -346,5 +352,70 @@ describe("the hybrid pipeline on a real kubelet", () => {
       await until("the step's request dropped", async () => gate.dropped(key), 30_000);
     },
     scaled(180_000),
+  );
+
+  it(
+    "the dispatcher CronJob's pod runs a pass on the real node; its due slot succeeds through spawner → Job → runner pod",
+    async () => {
+      const workflowId = await conditionWorkflow(db.pool);
+      const scheduleId = newId();
+      await db.pool.query(
+        "INSERT INTO workflow_schedules (id, workflow_id, cron_expression, next_run_at) VALUES ($1, $2, '* * * * *', date_trunc('minute', now()))",
+        [scheduleId, workflowId],
+      );
+      const cronJob = manifest(
+        "batch/v1",
+        "CronJob",
+        dispatcherCronJobArgs({
+          namespace: space.namespace,
+          image: schedulerImage.ref,
+          startingDeadlineSeconds: 30,
+          configHash: "real-node",
+        }),
+      ) as {
+        spec: { suspend?: boolean; jobTemplate: { spec: { template: { spec: Record<string, unknown> } } } };
+      };
+      // The test's own two changes: no ticks of its own (the pass is started below), and its pods on the node.
+      cronJob.spec.suspend = true;
+      cronJob.spec.jobTemplate.spec.template.spec.nodeSelector = ON_REAL_NODE;
+      await applyObjects([cronJob]);
+      const pass = `dispatch-${newId().slice(0, 8)}`;
+      await kubectl([
+        "-n",
+        space.namespace,
+        "create",
+        "job",
+        pass,
+        `--from=cronjob/${K8S.dispatcherCronJob}`,
+      ]);
+      await jobReaches(space.namespace, pass, "Complete", 90_000);
+      const slot = await until(
+        "the scheduled slot's run succeeding",
+        async () => {
+          const { rows } = await db.pool.query<{ id: string; status: string; trigger_type: string }>(
+            "SELECT id, status, trigger_type FROM workflow_executions WHERE schedule_id = $1",
+            [scheduleId],
+          );
+          return rows[0]?.status === "success" ? rows : undefined;
+        },
+        90_000,
+      );
+      expect(slot).toEqual([{ id: expect.any(String), status: "success", trigger_type: "schedule" }]);
+      const [runner] = await podsOf(slot[0]?.id as string);
+      expect(runner?.spec.nodeName).toBe("kube-node-0");
+      const { stdout } = await kubectl([
+        "-n",
+        space.namespace,
+        "get",
+        "pods",
+        "-l",
+        `job-name=${pass}`,
+        "-o",
+        "json",
+      ]);
+      const dispatcherPods = (JSON.parse(stdout) as { items: PodJson[] }).items;
+      expect(dispatcherPods.map((pod) => pod.spec.nodeName)).toEqual(["kube-node-0"]);
+    },
+    scaled(240_000),
   );
 });
