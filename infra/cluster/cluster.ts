@@ -5,6 +5,7 @@ import { runnerSelector } from "../../services/contracts/job-template.js";
 import { childOf } from "../component.js";
 import { commandRestore, objectRestore } from "../drift.js";
 import { shellQuote } from "../khctl.js";
+import { type ImageLoader, imageLoadScript, imageUnloadScript, minikubeImageLoader } from "./image-loader.js";
 import {
   type ClusterObservation,
   clusterObjectRefs,
@@ -36,19 +37,6 @@ export function minikubeStartScript(settings: MinikubeSettings): string {
     settings.profile,
     `start --memory=${settings.memoryMb} --cpus=${settings.cpus}`,
   )}`;
-}
-
-/** Loads a locally built image into minikube's container runtime. */
-export function imageLoadScript(profile: string, ref: string): string {
-  return minikube(profile, `image load ${shellQuote(ref)}`);
-}
-
-/**
- * Removes an image from minikube when its tag is replaced or on destroy. A stopped or deleted minikube
- * has nothing to clean, so a failure here must not block the destroy.
- */
-export function imageUnloadScript(profile: string, ref: string): string {
-  return `${minikube(profile, `image rm ${shellQuote(ref)}`)} || true`;
 }
 
 /**
@@ -86,6 +74,8 @@ export interface ClusterArgs {
   readonly observed: ClusterObservation;
   /** When it looked. */
   readonly observedAt: Date;
+  /** What loads the images into the cluster. Default: `minikube image load` in the profile. */
+  readonly imageLoader?: ImageLoader;
 }
 
 /**
@@ -98,7 +88,7 @@ export class Cluster extends pulumi.ComponentResource {
   readonly start: command.local.Command;
   readonly provider: k8s.Provider;
   readonly namespace: k8s.core.v1.Namespace;
-  /** One `minikube image load` per image, by the name given in `images`. */
+  /** One image load (`minikube image load` by default) per image, by the name given in `images`. */
   readonly imageLoads: Record<string, command.local.Command>;
   /** Deletes runner Jobs on destroy; the spawner Deployment depends on it, so it runs after the spawner is gone. */
   readonly runnerJobsCleanup: command.local.Command;
@@ -109,6 +99,7 @@ export class Cluster extends pulumi.ComponentResource {
     super("keeperhub:infra:Cluster", name, {}, opts);
     const profile = args.minikube.profile;
     const at = args.observedAt;
+    const loader = args.imageLoader ?? minikubeImageLoader(profile);
     this.startRestore = commandRestore(seenMinikube(args.observed), at);
     this.start = new command.local.Command(
       `${name}-minikube`,
@@ -129,8 +120,8 @@ export class Cluster extends pulumi.ComponentResource {
         const load = new command.local.Command(
           `${name}-load-${kind}`,
           {
-            create: image.ref.apply((ref) => imageLoadScript(profile, ref)),
-            delete: image.ref.apply((ref) => imageUnloadScript(profile, ref)),
+            create: image.ref.apply((ref) => imageLoadScript(loader, ref)),
+            delete: image.ref.apply((ref) => imageUnloadScript(loader, ref)),
             environment: restore.environment,
             // A new tag replaces the load (the old tag is unloaded); a lost image is loaded again (an update).
             triggers: [image.ref],

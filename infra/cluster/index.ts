@@ -1,4 +1,5 @@
 export * from "./cluster.js";
+export * from "./image-loader.js";
 export * from "./observe.js";
 export * from "./scheduler.js";
 export * from "./specs.js";

@@ -57,7 +57,12 @@ export interface JobTemplateInput {
   >;
   /** Container requests and limits. Default DEFAULT_RUNNER_RESOURCES. */
   readonly resources?: V1ResourceRequirements;
+  /** Nodes the runner pod may run on (the pod's nodeSelector). Default: any node. */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
 }
+
+/** How a spawner sizes and places its runner pods; unset fields keep the template's defaults. */
+export type RunnerPodOptions = Pick<JobTemplateInput, "resources" | "nodeSelector">;
 
 /** An input that can never make a valid Job (bad id or label value). Retrying will not help. */
 export class JobTemplateError extends Error {
@@ -124,6 +129,7 @@ export function buildJobTemplate(input: JobTemplateInput): V1Job {
             runAsGroup: RUNNER_UID,
             seccompProfile: { type: "RuntimeDefault" },
           },
+          ...(input.nodeSelector ? { nodeSelector: { ...input.nodeSelector } } : {}),
           volumes: [{ name: "tmp", emptyDir: {} }],
           containers: [runnerContainer(input)],
         },

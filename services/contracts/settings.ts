@@ -154,7 +154,7 @@ export const SPAWNER_SETTINGS = {
     summary: "messages handled (Jobs created) at once",
   },
   stuckPullLimitSeconds: seconds(
-    "a runner pod waiting in ImagePullBackOff/ErrImagePull/CreateContainerConfigError longer fails its execution",
+    "a runner pod waiting in ImagePullBackOff/ErrImagePull/CreateContainerConfigError longer fails its execution (a stack image that is not loaded fails it at once)",
     120,
     { env: "STUCK_PULL_LIMIT_SECONDS", flag: "--stuck-pull-limit <seconds>", min: 10, max: HOUR },
   ),

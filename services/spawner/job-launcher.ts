@@ -1,4 +1,9 @@
-import { buildJobTemplate, JobTemplateError, runnerSelector } from "../contracts/job-template.js";
+import {
+  buildJobTemplate,
+  JobTemplateError,
+  type RunnerPodOptions,
+  runnerSelector,
+} from "../contracts/job-template.js";
 import { jobNameFor, MAX_RECEIVE_COUNT } from "../contracts/names.js";
 import type { KubernetesConfig } from "../core/config.js";
 import { type ExecutionRow, failExecution, recordJobName } from "../db/executions.js";
@@ -23,6 +28,8 @@ export interface JobLauncherDeps {
     "namespace" | "runnerImage" | "jobTtlSeconds" | "jobActiveDeadlineSeconds" | "maxConcurrentJobs"
   >;
   readonly metrics: SpawnerMetrics;
+  /** Size and placement of the runner pods. Default: the template's resources, any node. */
+  readonly runnerPod?: RunnerPodOptions;
   /**
    * How long the active-Job count may be reused before capacity() lists the Jobs again, ms. At the cap it
    * lists on every call. Default 2000.
@@ -63,6 +70,7 @@ async function launchJob(
       workflowId: execution.workflow_id,
       scheduleId: execution.schedule_id,
       config,
+      ...deps.runnerPod,
     });
   } catch (error) {
     if (!(error instanceof JobTemplateError)) throw error;

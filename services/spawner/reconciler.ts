@@ -1,6 +1,6 @@
 import type { V1Job, V1Pod } from "@kubernetes/client-node";
 import { RUNNER_TERMINATION_GRACE_SECONDS, runnerSelector } from "../contracts/job-template.js";
-import { LABELS } from "../contracts/names.js";
+import { IMAGES, LABELS } from "../contracts/names.js";
 import { errorMessage } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 import { failExecution, recentlyCancelledJobs } from "../db/executions.js";
@@ -27,9 +27,17 @@ import type { SpawnerMetrics } from "./metrics.js";
 export const STUCK_WAITING_REASONS = [
   "ImagePullBackOff",
   "ErrImagePull",
+  "ErrImageNeverPull",
   "InvalidImageName",
   "CreateContainerConfigError",
 ] as const;
+
+/** Pull failures: for one of the stack's own images, the image was never loaded into the cluster. */
+const PULL_REASONS = new Set(["ImagePullBackOff", "ErrImagePull", "ErrImageNeverPull"]);
+
+/** What to do about a runner image that is not in the cluster (the stack loads it; no registry has it). */
+export const IMAGE_NOT_LOADED_FIX =
+  "load it with `pulumi up -s hybrid` (it builds and loads the images), then check with `khctl doctor --profile minikube`";
 
 /**
  * How long an execution whose recorded Job is gone is left to its runner, ms: the runner pod of a deleted
@@ -89,14 +97,7 @@ export function decide(observed: Observed, now: number, options: ReconcilerOptio
   if (!job) return decideWithoutJob(observed, now, options);
   const name = job.metadata?.name ?? execution.jobName ?? execution.id;
   const finish = jobFinish(job);
-  if (finish?.outcome === "failed") {
-    const detail = finish.message ? `: ${finish.message}` : "";
-    return {
-      kind: "fail",
-      reason: finish.reason,
-      error: `runner Job ${name} failed: ${finish.reason}${detail}`,
-    };
-  }
+  if (finish?.outcome === "failed") return failedJob(name, finish, observed.pods);
   if (finish?.outcome === "succeeded") {
     // The runner records its result before it exits 0; a finished Job with an unfinished run lost it.
     return execution.overdue
@@ -104,6 +105,53 @@ export function decide(observed: Observed, now: number, options: ReconcilerOptio
       : { kind: "none" };
   }
   return decideStuck(observed, name, now, options.stuckPullLimitMs);
+}
+
+/**
+ * A failed Job, with why its runner container ended when the pod still says (OOMKilled, exit 137): the
+ * Job's own reason (BackoffLimitExceeded) says only that its one attempt failed.
+ */
+function failedJob(
+  name: string,
+  finish: { reason: string; message: string },
+  pods: readonly V1Pod[],
+): ReconcileAction {
+  const detail = finish.message ? `: ${finish.message}` : "";
+  const ended = terminatedContainer(pods);
+  if (!ended) {
+    return {
+      kind: "fail",
+      reason: finish.reason,
+      error: `runner Job ${name} failed: ${finish.reason}${detail}`,
+    };
+  }
+  const limit = ended.memoryLimit ? ` (memory limit ${ended.memoryLimit})` : "";
+  const how = ended.reason === "OOMKilled" ? `went over its memory limit${limit} and was killed` : "ended";
+  return {
+    kind: "fail",
+    reason: ended.reason,
+    error: `runner Job ${name} failed: its container ${how}: ${ended.reason}, exit code ${ended.exitCode}; ${finish.reason}${detail}`,
+  };
+}
+
+/** The runner container's end, when it ended for a reason beyond a plain non-zero exit ("Error"). */
+function terminatedContainer(
+  pods: readonly V1Pod[],
+): { reason: string; exitCode: number; memoryLimit?: string } | null {
+  for (const pod of pods) {
+    for (const status of pod.status?.containerStatuses ?? []) {
+      const terminated = status.state?.terminated;
+      if (!terminated?.reason || terminated.reason === "Error" || terminated.reason === "Completed") continue;
+      const container = pod.spec?.containers.find((c) => c.name === status.name);
+      const memoryLimit = container?.resources?.limits?.memory;
+      return {
+        reason: terminated.reason,
+        exitCode: terminated.exitCode,
+        ...(memoryLimit ? { memoryLimit: String(memoryLimit) } : {}),
+      };
+    }
+  }
+  return null;
 }
 
 function decideWithoutJob(observed: Observed, now: number, options: ReconcilerOptions): ReconcileAction {
@@ -136,9 +184,18 @@ function lost(execution: UnfinishedExecution, policy: StaleRunPolicy, detail: st
 function decideStuck(observed: Observed, jobName: string, now: number, limitMs: number): ReconcileAction {
   const stuck = stuckContainer(observed.pods);
   if (!stuck) return { kind: "none" };
+  const detail = stuck.message ? `: ${stuck.message}` : "";
+  if (PULL_REASONS.has(stuck.reason) && isStackImage(stuck.image)) {
+    // Nothing to wait for: no registry has it, so no retry of the pull can succeed.
+    return {
+      kind: "fail",
+      reason: stuck.reason,
+      error: `runner image ${stuck.image} is not in the cluster (the pod of Job ${jobName} is in ${stuck.reason}${detail}): ${IMAGE_NOT_LOADED_FIX}`,
+      deleteJob: jobName,
+    };
+  }
   const since = observed.stuckSince ?? now;
   if (now - since < limitMs) return { kind: "none", stuckSince: since };
-  const detail = stuck.message ? `: ${stuck.message}` : "";
   return {
     kind: "fail",
     reason: stuck.reason,
@@ -147,13 +204,25 @@ function decideStuck(observed: Observed, jobName: string, now: number, limitMs: 
   };
 }
 
-function stuckContainer(pods: readonly V1Pod[]): { reason: string; message: string } | null {
+/**
+ * One of the stack's own images (`keeperhub-runner:<tag>`, no registry): a name without a registry or a
+ * path means an official Docker library image, which ours are not, so it exists only where it was loaded.
+ */
+export function isStackImage(image: string): boolean {
+  const name = image.replace(/[:@].*$/, "");
+  return !image.includes("/") && (Object.values(IMAGES) as string[]).includes(name);
+}
+
+function stuckContainer(pods: readonly V1Pod[]): { reason: string; message: string; image: string } | null {
   for (const pod of pods) {
     const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
     for (const status of statuses) {
       const waiting = status.state?.waiting;
       if (waiting?.reason && (STUCK_WAITING_REASONS as readonly string[]).includes(waiting.reason)) {
-        return { reason: waiting.reason, message: waiting.message ?? "" };
+        const spec = [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])].find(
+          (c) => c.name === status.name,
+        );
+        return { reason: waiting.reason, message: waiting.message ?? "", image: spec?.image ?? status.image };
       }
     }
   }

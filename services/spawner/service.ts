@@ -1,4 +1,5 @@
 import { GetQueueAttributesCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { RunnerPodOptions } from "../contracts/job-template.js";
 import { SPAWNER_SETTINGS, STALE_RUN_SETTINGS } from "../contracts/settings.js";
 import type { KubernetesConfig } from "../core/config.js";
 import type { Stoppable } from "../core/lifecycle.js";
@@ -30,6 +31,8 @@ export interface SpawnerServiceDeps {
   readonly logger: Logger;
   /** Default: a fresh registry with the default process metrics. */
   readonly metrics?: SpawnerMetrics;
+  /** Size and placement of the runner pods. Default: the Job template's resources, any node. */
+  readonly runnerPod?: RunnerPodOptions;
 }
 
 export interface SpawnerServiceOptions {
@@ -71,7 +74,7 @@ export async function startSpawnerService(
   const { db, sqs, queueUrl, kube, config, logger } = deps;
   const metrics = deps.metrics ?? createSpawnerMetrics();
   const health = options.port === null ? undefined : await startHealth(deps, options, metrics);
-  const launcher = createJobLauncher({ db, kube, config, metrics });
+  const launcher = createJobLauncher({ db, kube, config, metrics, runnerPod: deps.runnerPod });
   const consumer = startIntake({
     db,
     launcher,

@@ -25,6 +25,18 @@ describe("buildJobTemplate", () => {
     expect(jobProblems(buildJobTemplate({ ...input, scheduleId: null }))).toEqual([]);
   });
 
+  it("sizes and places the runner pod when asked: resources and a nodeSelector, any node by default", () => {
+    expect(buildJobTemplate(input).spec?.template.spec?.nodeSelector).toBeUndefined();
+    const job = buildJobTemplate({
+      ...input,
+      nodeSelector: { "kubernetes.io/hostname": "kube-node-0" },
+      resources: { limits: { memory: "64Mi" } },
+    });
+    expect(jobProblems(job)).toEqual([]);
+    expect(job.spec?.template.spec?.nodeSelector).toEqual({ "kubernetes.io/hostname": "kube-node-0" });
+    expect(job.spec?.template.spec?.containers[0]?.resources).toEqual({ limits: { memory: "64Mi" } });
+  });
+
   it("the schema checks can fail: a wrong type and an unknown field are reported", () => {
     const job = buildJobTemplate(input);
     const bad = structuredClone(job) as unknown as { spec: { backoffLimit: unknown; bogus?: number } };

@@ -3,7 +3,10 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   deleteRunnerJobsScript,
+  imageLoadScript,
   imageUnloadScript,
+  kubeNodeImageLoader,
+  minikubeImageLoader,
   minikubeStartScript,
   observeScript,
   reachCheckScript,
@@ -196,8 +199,27 @@ describe("command steps", () => {
     expect(minikubeStartScript(settings)).toBe(
       "minikube -p kh status >/dev/null 2>&1 || minikube -p kh start --memory=6144 --cpus=4",
     );
-    expect(imageUnloadScript("kh", "keeperhub-runner:abc")).toBe(
+    expect(imageUnloadScript(minikubeImageLoader("kh"), "keeperhub-runner:abc")).toBe(
       "minikube -p kh image rm keeperhub-runner:abc || true",
+    );
+  });
+
+  it("loads images through one interface: minikube's `image load`, or the test tools' node.sh", () => {
+    const minikube = minikubeImageLoader("kh");
+    expect(imageLoadScript(minikube, "keeperhub-runner:abc")).toBe(
+      "minikube -p kh image load keeperhub-runner:abc",
+    );
+    expect(minikube.name).toBe("minikube -p kh");
+    const node = kubeNodeImageLoader("/tools/kube/node.sh");
+    expect(imageLoadScript(node, "keeperhub-runner:abc")).toBe(
+      "bash /tools/kube/node.sh load keeperhub-runner:abc",
+    );
+    // containerd names it with its registry; removing one that is not there (or a node that is down) is fine.
+    expect(imageUnloadScript(node, "keeperhub-runner:abc")).toBe(
+      "bash /tools/kube/node.sh ctr images rm docker.io/library/keeperhub-runner:abc >/dev/null 2>&1 || true",
+    );
+    expect(imageLoadScript(kubeNodeImageLoader("/my tools/node.sh"), "a:b")).toBe(
+      "bash '/my tools/node.sh' load a:b",
     );
   });
 
@@ -217,7 +239,9 @@ describe("command steps", () => {
   it("writes scripts that /bin/sh parses", () => {
     const scripts = [
       minikubeStartScript({ profile: "kh", memoryMb: 4096, cpus: 2, stopOnDestroy: false }),
-      imageUnloadScript("kh", "keeperhub-runner:abc"),
+      imageUnloadScript(minikubeImageLoader("kh"), "keeperhub-runner:abc"),
+      imageLoadScript(kubeNodeImageLoader("/t/node.sh"), "keeperhub-runner:abc"),
+      imageUnloadScript(kubeNodeImageLoader("/t/node.sh"), "keeperhub-runner:abc"),
       imageRemoveScript("keeperhub-runner:abc"),
       deleteRunnerJobsScript("kh", "kh-ctx", "local"),
       observeScript({ profile: "kh", context: "kh-ctx", namespace: "local" }),

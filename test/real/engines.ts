@@ -68,3 +68,30 @@ export async function checkDocker(): Promise<void> {
     );
   }
 }
+
+/** The tools' real worker node (kube/node.sh), by its name there. */
+export const KUBE_NODE_NAME = "kube-node-0";
+
+/** Resolves when the real worker node is Ready; else says how to start it. */
+export async function checkKubeNode(): Promise<void> {
+  const start = `bash ${TOOLS_DIR}/kube/node.sh up`;
+  let ready = "";
+  try {
+    const jsonpath = '{.status.conditions[?(@.type=="Ready")].status}';
+    ({ stdout: ready } = await run(
+      KUBECTL,
+      ["--kubeconfig", ADMIN_KUBECONFIG, "get", "node", KUBE_NODE_NAME, "-o", `jsonpath=${jsonpath}`],
+      { timeout: 20_000 },
+    ));
+  } catch (error) {
+    const reason = String((error as { stderr?: string }).stderr || (error as Error).message)
+      .trim()
+      .split("\n")[0];
+    throw new EngineMissingError(
+      `Kubernetes node: ${KUBE_NODE_NAME} is not there (${reason}); start it with: ${start}`,
+    );
+  }
+  if (ready.trim() !== "True") {
+    throw new EngineMissingError(`Kubernetes node: ${KUBE_NODE_NAME} is not Ready; start it with: ${start}`);
+  }
+}

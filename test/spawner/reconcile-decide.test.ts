@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { UnfinishedExecution } from "../../services/db/stale-run-policy.js";
 import {
   decide,
+  isStackImage,
   JOB_GONE_GRACE_MS,
   type Observed,
   type ReconcilerOptions,
@@ -66,6 +67,46 @@ describe("reconciler decide()", () => {
       reason: "DeadlineExceeded",
       error: "runner Job wf-exec0000000000000000a failed: DeadlineExceeded: too long",
     });
+  });
+
+  it("a failed Job whose runner container was OOMKilled records OOMKilled, the exit code and the limit", () => {
+    const oomPod: V1Pod = {
+      spec: { containers: [{ name: "runner", resources: { limits: { memory: "64Mi" } } }] },
+      status: {
+        containerStatuses: [
+          {
+            name: "runner",
+            image: "keeperhub-runner:abc",
+            imageID: "",
+            ready: false,
+            restartCount: 0,
+            state: { terminated: { reason: "OOMKilled", exitCode: 137 } },
+          },
+        ],
+      },
+    };
+    const failed = job([{ type: "Failed", reason: "BackoffLimitExceeded", message: "backoff limit" }]);
+    expect(decide(observed({ job: failed, pods: [oomPod] }), 0, options)).toEqual({
+      kind: "fail",
+      reason: "OOMKilled",
+      error:
+        "runner Job wf-exec0000000000000000a failed: its container went over its memory limit (memory limit 64Mi) and was killed: OOMKilled, exit code 137; BackoffLimitExceeded: backoff limit",
+    });
+    // A plain non-zero exit ("Error") adds nothing to the Job's own reason.
+    const errorPod = structuredClone(oomPod);
+    const status = errorPod.status?.containerStatuses?.[0];
+    if (status) status.state = { terminated: { reason: "Error", exitCode: 1 } };
+    expect(decide(observed({ job: failed, pods: [errorPod] }), 0, options)).toMatchObject({
+      reason: "BackoffLimitExceeded",
+    });
+  });
+
+  it("tells the stack's own images (only ever loaded) from images a registry may serve", () => {
+    expect(isStackImage("keeperhub-runner:0123abcd")).toBe(true);
+    expect(isStackImage("keeperhub-scheduler@sha256:00")).toBe(true);
+    expect(isStackImage("registry.example.com/keeperhub-runner:0123abcd")).toBe(false);
+    expect(isStackImage("team/keeperhub-runner:1")).toBe(false);
+    expect(isStackImage("node:24")).toBe(false);
   });
 
   it("no Job: deleted if one was recorded and its runner's grace has passed; lost only when overdue", () => {

@@ -25,6 +25,8 @@ let clock = 0;
 let reconciler: Reconciler;
 let metrics: ReturnType<typeof createSpawnerMetrics>;
 const STUCK_LIMIT_MS = 60_000;
+/** A runner image from a registry: a pull that fails may still succeed later. */
+const REGISTRY_IMAGE = "registry.example.com/team/keeperhub-runner:0123abcd";
 
 beforeAll(async () => {
   api = await startK8sApiServer();
@@ -54,11 +56,12 @@ beforeEach(async () => {
 });
 
 /** A running execution of a scheduled workflow with its Job in the API server. */
-async function runningWithJob(status: "pending" | "running" = "running") {
+async function runningWithJob(status: "pending" | "running" = "running", runnerImage?: string) {
   const workflowId = await insertWorkflow(db.pool);
   const scheduleId = await insertSchedule(db.pool, workflowId);
   const id = await insertExecution(db.pool, { workflowId, scheduleId, status, jobName: null });
-  const job = buildJobTemplate({ executionId: id, workflowId, scheduleId, config: testKubernetesConfig() });
+  const config = testKubernetesConfig(runnerImage ? { runnerImage } : {});
+  const job = buildJobTemplate({ executionId: id, workflowId, scheduleId, config });
   api.putJob(job);
   await db.pool.query("UPDATE workflow_executions SET job_name = $2 WHERE id = $1", [id, `wf-${id}`]);
   return { id, scheduleId, jobName: `wf-${id}` };
@@ -117,10 +120,10 @@ describe("reconciler", () => {
   });
 
   it.each(["ImagePullBackOff", "ErrImagePull"])(
-    "a pod stuck in %s fails its execution only past the limit, and the Job is deleted",
+    "a pod stuck in %s pulling from a registry fails its execution only past the limit, and the Job is deleted",
     async (reason) => {
-      const { id, jobName } = await runningWithJob("pending");
-      api.setPodWaiting(jobName, reason, 'Back-off pulling image "keeperhub-runner:0123abcd"');
+      const { id, jobName } = await runningWithJob("pending", REGISTRY_IMAGE);
+      api.setPodWaiting(jobName, reason, `Back-off pulling image "${REGISTRY_IMAGE}"`);
 
       expect(await reconciler.reconcileOnce()).toEqual([]);
       clock += STUCK_LIMIT_MS - 1;
@@ -133,13 +136,29 @@ describe("reconciler", () => {
       const state = await executionState(db.pool, id);
       expect(state.status).toBe("error");
       expect(state.error).toContain(reason);
-      expect(state.error).toContain("keeperhub-runner:0123abcd");
+      expect(state.error).toContain(REGISTRY_IMAGE);
+      expect(api.job(jobName)).toBeUndefined();
+    },
+  );
+
+  it.each(["ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull"])(
+    "a stack image that is not loaded (%s) fails its execution at once with the fix, and the Job is deleted",
+    async (reason) => {
+      const { id, jobName } = await runningWithJob("pending");
+      api.setPodWaiting(jobName, reason, 'failed to pull "docker.io/library/keeperhub-runner:0123abcd"');
+      const fixes = await reconciler.reconcileOnce();
+      expect(fixes.map((f) => [f.executionId, f.reason])).toEqual([[id, reason]]);
+      const state = await executionState(db.pool, id);
+      expect(state.status).toBe("error");
+      expect(state.error).toMatch(/^runner image keeperhub-runner:0123abcd is not in the cluster /);
+      expect(state.error).toContain("`pulumi up -s hybrid`");
+      expect(state.error).toContain("`khctl doctor --profile minikube`");
       expect(api.job(jobName)).toBeUndefined();
     },
   );
 
   it("a pod that recovers from a pull back-off restarts the clock", async () => {
-    const { id, jobName } = await runningWithJob("pending");
+    const { id, jobName } = await runningWithJob("pending", REGISTRY_IMAGE);
     api.setPodWaiting(jobName, "ImagePullBackOff");
     await reconciler.reconcileOnce();
     api.appendPodLog(jobName, "started\n");

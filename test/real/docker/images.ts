@@ -64,10 +64,5 @@ export function resolvedImages(log: string): string[] {
   return [...new Set(refs.map((m) => m[1] as string))].sort();
 }
 
-/** `docker.io/library/node:24…` for `node:24…`: how BuildKit names an image reference. */
-export function qualifiedImage(ref: string): string {
-  const [first] = ref.split("/");
-  const hasRegistry = ref.includes("/") && first !== undefined && /[.:]|^localhost$/.test(first);
-  if (hasRegistry) return ref;
-  return `docker.io/${ref.includes("/") ? ref : `library/${ref}`}`;
-}
+/** `docker.io/library/node:24…` for `node:24…`: how BuildKit (and containerd) name an image reference. */
+export { qualifiedRef as qualifiedImage } from "../../../infra/cluster/image-loader.js";

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { afterAll } from "vitest";
+import type { RunnerPodOptions } from "../../../services/contracts/job-template.js";
 import { IMAGES } from "../../../services/contracts/names.js";
 import type { KubernetesConfig } from "../../../services/core/config.js";
 import { newId } from "../../../services/core/ids.js";
@@ -212,7 +213,11 @@ export async function startSpawner(
   sqs: TestSqs,
   queues: TestQueues,
   space: SpawnerNamespace,
-  options: { reconcileIntervalMs?: number; config?: Partial<KubernetesConfig> } = {},
+  options: {
+    reconcileIntervalMs?: number;
+    config?: Partial<KubernetesConfig>;
+    runnerPod?: RunnerPodOptions;
+  } = {},
 ): Promise<TestSpawner> {
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: "debug" }, { write: (line: string) => lines.push(JSON.parse(line)) });
@@ -233,6 +238,7 @@ export async function startSpawner(
       config: { ...space.config, ...options.config },
       logger,
       metrics: createSpawnerMetrics({ defaultMetrics: false }),
+      runnerPod: options.runnerPod,
     },
     { port: null, waitTimeSeconds: 1, reconcileIntervalMs: options.reconcileIntervalMs ?? 2000 },
   );

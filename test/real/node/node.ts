@@ -1,0 +1,115 @@
+import { execFile } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
+import { afterAll } from "vitest";
+import {
+  imageLoadScript,
+  imageUnloadScript,
+  kubeNodeImageLoader,
+} from "../../../infra/cluster/image-loader.js";
+import { scaled } from "../../helpers/wait.js";
+import { KUBE_NODE_NAME, TOOLS_DIR } from "../engines.js";
+
+/**
+ * The real worker node of the tools (../shared/tools/kube/node.sh: a kubelet with its own containerd and
+ * runc, joined to the control plane), as a test file uses it: images loaded through the stack's loader
+ * interface (infra/cluster/image-loader.ts), runner pods pinned to it by a nodeSelector (kwok's fake node
+ * stays schedulable for the kwok tests), and this machine's servers exposed on the address pods reach it at.
+ */
+
+const run = promisify(execFile);
+
+/** The tools' node script. */
+export const NODE_SCRIPT = path.join(TOOLS_DIR, "kube", "node.sh");
+/** Pods reach this machine at the node bridge's gateway (their status.hostIP). */
+export const POD_HOST_ADDRESS = "10.88.0.1";
+/** Pins a runner pod to the real node. */
+export const ON_REAL_NODE = { "kubernetes.io/hostname": KUBE_NODE_NAME } as const;
+
+const loader = kubeNodeImageLoader(NODE_SCRIPT);
+
+/** Runs a shell command; rejects with its stderr. Deadline scaled; default 120 s. */
+async function sh(script: string, timeoutMs = 120_000): Promise<string> {
+  const { stdout } = await run("sh", ["-c", script], {
+    timeout: scaled(timeoutMs),
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+/** Loads an image from the Docker engine into the node, as the stack loads it into minikube; unloaded after the file. */
+export async function loadIntoNode(ref: string): Promise<void> {
+  await sh(imageLoadScript(loader, ref), 300_000);
+  afterAll(async () => {
+    await sh(imageUnloadScript(loader, ref));
+  });
+}
+
+/** Whether the node's containerd has the image (`ctr images ls`). */
+export async function nodeHasImage(ref: string): Promise<boolean> {
+  const listed = await sh(`bash '${NODE_SCRIPT}' ctr images ls -q`);
+  return listed.split("\n").some((line) => line.trim() === `docker.io/library/${ref}`);
+}
+
+/** `crictl inspect <container>` on the node: the OCI spec runc ran the container with. */
+export async function inspectContainer(containerId: string): Promise<CriContainer> {
+  const id = containerId.replace(/^containerd:\/\//, "");
+  return JSON.parse(await sh(`bash '${NODE_SCRIPT}' crictl inspect ${id}`)) as CriContainer;
+}
+
+export interface CriContainer {
+  info: {
+    runtimeSpec: {
+      process: {
+        user: { uid: number; gid: number };
+        capabilities?: Record<string, string[] | undefined>;
+        noNewPrivileges?: boolean;
+      };
+      root: { path: string; readonly?: boolean };
+      linux: { seccomp?: { defaultAction: string } | null; resources?: { memory?: { limit?: number } } };
+    };
+  };
+}
+
+/**
+ * Listens on POD_HOST_ADDRESS and forwards each connection to a server of this machine on 127.0.0.1 (the
+ * run's Postgres, a file's fauxqs), so a pod reaches it as a minikube pod reaches the stack's published
+ * ports. Resolves the port pods use; closed when the file ends.
+ */
+export async function exposeToPods(targetPort: number): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((incoming) => {
+    const outgoing = net.connect(targetPort, "127.0.0.1");
+    for (const socket of [incoming, outgoing]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {
+        incoming.destroy();
+        outgoing.destroy();
+      });
+    }
+    incoming.pipe(outgoing).pipe(incoming);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, POD_HOST_ADDRESS, resolve);
+  });
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return (server.address() as net.AddressInfo).port;
+}
+
+const exposed = new Map<number, Promise<number>>();
+
+/** `url` with its host and port replaced by where pods reach it (one exposeToPods per server). */
+export async function podUrl(url: string): Promise<string> {
+  const parsed = new URL(url);
+  const port = Number(parsed.port);
+  if (!exposed.has(port)) exposed.set(port, exposeToPods(port));
+  parsed.hostname = POD_HOST_ADDRESS;
+  parsed.port = String(await exposed.get(port));
+  return parsed.toString();
+}
