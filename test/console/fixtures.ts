@@ -3,8 +3,12 @@ import { afterAll } from "vitest";
 import { type ConsoleDeps, type RunningConsole, startConsole } from "../../services/console/server.js";
 import { createLogger } from "../../services/core/logger.js";
 import type { Pool } from "../../services/db/pool.js";
+import { createWorkflow } from "../../services/db/workflows.js";
+import { nextSlotAfter } from "../../services/scheduling/cron.js";
 import { collectStatus } from "../../services/status/report.js";
+import { validateWorkflow } from "../../services/workflow/definition.js";
 import type { TestQueues, TestSqs } from "../helpers/sqs.js";
+import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
 
 /** A console on the file's test database and queues, on any free port; stopped when the file ends. */
 export async function startTestConsole(
@@ -103,4 +107,32 @@ export function postAsPage(
     headers: { origin: base, "sec-fetch-site": "same-origin" },
     form: [["token", token], ...fields],
   });
+}
+
+/** A three-node workflow named `name`, scheduled by `cron` (in `timezone`) when given, else manual; its id. */
+export async function storeWorkflow(
+  pool: Pool,
+  name: string,
+  cron?: string,
+  timezone = "UTC",
+): Promise<string> {
+  const definition = validateWorkflow(
+    workflow(
+      [
+        trigger(
+          "t",
+          cron ? { triggerType: "Schedule", scheduleCron: cron, scheduleTimezone: timezone } : undefined,
+        ),
+        action("a", "Condition", { condition: "1 === 1" }, { label: "Check" }),
+        action("b", "Condition", { condition: "2 === 2" }, { label: "Then" }),
+      ],
+      edges("t->a", "a->b"),
+      name,
+    ),
+  );
+  const { workflow: row } = await createWorkflow(pool, {
+    definition,
+    ...(cron ? { schedule: { cron, timezone, nextRunAt: nextSlotAfter(cron, timezone, new Date()) } } : {}),
+  });
+  return row.id;
 }

@@ -8,18 +8,21 @@ import { buildJobTemplate } from "../../services/contracts/job-template.js";
 import { recordStepEnd, recordStepStart } from "../../services/db/execution-logs.js";
 import { createExecution, getExecution, recordJobName } from "../../services/db/executions.js";
 import { getScheduleForWorkflow } from "../../services/db/schedules.js";
-import { createWorkflow, getWorkflow } from "../../services/db/workflows.js";
+import { getWorkflow } from "../../services/db/workflows.js";
 import { getQueueStats } from "../../services/queue/stats.js";
-import { nextSlotAfter } from "../../services/scheduling/cron.js";
 import { createKubeApi } from "../../services/spawner/kube.js";
-import { validateWorkflow } from "../../services/workflow/definition.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { startK8sApiServer } from "../helpers/k8s-api-server.js";
 import { createTestSqs } from "../helpers/sqs.js";
 import { within } from "../helpers/wait.js";
 import { testKubernetesConfig } from "../spawner/fixtures.js";
-import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
-import { formToken, postAsPage, request, startTestConsole } from "./fixtures.js";
+import {
+  formToken,
+  postAsPage,
+  request,
+  startTestConsole,
+  storeWorkflow as storeWorkflowIn,
+} from "./fixtures.js";
 
 const db = await createTestDatabase();
 const testSqs = await createTestSqs();
@@ -28,27 +31,8 @@ const PAGE_SIZE = 20;
 const web = await startTestConsole(db, testSqs, queues, { pageSize: PAGE_SIZE });
 const base = web.url;
 
-async function storeWorkflow(name: string, cron?: string, timezone = "UTC"): Promise<string> {
-  const definition = validateWorkflow(
-    workflow(
-      [
-        trigger(
-          "t",
-          cron ? { triggerType: "Schedule", scheduleCron: cron, scheduleTimezone: timezone } : undefined,
-        ),
-        action("a", "Condition", { condition: "1 === 1" }, { label: "Check" }),
-        action("b", "Condition", { condition: "2 === 2" }, { label: "Then" }),
-      ],
-      edges("t->a", "a->b"),
-      name,
-    ),
-  );
-  const { workflow: row } = await createWorkflow(db.pool, {
-    definition,
-    ...(cron ? { schedule: { cron, timezone, nextRunAt: nextSlotAfter(cron, timezone, new Date()) } } : {}),
-  });
-  return row.id;
-}
+const storeWorkflow = (name: string, cron?: string, timezone?: string) =>
+  storeWorkflowIn(db.pool, name, cron, timezone);
 
 let scheduled: string;
 let manual: string;

@@ -1,12 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { createExecution, getExecution } from "../../services/db/executions.js";
-import { createWorkflow, getWorkflow } from "../../services/db/workflows.js";
-import { nextSlotAfter } from "../../services/scheduling/cron.js";
-import { validateWorkflow } from "../../services/workflow/definition.js";
+import { getWorkflow } from "../../services/db/workflows.js";
 import { createTestDatabase } from "../helpers/database.js";
 import { createTestSqs } from "../helpers/sqs.js";
-import { action, edges, trigger, workflow } from "../workflow/fixtures.js";
-import { formToken, postAsPage, request, startTestConsole } from "./fixtures.js";
+import {
+  formToken,
+  postAsPage,
+  request,
+  startTestConsole,
+  storeWorkflow as storeWorkflowIn,
+} from "./fixtures.js";
 
 /** The console's page of one workflow (/workflows/<id>), over the file's own database and queues. */
 
@@ -15,27 +18,8 @@ const testSqs = await createTestSqs();
 const queues = await testSqs.createQueues();
 const base = (await startTestConsole(db, testSqs, queues)).url;
 
-async function storeWorkflow(name: string, cron?: string, timezone = "UTC"): Promise<string> {
-  const definition = validateWorkflow(
-    workflow(
-      [
-        trigger(
-          "t",
-          cron ? { triggerType: "Schedule", scheduleCron: cron, scheduleTimezone: timezone } : undefined,
-        ),
-        action("a", "Condition", { condition: "1 === 1" }, { label: "Check" }),
-        action("b", "Condition", { condition: "2 === 2" }, { label: "Then" }),
-      ],
-      edges("t->a", "a->b"),
-      name,
-    ),
-  );
-  const { workflow: row } = await createWorkflow(db.pool, {
-    definition,
-    ...(cron ? { schedule: { cron, timezone, nextRunAt: nextSlotAfter(cron, timezone, new Date()) } } : {}),
-  });
-  return row.id;
-}
+const storeWorkflow = (name: string, cron?: string, timezone?: string) =>
+  storeWorkflowIn(db.pool, name, cron, timezone);
 
 /** A finished run created `hoursAgo` hours before now, with its outcome and duration. */
 async function pastRun(workflowId: string, hoursAgo: number, status: string, durationMs: number) {
