@@ -1,4 +1,3 @@
-import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { SECURITY_HEADERS } from "../../services/console/http.js";
 import { createWorkflow } from "../../services/db/workflows.js";
@@ -23,14 +22,7 @@ await createWorkflow(db.pool, {
 
 /** A console on its own queues, with these bodies in its DLQ; their message ids in the same order. */
 async function consoleWithLetters(bodies: string[]) {
-  const queues = await testSqs.createQueues();
-  const ids: string[] = [];
-  for (const body of bodies) {
-    const sent = await testSqs.sqs.send(
-      new SendMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, MessageBody: body }),
-    );
-    ids.push(sent.MessageId as string);
-  }
+  const { ids, ...queues } = await testSqs.createQueuesWithDeadLetters(bodies);
   const web = await startTestConsole(db, testSqs, queues);
   return { queues, ids, base: web.url, token: await formToken(web.url) };
 }

@@ -1,4 +1,4 @@
-import type { SQSClient } from "@aws-sdk/client-sqs";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll } from "vitest";
 import { ENV } from "../../services/contracts/names.js";
 import { newId } from "../../services/core/ids.js";
@@ -12,6 +12,8 @@ export interface TestSqs {
   readonly sqs: SQSClient;
   /** Creates a fresh queue + DLQ pair with unique names. */
   createQueues(options?: EnsureQueuesOptions): Promise<TestQueues>;
+  /** A fresh pair with these bodies in its DLQ; their message ids in the same order. */
+  createQueuesWithDeadLetters(bodies: readonly string[]): Promise<TestQueues & { ids: string[] }>;
 }
 
 export interface TestQueues {
@@ -32,9 +34,20 @@ export async function createTestSqs(): Promise<TestSqs> {
     sqs.destroy();
     await server.stop();
   });
-  return {
+  const testSqs: TestSqs = {
     endpoint: server.endpoint,
     sqs,
+    async createQueuesWithDeadLetters(bodies) {
+      const queues = await testSqs.createQueues();
+      const ids: string[] = [];
+      for (const body of bodies) {
+        const sent = await sqs.send(
+          new SendMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, MessageBody: body }),
+        );
+        ids.push(sent.MessageId as string);
+      }
+      return { ...queues, ids };
+    },
     async createQueues(options = {}) {
       const suffix = newId().slice(0, 8);
       const queues = await ensureQueues(sqs, {
@@ -56,4 +69,5 @@ export async function createTestSqs(): Promise<TestSqs> {
       };
     },
   };
+  return testSqs;
 }

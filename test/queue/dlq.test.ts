@@ -73,16 +73,9 @@ describe("khctl dlq", () => {
 describe("khctl dlq delete and purge", () => {
   /** Fresh queues with these bodies in the DLQ, their env set for the in-process khctl; ids in order. */
   async function lettersIn(bodies: string[]) {
-    const queues = await testSqs.createQueues();
-    const ids: string[] = [];
-    for (const body of bodies) {
-      const sent = await testSqs.sqs.send(
-        new SendMessageCommand({ QueueUrl: queues.deadLetterQueueUrl, MessageBody: body }),
-      );
-      ids.push(sent.MessageId as string);
-    }
+    const queues = await testSqs.createQueuesWithDeadLetters(bodies);
     Object.assign(process.env, queues.env);
-    return { ...queues, ids };
+    return queues;
   }
   const dlqBodies = async () =>
     JSON.parse((await runCliInProcess(["dlq", "list", "--json"])).stdout)
