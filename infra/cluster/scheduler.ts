@@ -67,6 +67,8 @@ export interface ReachCheckArgs {
   readonly image: string;
   /** `name=host:port` as pods see them. */
   readonly targets: readonly string[];
+  /** Where the pod must run (unset: wherever the scheduler puts it). */
+  readonly nodeSelector?: Record<string, string>;
 }
 
 /**
@@ -76,7 +78,7 @@ export interface ReachCheckArgs {
  */
 export function reachCheckScript(args: ReachCheckArgs): string {
   const k = `k --context ${shellQuote(args.context)} -n ${shellQuote(args.namespace)}`;
-  const overrides = JSON.stringify(reachCheckPodOverrides());
+  const overrides = JSON.stringify(reachCheckPodOverrides(args.nodeSelector));
   return [
     kubectlFunction(args.profile),
     `${k} delete pod ${REACH_CHECK_POD} --ignore-not-found --wait=true >/dev/null`,

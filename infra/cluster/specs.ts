@@ -198,12 +198,14 @@ export function reachCheckArgs(targets: readonly string[]): string[] {
 /**
  * What `kubectl run` (with --override-type=strategic: its container is merged by name) adds to the
  * reachability check's pod: the runner's account (no token; the namespace's `default` one may not exist
- * yet right after it is created), a deadline, and the hardened settings PodSecurity "restricted" demands.
+ * yet right after it is created), a deadline, and the hardened settings PodSecurity "restricted" demands;
+ * `nodeSelector` pins it (a cluster with more than one node; the real-node tests).
  */
-export function reachCheckPodOverrides(): Record<string, unknown> {
+export function reachCheckPodOverrides(nodeSelector?: Record<string, string>): Record<string, unknown> {
   return {
     apiVersion: "v1",
     spec: {
+      ...(nodeSelector ? { nodeSelector } : {}),
       serviceAccountName: K8S.runnerServiceAccount,
       automountServiceAccountToken: false,
       enableServiceLinks: false,

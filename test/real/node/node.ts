@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
+import { KubeConfig } from "@kubernetes/client-node";
 import { afterAll } from "vitest";
 import {
   imageLoadScript,
@@ -9,7 +10,7 @@ import {
   kubeNodeImageLoader,
 } from "../../../infra/cluster/image-loader.js";
 import { scaled } from "../../helpers/wait.js";
-import { KUBE_NODE_NAME, TOOLS_DIR } from "../engines.js";
+import { ADMIN_KUBECONFIG, KUBE_NODE_NAME, KUBECTL, TOOLS_DIR } from "../engines.js";
 
 /**
  * The real worker node of the tools (../shared/tools/kube/node.sh: a kubelet with its own containerd and
@@ -112,4 +113,38 @@ export async function podUrl(url: string): Promise<string> {
   parsed.hostname = POD_HOST_ADDRESS;
   parsed.port = String(await exposed.get(port));
   return parsed.toString();
+}
+
+/**
+ * Runs a script the stack runs (a command resource's bash) as `pulumi up` would on a machine whose kubectl
+ * is the tools' one, as the control plane's admin (its context: ADMIN_CONTEXT); never rejects.
+ */
+export async function runStackScript(
+  script: string,
+  timeoutMs = 180_000,
+): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run("bash", ["-c", script], {
+      timeout: scaled(timeoutMs),
+      env: {
+        ...process.env,
+        PATH: `${path.dirname(KUBECTL)}:${process.env.PATH}`,
+        KUBECONFIG: ADMIN_KUBECONFIG,
+      },
+    });
+    return { code: 0, output: stdout + stderr };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof failed.code === "number" ? failed.code : -1,
+      output: `${failed.stdout ?? ""}${failed.stderr ?? ""}`,
+    };
+  }
+}
+
+/** The admin kubeconfig's context (the one kube/up.sh writes). */
+export function adminContext(): string {
+  const admin = new KubeConfig();
+  admin.loadFromFile(ADMIN_KUBECONFIG);
+  return admin.getCurrentContext();
 }

@@ -1,10 +1,11 @@
 import { once } from "node:events";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { dispatcherCronJobArgs } from "../../../infra/cluster/specs.js";
-import { jobNameFor, K8S } from "../../../services/contracts/names.js";
+import { reachCheckScript } from "../../../infra/cluster/scheduler.js";
+import { dispatcherCronJobArgs, REACH_CHECK_POD } from "../../../infra/cluster/specs.js";
+import { HOST_ALIAS, jobNameFor, K8S } from "../../../services/contracts/names.js";
 import { newId } from "../../../services/core/ids.js";
 import { createExecution } from "../../../services/db/executions.js";
 import type { Pool } from "../../../services/db/pool.js";
@@ -22,12 +23,14 @@ import { buildServiceImage } from "../docker/images.js";
 import { applyObjects, jobReaches, kubectl, manifest, writeKubeconfig } from "../kube/cluster.js";
 import { enqueue, spawnerNamespace, startGate, startSpawner, statusOf } from "../kube/fixtures.js";
 import {
+  adminContext,
   inspectContainer,
   loadIntoNode,
   nodeHasImage,
   ON_REAL_NODE,
   POD_HOST_ADDRESS,
   podUrl,
+  runStackScript,
 } from "./node.js";
 
 // The hybrid pipeline on a real kubelet: the runner image built by the real Docker engine from
@@ -415,6 +418,41 @@ describe("the hybrid pipeline on a real kubelet", () => {
       ]);
       const dispatcherPods = (JSON.parse(stdout) as { items: PodJson[] }).items;
       expect(dispatcherPods.map((pod) => pod.spec.nodeName)).toEqual(["kube-node-0"]);
+    },
+    scaled(240_000),
+  );
+  it(
+    "the stack's reach check (khctl doctor --reach in a pod of the namespace) passes for an address pods reach, names one they do not, and leaves no pod",
+    async () => {
+      const reachable = new URL(podDatabaseUrl).port;
+      const silent = net.createServer();
+      await new Promise<void>((resolve) => silent.listen(0, POD_HOST_ADDRESS, resolve));
+      const closedPort = (silent.address() as AddressInfo).port;
+      await new Promise((resolve) => silent.close(resolve)); // nothing listens there now
+      const check = (targets: string[]) =>
+        runStackScript(
+          reachCheckScript({
+            profile: "unused",
+            context: adminContext(),
+            namespace: space.namespace,
+            image: schedulerImage.ref,
+            targets,
+            nodeSelector: ON_REAL_NODE,
+          }),
+        );
+      const ok = await check([`postgres=${HOST_ALIAS}:${reachable}`]);
+      expect(ok.code, ok.output).toBe(0);
+      expect(ok.output).toMatch(new RegExp(`${HOST_ALIAS}:${reachable} \\(postgres\\) answers`));
+      const bad = await check([
+        `postgres=${HOST_ALIAS}:${reachable}`,
+        `localstack=${HOST_ALIAS}:${closedPort}`,
+      ]);
+      expect(bad.code).not.toBe(0);
+      expect(bad.output).toMatch(new RegExp(`localstack.*${HOST_ALIAS}:${closedPort}`));
+      await until("the reach check's pod gone", async () => {
+        const { stdout } = await kubectl(["-n", space.namespace, "get", "pods", "-o", "name"]);
+        return !stdout.includes(REACH_CHECK_POD);
+      });
     },
     scaled(240_000),
   );
