@@ -125,12 +125,16 @@ function failedJob(
       error: `runner Job ${name} failed: ${finish.reason}${detail}`,
     };
   }
-  const limit = ended.memoryLimit ? ` (memory limit ${ended.memoryLimit})` : "";
-  const how = ended.reason === "OOMKilled" ? `went over its memory limit${limit} and was killed` : "ended";
+  // The container's reason first: views that show an error's start (status, the console's lists) show it.
+  const limit = ended.memoryLimit ? ` of ${ended.memoryLimit}` : "";
+  const how =
+    ended.reason === "OOMKilled"
+      ? `its container went over its memory limit${limit} and was killed`
+      : "its container ended";
   return {
     kind: "fail",
     reason: ended.reason,
-    error: `runner Job ${name} failed: its container ${how}: ${ended.reason}, exit code ${ended.exitCode}; ${finish.reason}${detail}`,
+    error: `runner Job ${name} failed: ${ended.reason} (exit code ${ended.exitCode}): ${how}; ${finish.reason}${detail}`,
   };
 }
 

@@ -90,7 +90,7 @@ describe("reconciler decide()", () => {
       kind: "fail",
       reason: "OOMKilled",
       error:
-        "runner Job wf-exec0000000000000000a failed: its container went over its memory limit (memory limit 64Mi) and was killed: OOMKilled, exit code 137; BackoffLimitExceeded: backoff limit",
+        "runner Job wf-exec0000000000000000a failed: OOMKilled (exit code 137): its container went over its memory limit of 64Mi and was killed; BackoffLimitExceeded: backoff limit",
     });
     // A plain non-zero exit ("Error") adds nothing to the Job's own reason.
     const errorPod = structuredClone(oomPod);

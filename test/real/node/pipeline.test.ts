@@ -11,6 +11,7 @@ import { createExecution } from "../../../services/db/executions.js";
 import type { Pool } from "../../../services/db/pool.js";
 import { createWorkflow } from "../../../services/db/workflows.js";
 import { validateWorkflow } from "../../../services/workflow/definition.js";
+import { request, startTestConsole } from "../../console/fixtures.js";
 import { spawnCli } from "../../helpers/cli-process.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs, type TestQueues } from "../../helpers/sqs.js";
@@ -268,14 +269,22 @@ describe("the hybrid pipeline on a real kubelet", () => {
   });
 
   it(
-    "a runner over its memory limit ends error with OOMKilled in khctl execution within 30 s, not retried",
+    "a runner over its memory limit ends error with OOMKilled (khctl execution, khctl status, the console) within 30 s, not retried",
     async () => {
       const executionId = await sentExecution(oom.queues, await floodWorkflow(db.pool));
       const failed = await statusOf(db.pool, executionId, "error", 30_000);
       expect(failed?.error).toContain("OOMKilled");
-      expect(failed?.error).toContain(`memory limit ${SMALL_MEMORY}`);
+      expect(failed?.error).toContain(`memory limit of ${SMALL_MEMORY}`);
       const shown = await khctl(["execution", executionId]);
       expect(shown.stdout).toContain("OOMKilled");
+      // The other views show it too: khctl status's latest runs, the console's execution page.
+      const status = await khctl(["status", "--profile", "dev", "--json"]);
+      expect(status.stdout).toContain(executionId);
+      expect(status.stdout).toMatch(/OOMKilled/);
+      const web = await startTestConsole(db, sqs, oom.queues);
+      const page = await request(web.url, `/executions/${executionId}`);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain("OOMKilled");
       // The runner was killed in its step: the step ends with the run, with the same reason.
       const { rows: steps } = await db.pool.query<{ node_id: string; status: string; error: string | null }>(
         "SELECT node_id, status, error FROM workflow_execution_logs WHERE execution_id = $1 AND node_id = 'big'",
