@@ -97,6 +97,14 @@ const BENCHES: BenchModule[] = [
       return { figures: result.figures, table: formatRunnerBench(result) };
     },
   },
+  {
+    name: "pod-start",
+    async run() {
+      const { runPodStartBench, formatPodStartBench } = await import("./pod-start.js");
+      const result = await runPodStartBench();
+      return { figures: result.figures, table: formatPodStartBench(result) };
+    },
+  },
 ];
 
 export interface BenchRecord {
