@@ -6,20 +6,13 @@ import { createExecution } from "../services/db/executions.js";
 import { createWorkflow } from "../services/db/workflows.js";
 import { validateWorkflow } from "../services/workflow/definition.js";
 import { runAfterFileCleanups } from "../test/helpers/after-file.js";
-import { createTestSqs, type TestQueues, type TestSqs } from "../test/helpers/sqs.js";
-import { createTestDocker } from "../test/real/docker/docker.js";
-import { buildServiceImage } from "../test/real/docker/images.js";
-import { ADMIN_KUBECONFIG, checkDocker, checkKubeNode, checkKubernetes } from "../test/real/engines.js";
+import type { TestQueues, TestSqs } from "../test/helpers/sqs.js";
+import { ADMIN_KUBECONFIG } from "../test/real/engines.js";
 import { enqueue, statusOf } from "../test/real/kube/fixtures.js";
-import {
-  inspectContainer,
-  loadIntoNode,
-  nodeSpawner,
-  ON_REAL_NODE,
-  podNamespace,
-} from "../test/real/node/node.js";
+import { inspectContainer, ON_REAL_NODE } from "../test/real/node/node.js";
 import { action, edges, trigger, workflow } from "../test/workflow/fixtures.js";
 import { type Figure, figure, percentile } from "./figures.js";
+import { realNodeSetup, realNodeUnavailable } from "./real-node.js";
 import { type BenchStack, startBenchStack } from "./stack.js";
 
 /**
@@ -65,18 +58,6 @@ export interface PodStartResult {
   readonly bareSingle: readonly BareStart[];
   readonly bareBurst: readonly BareStart[];
   readonly figures: Figure[];
-}
-
-/** The reason the real node cannot be used, or undefined when it can. */
-async function unavailable(): Promise<string | undefined> {
-  try {
-    await checkKubernetes();
-    await checkDocker();
-    await checkKubeNode();
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
 }
 
 /** Watches the namespace's Jobs and pods, keeping when each first existed, was bound and ran. */
@@ -253,28 +234,24 @@ async function conditionWorkflow(stack: BenchStack): Promise<string> {
 
 /** The image, the namespace, the spawner and the watches; the measurements; cleanup of all of it. */
 async function measure(stack: BenchStack): Promise<Omit<PodStartResult, "name" | "figures">> {
-  const sqs = await createTestSqs();
-  const image = await buildServiceImage(createTestDocker(), "runner");
-  await loadIntoNode(image.ref);
-  const { space, hostQueues } = await podNamespace(stack, sqs, { maxConcurrentJobs: BURST * 2 });
-  await nodeSpawner(stack, sqs, space, { runnerImage: image.ref, queues: hostQueues });
+  const { sqs, image, space, queues } = await realNodeSetup(stack, BURST * 2);
   const kc = new KubeConfig();
   kc.loadFromFile(ADMIN_KUBECONFIG);
   const api = kc.makeApiClient(CoreV1Api);
   const watcher = await watchNamespace(kc, space.namespace);
   try {
-    const slots = { stack, sqs, queues: hostQueues, workflowId: await conditionWorkflow(stack), watcher };
+    const slots = { stack, sqs, queues, workflowId: await conditionWorkflow(stack), watcher };
     // One of each first, unmeasured: the image's first start on the node reads its layers from disk.
     await slotRuns(slots, 1);
-    await bareStarts(api, watcher, space.namespace, image.ref, 1);
+    await bareStarts(api, watcher, space.namespace, image, 1);
     const single: Timeline[] = [];
     const bareSingle: BareStart[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       single.push(...(await slotRuns(slots, 1)));
-      bareSingle.push(...(await bareStarts(api, watcher, space.namespace, image.ref, 1)));
+      bareSingle.push(...(await bareStarts(api, watcher, space.namespace, image, 1)));
     }
     const burst = await slotRuns(slots, BURST);
-    const bareBurst = await bareStarts(api, watcher, space.namespace, image.ref, BURST);
+    const bareBurst = await bareStarts(api, watcher, space.namespace, image, BURST);
     return { single, burst, bareSingle, bareBurst };
   } finally {
     watcher.stop();
@@ -290,7 +267,7 @@ export async function runPodStartBench(): Promise<PodStartResult> {
     bareBurst: [],
     figures: [],
   };
-  const reason = await unavailable();
+  const reason = await realNodeUnavailable();
   if (reason) return { ...empty, skipped: reason };
   const stack = await startBenchStack("pod-start");
   try {

@@ -105,6 +105,14 @@ const BENCHES: BenchModule[] = [
       return { figures: result.figures, table: formatPodStartBench(result) };
     },
   },
+  {
+    name: "hybrid-memory",
+    async run() {
+      const { runHybridMemoryBench, formatHybridMemoryBench } = await import("./hybrid-memory.js");
+      const result = await runHybridMemoryBench();
+      return { figures: result.figures, table: formatHybridMemoryBench(result) };
+    },
+  },
 ];
 
 export interface BenchRecord {
