@@ -7,6 +7,7 @@ import { createWorkflow } from "../services/db/workflows.js";
 import { validateWorkflow } from "../services/workflow/definition.js";
 import { runAfterFileCleanups } from "../test/helpers/after-file.js";
 import type { TestQueues, TestSqs } from "../test/helpers/sqs.js";
+import { createTestSqs } from "../test/helpers/sqs.js";
 import { ADMIN_KUBECONFIG } from "../test/real/engines.js";
 import { enqueue, statusOf } from "../test/real/kube/fixtures.js";
 import { inspectContainer, ON_REAL_NODE } from "../test/real/node/node.js";
@@ -234,7 +235,8 @@ async function conditionWorkflow(stack: BenchStack): Promise<string> {
 
 /** The image, the namespace, the spawner and the watches; the measurements; cleanup of all of it. */
 async function measure(stack: BenchStack): Promise<Omit<PodStartResult, "name" | "figures">> {
-  const { sqs, image, space, queues } = await realNodeSetup(stack, BURST * 2);
+  const sqs = await createTestSqs();
+  const { image, space, queues } = await realNodeSetup(stack, sqs, BURST * 2);
   const kc = new KubeConfig();
   kc.loadFromFile(ADMIN_KUBECONFIG);
   const api = kc.makeApiClient(CoreV1Api);

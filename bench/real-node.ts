@@ -1,10 +1,10 @@
-import { createTestSqs, type TestQueues, type TestSqs } from "../test/helpers/sqs.js";
+import type { TestDatabase } from "../test/helpers/database.js";
+import type { TestQueues, TestSqs } from "../test/helpers/sqs.js";
 import { createTestDocker } from "../test/real/docker/docker.js";
 import { buildServiceImage } from "../test/real/docker/images.js";
 import { checkDocker, checkKubeNode, checkKubernetes } from "../test/real/engines.js";
 import type { SpawnerNamespace } from "../test/real/kube/fixtures.js";
 import { loadIntoNode, nodeSpawner, podNamespace } from "../test/real/node/node.js";
-import type { BenchStack } from "./stack.js";
 
 /**
  * What the real-node benchmarks share, from the node suite's fixtures (test/real/node/node.ts): the runner
@@ -27,19 +27,21 @@ export async function realNodeUnavailable(): Promise<string | undefined> {
 }
 
 export interface RealNodeSetup {
-  readonly sqs: TestSqs;
   readonly image: string;
   readonly space: SpawnerNamespace;
   /** The spawner's queue. */
   readonly queues: TestQueues;
 }
 
-/** The image, the namespace and a spawner allowed `maxConcurrentJobs` runner Jobs at once. */
-export async function realNodeSetup(stack: BenchStack, maxConcurrentJobs: number): Promise<RealNodeSetup> {
-  const sqs = await createTestSqs();
+/** The image, the namespace (runners reach `db` and `sqs`) and a spawner allowed `maxConcurrentJobs` runner Jobs at once. */
+export async function realNodeSetup(
+  db: TestDatabase,
+  sqs: TestSqs,
+  maxConcurrentJobs: number,
+): Promise<RealNodeSetup> {
   const image = await buildServiceImage(createTestDocker(), "runner");
   await loadIntoNode(image.ref);
-  const { space, hostQueues } = await podNamespace(stack, sqs, { maxConcurrentJobs });
-  await nodeSpawner(stack, sqs, space, { runnerImage: image.ref, queues: hostQueues });
-  return { sqs, image: image.ref, space, queues: hostQueues };
+  const { space, hostQueues } = await podNamespace(db, sqs, { maxConcurrentJobs });
+  await nodeSpawner(db, sqs, space, { runnerImage: image.ref, queues: hostQueues });
+  return { image: image.ref, space, queues: hostQueues };
 }
