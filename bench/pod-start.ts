@@ -66,37 +66,50 @@ async function watchNamespace(kc: KubeConfig, namespace: string) {
   const byName = new Map<string, Seen>();
   const entry = (name: string) => byName.get(name) ?? (byName.set(name, {}).get(name) as Seen);
   const watch = new Watch(kc);
-  const ignore = () => {};
-  const jobs = await watch.watch(
-    `/apis/batch/v1/namespaces/${namespace}/jobs`,
-    {},
-    (_type, job) => {
-      const seen = entry((job as { metadata: { name: string } }).metadata.name);
-      seen.job ??= Date.now();
-    },
-    ignore,
-  );
-  const pods = await watch.watch(
-    `/api/v1/namespaces/${namespace}/pods`,
-    {},
-    (_type, object) => {
-      const pod = object as V1Pod;
-      const name = pod.metadata?.labels?.["job-name"] ?? (pod.metadata?.name as string);
-      const seen = entry(name);
-      const now = Date.now();
-      seen.created ??= now;
-      if (pod.spec?.nodeName) seen.bound ??= now;
-      if (containerStarted(pod)) seen.reported ??= now;
-      seen.containerId ??= pod.status?.containerStatuses?.[0]?.containerID || undefined;
-    },
-    ignore,
-  );
+  const stopJobs = await keepWatching(watch, `/apis/batch/v1/namespaces/${namespace}/jobs`, (job) => {
+    entry((job as { metadata: { name: string } }).metadata.name).job ??= Date.now();
+  });
+  const stopPods = await keepWatching(watch, `/api/v1/namespaces/${namespace}/pods`, (object) => {
+    const pod = object as V1Pod;
+    const seen = entry(pod.metadata?.labels?.["job-name"] ?? (pod.metadata?.name as string));
+    const now = Date.now();
+    seen.created ??= now;
+    if (pod.spec?.nodeName) seen.bound ??= now;
+    if (containerStarted(pod)) seen.reported ??= now;
+    seen.containerId ??= pod.status?.containerStatuses?.[0]?.containerID || undefined;
+  });
   return {
     seen: (name: string) => entry(name),
     stop() {
-      jobs.abort();
-      pods.abort();
+      stopJobs();
+      stopPods();
     },
+  };
+}
+
+/**
+ * Keeps a watch on `path` open until the returned stop is called: one the server or the network ends is
+ * opened again (its first events show what exists then, so a first sighting is late but not lost).
+ */
+async function keepWatching(watch: Watch, path: string, onObject: (object: unknown) => void) {
+  let stopped = false;
+  let current: AbortController | undefined;
+  const open = async (): Promise<void> => {
+    current = await watch.watch(
+      path,
+      {},
+      (_type, object) => onObject(object),
+      (error) => {
+        if (stopped) return;
+        process.stderr.write(`pod-start: the watch on ${path} ended (${String(error)}); opening it again\n`);
+        open().catch(() => setTimeout(() => void open().catch(() => {}), 500));
+      },
+    );
+  };
+  await open();
+  return () => {
+    stopped = true;
+    current?.abort();
   };
 }
 
@@ -135,7 +148,7 @@ function barePod(namespace: string, runnerImage: string, name: string): V1Pod {
 /** Fills in when each pod's container started, from the node's runtime (ns), once the API names it. */
 async function startTimes(seen: readonly Seen[]): Promise<void> {
   for (const entry of seen) {
-    await until(() => (entry.containerId ? 0 : undefined), 0);
+    await until(() => (entry.containerId ? 0 : undefined), 0, "the API to name a pod's container");
     entry.started = Date.parse((await inspectContainer(entry.containerId as string)).status.startedAt);
   }
 }
@@ -163,7 +176,9 @@ async function bareStarts(
       return at;
     }),
   );
-  await Promise.all(names.map((name) => until(() => watcher.seen(name).reported, 0)));
+  await Promise.all(
+    names.map((name) => until(() => watcher.seen(name).reported, 0, `bare pod ${name} to start`)),
+  );
   const seen = names.map((name) => watcher.seen(name));
   await startTimes(seen);
   await Promise.all(names.map((name) => api.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 })));
@@ -173,13 +188,13 @@ async function bareStarts(
   }));
 }
 
-/** Polls `value` every 20 ms until it is set; resolves it minus `since`. Fails after 120 s. */
-async function until(value: () => number | undefined, since: number): Promise<number> {
+/** Polls `value` every 20 ms until it is set; resolves it minus `since`. Fails after 120 s naming `what`. */
+async function until(value: () => number | undefined, since: number, what: string): Promise<number> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     const at = value();
     if (at !== undefined) return at - since;
-    if (Date.now() > deadline) throw new Error("a pod did not reach Running within 120 s");
+    if (Date.now() > deadline) throw new Error(`waited 120 s for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
