@@ -97,6 +97,22 @@ const BENCHES: BenchModule[] = [
       return { figures: result.figures, table: formatRunnerBench(result) };
     },
   },
+  {
+    name: "pod-start",
+    async run() {
+      const { runPodStartBench, formatPodStartBench } = await import("./pod-start.js");
+      const result = await runPodStartBench();
+      return { figures: result.figures, table: formatPodStartBench(result) };
+    },
+  },
+  {
+    name: "hybrid-memory",
+    async run() {
+      const { runHybridMemoryBench, formatHybridMemoryBench } = await import("./hybrid-memory.js");
+      const result = await runHybridMemoryBench();
+      return { figures: result.figures, table: formatHybridMemoryBench(result) };
+    },
+  },
 ];
 
 export interface BenchRecord {

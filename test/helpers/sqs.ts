@@ -1,10 +1,10 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { afterAll } from "vitest";
 import { ENV } from "../../services/contracts/names.js";
 import { newId } from "../../services/core/ids.js";
 import { startEmbeddedSqs } from "../../services/embedded/sqs.js";
 import { createSqsClient } from "../../services/queue/client.js";
 import { type EnsureQueuesOptions, ensureQueues } from "../../services/queue/ensure.js";
+import { afterFile } from "./after-file.js";
 
 export interface TestSqs {
   /** AWS_ENDPOINT_URL of this file's own fauxqs server. */
@@ -30,7 +30,7 @@ export interface TestQueues {
 export async function createTestSqs(): Promise<TestSqs> {
   const server = await startEmbeddedSqs();
   const sqs = createSqsClient({ endpoint: server.endpoint, region: "us-east-1" }, {});
-  afterAll(async () => {
+  afterFile(async () => {
     sqs.destroy();
     await server.stop();
   });

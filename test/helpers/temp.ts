@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll } from "vitest";
+import { afterFile } from "./after-file.js";
 
 /**
  * A new directory for the calling test file, removed when the file ends. It lives under the test run's
@@ -10,6 +10,6 @@ import { afterAll } from "vitest";
  */
 export async function createTempDir(prefix: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  afterFile(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }

@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
-import { afterAll } from "vitest";
 import { newId } from "../../../services/core/ids.js";
+import { afterFile } from "../../helpers/after-file.js";
 import { scaled, until } from "../../helpers/wait.js";
 import { DOCKER } from "../engines.js";
 
@@ -99,7 +99,7 @@ export function createTestDocker(): TestDocker {
     labelArgs: ["--label", `${TEST_RUN_LABEL}=${run}`, "--label", `${TEST_FILE_LABEL}=${id}`],
     cleanup: () => removeLabelled(`${TEST_FILE_LABEL}=${id}`),
   };
-  afterAll(() => testDocker.cleanup(), scaled(180_000));
+  afterFile(() => testDocker.cleanup(), scaled(180_000));
   return testDocker;
 }
 

@@ -4,7 +4,6 @@ import { closeSync, openSync } from "node:fs";
 import { readFile, readlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AuthorizationV1Api, KubeConfig } from "@kubernetes/client-node";
-import { afterAll } from "vitest";
 import {
   namespaceArgs,
   runnerServiceAccountArgs,
@@ -19,6 +18,7 @@ import {
 } from "../../../infra/cluster/specs.js";
 import { K8S } from "../../../services/contracts/names.js";
 import { newId } from "../../../services/core/ids.js";
+import { afterFile } from "../../helpers/after-file.js";
 import { scaled, until } from "../../helpers/wait.js";
 import { ADMIN_KUBECONFIG, KUBE_TOOLS_DIR, KUBECTL } from "../engines.js";
 
@@ -100,7 +100,7 @@ export async function applyObjects(
 export async function createTestNamespace(): Promise<string> {
   const name = `kh-test-${newId().slice(0, 10)}`;
   await applyObjects([manifest("v1", "Namespace", namespaceArgs(name))]);
-  afterAll(async () => {
+  afterFile(async () => {
     await kubectl(["delete", "namespace", name, "--ignore-not-found", "--wait=false"]);
   });
   return name;

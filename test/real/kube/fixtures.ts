@@ -2,7 +2,6 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
-import { afterAll } from "vitest";
 import type { RunnerPodOptions } from "../../../services/contracts/job-template.js";
 import { IMAGES } from "../../../services/contracts/names.js";
 import type { KubernetesConfig } from "../../../services/core/config.js";
@@ -13,6 +12,7 @@ import { sendWorkflowMessage } from "../../../services/queue/send.js";
 import { createKubeApi, type KubeApi } from "../../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../../services/spawner/metrics.js";
 import { type SpawnerService, startSpawnerService } from "../../../services/spawner/service.js";
+import { afterFile } from "../../helpers/after-file.js";
 import { CLI_ENTRY } from "../../helpers/cli-process.js";
 import type { TestDatabase } from "../../helpers/database.js";
 import { listProcesses } from "../../helpers/processes.js";
@@ -67,7 +67,7 @@ export async function startGate(): Promise<Gate> {
   });
   server.listen(0, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));
-  afterAll(async () => {
+  afterFile(async () => {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   });
@@ -242,7 +242,7 @@ export async function startSpawner(
     },
     { port: null, waitTimeSeconds: 1, reconcileIntervalMs: options.reconcileIntervalMs ?? 2000 },
   );
-  afterAll(() => service.stop({ timeoutMs: 0 }));
+  afterFile(() => service.stop({ timeoutMs: 0 }));
   return { service, kube, lines, jobLists: () => lists };
 }
 

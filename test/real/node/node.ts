@@ -3,14 +3,17 @@ import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
-import { afterAll } from "vitest";
 import {
   imageLoadScript,
   imageUnloadScript,
   kubeNodeImageLoader,
 } from "../../../infra/cluster/image-loader.js";
+import { afterFile } from "../../helpers/after-file.js";
+import type { TestDatabase } from "../../helpers/database.js";
+import type { TestQueues, TestSqs } from "../../helpers/sqs.js";
 import { scaled } from "../../helpers/wait.js";
 import { ADMIN_KUBECONFIG, KUBE_NODE_NAME, KUBECTL, TOOLS_DIR } from "../engines.js";
+import { type SpawnerNamespace, spawnerNamespace, startSpawner } from "../kube/fixtures.js";
 
 /**
  * The real worker node of the tools (../shared/tools/kube/node.sh: a kubelet with its own containerd and
@@ -42,7 +45,7 @@ async function sh(script: string, timeoutMs = 120_000): Promise<string> {
 /** Loads an image from the Docker engine into the node, as the stack loads it into minikube; unloaded after the file. */
 export async function loadIntoNode(ref: string): Promise<void> {
   await sh(imageLoadScript(loader, ref), 300_000);
-  afterAll(async () => {
+  afterFile(async () => {
     await sh(imageUnloadScript(loader, ref));
   });
 }
@@ -60,6 +63,8 @@ export async function inspectContainer(containerId: string): Promise<CriContaine
 }
 
 export interface CriContainer {
+  /** The runtime's times, RFC 3339 with nanoseconds (the API's containerStatuses have seconds). */
+  status: { createdAt: string; startedAt: string };
   info: {
     runtimeSpec: {
       process: {
@@ -96,7 +101,7 @@ export async function exposeToPods(targetPort: number): Promise<number> {
     server.once("error", reject);
     server.listen(0, POD_HOST_ADDRESS, resolve);
   });
-  afterAll(async () => {
+  afterFile(async () => {
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
   });
@@ -147,4 +152,56 @@ export function adminContext(): string {
   const admin = new KubeConfig();
   admin.loadFromFile(ADMIN_KUBECONFIG);
   return admin.getCurrentContext();
+}
+
+/** The stack's namespace on the real API server, with the runners' Secret and ConfigMap pointing where pods reach this machine. */
+export interface PodNamespace {
+  readonly space: SpawnerNamespace;
+  /** The queue the namespace's ConfigMap names (where the dispatcher sends), by its host URL. */
+  readonly hostQueues: TestQueues;
+  /** The Postgres URL the runners get (through POD_HOST_ADDRESS). */
+  readonly podDatabaseUrl: string;
+}
+
+/**
+ * The hybrid stack's objects (spawnerNamespace) for runners on the real node: the file's Postgres and
+ * fauxqs reached through POD_HOST_ADDRESS, the queue URL rewritten to match.
+ */
+export async function podNamespace(
+  db: TestDatabase,
+  sqs: TestSqs,
+  overrides: Parameters<typeof spawnerNamespace>[3] = {},
+): Promise<PodNamespace> {
+  const podDatabaseUrl = await podUrl(db.url);
+  const podSqsEndpoint = (await podUrl(sqs.endpoint)).replace(/\/$/, "");
+  const hostQueues = await sqs.createQueues({ visibilityTimeoutSeconds: 30 });
+  const podQueues: TestQueues = {
+    ...hostQueues,
+    queueUrl: hostQueues.queueUrl.replace(sqs.endpoint, podSqsEndpoint),
+  };
+  const space = await spawnerNamespace(
+    { ...db, url: podDatabaseUrl },
+    { ...sqs, endpoint: podSqsEndpoint },
+    podQueues,
+    overrides,
+  );
+  return { space, hostQueues, podDatabaseUrl };
+}
+
+/** A spawner on its own queue (or `queues`), creating runner Jobs pinned to the real node from `runnerImage`. */
+export async function nodeSpawner(
+  db: TestDatabase,
+  sqs: TestSqs,
+  space: SpawnerNamespace,
+  options: { runnerImage: string; memoryLimit?: string; queues?: TestQueues },
+) {
+  const queues = options.queues ?? (await sqs.createQueues({ visibilityTimeoutSeconds: 30 }));
+  const spawner = await startSpawner(db, sqs, queues, space, {
+    config: { runnerImage: options.runnerImage },
+    runnerPod: {
+      nodeSelector: ON_REAL_NODE,
+      ...(options.memoryLimit ? { resources: { limits: { memory: options.memoryLimit } } } : {}),
+    },
+  });
+  return { queues, spawner };
 }

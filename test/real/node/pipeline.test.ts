@@ -22,7 +22,7 @@ import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
 import { createTestDocker } from "../docker/docker.js";
 import { buildServiceImage } from "../docker/images.js";
 import { applyObjects, jobReaches, kubectl, manifest, writeKubeconfig } from "../kube/cluster.js";
-import { enqueue, spawnerNamespace, startGate, startSpawner, statusOf } from "../kube/fixtures.js";
+import { enqueue, startGate, statusOf } from "../kube/fixtures.js";
 import {
   adminContext,
   inspectContainer,
@@ -30,8 +30,10 @@ import {
   nodeHasImage,
   ON_REAL_NODE,
   POD_HOST_ADDRESS,
+  podNamespace,
   podUrl,
   runStackScript,
+  nodeSpawner as startNodeSpawner,
 } from "./node.js";
 
 // The hybrid pipeline on a real kubelet: the runner image built by the real Docker engine from
@@ -57,35 +59,15 @@ await loadIntoNode(image.ref);
 await loadIntoNode(schedulerImage.ref);
 
 // The runners' view of this machine: the same servers, through 10.88.0.1.
-const podDatabaseUrl = await podUrl(db.url);
-const podSqsEndpoint = (await podUrl(sqs.endpoint)).replace(/\/$/, "");
-const hostQueues = await sqs.createQueues({ visibilityTimeoutSeconds: 30 });
-const podQueues: TestQueues = {
-  ...hostQueues,
-  queueUrl: hostQueues.queueUrl.replace(sqs.endpoint, podSqsEndpoint),
-};
-const space = await spawnerNamespace(
-  { ...db, url: podDatabaseUrl },
-  { ...sqs, endpoint: podSqsEndpoint },
-  podQueues,
-);
+const { space, hostQueues, podDatabaseUrl } = await podNamespace(db, sqs);
 const kubeconfig = await writeKubeconfig(
   path.join(await createTempDir("kh-real-node"), "kubeconfig"),
   space.kubeConfig,
 );
 
 /** A spawner on its own queue, creating runner Jobs for the real node from `runnerImage`. */
-async function nodeSpawner(options: { runnerImage: string; memoryLimit?: string; queues?: TestQueues }) {
-  const queues = options.queues ?? (await sqs.createQueues({ visibilityTimeoutSeconds: 30 }));
-  const spawner = await startSpawner(db, sqs, queues, space, {
-    config: { runnerImage: options.runnerImage },
-    runnerPod: {
-      nodeSelector: ON_REAL_NODE,
-      ...(options.memoryLimit ? { resources: { limits: { memory: options.memoryLimit } } } : {}),
-    },
-  });
-  return { queues, spawner };
-}
+const nodeSpawner = (options: Parameters<typeof startNodeSpawner>[3]) =>
+  startNodeSpawner(db, sqs, space, options);
 
 // The stack's spawner: the queue the namespace's ConfigMap names (where the dispatcher sends).
 const loaded = await nodeSpawner({ runnerImage: image.ref, queues: hostQueues });
