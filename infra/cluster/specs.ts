@@ -1,5 +1,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { formatNodeSelector } from "../../services/contracts/job-template.js";
 import {
   DISPATCHER_APP_LABEL,
   DISPATCHER_SCHEDULE,
@@ -45,6 +46,8 @@ export interface SchedulerSettings {
   readonly jobActiveDeadlineSeconds: number;
   readonly maxConcurrentJobs: number;
   readonly logLevel: string;
+  /** The runner pods' nodeSelector (RUNNER_NODE_SELECTOR); unset: any node. */
+  readonly runnerNodeSelector?: Readonly<Record<string, string>>;
 }
 
 /** ConfigMap `scheduler-env`: every non-secret setting, passed whole with envFrom (the runner Jobs use it too). */
@@ -58,6 +61,9 @@ export function schedulerConfigData(settings: SchedulerSettings): Record<string,
     [ENV.jobActiveDeadline]: String(settings.jobActiveDeadlineSeconds),
     [ENV.maxConcurrentJobs]: String(settings.maxConcurrentJobs),
     [ENV.logLevel]: settings.logLevel,
+    ...(settings.runnerNodeSelector
+      ? { [ENV.runnerNodeSelector]: formatNodeSelector(settings.runnerNodeSelector) }
+      : {}),
   };
 }
 

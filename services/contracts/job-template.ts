@@ -79,6 +79,32 @@ function labelValue(field: string, value: string): string {
   return value;
 }
 
+// Label keys: an optional DNS-subdomain prefix and `/`, then a name like a value's, at most 63 characters.
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * A nodeSelector from `key=value,key=value` (RUNNER_NODE_SELECTOR): label keys and values as Kubernetes
+ * takes them. Throws JobTemplateError naming the first pair that is not one.
+ */
+export function parseNodeSelector(text: string): Record<string, string> {
+  const selector: Record<string, string> = {};
+  for (const pair of text.split(",").map((part) => part.trim())) {
+    const [key = "", value, ...rest] = pair.split("=");
+    if (value === undefined || rest.length > 0 || !LABEL_KEY.test(key)) {
+      throw new JobTemplateError(`"${pair}" is not a key=value pair (kubernetes.io/hostname=node-1)`);
+    }
+    selector[key] = labelValue(key, value);
+  }
+  return selector;
+}
+
+/** `key=value,key=value`: RUNNER_NODE_SELECTOR as parseNodeSelector reads it. */
+export function formatNodeSelector(selector: Readonly<Record<string, string>>): string {
+  return Object.entries(selector)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",");
+}
+
 /** The labels of a runner Job and its pod; `app=workflow-runner` selects them all. */
 export function runnerLabels(input: Pick<JobTemplateInput, "executionId" | "workflowId" | "scheduleId">): {
   [key: string]: string;

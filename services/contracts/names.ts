@@ -75,6 +75,8 @@ export const ENV = {
   sqsQueueUrl: "SQS_QUEUE_URL",
   runnerImage: "RUNNER_IMAGE",
   k8sNamespace: "K8S_NAMESPACE",
+  /** `key=value,…`: the runner pods' nodeSelector (default: any node). */
+  runnerNodeSelector: "RUNNER_NODE_SELECTOR",
   jobTtlSeconds: JOB_SETTINGS.jobTtlSeconds.env,
   jobActiveDeadline: JOB_SETTINGS.jobActiveDeadlineSeconds.env,
   maxConcurrentJobs: JOB_SETTINGS.maxConcurrentJobs.env,

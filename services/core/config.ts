@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { JobTemplateError, parseNodeSelector } from "../contracts/job-template.js";
 import { DEFAULT_NAMESPACE, ENV, SERVICE_DEFAULTS } from "../contracts/names.js";
 import { JOB_SETTINGS } from "../contracts/settings.js";
 import { ConfigError } from "./errors.js";
@@ -31,6 +32,18 @@ const kubernetesShape = {
     .string()
     .min(1)
     .refine((image) => !image.endsWith(":latest"), "must be pinned, not :latest"),
+  [ENV.runnerNodeSelector]: z
+    .string()
+    .transform((text, context) => {
+      try {
+        return parseNodeSelector(text);
+      } catch (error) {
+        if (!(error instanceof JobTemplateError)) throw error;
+        context.addIssue({ code: "custom", message: `has ${error.message}` });
+        return z.NEVER;
+      }
+    })
+    .optional(),
 };
 
 /** Reads the given shape from env; throws ConfigError naming the first bad variable. */
@@ -83,6 +96,8 @@ export interface KubernetesConfig {
   readonly jobActiveDeadlineSeconds: number;
   /** Active runner Jobs at most; at the cap the spawner stops receiving. */
   readonly maxConcurrentJobs: number;
+  /** The runner pods' nodeSelector (RUNNER_NODE_SELECTOR); unset: any node. */
+  readonly runnerNodeSelector?: Readonly<Record<string, string>>;
 }
 export function loadKubernetesConfig(env: NodeJS.ProcessEnv = process.env): KubernetesConfig {
   const parsed = readEnv(kubernetesShape, env);
@@ -90,5 +105,6 @@ export function loadKubernetesConfig(env: NodeJS.ProcessEnv = process.env): Kube
     namespace: parsed[ENV.k8sNamespace],
     runnerImage: parsed[ENV.runnerImage],
     ...readSettings(JOB_SETTINGS, env),
+    ...(parsed[ENV.runnerNodeSelector] ? { runnerNodeSelector: parsed[ENV.runnerNodeSelector] } : {}),
   };
 }

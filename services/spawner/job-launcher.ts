@@ -25,7 +25,12 @@ export interface JobLauncherDeps {
   readonly kube: KubeApi;
   readonly config: Pick<
     KubernetesConfig,
-    "namespace" | "runnerImage" | "jobTtlSeconds" | "jobActiveDeadlineSeconds" | "maxConcurrentJobs"
+    | "namespace"
+    | "runnerImage"
+    | "jobTtlSeconds"
+    | "jobActiveDeadlineSeconds"
+    | "maxConcurrentJobs"
+    | "runnerNodeSelector"
   >;
   readonly metrics: SpawnerMetrics;
   /** Size and placement of the runner pods. Default: the template's resources, any node. */
@@ -70,6 +75,7 @@ async function launchJob(
       workflowId: execution.workflow_id,
       scheduleId: execution.schedule_id,
       config,
+      nodeSelector: config.runnerNodeSelector,
       ...deps.runnerPod,
     });
   } catch (error) {

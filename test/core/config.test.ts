@@ -38,4 +38,20 @@ describe("service config from env", () => {
       "us-east-1",
     );
   });
+
+  it("reads RUNNER_NODE_SELECTOR as a nodeSelector and names a pair that is not one", () => {
+    const base = { RUNNER_IMAGE: "keeperhub-runner:0123abcd" };
+    expect(
+      loadKubernetesConfig({
+        ...base,
+        RUNNER_NODE_SELECTOR: "kubernetes.io/hostname=kube-node-0, pool=runners",
+      }).runnerNodeSelector,
+    ).toEqual({ "kubernetes.io/hostname": "kube-node-0", pool: "runners" });
+    expect(loadKubernetesConfig(base).runnerNodeSelector).toBeUndefined();
+    for (const bad of ["pool", "pool=a=b", "-pool=a", "pool=bad value", "a/b/c=d"]) {
+      expect(() => loadKubernetesConfig({ ...base, RUNNER_NODE_SELECTOR: bad }), bad).toThrow(
+        /^RUNNER_NODE_SELECTOR has ".*" is not a key=value pair|^RUNNER_NODE_SELECTOR has .* is not a valid Kubernetes label value/,
+      );
+    }
+  });
 });

@@ -40,7 +40,13 @@ afterEach(async () => {
   api.clearFaults();
 });
 
-async function start(overrides: { maxConcurrentJobs?: number; requestTimeoutMs?: number } = {}) {
+async function start(
+  overrides: {
+    maxConcurrentJobs?: number;
+    requestTimeoutMs?: number;
+    runnerNodeSelector?: Record<string, string>;
+  } = {},
+) {
   queues = await sqs.createQueues({ visibilityTimeoutSeconds: 30 });
   const kube = createKubeApi(api.kubeConfig(), {
     namespace: "local",
@@ -53,7 +59,10 @@ async function start(overrides: { maxConcurrentJobs?: number; requestTimeoutMs?:
       queueUrl: queues.queueUrl,
       deadLetterQueueUrl: queues.deadLetterQueueUrl,
       kube,
-      config: testKubernetesConfig({ maxConcurrentJobs: overrides.maxConcurrentJobs ?? 50 }),
+      config: testKubernetesConfig({
+        maxConcurrentJobs: overrides.maxConcurrentJobs ?? 50,
+        ...(overrides.runnerNodeSelector ? { runnerNodeSelector: overrides.runnerNodeSelector } : {}),
+      }),
       logger: silentLogger,
       metrics: createSpawnerMetrics({ defaultMetrics: false }),
     },
@@ -86,6 +95,17 @@ describe("spawner", () => {
     const metrics = await service?.metrics.registry.metrics();
     expect(metrics).toMatch(/keeperhub_spawner_jobs_created_total 5/);
     expect(metrics).toMatch(/keeperhub_spawner_messages_received_total 5/);
+  });
+
+  it("places runner pods by RUNNER_NODE_SELECTOR (the config's nodeSelector)", async () => {
+    const selector = { "kubernetes.io/hostname": "kube-node-0", pool: "runners" };
+    await start({ runnerNodeSelector: selector });
+    const workflowId = await insertWorkflow(db.pool);
+    const id = await insertExecution(db.pool, { workflowId });
+    await sendMessage(sqs.sqs, queues.queueUrl, messageFor(id, workflowId));
+    await until("the Job", async () => jobsFor(id).length === 1);
+    const [job] = jobsFor(id) as unknown as { spec: { template: { spec: { nodeSelector?: unknown } } } }[];
+    expect(job?.spec.template.spec.nodeSelector).toEqual(selector);
   });
 
   it("a duplicate delivery makes no second Job and no second execution row", async () => {

@@ -27,6 +27,7 @@ Environment (a flag overrides its variable, shown with each flag above):
   ${ENV.awsAccessKeyId}, ${ENV.awsSecretAccessKey}   default test/test against an endpoint
   ${pad(ENV.runnerImage)} (required) keeperhub-runner:<content tag> (never :latest)
   ${pad(ENV.k8sNamespace)} namespace of the runner Jobs, default local
+  ${pad(ENV.runnerNodeSelector)} key=value,... nodeSelector of the runner pods; unset = any node
 ${Object.values(JOB_SETTINGS)
   .map((setting) => `  ${pad(setting.env)} ${setting.summary}, default ${setting.default}`)
   .join("\n")}
