@@ -9,11 +9,12 @@ import { scaled } from "./test/helpers/wait.js";
 export default defineConfig({
   test: {
     include: ["test/real/**/*.test.ts"],
-    // After the engine check: the Docker tier's sweep of its own leftovers, and the kwok bridge that runs
-    // runner pods' commands (test/real/kube/).
+    // After the engine check: the kubernetes Service for the real node's pods (no kube-proxy there), the
+    // Docker tier's sweep of its own leftovers, and the kwok bridge that runs runner pods' commands.
     globalSetup: [
       "test/helpers/global-setup.ts",
       "test/real/global-setup.ts",
+      "test/real/node/api-service-setup.ts",
       "test/real/docker/global-setup.ts",
       "test/real/kube/bridge-setup.ts",
     ],

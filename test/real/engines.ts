@@ -69,6 +69,9 @@ export async function checkDocker(): Promise<void> {
   }
 }
 
+/** Pods on the real node reach this machine at the node bridge's gateway (their status.hostIP). */
+export const POD_HOST_ADDRESS = "10.88.0.1";
+
 /** The tools' real worker node (kube/node.sh), by its name there. */
 export const KUBE_NODE_NAME = "kube-node-0";
 

@@ -155,7 +155,9 @@ export async function spawnerNamespace(
   db: TestDatabase,
   sqs: TestSqs,
   queues: TestQueues,
-  overrides: Partial<Pick<KubernetesConfig, "jobTtlSeconds" | "maxConcurrentJobs">> = {},
+  overrides: Partial<
+    Pick<KubernetesConfig, "jobTtlSeconds" | "maxConcurrentJobs" | "runnerNodeSelector">
+  > = {},
 ): Promise<SpawnerNamespace> {
   const namespace = await createTestNamespace();
   const config: KubernetesConfig = {
@@ -176,6 +178,7 @@ export async function spawnerNamespace(
         jobActiveDeadlineSeconds: config.jobActiveDeadlineSeconds,
         maxConcurrentJobs: config.maxConcurrentJobs,
         logLevel: "info",
+        ...(overrides.runnerNodeSelector ? { runnerNodeSelector: overrides.runnerNodeSelector } : {}),
       },
       secrets: {
         databaseUrl,

@@ -1,5 +1,4 @@
 import { execFile } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import { promisify } from "node:util";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -8,12 +7,16 @@ import {
   imageUnloadScript,
   kubeNodeImageLoader,
 } from "../../../infra/cluster/image-loader.js";
+import { spawnerDeploymentArgs } from "../../../infra/cluster/specs.js";
+import { K8S, LABELS, SPAWNER_APP_LABEL, SPAWNER_HEALTH } from "../../../services/contracts/names.js";
 import { afterFile } from "../../helpers/after-file.js";
 import type { TestDatabase } from "../../helpers/database.js";
 import type { TestQueues, TestSqs } from "../../helpers/sqs.js";
 import { scaled } from "../../helpers/wait.js";
-import { ADMIN_KUBECONFIG, KUBE_NODE_NAME, KUBECTL, TOOLS_DIR } from "../engines.js";
+import { ADMIN_KUBECONFIG, KUBE_NODE_NAME, KUBECTL, POD_HOST_ADDRESS, TOOLS_DIR } from "../engines.js";
+import { kubectl, manifest } from "../kube/cluster.js";
 import { type SpawnerNamespace, spawnerNamespace, startSpawner } from "../kube/fixtures.js";
+import { startRelay } from "./relay.js";
 
 /**
  * The real worker node of the tools (../shared/tools/kube/node.sh: a kubelet with its own containerd and
@@ -26,8 +29,7 @@ const run = promisify(execFile);
 
 /** The tools' node script. */
 export const NODE_SCRIPT = path.join(TOOLS_DIR, "kube", "node.sh");
-/** Pods reach this machine at the node bridge's gateway (their status.hostIP). */
-export const POD_HOST_ADDRESS = "10.88.0.1";
+export { POD_HOST_ADDRESS } from "../engines.js";
 /** Pins a runner pod to the real node. */
 export const ON_REAL_NODE = { "kubernetes.io/hostname": KUBE_NODE_NAME } as const;
 
@@ -62,6 +64,12 @@ export async function inspectContainer(containerId: string): Promise<CriContaine
   return JSON.parse(await sh(`bash '${NODE_SCRIPT}' crictl inspect ${id}`)) as CriContainer;
 }
 
+/** SIGKILLs a container on the node (`crictl stop --timeout 0`), as a crash or the OOM killer would. */
+export async function killContainer(containerId: string): Promise<void> {
+  const id = containerId.replace(/^containerd:\/\//, "");
+  await sh(`bash '${NODE_SCRIPT}' crictl stop --timeout 0 ${id}`);
+}
+
 export interface CriContainer {
   /** The runtime's times, RFC 3339 with nanoseconds (the API's containerStatuses have seconds). */
   status: { createdAt: string; startedAt: string };
@@ -84,28 +92,9 @@ export interface CriContainer {
  * ports. Resolves the port pods use; closed when the file ends.
  */
 export async function exposeToPods(targetPort: number): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((incoming) => {
-    const outgoing = net.connect(targetPort, "127.0.0.1");
-    for (const socket of [incoming, outgoing]) {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-      socket.on("error", () => {
-        incoming.destroy();
-        outgoing.destroy();
-      });
-    }
-    incoming.pipe(outgoing).pipe(incoming);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, POD_HOST_ADDRESS, resolve);
-  });
-  afterFile(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return (server.address() as net.AddressInfo).port;
+  const relay = await startRelay(POD_HOST_ADDRESS, { host: "127.0.0.1", port: targetPort });
+  afterFile(() => relay.close());
+  return relay.port;
 }
 
 const exposed = new Map<number, Promise<number>>();
@@ -204,4 +193,71 @@ export async function nodeSpawner(
     },
   });
   return { queues, spawner };
+}
+
+/** What the node tests read of a pod (`kubectl get pods -o json`). */
+export interface PodJson {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: {
+    nodeName?: string;
+    securityContext?: Record<string, unknown>;
+    containers: {
+      image: string;
+      env?: { name: string; value?: string; valueFrom?: Record<string, unknown> }[];
+      envFrom?: Record<string, unknown>[];
+      securityContext?: Record<string, unknown>;
+    }[];
+  };
+  status: {
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: {
+      containerID?: string;
+      restartCount: number;
+      state?: { terminated?: { reason?: string; exitCode?: number } };
+    }[];
+  };
+}
+
+/** The pods of `namespace` that `selector` picks, as admin. */
+export async function podsIn(namespace: string, selector: string): Promise<PodJson[]> {
+  const { stdout } = await kubectl(["-n", namespace, "get", "pods", "-l", selector, "-o", "json"]);
+  return (JSON.parse(stdout) as { items: PodJson[] }).items;
+}
+
+/**
+ * The hybrid stack's job-spawner Deployment (spawnerDeploymentArgs, the program's own builder) with one
+ * change: its pod pinned to the real node (kwok's fake node takes pods too). Its runners are placed by the
+ * namespace's RUNNER_NODE_SELECTOR (podNamespace's `runnerNodeSelector`).
+ */
+export function nodeSpawnerDeployment(input: {
+  namespace: string;
+  image: string;
+  runnerImage: string;
+}): Record<string, unknown> {
+  const deployment = manifest(
+    "apps/v1",
+    "Deployment",
+    spawnerDeploymentArgs({ ...input, probes: SPAWNER_HEALTH, configHash: "real-node" }),
+  ) as { spec: { template: { spec: Record<string, unknown> } } };
+  deployment.spec.template.spec.nodeSelector = ON_REAL_NODE;
+  return deployment;
+}
+
+const isReady = (pod: PodJson) =>
+  pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+
+/** Waits for the spawner Deployment's rollout; resolves its one pod that is Ready and not going away. */
+export async function spawnerRolledOut(namespace: string, timeoutMs = 120_000): Promise<PodJson> {
+  await kubectl([
+    "-n",
+    namespace,
+    "rollout",
+    "status",
+    `deployment/${K8S.spawnerDeployment}`,
+    `--timeout=${Math.round(scaled(timeoutMs) / 1000)}s`,
+  ]);
+  const pods = await podsIn(namespace, `${LABELS.app}=${SPAWNER_APP_LABEL}`);
+  const ready = pods.filter((pod) => !pod.metadata.deletionTimestamp && isReady(pod));
+  if (ready.length !== 1) throw new Error(`the spawner rollout left ${ready.length} Ready pods, not 1`);
+  return ready[0] as PodJson;
 }

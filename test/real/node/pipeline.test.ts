@@ -31,6 +31,7 @@ import {
   ON_REAL_NODE,
   POD_HOST_ADDRESS,
   podNamespace,
+  podsIn,
   podUrl,
   runStackScript,
   nodeSpawner as startNodeSpawner,
@@ -121,40 +122,8 @@ async function conditionWorkflow(pool: Pool): Promise<string> {
   return row.id;
 }
 
-interface PodJson {
-  metadata: { name: string };
-  spec: {
-    nodeName?: string;
-    securityContext?: Record<string, unknown>;
-    containers: {
-      image: string;
-      env?: { name: string; value?: string; valueFrom?: Record<string, unknown> }[];
-      envFrom?: Record<string, unknown>[];
-      securityContext?: Record<string, unknown>;
-    }[];
-  };
-  status: {
-    containerStatuses?: {
-      containerID?: string;
-      state?: { terminated?: { reason?: string; exitCode?: number } };
-    }[];
-  };
-}
-
 /** The runner pods of an execution, as admin. */
-async function podsOf(executionId: string): Promise<PodJson[]> {
-  const { stdout } = await kubectl([
-    "-n",
-    space.namespace,
-    "get",
-    "pods",
-    "-l",
-    `job-name=${jobNameFor(executionId)}`,
-    "-o",
-    "json",
-  ]);
-  return (JSON.parse(stdout) as { items: PodJson[] }).items;
-}
+const podsOf = (executionId: string) => podsIn(space.namespace, `job-name=${jobNameFor(executionId)}`);
 
 /** A workflow whose one step reads a body far over the OOM spawner's memory limit. */
 async function floodWorkflow(pool: Pool): Promise<string> {
@@ -397,17 +366,7 @@ describe("the hybrid pipeline on a real kubelet", () => {
       expect(slot).toEqual([{ id: expect.any(String), status: "success", trigger_type: "schedule" }]);
       const [runner] = await podsOf(slot[0]?.id as string);
       expect(runner?.spec.nodeName).toBe("kube-node-0");
-      const { stdout } = await kubectl([
-        "-n",
-        space.namespace,
-        "get",
-        "pods",
-        "-l",
-        `job-name=${pass}`,
-        "-o",
-        "json",
-      ]);
-      const dispatcherPods = (JSON.parse(stdout) as { items: PodJson[] }).items;
+      const dispatcherPods = await podsIn(space.namespace, `job-name=${pass}`);
       expect(dispatcherPods.map((pod) => pod.spec.nodeName)).toEqual(["kube-node-0"]);
     },
     scaled(240_000),
