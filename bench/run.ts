@@ -113,6 +113,14 @@ const BENCHES: BenchModule[] = [
       return { figures: result.figures, table: formatHybridMemoryBench(result) };
     },
   },
+  {
+    name: "rollout",
+    async run() {
+      const { runRolloutBench, formatRolloutBench } = await import("./rollout.js");
+      const result = await runRolloutBench();
+      return { figures: result.figures, table: formatRolloutBench(result) };
+    },
+  },
 ];
 
 export interface BenchRecord {

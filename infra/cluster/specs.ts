@@ -294,7 +294,10 @@ export function spawnerDeploymentArgs(input: SpawnerDeploymentInput): k8s.apps.v
             {
               ...container,
               ports: [{ name: "http", containerPort: input.probes.port }],
-              livenessProbe: { ...probe(input.probes.livenessPath, 10), initialDelaySeconds: 5 },
+              // Probed every second until it first answers (up to a minute), so a new pod is Ready about
+              // a second after it listens, not a readiness period later; liveness and readiness start then.
+              startupProbe: { ...probe(input.probes.livenessPath, 1), failureThreshold: 60 },
+              livenessProbe: probe(input.probes.livenessPath, 10),
               readinessProbe: probe(input.probes.readinessPath, 5),
               resources: {
                 requests: { cpu: "50m", memory: "128Mi" },

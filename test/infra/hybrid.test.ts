@@ -236,6 +236,12 @@ describe("stack hybrid: resources", () => {
     expect(container.imagePullPolicy).toBe("Never");
     expect(container.ports).toEqual([{ name: "http", containerPort: SPAWNER_HEALTH.port }]);
     expect(container.livenessProbe.httpGet).toEqual({ path: SPAWNER_HEALTH.livenessPath, port: "http" });
+    // Ready soon after it listens: probed every second until it first answers, for up to a minute.
+    expect(container.startupProbe).toMatchObject({
+      httpGet: { path: SPAWNER_HEALTH.livenessPath, port: "http" },
+      periodSeconds: 1,
+      failureThreshold: 60,
+    });
     expect(container.readinessProbe.httpGet).toEqual({ path: SPAWNER_HEALTH.readinessPath, port: "http" });
     expect(container.resources.requests).toBeDefined();
     expect(container.resources.limits).toBeDefined();

@@ -40,8 +40,9 @@ import {
 // The hybrid pipeline on a real kubelet: the runner image built by the real Docker engine from
 // services/Dockerfile and loaded into the tools' worker node through the stack's loader interface, the
 // stack's namespace, ConfigMap and Secret (infra/cluster/specs.ts) on the real API server, the spawner on
-// this machine (pods cannot reach the API server here), and runner pods pinned to the real node, reaching
-// Postgres and fauxqs at the address a pod sees this machine at.
+// this machine (so each test can start one with its own limits and image; spawner-pod.test.ts runs the
+// stack's Deployment), and runner pods pinned to the real node, reaching Postgres and fauxqs at the
+// address a pod sees this machine at.
 
 const ENCRYPTION_KEY = "c0ffee".repeat(10);
 /** The OOM test's runner memory limit: the runner needs about 50 MiB, its step reads far more. */
