@@ -15,17 +15,17 @@ import { kubectl } from "../test/real/kube/cluster.js";
 import { enqueue, gatedExecution, startGate } from "../test/real/kube/fixtures.js";
 import { podUrl } from "../test/real/node/node.js";
 import { type Figure, figure } from "./figures.js";
-import { realNodeSetup, realNodeUnavailable } from "./real-node.js";
+import { realNodeSpawnerPodSetup, realNodeUnavailable } from "./real-node.js";
 
 /**
  * Hybrid-memory benchmark, on the tools' real worker node: resident memory with RUNS runs in flight (each
  * runner's step held at a gate until the reading is taken), in two parts.
- * - The profile's own: its runner pods (each pod cgroup's memory usage less its inactive file cache, the
- *   working set the kubelet reports), the spawner (this bench process's RSS, which also holds the bench, its
- *   watches and fauxqs: an upper bound), and the profile's Postgres and LocalStack containers as the
- *   program declares them (`docker stats`): Postgres is the runs' database; LocalStack idles, the runs'
- *   queue being the bench's fauxqs (the queue URLs LocalStack hands out name a host pods resolve otherwise).
- *   The spawner and dispatcher pods the profile also runs are not started here (the spawner runs here).
+ * - The profile's own: its runner pods and its job-spawner pod, the Deployment the stack declares (each
+ *   pod cgroup's memory usage less its inactive file cache, the working set the kubelet reports), and the
+ *   profile's Postgres and LocalStack containers as the program declares them (`docker stats`): Postgres
+ *   is the runs' database; LocalStack idles, the runs' queue being the bench's fauxqs (the queue URLs
+ *   LocalStack hands out name a host pods resolve otherwise). The dispatcher CronJob's pod lives about a
+ *   second a minute and is not counted.
  * - The cluster's: kube-apiserver, etcd, the controller manager, the scheduler, kwok (the fake node the
  *   control plane keeps), the node's kubelet and its containerd with their shims (not Docker's), PSS from
  *   /proc (smaps_rollup: shared pages split among their users).
@@ -83,14 +83,6 @@ function processes(): Proc[] {
     }
   }
   return list;
-}
-
-/** The PSS of `root` and everything under it. */
-function _treePss(all: readonly Proc[], root: number): number {
-  const children = all.filter((p) => p.ppid === root);
-  return (
-    (all.find((p) => p.pid === root)?.pss ?? 0) + children.reduce((sum, c) => sum + _treePss(all, c.pid), 0)
-  );
 }
 
 /** The node's own state dir: its containerd's config and its shims' socket are under it (Docker's are not). */
@@ -232,7 +224,7 @@ async function containerMemory(names: readonly string[]): Promise<number[]> {
 async function measure(): Promise<{ own: Part[]; cluster: Part[] }> {
   const containers = await startProfileContainers();
   const sqs = await createTestSqs();
-  const { space, queues } = await realNodeSetup(containers.db, sqs, RUNS * 2);
+  const { space, queues, spawnerPod } = await realNodeSpawnerPodSetup(containers.db, sqs, RUNS * 2);
   const gate = await startGate();
   const podGate = { ...gate, base: (await podUrl(gate.base)).replace(/\/$/, "") };
   const runs = await Promise.all(
@@ -252,7 +244,7 @@ async function measure(): Promise<{ own: Part[]; cluster: Part[] }> {
         name: `runner pods (${RUNS}, working set)`,
         bytes: uids.reduce((sum, uid) => sum + podWorkingSet(uid), 0),
       },
-      { name: "spawner (this bench process: also the bench and fauxqs)", bytes: process.memoryUsage().rss },
+      { name: "job-spawner pod (working set)", bytes: podWorkingSet(spawnerPod.metadata.uid) },
       { name: "Postgres container (docker stats; the runs' database)", bytes: postgres as number },
       { name: "LocalStack container (docker stats; idle, the runs use fauxqs)", bytes: localstack as number },
     ];

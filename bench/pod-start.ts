@@ -13,13 +13,13 @@ import { enqueue, statusOf } from "../test/real/kube/fixtures.js";
 import { inspectContainer, ON_REAL_NODE } from "../test/real/node/node.js";
 import { action, edges, trigger, workflow } from "../test/workflow/fixtures.js";
 import { type Figure, figure, percentile } from "./figures.js";
-import { realNodeSetup, realNodeUnavailable } from "./real-node.js";
+import { realNodeSpawnerPodSetup, realNodeUnavailable } from "./real-node.js";
 import { type BenchStack, startBenchStack } from "./stack.js";
 
 /**
  * Pod-start benchmark, on the tools' real worker node (kube/node.sh): message sent -> the runner pod's
- * first recorded step (its step row's started_at), through the spawner (on this machine, as in the node
- * suite) -> Job -> pod on kube-node-0 -> `khctl run`; for 1 slot (ROUNDS times, one after another) and for
+ * first recorded step (its step row's started_at), through the job-spawner Deployment's pod (as the stack
+ * runs it) -> Job -> pod on kube-node-0 -> `khctl run`; for 1 slot (ROUNDS times, one after another) and for
  * BURST at once. Beside it, in the same run, the bare pod: the runner's own pod spec from the Job template
  * with the same image running `true`, created -> its container started on the same node (containerd's
  * start time, in ns: `true` ends before the kubelet reports phase Running, and the API's times are seconds). Where
@@ -251,7 +251,7 @@ async function conditionWorkflow(stack: BenchStack): Promise<string> {
 /** The image, the namespace, the spawner and the watches; the measurements; cleanup of all of it. */
 async function measure(stack: BenchStack): Promise<Omit<PodStartResult, "name" | "figures">> {
   const sqs = await createTestSqs();
-  const { image, space, queues } = await realNodeSetup(stack, sqs, BURST * 2);
+  const { image, space, queues } = await realNodeSpawnerPodSetup(stack, sqs, BURST * 2);
   const kc = new KubeConfig();
   kc.loadFromFile(ADMIN_KUBECONFIG);
   const api = kc.makeApiClient(CoreV1Api);

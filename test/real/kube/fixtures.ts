@@ -1,5 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import path from "node:path";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { RunnerPodOptions } from "../../../services/contracts/job-template.js";
@@ -13,14 +14,22 @@ import { createKubeApi, type KubeApi } from "../../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../../services/spawner/metrics.js";
 import { type SpawnerService, startSpawnerService } from "../../../services/spawner/service.js";
 import { afterFile } from "../../helpers/after-file.js";
-import { CLI_ENTRY } from "../../helpers/cli-process.js";
+import { CLI_ENTRY, spawnCli } from "../../helpers/cli-process.js";
 import type { TestDatabase } from "../../helpers/database.js";
 import { listProcesses } from "../../helpers/processes.js";
 import type { TestQueues, TestSqs } from "../../helpers/sqs.js";
+import { createTempDir } from "../../helpers/temp.js";
 import { until } from "../../helpers/wait.js";
 import { createPending } from "../../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
-import { applyObjects, createTestNamespace, spawnerToken, stackObjects, tokenKubeConfig } from "./cluster.js";
+import {
+  applyObjects,
+  createTestNamespace,
+  spawnerToken,
+  stackObjects,
+  tokenKubeConfig,
+  writeKubeconfig,
+} from "./cluster.js";
 
 /** What the runner tests share: a gate the runners' HTTP steps wait at, the stack in a namespace, a spawner. */
 
@@ -257,4 +266,29 @@ export async function runnerPid(executionId: string): Promise<number | undefined
   return (await listProcesses()).find(
     ({ argv }) => argv.includes(CLI_ENTRY) && argv.at(-2) === "run" && argv.at(-1) === executionId,
   )?.pid;
+}
+
+/**
+ * khctl on this machine as a user runs it against the namespace: the file's database, `queues`, the
+ * job-spawner's own credentials as a kubeconfig file (never the in-cluster config), plus `env`.
+ */
+export async function namespaceKhctl(
+  db: TestDatabase,
+  queues: TestQueues,
+  space: SpawnerNamespace,
+  env: NodeJS.ProcessEnv = {},
+) {
+  const kubeconfig = await writeKubeconfig(
+    path.join(await createTempDir("kh-real-khctl"), "kubeconfig"),
+    space.kubeConfig,
+  );
+  return (args: string[]) =>
+    spawnCli(args, {
+      ...queues.env,
+      DATABASE_URL: db.url,
+      KUBECONFIG: kubeconfig,
+      KUBERNETES_SERVICE_HOST: undefined,
+      K8S_NAMESPACE: space.namespace,
+      ...env,
+    });
 }

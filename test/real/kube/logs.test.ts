@@ -1,13 +1,17 @@
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { jobNameFor } from "../../../services/contracts/names.js";
-import { spawnCli } from "../../helpers/cli-process.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
-import { createTempDir } from "../../helpers/temp.js";
 import { scaled, until, within } from "../../helpers/wait.js";
-import { getJob, jobReaches, writeKubeconfig } from "./cluster.js";
-import { enqueue, gatedExecution, spawnerNamespace, startGate, statusOf } from "./fixtures.js";
+import { getJob, jobReaches } from "./cluster.js";
+import {
+  enqueue,
+  gatedExecution,
+  namespaceKhctl,
+  spawnerNamespace,
+  startGate,
+  statusOf,
+} from "./fixtures.js";
 
 // The real `khctl spawner` process, with a kubeconfig holding only the job-spawner ServiceAccount's token,
 // and `khctl logs` reading a real pod's log (served by kwok from what the bridge's runner writes) while the
@@ -20,25 +24,15 @@ const sqs = await createTestSqs();
 const queues = await sqs.createQueues({ visibilityTimeoutSeconds: 30 });
 const gate = await startGate();
 const space = await spawnerNamespace(db, sqs, queues, { jobTtlSeconds: JOB_TTL_SECONDS });
-const kubeconfig = await writeKubeconfig(
-  path.join(await createTempDir("kh-real-logs"), "kubeconfig"),
-  space.kubeConfig,
-);
 
 /** khctl as a user or a pod runs it here: the spawner's kubeconfig, the file's database and queue. */
-const khctl = (args: string[]) =>
-  spawnCli(args, {
-    ...queues.env,
-    DATABASE_URL: db.url,
-    KUBECONFIG: kubeconfig,
-    KUBERNETES_SERVICE_HOST: undefined,
-    K8S_NAMESPACE: space.namespace,
-    RUNNER_IMAGE: space.config.runnerImage,
-    JOB_TTL_SECONDS: String(space.config.jobTtlSeconds),
-    JOB_ACTIVE_DEADLINE: String(space.config.jobActiveDeadlineSeconds),
-    LOG_FORMAT: "json",
-    LOG_LEVEL: "info",
-  });
+const khctl = await namespaceKhctl(db, queues, space, {
+  RUNNER_IMAGE: space.config.runnerImage,
+  JOB_TTL_SECONDS: String(space.config.jobTtlSeconds),
+  JOB_ACTIVE_DEADLINE: String(space.config.jobActiveDeadlineSeconds),
+  LOG_FORMAT: "json",
+  LOG_LEVEL: "info",
+});
 
 describe("khctl spawner and khctl logs on a real control plane", () => {
   it(

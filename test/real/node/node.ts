@@ -13,6 +13,8 @@ import { afterFile } from "../../helpers/after-file.js";
 import type { TestDatabase } from "../../helpers/database.js";
 import type { TestQueues, TestSqs } from "../../helpers/sqs.js";
 import { scaled } from "../../helpers/wait.js";
+import { createTestDocker } from "../docker/docker.js";
+import { type BuiltImage, buildServiceImage } from "../docker/images.js";
 import { ADMIN_KUBECONFIG, KUBE_NODE_NAME, KUBECTL, POD_HOST_ADDRESS, TOOLS_DIR } from "../engines.js";
 import { kubectl, manifest } from "../kube/cluster.js";
 import { type SpawnerNamespace, spawnerNamespace, startSpawner } from "../kube/fixtures.js";
@@ -50,6 +52,20 @@ export async function loadIntoNode(ref: string): Promise<void> {
   afterFile(async () => {
     await sh(imageUnloadScript(loader, ref));
   });
+}
+
+/**
+ * Both service images built by the real Docker engine from services/Dockerfile (as the stack builds them)
+ * and loaded into the node; removed from both when the file ends.
+ */
+export async function nodeServiceImages(): Promise<{ runner: BuiltImage; scheduler: BuiltImage }> {
+  const testDocker = createTestDocker();
+  const [runner, scheduler] = await Promise.all([
+    buildServiceImage(testDocker, "runner"),
+    buildServiceImage(testDocker, "scheduler"),
+  ]);
+  await Promise.all([loadIntoNode(runner.ref), loadIntoNode(scheduler.ref)]);
+  return { runner, scheduler };
 }
 
 /** Whether the node's containerd has the image (`ctr images ls`). */
@@ -197,7 +213,7 @@ export async function nodeSpawner(
 
 /** What the node tests read of a pod (`kubectl get pods -o json`). */
 export interface PodJson {
-  metadata: { name: string; deletionTimestamp?: string };
+  metadata: { name: string; uid: string; deletionTimestamp?: string };
   spec: {
     nodeName?: string;
     securityContext?: Record<string, unknown>;

@@ -1,7 +1,6 @@
 import { once } from "node:events";
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
-import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { reachCheckScript } from "../../../infra/cluster/scheduler.js";
 import { dispatcherCronJobArgs, REACH_CHECK_POD } from "../../../infra/cluster/specs.js";
@@ -12,22 +11,18 @@ import type { Pool } from "../../../services/db/pool.js";
 import { createWorkflow } from "../../../services/db/workflows.js";
 import { validateWorkflow } from "../../../services/workflow/definition.js";
 import { request, startTestConsole } from "../../console/fixtures.js";
-import { spawnCli } from "../../helpers/cli-process.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs, type TestQueues } from "../../helpers/sqs.js";
-import { createTempDir } from "../../helpers/temp.js";
 import { scaled, until, within } from "../../helpers/wait.js";
 import { createPending } from "../../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
-import { createTestDocker } from "../docker/docker.js";
-import { buildServiceImage } from "../docker/images.js";
-import { applyObjects, jobReaches, kubectl, manifest, writeKubeconfig } from "../kube/cluster.js";
-import { enqueue, startGate, statusOf } from "../kube/fixtures.js";
+import { applyObjects, jobReaches, kubectl, manifest } from "../kube/cluster.js";
+import { enqueue, namespaceKhctl, startGate, statusOf } from "../kube/fixtures.js";
 import {
   adminContext,
   inspectContainer,
-  loadIntoNode,
   nodeHasImage,
+  nodeServiceImages,
   ON_REAL_NODE,
   POD_HOST_ADDRESS,
   podNamespace,
@@ -52,20 +47,10 @@ const FLOOD_BYTES = 1024 * 1024 * 1024;
 
 const db = await createTestDatabase();
 const sqs = await createTestSqs();
-const testDocker = createTestDocker();
-const [image, schedulerImage] = await Promise.all([
-  buildServiceImage(testDocker, "runner"),
-  buildServiceImage(testDocker, "scheduler"),
-]);
-await loadIntoNode(image.ref);
-await loadIntoNode(schedulerImage.ref);
+const { runner: image, scheduler: schedulerImage } = await nodeServiceImages();
 
 // The runners' view of this machine: the same servers, through 10.88.0.1.
 const { space, hostQueues, podDatabaseUrl } = await podNamespace(db, sqs);
-const kubeconfig = await writeKubeconfig(
-  path.join(await createTempDir("kh-real-node"), "kubeconfig"),
-  space.kubeConfig,
-);
 
 /** A spawner on its own queue, creating runner Jobs for the real node from `runnerImage`. */
 const nodeSpawner = (options: Parameters<typeof startNodeSpawner>[3]) =>
@@ -78,14 +63,8 @@ const notLoadedImage = `${image.ref}-never-loaded`;
 const notLoaded = await nodeSpawner({ runnerImage: notLoadedImage });
 
 /** khctl on this machine, as a user runs it: the file's database, the loaded spawner's queue, its kubeconfig. */
-const khctl = (args: string[]) =>
-  spawnCli(args, {
-    ...loaded.queues.env,
-    DATABASE_URL: db.url,
-    KUBECONFIG: kubeconfig,
-    KUBERNETES_SERVICE_HOST: undefined,
-    K8S_NAMESPACE: space.namespace,
-  }).result;
+const khctlProcess = await namespaceKhctl(db, loaded.queues, space);
+const khctl = (args: string[]) => khctlProcess(args).result;
 
 /**
  * An HTTP server on the address pods reach this machine at, whose answer is a body of FLOOD_BYTES, sent

@@ -1,23 +1,18 @@
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { jobNameFor, LABELS, SPAWNER_APP_LABEL } from "../../../services/contracts/names.js";
 import { createExecution } from "../../../services/db/executions.js";
 import { createWorkflow } from "../../../services/db/workflows.js";
 import { getQueueStats } from "../../../services/queue/stats.js";
 import { validateWorkflow } from "../../../services/workflow/definition.js";
-import { spawnCli } from "../../helpers/cli-process.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
-import { createTempDir } from "../../helpers/temp.js";
 import { scaled, until } from "../../helpers/wait.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
-import { createTestDocker } from "../docker/docker.js";
-import { buildServiceImage } from "../docker/images.js";
-import { applyObjects, kubectl, writeKubeconfig } from "../kube/cluster.js";
-import { enqueue, statusOf } from "../kube/fixtures.js";
+import { applyObjects, kubectl } from "../kube/cluster.js";
+import { enqueue, namespaceKhctl, statusOf } from "../kube/fixtures.js";
 import {
   killContainer,
-  loadIntoNode,
+  nodeServiceImages,
   nodeSpawnerDeployment,
   ON_REAL_NODE,
   type PodJson,
@@ -36,32 +31,15 @@ const BURST = 12;
 
 const db = await createTestDatabase();
 const sqs = await createTestSqs();
-const testDocker = createTestDocker();
-const [runnerImage, schedulerImage] = await Promise.all([
-  buildServiceImage(testDocker, "runner"),
-  buildServiceImage(testDocker, "scheduler"),
-]);
-await loadIntoNode(runnerImage.ref);
-await loadIntoNode(schedulerImage.ref);
+const { runner: runnerImage, scheduler: schedulerImage } = await nodeServiceImages();
 
 const { space, hostQueues } = await podNamespace(db, sqs, {
   runnerNodeSelector: ON_REAL_NODE,
   maxConcurrentJobs: 6,
 });
-const kubeconfig = await writeKubeconfig(
-  path.join(await createTempDir("kh-spawner-pod"), "kubeconfig"),
-  space.kubeConfig,
-);
-
 /** khctl on this machine against the stack's queue (the one the spawner pod consumes). */
-const khctl = (args: string[]) =>
-  spawnCli(args, {
-    ...hostQueues.env,
-    DATABASE_URL: db.url,
-    KUBECONFIG: kubeconfig,
-    KUBERNETES_SERVICE_HOST: undefined,
-    K8S_NAMESPACE: space.namespace,
-  }).result;
+const khctlProcess = await namespaceKhctl(db, hostQueues, space);
+const khctl = (args: string[]) => khctlProcess(args).result;
 
 const spawnerDeployment = () =>
   nodeSpawnerDeployment({
