@@ -9,6 +9,7 @@ import {
   Scheduler,
   type SchedulerSettings,
 } from "./cluster/index.js";
+import { createClusterStack } from "./cluster-stack.js";
 import type { StackConfig, StackSecrets } from "./config.js";
 import { Containers, LOCALSTACK_CREDENTIALS, localstackUrlHost } from "./containers.js";
 import type { Seen } from "./drift.js";
@@ -102,6 +103,8 @@ const hostSqsEndpoint = (config: StackConfig) => `http://localhost:${config.port
  */
 export async function observe(config: StackConfig): Promise<Observations> {
   const at = new Date();
+  // The cluster profile's queues and objects are the team's: the preflight checks them, nothing restores.
+  if (config.profile === "cluster") return { at, queues: "unknown" };
   const [queues, cluster] = await Promise.all([
     observeQueues({ endpoint: hostSqsEndpoint(config), region: config.awsRegion }),
     config.profile === "minikube"
@@ -115,7 +118,10 @@ export async function observe(config: StackConfig): Promise<Observations> {
   return { at, queues, ...(cluster ? { cluster } : {}) };
 }
 
-/** What both profiles declare: the Docker side, the queue, the schema and the images. */
+/** The profiles with Docker containers (the cluster profile has none). */
+type DockerProfile = "dev" | "minikube";
+
+/** What the Docker profiles declare: the Docker side, the queue, the schema and the images. */
 export interface DockerSide {
   readonly secrets: Secrets;
   readonly containers: Containers;
@@ -132,7 +138,7 @@ const after = (...resources: pulumi.Resource[]): pulumi.ComponentResourceOptions
 
 /** The secrets, the containers, the queue (after LocalStack) and the schema (after the password is set). */
 function declareDockerSide(
-  config: StackConfig,
+  config: StackConfig & { readonly profile: DockerProfile },
   secretsConfig: StackSecrets,
   stack: string,
   observed: Observations,
@@ -229,7 +235,7 @@ function declareLocalWorkers(stack: string, side: DockerSide): void {
 /** What the scheduler's pods read from the ConfigMap. Pure. */
 export function schedulerSettings(
   config: StackConfig,
-  awsEndpointUrl: string,
+  awsEndpointUrl: string | undefined,
   queueUrl: string,
 ): SchedulerSettings {
   return {
@@ -270,14 +276,13 @@ function declareCluster(config: StackConfig, side: DockerSide, observed: Cluster
       awsCredentials: LOCALSTACK_CREDENTIALS,
       spawnerProbes: SPAWNER_HEALTH,
       dispatcherStartingDeadlineSeconds: config.dispatcherStartingDeadlineSeconds,
-      reachTargets: Object.entries(containers.clusterAddresses).map(
-        ([what, address]) => `${what}=${address}`,
-      ),
-      minikubeProfile: config.minikube.profile,
-      kubeContext: config.kubeContext,
-      startRestore: cluster.startRestore,
-      observed,
-      observedAt: at,
+      reachCheck: {
+        targets: Object.entries(containers.clusterAddresses).map(([what, address]) => `${what}=${address}`),
+        minikubeProfile: config.minikube.profile,
+        kubeContext: config.kubeContext,
+        startRestore: cluster.startRestore,
+      },
+      observed: { cluster: observed, at },
     },
     after(side.queue, side.migrations, cluster.runnerJobsCleanup),
   );
@@ -285,7 +290,8 @@ function declareCluster(config: StackConfig, side: DockerSide, observed: Cluster
 
 /**
  * Declares the stack: the Docker side, the queue and the schema, the images, and the profile's workers
- * (containers for `dev`, minikube objects for `minikube`). Call after `observe`, which ran the preflight.
+ * (containers for `dev`, minikube objects for `minikube`); the cluster profile's own (cluster-stack.ts).
+ * Call after `observe`, which ran the preflight.
  */
 export function createKeeperhub(
   config: StackConfig,
@@ -293,7 +299,8 @@ export function createKeeperhub(
   stack: string,
   observed: Observations,
 ): KeeperhubOutputs {
-  const side = declareDockerSide(config, secretsConfig, stack, observed);
+  if (config.profile === "cluster") return createClusterStack(config, secretsConfig, stack);
+  const side = declareDockerSide({ ...config, profile: config.profile }, secretsConfig, stack, observed);
   declareApp(config, stack, side);
   const outputs = commonOutputs(config, stack, side);
   if (config.profile === "dev") {
