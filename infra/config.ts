@@ -689,6 +689,20 @@ function rawSettings(): Record<string, string> {
   );
 }
 
+/**
+ * The secret settings the cluster profile's preflight hands to `khctl doctor` (an invoke: they reach its
+ * environment, never the state or a resource's inputs), as the engine gives them to the program.
+ */
+export function preflightSecretValues(): {
+  databaseUrl?: string;
+  awsAccessKeyId?: string;
+  awsSecretAccessKey?: string;
+} {
+  const raw = rawSettings();
+  const value = (key: string) => (raw[key] ? { [key]: raw[key] } : {});
+  return { ...value("databaseUrl"), ...value("awsAccessKeyId"), ...value("awsSecretAccessKey") };
+}
+
 /** Reads and validates the current stack's config. Call once, from infra/index.ts. */
 export function loadStackConfig(): { config: StackConfig; secrets: StackSecrets } {
   const cfg = new pulumi.Config(CONFIG_NAMESPACE);
