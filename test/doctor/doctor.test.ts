@@ -274,7 +274,7 @@ describe("khctl doctor on this machine", () => {
   it("rejects an unknown profile as a usage error (exit 2)", async () => {
     const result = await spawnCli(["doctor", "--profile", "prod"], {}).result;
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--profile must be one of dev, minikube (got "prod")');
+    expect(result.stderr).toContain('--profile must be one of dev, minikube, cluster (got "prod")');
   });
 });
 
