@@ -78,14 +78,22 @@ function databaseDigest(databaseUrl: pulumi.Output<string>): pulumi.Output<strin
   return pulumi.unsecret(databaseUrl.apply((url) => dataDigest({ database: { url } })));
 }
 
-/** Declares the cluster profile's stack and returns its outputs. Call after the preflight. */
-export function createClusterStack(
+/** What the pods wait for: the schema, the queues (when created here) and the cluster's own objects. */
+interface ClusterSide {
+  readonly databaseUrl: pulumi.Output<string>;
+  readonly awsCredentials: SchedulerArgs["awsCredentials"];
+  readonly encryptionKey: pulumi.Output<string>;
+  readonly images: Images;
+  readonly target: ExistingCluster;
+  readonly before: pulumi.Resource[];
+}
+
+/** The key, the queues, the schema, the images and the cluster's namespace, quota and limits. */
+function declareClusterSide(
   config: StackConfig,
+  cluster: ClusterSettings,
   secrets: StackSecrets,
-  stack: string,
-): KeeperhubOutputs {
-  const cluster = config.cluster;
-  if (!cluster) throw new Error("the cluster profile needs its settings (parseStackConfig)");
+): ClusterSide {
   if (!secrets.databaseUrl) throw new Error("the cluster profile needs keeperhub:databaseUrl");
   const databaseUrl = pulumi.secret(secrets.databaseUrl);
   const awsCredentials = staticCredentials(cluster, secrets);
@@ -103,13 +111,34 @@ export function createClusterStack(
     runner: true,
     registry: registryPush(cluster, secrets.registryPassword),
   });
-  if (!images.runner) throw new Error("the cluster profile builds the runner image (Images runner: true)");
   const target = new ExistingCluster("cluster", {
     kubeContext: config.kubeContext,
     kubeconfig: cluster.kubeconfig,
     namespace: config.namespace,
     quota: cluster.quota,
   });
+  // The quota and the limits too: pods created before them would escape both.
+  const before = [
+    ...(queues ? [queues] : []),
+    migrations,
+    target.runnerJobsCleanup,
+    target.quota,
+    target.limits,
+  ];
+  return { databaseUrl, awsCredentials, encryptionKey: key.encryptionKey, images, target, before };
+}
+
+/** Declares the cluster profile's stack and returns its outputs. Call after the preflight. */
+export function createClusterStack(
+  config: StackConfig,
+  secrets: StackSecrets,
+  stack: string,
+): KeeperhubOutputs {
+  const cluster = config.cluster;
+  if (!cluster) throw new Error("the cluster profile needs its settings (parseStackConfig)");
+  const side = declareClusterSide(config, cluster, secrets);
+  const { images, target } = side;
+  if (!images.runner) throw new Error("the cluster profile builds the runner image (Images runner: true)");
   new Scheduler(
     "scheduler",
     {
@@ -118,9 +147,9 @@ export function createClusterStack(
       images: { scheduler: images.scheduler.ref, runner: images.runner.ref },
       imageLoads: [],
       settings: schedulerSettings(config, cluster.sqsEndpoint, cluster.queueUrl),
-      databaseUrl,
-      encryptionKey: key.encryptionKey,
-      awsCredentials,
+      databaseUrl: side.databaseUrl,
+      encryptionKey: side.encryptionKey,
+      awsCredentials: side.awsCredentials,
       spawnerProbes: SPAWNER_HEALTH,
       dispatcherStartingDeadlineSeconds: config.dispatcherStartingDeadlineSeconds,
       pods: {
@@ -129,20 +158,11 @@ export function createClusterStack(
         serviceAccountAnnotations: cluster.serviceAccountAnnotations,
       },
     },
-    // The quota and the limits first: pods created before them would escape both.
-    {
-      dependsOn: [
-        ...(queues ? [queues] : []),
-        migrations,
-        target.runnerJobsCleanup,
-        target.quota,
-        target.limits,
-      ],
-    },
+    { dependsOn: side.before },
   );
   return {
     profile: config.profile,
-    databaseUrl,
+    databaseUrl: side.databaseUrl,
     queueUrl: cluster.queueUrl,
     dlqUrl: cluster.dlqUrl,
     awsEndpointUrl: sqsEndpointOf(cluster, config.awsRegion),

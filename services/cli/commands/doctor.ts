@@ -114,6 +114,27 @@ No environment settings are read, but whether ${LOCALSTACK_AUTH_TOKEN_ENV} is se
 --localstack-token).
 `;
 
+/** The checks the flags ask for: the reach checks, the cluster profile's, or a Docker profile's. */
+async function checksFor(
+  flags: DoctorFlags,
+  which: { readonly profile: Profile; readonly stack: string },
+  probes: DoctorProbes,
+  clusterProbes: ClusterProbes,
+): Promise<CheckResult[]> {
+  if (flags.reach.length > 0) return runReachChecks(flags.reach.map(reachTarget), probes);
+  if (which.profile === "cluster") return runClusterChecks(clusterTarget(flags), clusterProbes);
+  const ports: Record<string, number> = {
+    postgres: port("--postgres-port", flags.postgresPort),
+    localstack: port("--localstack-port", flags.localstackPort),
+    ...(flags.appPort ? { app: port("--app-port", flags.appPort) } : {}),
+  };
+  const localstack = {
+    image: flags.localstackImage,
+    authTokenSet: flags.localstackToken === true || Boolean(process.env[LOCALSTACK_AUTH_TOKEN_ENV]),
+  };
+  return runDoctor({ ...which, ports, localstack }, probes);
+}
+
 /** `khctl doctor`; `probes` stand in for the machine in tests. */
 export function register(
   program: Command,
@@ -158,23 +179,7 @@ export function register(
       }
       const profile = flags.profile as Profile;
       const stack = flags.stack ?? STACK_OF_PROFILE[profile];
-      let results: CheckResult[];
-      if (profile === "cluster" && flags.reach.length === 0) {
-        results = await runClusterChecks(clusterTarget(flags), clusterProbes);
-      } else if (flags.reach.length > 0) {
-        results = await runReachChecks(flags.reach.map(reachTarget), probes);
-      } else {
-        const ports: Record<string, number> = {
-          postgres: port("--postgres-port", flags.postgresPort),
-          localstack: port("--localstack-port", flags.localstackPort),
-          ...(flags.appPort ? { app: port("--app-port", flags.appPort) } : {}),
-        };
-        const localstack = {
-          image: flags.localstackImage,
-          authTokenSet: flags.localstackToken === true || Boolean(process.env[LOCALSTACK_AUTH_TOKEN_ENV]),
-        };
-        results = await runDoctor({ profile, stack, ports, localstack }, probes);
-      }
+      const results = await checksFor(flags, { profile, stack }, probes, clusterProbes);
       const failed = failedRequired(results);
       if (flags.json) printJson({ profile, stack, ok: failed.length === 0, checks: results });
       else process.stdout.write(`${renderDoctor(results)}\n`);
