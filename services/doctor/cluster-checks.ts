@@ -248,8 +248,15 @@ export function systemClusterProbes(): ClusterProbes {
   return {
     serverVersion: async (target) => (await new VersionApi(kube(target)).getCode()).gitVersion,
     allowed: (target, access) => accessReviews(new AuthorizationV1Api(kube(target)), target, access),
-    registryStatus: async (url) =>
-      (await fetch(url, { signal: AbortSignal.timeout(CLUSTER_PROBE_TIMEOUT_MS) })).status,
+    registryStatus: async (url) => {
+      try {
+        return (await fetch(url, { signal: AbortSignal.timeout(CLUSTER_PROBE_TIMEOUT_MS) })).status;
+      } catch (error) {
+        // fetch says only "fetch failed"; its cause says why (ECONNREFUSED, ENOTFOUND, a certificate).
+        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+        throw new Error(cause?.code ?? cause?.message ?? errorMessage(error));
+      }
+    },
     databaseVersion: async (url) => {
       const pool = createPool(url, { max: 1, applicationName: "khctl-doctor" });
       try {

@@ -161,6 +161,6 @@ describe("the registry probe against a real HTTP server", () => {
     await new Promise((closed) => server.close(closed));
     const gone = await checkRegistry(target, real);
     expect(gone.ok).toBe(false);
-    expect(gone.message).toMatch(/does not answer/);
+    expect(gone.message).toMatch(/does not answer: ECONNREFUSED$/);
   });
 });

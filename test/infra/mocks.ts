@@ -366,6 +366,22 @@ export function secretPaths(value: unknown, path = ""): string[] {
   return [];
 }
 
+/**
+ * A stub configuration of stack `cluster` (no secret among them is real): what the bench's preview and the
+ * PR checks' `pulumi preview -s cluster` set, so the program declares every object it would.
+ */
+export const CLUSTER_STUB_CONFIG: Readonly<Record<string, string>> = {
+  "keeperhub:kubeContext": "kind-keeperhub",
+  "keeperhub:registry": "127.0.0.1:5000/keeperhub",
+  "keeperhub:databaseUrl": "postgres://keeperhub:keeperhub@127.0.0.1:5432/keeperhub",
+  "keeperhub:queueUrl": "http://localhost:4566/000000000000/keeperhub-workflow-queue",
+  "keeperhub:dlqUrl": "http://localhost:4566/000000000000/keeperhub-workflow-dlq",
+  "keeperhub:sqsEndpoint": "http://localhost:4566",
+  "keeperhub:createQueues": "true",
+  "keeperhub:awsAccessKeyId": "test",
+  "keeperhub:awsSecretAccessKey": "test",
+};
+
 export const COMMAND = "command:local:Command";
 export const CONTAINER = "docker:index/container:Container";
 export const IMAGE = "docker:index/image:Image";
