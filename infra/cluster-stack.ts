@@ -9,6 +9,7 @@ import {
 } from "./cluster/index.js";
 import type { ClusterSettings, StackConfig, StackSecrets } from "./config.js";
 import { Images, type RegistryPush } from "./images.js";
+import { shellQuote } from "./khctl.js";
 import { Migrations } from "./migrations.js";
 import type { KeeperhubOutputs } from "./program.js";
 import { CONSOLE_URL, STACK_EXAMPLE, schedulerSettings } from "./program.js";
@@ -30,7 +31,9 @@ export function sqsEndpointOf(cluster: ClusterSettings, region: string): string 
 /** Commands worth trying after `pulumi up -s <stack>` of the cluster profile. Pure. */
 export function clusterNextCommands(config: StackConfig, cluster: ClusterSettings, stack: string): string[] {
   const endpoint = cluster.sqsEndpoint ? ` AWS_ENDPOINT_URL=${cluster.sqsEndpoint}` : "";
-  const env = `export DATABASE_URL=$(pulumi stack output databaseUrl --show-secrets -s ${stack}) SQS_QUEUE_URL=${cluster.queueUrl} AWS_REGION=${config.awsRegion}${endpoint} KUBE_CONTEXT=${config.kubeContext} K8S_NAMESPACE=${config.namespace}`;
+  // khctl status, console and logs find the context in KUBECONFIG, as kubectl does.
+  const kubeconfig = cluster.kubeconfig ? ` KUBECONFIG=${shellQuote(cluster.kubeconfig)}` : "";
+  const env = `export DATABASE_URL=$(pulumi stack output databaseUrl --show-secrets -s ${stack}) SQS_QUEUE_URL=${cluster.queueUrl} AWS_REGION=${config.awsRegion}${endpoint}${kubeconfig} KUBE_CONTEXT=${shellQuote(config.kubeContext)} K8S_NAMESPACE=${config.namespace}`;
   const kubectl = kubectlCommand({
     context: config.kubeContext,
     kubeconfig: cluster.kubeconfig,

@@ -351,6 +351,10 @@ describe("stack cluster: queues and the schema", () => {
     });
     const next = run.outputs.nextCommands as string[];
     expect(next).toContain("npx khctl status --profile cluster");
+    // status, console and logs read the stack's context from the kubeconfig it is in.
+    expect(next[0]).toMatch(
+      / KUBECONFIG=\/home\/ci\/\.kube\/team KUBE_CONTEXT=team-staging K8S_NAMESPACE=keeperhub$/,
+    );
     expect(next.join("\n")).not.toContain(DB_PASSWORD);
   });
 });
