@@ -11,10 +11,9 @@ import type { ClusterSettings, StackConfig, StackSecrets } from "./config.js";
 import { Images, type RegistryPush } from "./images.js";
 import { shellQuote } from "./khctl.js";
 import { Migrations } from "./migrations.js";
-import type { KeeperhubOutputs } from "./program.js";
-import { CONSOLE_URL, STACK_EXAMPLE, schedulerSettings } from "./program.js";
 import { ExternalQueues } from "./queue.js";
 import { EncryptionKey } from "./secrets.js";
+import { CONSOLE_URL, type KeeperhubOutputs, STACK_EXAMPLE, schedulerSettings } from "./stack-shared.js";
 
 /**
  * The cluster profile (stack `cluster`): the same pipeline on a Kubernetes cluster the team runs, with a

@@ -1,15 +1,12 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { DOCKER, K8S, LABELS, RUNNER_APP_LABEL, SPAWNER_HEALTH } from "../services/contracts/names.js";
-import { FLAG_SETTINGS } from "../services/contracts/settings.js";
 import { AppDev } from "./app.js";
-import {
-  Cluster,
-  type ClusterObservation,
-  observeCluster,
-  Scheduler,
-  type SchedulerSettings,
-} from "./cluster/index.js";
+import { Cluster, type ClusterObservation, observeCluster, Scheduler } from "./cluster/index.js";
 import { createClusterStack } from "./cluster-stack.js";
+import { CONSOLE_URL, type KeeperhubOutputs, STACK_EXAMPLE, schedulerSettings } from "./stack-shared.js";
+
+export { CONSOLE_URL, type KeeperhubOutputs, STACK_EXAMPLE, schedulerSettings };
+
 import type { StackConfig, StackSecrets } from "./config.js";
 import { Containers, LOCALSTACK_CREDENTIALS, localstackUrlHost } from "./containers.js";
 import type { Seen } from "./drift.js";
@@ -18,44 +15,6 @@ import { LocalServices, type WorkerSettings } from "./local-services.js";
 import { Migrations } from "./migrations.js";
 import { observeQueues, Queue } from "./queue.js";
 import { Secrets } from "./secrets.js";
-
-/**
- * The stack outputs (`pulumi stack output`): only what the stack's profile has, so no output is ever
- * undefined (Pulumi warns about those on every preview).
- */
-export interface KeeperhubOutputs {
-  readonly profile: string;
-  /** From the host (secret): `pulumi stack output databaseUrl --show-secrets`. */
-  readonly databaseUrl: pulumi.Output<string>;
-  readonly queueUrl: string;
-  readonly dlqUrl: string;
-  /** SQS endpoint from the host. */
-  readonly awsEndpointUrl: string;
-  /** Content-tagged references of the images the stack built. */
-  readonly images: { readonly scheduler: pulumi.Input<string>; readonly runner?: pulumi.Input<string> };
-  readonly nextCommands: string[];
-  /** http://localhost:<appPort>, with `keeperhub:appCheckoutPath` only. */
-  readonly appUrl?: string;
-  /**
-   * Where `khctl console` serves the web console once it is started on the host (nextCommands): the
-   * console reads Docker, minikube and the cluster as `khctl status` does, so it runs beside the stack,
-   * not in it (a container would need the Docker socket, which is root on the host).
-   */
-  readonly consoleUrl: string;
-  /** minikube profile only. */
-  readonly namespace?: string;
-  /** minikube profile only. */
-  readonly kubeContext?: string;
-}
-
-/** `khctl console`'s address on the host, at its default port. */
-export const CONSOLE_URL = `http://127.0.0.1:${FLAG_SETTINGS.consolePort.default}`;
-
-/**
- * The example workflow the stacks suggest: it calls the public internet, which the stacks' containers reach
- * (the others call khctl dev's demo API, which only `khctl dev` runs).
- */
-export const STACK_EXAMPLE = "examples/public-internet-check.json";
 
 /**
  * Commands worth trying after `pulumi up`, for the stack's profile. Pure, for tests and the README; every
@@ -230,24 +189,6 @@ function declareLocalWorkers(stack: string, side: DockerSide): void {
     },
     after(side.images, side.queue, side.migrations),
   );
-}
-
-/** What the scheduler's pods read from the ConfigMap. Pure. */
-export function schedulerSettings(
-  config: StackConfig,
-  awsEndpointUrl: string | undefined,
-  queueUrl: string,
-): SchedulerSettings {
-  return {
-    awsEndpointUrl,
-    awsRegion: config.awsRegion,
-    queueUrl,
-    namespace: config.namespace,
-    jobTtlSeconds: config.jobs.ttlSeconds,
-    jobActiveDeadlineSeconds: config.jobs.activeDeadlineSeconds,
-    maxConcurrentJobs: config.jobs.maxConcurrent,
-    logLevel: config.logLevel,
-  };
 }
 
 /** The minikube profile: minikube, the images loaded into it, and the scheduler's objects. */
