@@ -514,6 +514,23 @@ export function clusterProblems(raw: Readonly<Record<string, string>>): string[]
   return problems;
 }
 
+/**
+ * Settings the stack's profile would ignore in silence, across the line between the cluster profile and
+ * the Docker ones: a Docker setting on stack cluster (`postgresPort`: there is no container), a cluster one
+ * on local or hybrid (`registry`: nothing is pushed). Pure.
+ */
+export function unreadSettings(raw: Readonly<Record<string, string>>, profile: Profile): string[] {
+  const clusterOnly = (key: ConfigKey) => CONFIG_DOCS[key].profiles === "cluster";
+  const readBy = (key: ConfigKey) => PROFILES_OF[CONFIG_DOCS[key].profiles].includes(profile);
+  return (Object.keys(raw) as ConfigKey[])
+    .filter((key) => key in CONFIG_DOCS && isSet(raw, key) && !readBy(key))
+    .filter((key) => profile === "cluster" || clusterOnly(key))
+    .map((key) => {
+      const stacks = PROFILES_OF[CONFIG_DOCS[key].profiles].map((p) => STACK_OF_PROFILE[p]).join(", ");
+      return `${option(key)} is not read by profile ${profile} (it is for ${stacks}): pulumi config rm ${option(key)}`;
+    });
+}
+
 /** The cluster profile's settings, once every check passed. Pure. */
 function clusterSettings(s: ParsedSettings, raw: Readonly<Record<string, string>>): ClusterSettings {
   const registryRef = s.registry ?? "";
@@ -606,6 +623,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     problems.push(`${option("profile")} must be set for stack "${stack}" (${PROFILES.join(", ")})`);
   }
   if (profile === "cluster") problems.push(...clusterProblems(raw));
+  if (profile) problems.push(...unreadSettings(raw, profile));
   if (!result.success || !profile || problems.length > 0) {
     throw new StackConfigError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
   }

@@ -18,6 +18,7 @@ import {
   dispatcherCronJobArgs,
   MINIKUBE_POD_SOURCE,
   type PodSource,
+  podSourceFor,
   REACH_CHECK_POD,
   reachCheckArgs,
   reachCheckPodOverrides,
@@ -28,7 +29,6 @@ import {
   schedulerConfigMapArgs,
   schedulerSecretArgs,
   schedulerSecretData,
-  schedulerSecretKeys,
   spawnerDeploymentArgs,
   spawnerRoleArgs,
   spawnerRoleBindingArgs,
@@ -340,10 +340,7 @@ export class Scheduler extends pulumi.ComponentResource {
 
 /** The pods' PodSource: the pull policy asked for, and the Secret's keys as schedulerSecretData writes them. */
 function podSource(args: SchedulerArgs): PodSource {
-  return {
-    imagePullPolicy: (args.pods ?? MINIKUBE_PODS).imagePullPolicy,
-    secretKeys: schedulerSecretKeys(args.awsCredentials !== undefined),
-  };
+  return podSourceFor((args.pods ?? MINIKUBE_PODS).imagePullPolicy, args.awsCredentials !== undefined);
 }
 
 /** PodDisruptionBudget `job-spawner`, only with more than one spawner (with one it would block every drain). */

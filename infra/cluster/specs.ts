@@ -203,11 +203,16 @@ export interface PodSource {
   readonly secretKeys: readonly string[];
 }
 
-/** hybrid's PodSource: what every spec builder defaults to. */
-export const MINIKUBE_POD_SOURCE: PodSource = {
-  imagePullPolicy: "Never",
-  secretKeys: schedulerSecretKeys(true),
-};
+/** The PodSource of a pull policy, the Secret's keys as schedulerSecretData writes them. Pure. */
+export function podSourceFor(
+  imagePullPolicy: PodSource["imagePullPolicy"],
+  withAwsCredentials: boolean,
+): PodSource {
+  return { imagePullPolicy, secretKeys: schedulerSecretKeys(withAwsCredentials) };
+}
+
+/** hybrid's PodSource (LocalStack's keys in the Secret): what every spec builder defaults to. */
+export const MINIKUBE_POD_SOURCE: PodSource = podSourceFor("Never", true);
 
 function serviceContainer(
   name: string,

@@ -117,6 +117,22 @@ describe("cluster profile config", () => {
     );
   });
 
+  it("refuses what the profile would ignore: Docker settings on cluster, cluster settings on the Docker stacks", () => {
+    expect(problems({ ...MINIMAL, postgresPort: "5434", dbPassword: "pw" })).toEqual([
+      "keeperhub:postgresPort is not read by profile cluster (it is for local, hybrid): pulumi config rm keeperhub:postgresPort",
+      "keeperhub:dbPassword is not read by profile cluster (it is for local, hybrid): pulumi config rm keeperhub:dbPassword",
+    ]);
+    expect(problems({ registry: "127.0.0.1:5000/kh" }, "hybrid")).toEqual([
+      "keeperhub:registry is not read by profile minikube (it is for cluster): pulumi config rm keeperhub:registry",
+    ]);
+    // Within the Docker stacks nothing changes: hybrid's settings on local stay as they were.
+    expect(parseStackConfig({ minikubeProfile: "kh" }, "local").profile).toBe("dev");
+    // Settings both read are fine on cluster.
+    expect(
+      parseStackConfig({ ...MINIMAL, logLevel: "debug", jobTtlSeconds: "60" }, "cluster").jobs.ttlSeconds,
+    ).toBe(60);
+  });
+
   it("accepts an ECR repository and a registry without a path", () => {
     const ecr = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/keeperhub";
     expect(parseStackConfig({ ...MINIMAL, registry: ecr }, "cluster").cluster?.registryServer).toBe(
