@@ -163,7 +163,10 @@ export const CONFIG_DOCS: Readonly<
     doc: "a dispatcher tick that cannot start within this many seconds is skipped",
   },
   logLevel: { profiles: "all", doc: `LOG_LEVEL of the services: ${LOG_LEVELS.join(", ")}` },
-  awsRegion: { profiles: "all", doc: "AWS_REGION the services use against LocalStack" },
+  awsRegion: {
+    profiles: "all",
+    doc: "AWS_REGION of the services: LocalStack's, or the region of the cluster stack's SQS",
+  },
   dbPassword: {
     profiles: "docker",
     doc: "(secret) Postgres password; a change is applied to the running database with `ALTER ROLE`",
@@ -210,7 +213,7 @@ export const CONFIG_DOCS: Readonly<
   },
   spawnerReplicas: {
     profiles: "cluster",
-    doc: "job-spawner pods, spread across nodes, with a PodDisruptionBudget keeping one up",
+    doc: "job-spawner pods, spread across nodes; with more than one, a PodDisruptionBudget lets a drain take one at a time",
   },
   runnerQuotaPods: { profiles: "cluster", doc: "ResourceQuota of the namespace: pods at most" },
   runnerQuotaCpu: {
