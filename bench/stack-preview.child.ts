@@ -5,9 +5,10 @@
  * answered, so the SDK's own load is counted too (Pulumi's harness loads it before the program).
  */
 const started = performance.now();
-const { runProgram } = await import("../test/infra/mocks.js");
+const { CLUSTER_STUB_CONFIG, runProgram } = await import("../test/infra/mocks.js");
 const stack = process.argv[2] ?? "local";
-const run = await runProgram(stack, {});
+// The cluster stack has required settings; the Docker stacks run on their defaults.
+const run = await runProgram(stack, stack === "cluster" ? { ...CLUSTER_STUB_CONFIG } : {});
 if (run.error) throw run.error;
 process.stdout.write(
   JSON.stringify({ programMs: performance.now() - started, registrations: run.registrations.length }),

@@ -4,7 +4,7 @@ import { promisify } from "node:util";
 import { type Figure, figure, median } from "./figures.js";
 
 /**
- * The Pulumi program's own part of a `pulumi preview`, per stack, under Pulumi's mocks (no engine runs on
+ * The Pulumi program's own part of a `pulumi preview`, per stack (cluster with a stub config), under Pulumi's mocks (no engine runs on
  * this machine, so none of the engine's or the providers' time is in it): a fresh `node --import tsx` that
  * loads the entry as Pulumi does and declares every resource; the figure is the time from before the SDK is
  * loaded to the last registration (median of RUNS), against the goal of 2 s, the whole process's beside it. And how long a failed preflight
@@ -53,7 +53,7 @@ export async function runStackPreviewBench(): Promise<StackPreviewResult> {
   const bare = [];
   for (let i = 0; i < RUNS; i++) bare.push((await timed(["-e", "0"])).ms);
   const bareMs = median(bare);
-  const stacks = [await previewOf("local"), await previewOf("hybrid")];
+  const stacks = [await previewOf("local"), await previewOf("hybrid"), await previewOf("cluster")];
   const failedPreflight = [await failedPreflightOf("local"), await failedPreflightOf("hybrid")];
   const figures = [
     ...stacks.map((s) =>

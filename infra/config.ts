@@ -46,12 +46,30 @@ export const CONFIG_DEFAULTS = {
   dispatcherStartingDeadlineSeconds: 30,
   logLevel: SERVICE_DEFAULTS.logLevel,
   awsRegion: SERVICE_DEFAULTS.awsRegion,
+  createQueues: false,
+  serviceAccountAnnotations: "{}",
+  spawnerReplicas: 2,
+  runnerQuotaPods: 30,
+  runnerQuotaCpu: "8",
+  runnerQuotaMemory: "12Gi",
+  runnerMaxCpu: "2",
+  runnerMaxMemory: "2Gi",
 } as const;
 
 /** Settings whose default depends on the stack or on another setting, or that are generated. */
 const DERIVED_DEFAULTS = {
-  profile: "from the stack name: `dev` for local, `minikube` for hybrid",
-  kubeContext: "the value of `minikubeProfile`",
+  profile: "from the stack name: `dev` for local, `minikube` for hybrid, `cluster` for cluster",
+  kubeContext: "the value of `minikubeProfile` (hybrid); required (cluster)",
+  kubeconfig: "`KUBECONFIG`, else `~/.kube/config`",
+  registry: "required (cluster)",
+  registryUsername: "unset: the Docker config's credentials",
+  registryPassword: "unset",
+  databaseUrl: "required (cluster)",
+  queueUrl: "required (cluster)",
+  dlqUrl: "required (cluster)",
+  sqsEndpoint: "unset: AWS itself",
+  awsAccessKeyId: "unset",
+  awsSecretAccessKey: "unset",
   appCheckoutPath: "unset",
   dbPassword: "generated once",
   encryptionKey: "generated once",
@@ -64,38 +82,57 @@ export type ConfigKey = keyof typeof CONFIG_DEFAULTS | keyof typeof DERIVED_DEFA
 const rangeOf = (setting: NumberSetting & { env: string }) =>
   `${setting.min}-${setting.max}, as \`${setting.env}\``;
 
+/**
+ * Which profiles read a setting: every one, the two with Docker containers (dev, minikube), the two with
+ * Kubernetes objects (minikube, cluster), or one.
+ */
+export type ProfilesOf = "all" | "docker" | "kubernetes" | Profile;
+
+/** The profiles each ProfilesOf names. */
+export const PROFILES_OF: Readonly<Record<ProfilesOf, readonly Profile[]>> = {
+  all: PROFILES,
+  docker: ["dev", "minikube"],
+  kubernetes: ["minikube", "cluster"],
+  dev: ["dev"],
+  minikube: ["minikube"],
+  cluster: ["cluster"],
+};
+
 /** What each setting means and which profiles read it: docs/stacks.md's stack-configuration table. */
 export const CONFIG_DOCS: Readonly<
-  Record<ConfigKey, { readonly profiles: "both" | Profile; readonly doc: string }>
+  Record<ConfigKey, { readonly profiles: ProfilesOf; readonly doc: string }>
 > = {
   profile: {
-    profiles: "both",
-    doc: "`dev` (everything in Docker) or `minikube` (the scheduler in minikube)",
+    profiles: "all",
+    doc: "`dev` (everything in Docker), `minikube` (the scheduler in minikube) or `cluster` (any Kubernetes context, a registry, an external database and queue)",
   },
   postgresPort: {
-    profiles: "both",
+    profiles: "docker",
     doc: "host port of Postgres; pods reach it through `host.minikube.internal`",
   },
-  localstackPort: { profiles: "both", doc: "host port of LocalStack (SQS)" },
-  appPort: { profiles: "both", doc: "host port of the app (with `appCheckoutPath`)" },
-  postgresImage: { profiles: "both", doc: "pinned Postgres image: a version tag or digest, never `latest`" },
+  localstackPort: { profiles: "docker", doc: "host port of LocalStack (SQS)" },
+  appPort: { profiles: "docker", doc: "host port of the app (with `appCheckoutPath`)" },
+  postgresImage: {
+    profiles: "docker",
+    doc: "pinned Postgres image: a version tag or digest, never `latest`",
+  },
   localstackImage: {
-    profiles: "both",
+    profiles: "docker",
     doc: "pinned LocalStack image; 4.14.0 is the last that runs without `localstackAuthToken`",
   },
   nodeImage: {
-    profiles: "both",
+    profiles: "all",
     doc: "base of the service images (`services/Dockerfile` `NODE_IMAGE`; CI tests this Node release)",
   },
   appCheckoutPath: {
-    profiles: "both",
+    profiles: "docker",
     doc: "absolute path of a KeeperHub checkout; the app-dev container exists only when set",
   },
   appImage: {
-    profiles: "both",
+    profiles: "docker",
     doc: "image the app-dev container runs in (the services' Node image: one base image serves both)",
   },
-  appCommand: { profiles: "both", doc: "shell command that starts the app in its container" },
+  appCommand: { profiles: "docker", doc: "shell command that starts the app in its container" },
   minikubeProfile: { profiles: "minikube", doc: "`minikube -p` profile, started when it is not running" },
   minikubeMemoryMb: {
     profiles: "minikube",
@@ -103,42 +140,104 @@ export const CONFIG_DOCS: Readonly<
   },
   minikubeCpus: { profiles: "minikube", doc: "CPUs of a minikube this program starts" },
   minikubeStopOnDestroy: { profiles: "minikube", doc: "`pulumi destroy` also stops minikube" },
-  kubeContext: { profiles: "minikube", doc: "the only kubeconfig context the program deploys to" },
-  namespace: { profiles: "minikube", doc: "namespace of the scheduler objects and the runner Jobs" },
+  kubeContext: { profiles: "kubernetes", doc: "the only kubeconfig context the program deploys to" },
+  kubeconfig: {
+    profiles: "cluster",
+    doc: "path of the kubeconfig file that holds `kubeContext`",
+  },
+  namespace: { profiles: "kubernetes", doc: "namespace of the scheduler objects and the runner Jobs" },
   jobTtlSeconds: {
-    profiles: "minikube",
+    profiles: "kubernetes",
     doc: `seconds a finished runner Job is kept (${rangeOf(JOB_SETTINGS.jobTtlSeconds)})`,
   },
   jobActiveDeadlineSeconds: {
-    profiles: "minikube",
+    profiles: "kubernetes",
     doc: `seconds a runner Job may run (${rangeOf(JOB_SETTINGS.jobActiveDeadlineSeconds)})`,
   },
   maxConcurrentJobs: {
-    profiles: "minikube",
+    profiles: "kubernetes",
     doc: `runner Jobs at once, at most (${rangeOf(JOB_SETTINGS.maxConcurrentJobs)})`,
   },
   dispatcherStartingDeadlineSeconds: {
-    profiles: "minikube",
+    profiles: "kubernetes",
     doc: "a dispatcher tick that cannot start within this many seconds is skipped",
   },
-  logLevel: { profiles: "both", doc: `LOG_LEVEL of the services: ${LOG_LEVELS.join(", ")}` },
-  awsRegion: { profiles: "both", doc: "AWS_REGION the services use against LocalStack" },
+  logLevel: { profiles: "all", doc: `LOG_LEVEL of the services: ${LOG_LEVELS.join(", ")}` },
+  awsRegion: {
+    profiles: "all",
+    doc: "AWS_REGION of the services: LocalStack's, or the region of the cluster stack's SQS",
+  },
   dbPassword: {
-    profiles: "both",
+    profiles: "docker",
     doc: "(secret) Postgres password; a change is applied to the running database with `ALTER ROLE`",
   },
   encryptionKey: {
-    profiles: "both",
+    profiles: "all",
     doc: "(secret) INTEGRATION_ENCRYPTION_KEY: `pulumi config set --secret keeperhub:encryptionKey $(openssl rand -hex 32)`",
   },
   localstackAuthToken: {
-    profiles: "both",
+    profiles: "docker",
     doc: "(secret) LOCALSTACK_AUTH_TOKEN, given to the LocalStack container only when set: images after 4.14.0 exit without one",
   },
+  registry: {
+    profiles: "cluster",
+    doc: "where the images are pushed, `host[:port]/path` (`127.0.0.1:5000/keeperhub`, `<account>.dkr.ecr.<region>.amazonaws.com/keeperhub`); pods name them by digest",
+  },
+  registryUsername: {
+    profiles: "cluster",
+    doc: "registry user, with `registryPassword`; unset, the push uses the Docker config (`docker login`, a credential helper)",
+  },
+  registryPassword: { profiles: "cluster", doc: "(secret) the registry user's password or token" },
+  databaseUrl: {
+    profiles: "cluster",
+    doc: "(secret) DATABASE_URL of the Postgres the pods and the migrations use (RDS, Aurora, Cloud SQL, any Postgres 14+)",
+  },
+  queueUrl: { profiles: "cluster", doc: "SQS_QUEUE_URL of `keeperhub-workflow-queue`" },
+  dlqUrl: { profiles: "cluster", doc: "URL of its dead-letter queue `keeperhub-workflow-dlq`" },
+  sqsEndpoint: {
+    profiles: "cluster",
+    doc: "AWS_ENDPOINT_URL for an SQS emulator (LocalStack, ElasticMQ); unset on AWS",
+  },
+  createQueues: {
+    profiles: "cluster",
+    doc: "`pulumi up` creates the queue pair (`khctl queue ensure`); false: the preflight checks that they exist",
+  },
+  awsAccessKeyId: {
+    profiles: "cluster",
+    doc: "(secret) static AWS key, with `awsSecretAccessKey`, kept in Secret `keeperhub-secrets`; never with `serviceAccountAnnotations`",
+  },
+  awsSecretAccessKey: { profiles: "cluster", doc: "(secret) the static key's secret" },
+  serviceAccountAnnotations: {
+    profiles: "cluster",
+    doc: "JSON object of annotations on the `job-spawner` and `workflow-runner` ServiceAccounts (IRSA: `eks.amazonaws.com/role-arn`); never with static keys",
+  },
+  spawnerReplicas: {
+    profiles: "cluster",
+    doc: "job-spawner pods, spread across nodes; with more than one, a PodDisruptionBudget lets a drain take one at a time",
+  },
+  runnerQuotaPods: { profiles: "cluster", doc: "ResourceQuota of the namespace: pods at most" },
+  runnerQuotaCpu: {
+    profiles: "cluster",
+    doc: "ResourceQuota of the namespace: the sum of the pods' CPU limits (`limits.cpu`)",
+  },
+  runnerQuotaMemory: {
+    profiles: "cluster",
+    doc: "ResourceQuota of the namespace: the sum of the pods' memory limits (`limits.memory`)",
+  },
+  runnerMaxCpu: { profiles: "cluster", doc: "LimitRange: CPU limit of one container at most" },
+  runnerMaxMemory: { profiles: "cluster", doc: "LimitRange: memory limit of one container at most" },
 };
 
 /** The secret settings: read with getSecret, never through the schema (their values stay Outputs). */
-export const SECRET_KEYS = ["dbPassword", "encryptionKey", "localstackAuthToken"] as const;
+export const SECRET_KEYS = [
+  "dbPassword",
+  "encryptionKey",
+  "localstackAuthToken",
+  "registryPassword",
+  "databaseUrl",
+  "awsAccessKeyId",
+  "awsSecretAccessKey",
+] as const;
 
 export interface StackConfig {
   /** `dev` (everything in Docker: stack `local`) or `minikube` (stack `hybrid`). Default from the stack name. */
@@ -181,8 +280,45 @@ export interface StackConfig {
   readonly appCommand: string;
   /** LOG_LEVEL of the services. */
   readonly logLevel: string;
-  /** AWS_REGION the services use against LocalStack. */
+  /** AWS_REGION the services use (against LocalStack, or AWS for the cluster profile). */
   readonly awsRegion: string;
+  /** The cluster profile's own settings; set for that profile only. */
+  readonly cluster?: ClusterSettings;
+}
+
+/** What the cluster profile reads besides the shared settings. */
+export interface ClusterSettings {
+  /** The kubeconfig file holding `kubeContext`; undefined: KUBECONFIG, else ~/.kube/config. */
+  readonly kubeconfig: string | undefined;
+  /** `host[:port]/path` the images are pushed under (`<registry>/keeperhub-runner`). */
+  readonly registry: string;
+  /** `host[:port]`: the registry server the push logs in to. */
+  readonly registryServer: string;
+  /** Registry user (with the secret registryPassword); undefined: the Docker config's credentials. */
+  readonly registryUsername: string | undefined;
+  readonly queueUrl: string;
+  readonly dlqUrl: string;
+  /** An SQS emulator's endpoint; undefined: AWS itself. */
+  readonly sqsEndpoint: string | undefined;
+  /** `pulumi up` creates the queue pair; false: the preflight checks that it exists. */
+  readonly createQueues: boolean;
+  /**
+   * `static`: keys from config in Secret `keeperhub-secrets`; `ambient`: none in the stack, the pods'
+   * identity (serviceAccountAnnotations: IRSA, Pod Identity; or the node's role) gives them.
+   */
+  readonly awsCredentials: "static" | "ambient";
+  /** Annotations of the spawner's and the runners' ServiceAccounts. */
+  readonly serviceAccountAnnotations: Readonly<Record<string, string>>;
+  /** job-spawner replicas (a PodDisruptionBudget keeps one up, spread across nodes). */
+  readonly spawnerReplicas: number;
+  /** ResourceQuota and LimitRange of the namespace (Kubernetes quantities). */
+  readonly quota: {
+    readonly pods: number;
+    readonly cpu: string;
+    readonly memory: string;
+    readonly maxCpu: string;
+    readonly maxMemory: string;
+  };
 }
 
 /** Invalid settings; the message lists every one, each by its `keeperhub:<key>` name. Pulumi prints it without a stack. */
@@ -243,6 +379,47 @@ const dnsLabel = (what: string) =>
     error: (issue) => `must be ${what} ${got(String(issue.input))}`,
   });
 
+/** `host[:port]` and an optional lowercase path, as Docker references name a repository. */
+const REGISTRY = /^([a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?)(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+
+const registry = () =>
+  z.string().refine((raw) => REGISTRY.test(raw), {
+    error: (issue) =>
+      `must be host[:port]/path in lowercase, without a scheme or tag, e.g. 127.0.0.1:5000/keeperhub ${got(String(issue.input))}`,
+  });
+
+const httpUrl = () =>
+  z.string().refine((raw) => /^https?:\/\/[^\s/]+/.test(raw), {
+    error: (issue) => `must be an http(s) URL ${got(String(issue.input))}`,
+  });
+
+/** A Kubernetes quantity: 500m, 2, 1.5, 512Mi, 2Gi. */
+const quantity = () =>
+  z.string().refine((raw) => /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.test(raw), {
+    error: (issue) => `must be a Kubernetes quantity like 500m, 2, 512Mi or 2Gi ${got(String(issue.input))}`,
+  });
+
+/** A JSON object of string values (`pulumi config set --path` stores objects as JSON). */
+const stringMap = () =>
+  z.string().transform((raw, ctx) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    const isMap =
+      parsed !== null &&
+      typeof parsed === "object" &&
+      !Array.isArray(parsed) &&
+      Object.values(parsed).every((value) => typeof value === "string");
+    if (!isMap) {
+      ctx.addIssue({ code: "custom", message: `must be a JSON object of strings ${got(raw)}` });
+      return z.NEVER;
+    }
+    return parsed as Record<string, string>;
+  });
+
 const absoluteDirectory = () =>
   z.string().superRefine((raw, ctx) => {
     if (!path.isAbsolute(raw))
@@ -277,7 +454,110 @@ const settingsSchema = z.strictObject({
   dispatcherStartingDeadlineSeconds: integer(10).default(D.dispatcherStartingDeadlineSeconds),
   logLevel: oneOf(LOG_LEVELS).default(D.logLevel),
   awsRegion: z.string().default(D.awsRegion),
+  kubeconfig: z.string().optional(),
+  registry: registry().optional(),
+  registryUsername: z.string().optional(),
+  queueUrl: httpUrl().optional(),
+  dlqUrl: httpUrl().optional(),
+  sqsEndpoint: httpUrl().optional(),
+  createQueues: boolean().default(D.createQueues),
+  serviceAccountAnnotations: stringMap().default(JSON.parse(D.serviceAccountAnnotations)),
+  spawnerReplicas: integer(1, 20).default(D.spawnerReplicas),
+  runnerQuotaPods: integer(1).default(D.runnerQuotaPods),
+  runnerQuotaCpu: quantity().default(D.runnerQuotaCpu),
+  runnerQuotaMemory: quantity().default(D.runnerQuotaMemory),
+  runnerMaxCpu: quantity().default(D.runnerMaxCpu),
+  runnerMaxMemory: quantity().default(D.runnerMaxMemory),
 });
+
+type ParsedSettings = z.infer<typeof settingsSchema>;
+
+/** What the cluster profile cannot go without, each with how to set it. */
+const CLUSTER_REQUIRED: Readonly<Record<string, string>> = {
+  kubeContext: "the context of the cluster to deploy to (`kubectl config get-contexts`)",
+  registry: "e.g. 127.0.0.1:5000/keeperhub or <account>.dkr.ecr.<region>.amazonaws.com/keeperhub",
+  databaseUrl: "`pulumi config set --secret keeperhub:databaseUrl postgres://…`",
+  queueUrl: "the URL of keeperhub-workflow-queue",
+  dlqUrl: "the URL of keeperhub-workflow-dlq",
+};
+
+const isSet = (raw: Readonly<Record<string, string>>, key: string) => (raw[key] ?? "") !== "";
+
+/** Annotations given as a non-empty JSON object (unparseable ones are the schema's to report). */
+function hasAnnotations(raw: Readonly<Record<string, string>>): boolean {
+  try {
+    const parsed = JSON.parse(raw.serviceAccountAnnotations ?? "{}") as unknown;
+    return parsed !== null && typeof parsed === "object" && Object.keys(parsed).length > 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The cluster profile's rules across settings: what it requires, which settings go in pairs, and the
+ * credentials, which come either from static keys or from the ServiceAccounts' identity, never both. Pure.
+ */
+export function clusterProblems(raw: Readonly<Record<string, string>>): string[] {
+  const problems = Object.entries(CLUSTER_REQUIRED)
+    .filter(([key]) => !isSet(raw, key))
+    .map(([key, hint]) => `${option(key)} must be set for profile cluster: ${hint}`);
+  const pairs = [
+    ["awsAccessKeyId", "awsSecretAccessKey"],
+    ["registryUsername", "registryPassword"],
+  ] as const;
+  for (const [a, b] of pairs) {
+    if (isSet(raw, a) !== isSet(raw, b))
+      problems.push(`${option(a)} and ${option(b)} are set together or not at all`);
+  }
+  if ((isSet(raw, "awsAccessKeyId") || isSet(raw, "awsSecretAccessKey")) && hasAnnotations(raw)) {
+    problems.push(
+      `${option("awsAccessKeyId")} and ${option("serviceAccountAnnotations")} are both set: choose static keys (a Kubernetes Secret) or the ServiceAccounts' identity (IRSA, Pod Identity), never both`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Settings the stack's profile would ignore in silence, across the line between the cluster profile and
+ * the Docker ones: a Docker setting on stack cluster (`postgresPort`: there is no container), a cluster one
+ * on local or hybrid (`registry`: nothing is pushed). Pure.
+ */
+export function unreadSettings(raw: Readonly<Record<string, string>>, profile: Profile): string[] {
+  const clusterOnly = (key: ConfigKey) => CONFIG_DOCS[key].profiles === "cluster";
+  const readBy = (key: ConfigKey) => PROFILES_OF[CONFIG_DOCS[key].profiles].includes(profile);
+  return (Object.keys(raw) as ConfigKey[])
+    .filter((key) => key in CONFIG_DOCS && isSet(raw, key) && !readBy(key))
+    .filter((key) => profile === "cluster" || clusterOnly(key))
+    .map((key) => {
+      const stacks = PROFILES_OF[CONFIG_DOCS[key].profiles].map((p) => STACK_OF_PROFILE[p]).join(", ");
+      return `${option(key)} is not read by profile ${profile} (it is for ${stacks}): pulumi config rm ${option(key)}`;
+    });
+}
+
+/** The cluster profile's settings, once every check passed. Pure. */
+function clusterSettings(s: ParsedSettings, raw: Readonly<Record<string, string>>): ClusterSettings {
+  const registryRef = s.registry ?? "";
+  return {
+    kubeconfig: s.kubeconfig,
+    registry: registryRef,
+    registryServer: registryRef.split("/")[0] ?? registryRef,
+    registryUsername: s.registryUsername,
+    queueUrl: s.queueUrl ?? "",
+    dlqUrl: s.dlqUrl ?? "",
+    sqsEndpoint: s.sqsEndpoint,
+    createQueues: s.createQueues,
+    awsCredentials: isSet(raw, "awsAccessKeyId") ? "static" : "ambient",
+    serviceAccountAnnotations: s.serviceAccountAnnotations,
+    spawnerReplicas: s.spawnerReplicas,
+    quota: {
+      pods: s.runnerQuotaPods,
+      cpu: s.runnerQuotaCpu,
+      memory: s.runnerQuotaMemory,
+      maxCpu: s.runnerMaxCpu,
+      maxMemory: s.runnerMaxMemory,
+    },
+  };
+}
 
 const option = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
 
@@ -338,14 +618,27 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     ...(result.success ? [] : describeIssues(result.error, present)),
     ...portClashes(present),
   ];
-  const profile = result.data?.profile ?? profileOfStack(stack);
+  const named = (PROFILES as readonly string[]).includes(present.profile ?? "")
+    ? (present.profile as Profile)
+    : undefined;
+  const profile = named ?? (present.profile ? undefined : profileOfStack(stack));
   if (!profile && !present.profile) {
-    problems.push(`${option("profile")} must be set for stack "${stack}" (dev or minikube)`);
+    problems.push(`${option("profile")} must be set for stack "${stack}" (${PROFILES.join(", ")})`);
   }
+  if (profile === "cluster") problems.push(...clusterProblems(raw));
+  if (profile) problems.push(...unreadSettings(raw, profile));
   if (!result.success || !profile || problems.length > 0) {
     throw new StackConfigError(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
   }
-  const s = result.data;
+  return stackConfigOf(result.data, raw, profile);
+}
+
+/** The StackConfig of settings that passed every check. Pure. */
+function stackConfigOf(
+  s: ParsedSettings,
+  raw: Readonly<Record<string, string>>,
+  profile: Profile,
+): StackConfig {
   return {
     profile,
     ports: { postgres: s.postgresPort, localstack: s.localstackPort, app: s.appPort },
@@ -358,6 +651,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
       cpus: s.minikubeCpus,
       stopOnDestroy: s.minikubeStopOnDestroy,
     },
+    // The cluster profile requires its context (clusterProblems); only hybrid's defaults to minikube's.
     kubeContext: s.kubeContext ?? s.minikubeProfile,
     namespace: s.namespace,
     jobs: {
@@ -370,6 +664,7 @@ export function parseStackConfig(raw: Readonly<Record<string, string>>, stack: s
     appCommand: s.appCommand,
     logLevel: s.logLevel,
     awsRegion: s.awsRegion,
+    ...(profile === "cluster" ? { cluster: clusterSettings(s, raw) } : {}),
   };
 }
 
@@ -381,7 +676,8 @@ export function configTableMarkdown(): string {
       : `\`${CONFIG_DEFAULTS[key as keyof typeof CONFIG_DEFAULTS]}\``;
   const rows = (Object.keys(CONFIG_DOCS) as ConfigKey[]).map((key) => {
     const { profiles, doc } = CONFIG_DOCS[key];
-    const stacks = profiles === "both" ? "both" : STACK_OF_PROFILE[profiles];
+    const stacks =
+      profiles === "all" ? "all" : PROFILES_OF[profiles].map((p) => STACK_OF_PROFILE[p]).join(", ");
     return `| \`${key}\` | ${defaultOf(key)} | ${stacks} | ${doc} |`;
   });
   return ["| key | default | stacks | meaning |", "|---|---|---|---|", ...rows].join("\n");
@@ -395,6 +691,13 @@ export interface StackSecrets {
   readonly encryptionKey: pulumi.Output<string> | undefined;
   /** `keeperhub:localstackAuthToken`, if set (never generated: a LocalStack account's token). */
   readonly localstackAuthToken: pulumi.Output<string> | undefined;
+  /** `keeperhub:databaseUrl` (cluster profile: required). */
+  readonly databaseUrl?: pulumi.Output<string>;
+  /** `keeperhub:registryPassword` (cluster profile, with registryUsername). */
+  readonly registryPassword?: pulumi.Output<string>;
+  /** `keeperhub:awsAccessKeyId` and `awsSecretAccessKey` (cluster profile, static credentials). */
+  readonly awsAccessKeyId?: pulumi.Output<string>;
+  readonly awsSecretAccessKey?: pulumi.Output<string>;
 }
 
 /** The stack's `keeperhub:` settings as Pulumi holds them, keys without the prefix. */
@@ -407,6 +710,20 @@ function rawSettings(): Record<string, string> {
   );
 }
 
+/**
+ * The secret settings the cluster profile's preflight hands to `khctl doctor` (an invoke: they reach its
+ * environment, never the state or a resource's inputs), as the engine gives them to the program.
+ */
+export function preflightSecretValues(): {
+  databaseUrl?: string;
+  awsAccessKeyId?: string;
+  awsSecretAccessKey?: string;
+} {
+  const raw = rawSettings();
+  const value = (key: string) => (raw[key] ? { [key]: raw[key] } : {});
+  return { ...value("databaseUrl"), ...value("awsAccessKeyId"), ...value("awsSecretAccessKey") };
+}
+
 /** Reads and validates the current stack's config. Call once, from infra/index.ts. */
 export function loadStackConfig(): { config: StackConfig; secrets: StackSecrets } {
   const cfg = new pulumi.Config(CONFIG_NAMESPACE);
@@ -417,6 +734,10 @@ export function loadStackConfig(): { config: StackConfig; secrets: StackSecrets 
       dbPassword: cfg.getSecret("dbPassword"),
       encryptionKey: cfg.getSecret("encryptionKey"),
       localstackAuthToken: cfg.getSecret("localstackAuthToken"),
+      databaseUrl: cfg.getSecret("databaseUrl"),
+      registryPassword: cfg.getSecret("registryPassword"),
+      awsAccessKeyId: cfg.getSecret("awsAccessKeyId"),
+      awsSecretAccessKey: cfg.getSecret("awsSecretAccessKey"),
     },
   };
 }

@@ -54,6 +54,19 @@ export function imageRemoveScript(ref: string): string {
   return `if docker image inspect ${quoted} >/dev/null 2>&1; then docker image rm ${quoted}; fi`;
 }
 
+/**
+ * Where the cluster profile pushes its images. Credentials: a user with a secret password, or none (the
+ * Docker config's: `docker login`, a credential helper such as ECR's).
+ */
+export interface RegistryPush {
+  /** `host[:port]/path` the images are named under. */
+  readonly repository: string;
+  /** `host[:port]`, the server the push authenticates to. */
+  readonly server: string;
+  readonly username?: string;
+  readonly password?: pulumi.Output<string>;
+}
+
 export interface ImagesArgs {
   /** Base Node image (pinned), passed to the Dockerfile as NODE_IMAGE. */
   readonly nodeImage: string;
@@ -61,6 +74,8 @@ export interface ImagesArgs {
   readonly runner: boolean;
   /** Build context. Default: the repository root. */
   readonly root?: string;
+  /** Push to this registry and name the images by digest; undefined: local images only (never pushed). */
+  readonly registry?: RegistryPush;
 }
 
 /** One built image: the build, its content-tagged reference, and the command that removes it. */
@@ -69,9 +84,10 @@ export interface BuiltImage {
   /** `name:tag` this program builds (known before the build): what observations of minikube look for. */
   readonly tag: string;
   /**
-   * `name:tag` as the image resource holds it: what every consumer names. Under `pulumi up --target` of a
-   * consumer alone, the untargeted image keeps its old state, so the consumer names the tag that was built,
-   * never one that was not (and, being an output of the image, it depends on it: `--target-dependents`).
+   * `name:tag` as the image resource holds it (pushed: `repo@sha256:…`, the digest the push returned):
+   * what every consumer names. Under `pulumi up --target` of a consumer alone, the untargeted image keeps
+   * its old state, so the consumer names the image that was built, never one that was not (and, being an
+   * output of the image, it depends on it: `--target-dependents`).
    */
   readonly ref: pulumi.Output<string>;
   /** Removes the image on destroy, and the previous tag when a new one replaces it. */
@@ -84,10 +100,14 @@ export function imageBuildArgs(
   ref: string,
   nodeImage: string,
   root: string,
+  registry?: RegistryPush,
 ): docker.ImageArgs {
   return {
     imageName: ref,
-    skipPush: true,
+    skipPush: registry === undefined,
+    ...(registry
+      ? { registry: { server: registry.server, username: registry.username, password: registry.password } }
+      : {}),
     // A preview (PR checks) shows the new tag without spending minutes building.
     buildOnPreview: false,
     build: {
@@ -101,10 +121,17 @@ export function imageBuildArgs(
   };
 }
 
+/** The name an image is built as: `keeperhub-<kind>:<tag>`, under the registry when it is pushed. Pure. */
+export function imageName(kind: ImageKind, tag: string, registry?: RegistryPush): string {
+  const local = `${IMAGES[kind]}:${tag}`;
+  return registry ? `${registry.repository}/${local}` : local;
+}
+
 /**
- * The service images the stack runs, built from services/Dockerfile into the local Docker daemon (never
- * pushed) and removed again by `pulumi destroy`, old tags as soon as a new one replaces them. The pulled
- * base images stay (a cache, not something the stack made).
+ * The service images the stack runs, built from services/Dockerfile into the local Docker daemon and
+ * removed from it again by `pulumi destroy`, old tags as soon as a new one replaces them. The pulled base
+ * images stay (a cache, not something the stack made). With a registry (cluster profile) each is also
+ * pushed, and consumers name its digest; what was pushed stays in the registry (its own retention rules).
  */
 export class Images extends pulumi.ComponentResource {
   /** keeperhub-scheduler: dispatcher, spawner, executor and khctl. */
@@ -118,17 +145,18 @@ export class Images extends pulumi.ComponentResource {
     super("keeperhub:infra:Images", name, {}, opts);
     const root = args.root ?? REPO_ROOT;
     const build = (kind: ImageKind): BuiltImage => {
-      const tag = `${IMAGES[kind]}:${imageTag(kind, args.nodeImage, root)}`;
+      const tag = imageName(kind, imageTag(kind, args.nodeImage, root), args.registry);
       const image = new docker.Image(
         `${name}-${kind}`,
-        imageBuildArgs(kind, tag, args.nodeImage, root),
+        imageBuildArgs(kind, tag, args.nodeImage, root, args.registry),
         childOf(this, opts),
       );
-      const ref = image.imageName;
+      // A pushed image by digest: a rollout happens exactly when the content (hence the push) changes.
+      const ref = args.registry ? image.repoDigest : image.imageName;
       const cleanup = new command.local.Command(
         `${name}-${kind}-cleanup`,
         // Only a delete: a new tag replaces this resource, whose delete then removes the old tag.
-        { delete: ref.apply(imageRemoveScript), triggers: [ref] },
+        { delete: image.imageName.apply(imageRemoveScript), triggers: [image.imageName] },
         childOf(this, opts, { dependsOn: [image] }),
       );
       return { build: image, tag, ref, cleanup };

@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Profile } from "../services/contracts/names.js";
-import type { StackConfig } from "./config.js";
-import { excerpt, khctlReport, runOnHost } from "./khctl.js";
+import { ENV } from "../services/contracts/names.js";
+import type { ClusterSettings, StackConfig } from "./config.js";
+import { excerpt, khctlReport, runOnHost, shellQuote } from "./khctl.js";
 
 export interface PreflightArgs {
   /** The profile whose checks run: `dev` (Docker) or `minikube` (Docker, minikube; the hosts line only as a hint). */
@@ -14,6 +15,19 @@ export interface PreflightArgs {
   readonly appEnabled: boolean;
   /** The LocalStack image, and whether an auth token is configured (a newer image needs one). */
   readonly localstack: { readonly image: string; readonly authTokenSet: boolean };
+  /** The cluster profile's targets: its context, namespace, registry and queues. */
+  readonly cluster?: {
+    readonly kubeContext: string;
+    readonly namespace: string;
+    readonly settings: ClusterSettings;
+  };
+}
+
+/** Secret settings the cluster profile's checks need, as plain values (the preflight is an invoke, never state). */
+export interface PreflightSecrets {
+  readonly databaseUrl?: string;
+  readonly awsAccessKeyId?: string;
+  readonly awsSecretAccessKey?: string;
 }
 
 /** The preflight's arguments for a stack. Pure. */
@@ -24,11 +38,62 @@ export function preflightArgs(config: StackConfig, stack: string): PreflightArgs
     ports: config.ports,
     appEnabled: config.appCheckoutPath !== undefined,
     localstack: { image: config.images.localstack, authTokenSet: config.localstackAuthTokenSet },
+    ...(config.cluster
+      ? {
+          cluster: { kubeContext: config.kubeContext, namespace: config.namespace, settings: config.cluster },
+        }
+      : {}),
+  };
+}
+
+/** The cluster profile's `khctl doctor` flags. Pure. */
+function clusterDoctorArgs(cluster: NonNullable<PreflightArgs["cluster"]>): string[] {
+  const { settings } = cluster;
+  return [
+    "--context",
+    cluster.kubeContext,
+    ...(settings.kubeconfig ? ["--kubeconfig", settings.kubeconfig] : []),
+    "--namespace",
+    cluster.namespace,
+    "--registry",
+    settings.registry,
+    "--queue-url",
+    settings.queueUrl,
+    "--dlq-url",
+    settings.dlqUrl,
+    ...(settings.createQueues ? ["--create-queues"] : []),
+  ];
+}
+
+/**
+ * The environment the cluster profile's doctor runs with: the database and SQS as the stack reaches them
+ * from here (static keys when configured, else this machine's own AWS credentials). Pure.
+ */
+export function preflightEnvironment(
+  args: PreflightArgs,
+  region: string,
+  secrets: PreflightSecrets,
+): Record<string, string> | undefined {
+  if (!args.cluster) return undefined;
+  const { settings } = args.cluster;
+  const optional = (name: string, value: string | undefined) => (value ? { [name]: value } : {});
+  return {
+    [ENV.awsRegion]: region,
+    ...optional(ENV.awsEndpointUrl, settings.sqsEndpoint),
+    ...optional(ENV.databaseUrl, secrets.databaseUrl),
+    ...(settings.awsCredentials === "static"
+      ? {
+          ...optional(ENV.awsAccessKeyId, secrets.awsAccessKeyId),
+          ...optional(ENV.awsSecretAccessKey, secrets.awsSecretAccessKey),
+        }
+      : {}),
   };
 }
 
 /** The `khctl doctor` arguments for a profile and its ports. Pure, for tests. */
 export function doctorArgs(args: PreflightArgs): string[] {
+  if (args.cluster)
+    return ["doctor", "--profile", args.profile, "--stack", args.stack, ...clusterDoctorArgs(args.cluster)];
   return [
     "doctor",
     "--profile",
@@ -88,7 +153,8 @@ export function preflightFailure(checks: readonly DoctorCheck[], args: Preflight
   return [
     `preflight failed (khctl doctor), nothing was changed:`,
     ...lines,
-    `Check again with: npx khctl doctor --profile ${args.profile}`,
+    // The cluster profile's doctor needs its targets (and DATABASE_URL, AWS_* in the environment).
+    `Check again with: npx khctl ${args.cluster ? doctorArgs(args).map(shellQuote).join(" ") : `doctor --profile ${args.profile}`}`,
   ].join("\n");
 }
 
@@ -104,8 +170,11 @@ export function preflightWarnings(checks: readonly DoctorCheck[]): string[] {
  * configured and nothing changes until it passes, so a missing Docker or minikube ends with the
  * doctor's fix rather than a provider's connection error. Throws PreflightError when a check fails.
  */
-export async function runPreflight(args: PreflightArgs): Promise<DoctorCheck[]> {
-  const { stdout, stderr } = await runOnHost(khctlReport(doctorArgs(args)));
+export async function runPreflight(
+  args: PreflightArgs,
+  environment?: Record<string, string>,
+): Promise<DoctorCheck[]> {
+  const { stdout, stderr } = await runOnHost(khctlReport(doctorArgs(args)), environment);
   const checks = parseDoctorReport(stdout, stderr);
   const failure = preflightFailure(checks, args);
   if (failure) throw new PreflightError(failure);

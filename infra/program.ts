@@ -1,14 +1,12 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { DOCKER, K8S, LABELS, RUNNER_APP_LABEL, SPAWNER_HEALTH } from "../services/contracts/names.js";
-import { FLAG_SETTINGS } from "../services/contracts/settings.js";
 import { AppDev } from "./app.js";
-import {
-  Cluster,
-  type ClusterObservation,
-  observeCluster,
-  Scheduler,
-  type SchedulerSettings,
-} from "./cluster/index.js";
+import { Cluster, type ClusterObservation, observeCluster, Scheduler } from "./cluster/index.js";
+import { createClusterStack } from "./cluster-stack.js";
+import { CONSOLE_URL, type KeeperhubOutputs, STACK_EXAMPLE, schedulerSettings } from "./stack-shared.js";
+
+export { CONSOLE_URL, type KeeperhubOutputs, STACK_EXAMPLE, schedulerSettings };
+
 import type { StackConfig, StackSecrets } from "./config.js";
 import { Containers, LOCALSTACK_CREDENTIALS, localstackUrlHost } from "./containers.js";
 import type { Seen } from "./drift.js";
@@ -17,44 +15,6 @@ import { LocalServices, type WorkerSettings } from "./local-services.js";
 import { Migrations } from "./migrations.js";
 import { observeQueues, Queue } from "./queue.js";
 import { Secrets } from "./secrets.js";
-
-/**
- * The stack outputs (`pulumi stack output`): only what the stack's profile has, so no output is ever
- * undefined (Pulumi warns about those on every preview).
- */
-export interface KeeperhubOutputs {
-  readonly profile: string;
-  /** From the host (secret): `pulumi stack output databaseUrl --show-secrets`. */
-  readonly databaseUrl: pulumi.Output<string>;
-  readonly queueUrl: string;
-  readonly dlqUrl: string;
-  /** SQS endpoint from the host. */
-  readonly awsEndpointUrl: string;
-  /** Content-tagged references of the images the stack built. */
-  readonly images: { readonly scheduler: pulumi.Input<string>; readonly runner?: pulumi.Input<string> };
-  readonly nextCommands: string[];
-  /** http://localhost:<appPort>, with `keeperhub:appCheckoutPath` only. */
-  readonly appUrl?: string;
-  /**
-   * Where `khctl console` serves the web console once it is started on the host (nextCommands): the
-   * console reads Docker, minikube and the cluster as `khctl status` does, so it runs beside the stack,
-   * not in it (a container would need the Docker socket, which is root on the host).
-   */
-  readonly consoleUrl: string;
-  /** minikube profile only. */
-  readonly namespace?: string;
-  /** minikube profile only. */
-  readonly kubeContext?: string;
-}
-
-/** `khctl console`'s address on the host, at its default port. */
-export const CONSOLE_URL = `http://127.0.0.1:${FLAG_SETTINGS.consolePort.default}`;
-
-/**
- * The example workflow the stacks suggest: it calls the public internet, which the stacks' containers reach
- * (the others call khctl dev's demo API, which only `khctl dev` runs).
- */
-export const STACK_EXAMPLE = "examples/public-internet-check.json";
 
 /**
  * Commands worth trying after `pulumi up`, for the stack's profile. Pure, for tests and the README; every
@@ -102,6 +62,8 @@ const hostSqsEndpoint = (config: StackConfig) => `http://localhost:${config.port
  */
 export async function observe(config: StackConfig): Promise<Observations> {
   const at = new Date();
+  // The cluster profile's queues and objects are the team's: the preflight checks them, nothing restores.
+  if (config.profile === "cluster") return { at, queues: "unknown" };
   const [queues, cluster] = await Promise.all([
     observeQueues({ endpoint: hostSqsEndpoint(config), region: config.awsRegion }),
     config.profile === "minikube"
@@ -115,7 +77,10 @@ export async function observe(config: StackConfig): Promise<Observations> {
   return { at, queues, ...(cluster ? { cluster } : {}) };
 }
 
-/** What both profiles declare: the Docker side, the queue, the schema and the images. */
+/** The profiles with Docker containers (the cluster profile has none). */
+type DockerProfile = "dev" | "minikube";
+
+/** What the Docker profiles declare: the Docker side, the queue, the schema and the images. */
 export interface DockerSide {
   readonly secrets: Secrets;
   readonly containers: Containers;
@@ -132,7 +97,7 @@ const after = (...resources: pulumi.Resource[]): pulumi.ComponentResourceOptions
 
 /** The secrets, the containers, the queue (after LocalStack) and the schema (after the password is set). */
 function declareDockerSide(
-  config: StackConfig,
+  config: StackConfig & { readonly profile: DockerProfile },
   secretsConfig: StackSecrets,
   stack: string,
   observed: Observations,
@@ -226,24 +191,6 @@ function declareLocalWorkers(stack: string, side: DockerSide): void {
   );
 }
 
-/** What the scheduler's pods read from the ConfigMap. Pure. */
-export function schedulerSettings(
-  config: StackConfig,
-  awsEndpointUrl: string,
-  queueUrl: string,
-): SchedulerSettings {
-  return {
-    awsEndpointUrl,
-    awsRegion: config.awsRegion,
-    queueUrl,
-    namespace: config.namespace,
-    jobTtlSeconds: config.jobs.ttlSeconds,
-    jobActiveDeadlineSeconds: config.jobs.activeDeadlineSeconds,
-    maxConcurrentJobs: config.jobs.maxConcurrent,
-    logLevel: config.logLevel,
-  };
-}
-
 /** The minikube profile: minikube, the images loaded into it, and the scheduler's objects. */
 function declareCluster(config: StackConfig, side: DockerSide, observed: ClusterObservation, at: Date): void {
   const { images, containers } = side;
@@ -270,14 +217,13 @@ function declareCluster(config: StackConfig, side: DockerSide, observed: Cluster
       awsCredentials: LOCALSTACK_CREDENTIALS,
       spawnerProbes: SPAWNER_HEALTH,
       dispatcherStartingDeadlineSeconds: config.dispatcherStartingDeadlineSeconds,
-      reachTargets: Object.entries(containers.clusterAddresses).map(
-        ([what, address]) => `${what}=${address}`,
-      ),
-      minikubeProfile: config.minikube.profile,
-      kubeContext: config.kubeContext,
-      startRestore: cluster.startRestore,
-      observed,
-      observedAt: at,
+      reachCheck: {
+        targets: Object.entries(containers.clusterAddresses).map(([what, address]) => `${what}=${address}`),
+        minikubeProfile: config.minikube.profile,
+        kubeContext: config.kubeContext,
+        startRestore: cluster.startRestore,
+      },
+      observed: { cluster: observed, at },
     },
     after(side.queue, side.migrations, cluster.runnerJobsCleanup),
   );
@@ -285,7 +231,8 @@ function declareCluster(config: StackConfig, side: DockerSide, observed: Cluster
 
 /**
  * Declares the stack: the Docker side, the queue and the schema, the images, and the profile's workers
- * (containers for `dev`, minikube objects for `minikube`). Call after `observe`, which ran the preflight.
+ * (containers for `dev`, minikube objects for `minikube`); the cluster profile's own (cluster-stack.ts).
+ * Call after `observe`, which ran the preflight.
  */
 export function createKeeperhub(
   config: StackConfig,
@@ -293,7 +240,8 @@ export function createKeeperhub(
   stack: string,
   observed: Observations,
 ): KeeperhubOutputs {
-  const side = declareDockerSide(config, secretsConfig, stack, observed);
+  if (config.profile === "cluster") return createClusterStack(config, secretsConfig, stack);
+  const side = declareDockerSide({ ...config, profile: config.profile }, secretsConfig, stack, observed);
   declareApp(config, stack, side);
   const outputs = commonOutputs(config, stack, side);
   if (config.profile === "dev") {

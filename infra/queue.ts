@@ -103,3 +103,54 @@ export class Queue extends pulumi.ComponentResource {
     this.registerOutputs({ queueUrl: this.queueUrl, deadLetterQueueUrl: this.deadLetterQueueUrl });
   }
 }
+
+/** An SQS the team runs (cluster profile): AWS itself, or an emulator at `endpoint`. */
+export interface ExternalQueueArgs {
+  /** An emulator's endpoint; undefined: AWS itself. */
+  readonly endpoint: string | undefined;
+  readonly region: string;
+  /** Static keys from config; undefined: the host's own AWS credentials (profile, SSO, role). */
+  readonly credentials?: {
+    readonly accessKeyId: pulumi.Input<string>;
+    readonly secretAccessKey: pulumi.Input<string>;
+  };
+}
+
+/** The environment `khctl queue ensure` runs with against an external SQS. Pure, for tests. */
+export function externalQueueEnv(args: ExternalQueueArgs): Record<string, pulumi.Input<string>> {
+  return {
+    ...(args.endpoint ? { [ENV.awsEndpointUrl]: args.endpoint } : {}),
+    [ENV.awsRegion]: args.region,
+    ...(args.credentials
+      ? {
+          [ENV.awsAccessKeyId]: pulumi.secret(args.credentials.accessKeyId),
+          [ENV.awsSecretAccessKey]: pulumi.secret(args.credentials.secretAccessKey),
+        }
+      : {}),
+  };
+}
+
+/**
+ * The queue pair on an external SQS, created by `khctl queue ensure` (idempotent) when the stack is asked
+ * to (`keeperhub:createQueues`), and again for another endpoint or region. Without it the stack only
+ * checks them (the preflight): on AWS, queues are usually the team's own, with their own policies.
+ */
+export class ExternalQueues extends pulumi.ComponentResource {
+  readonly ensure: command.local.Command;
+
+  constructor(name: string, args: ExternalQueueArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("keeperhub:infra:ExternalQueues", name, {}, opts);
+    this.ensure = new command.local.Command(
+      `${name}-ensure`,
+      {
+        create: khctl(QUEUE_ENSURE_ARGS),
+        dir: REPO_ROOT,
+        environment: externalQueueEnv(args),
+        triggers: [args.endpoint ?? "aws", args.region],
+        logging: "stderr",
+      },
+      childOf(this, opts),
+    );
+    this.registerOutputs({});
+  }
+}

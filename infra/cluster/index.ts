@@ -1,4 +1,6 @@
 export * from "./cluster.js";
+export * from "./cluster-specs.js";
+export * from "./existing.js";
 export * from "./image-loader.js";
 export * from "./observe.js";
 export * from "./scheduler.js";

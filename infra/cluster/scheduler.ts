@@ -6,6 +6,7 @@ import { K8S } from "../../services/contracts/names.js";
 import { childOf } from "../component.js";
 import { objectRestore } from "../drift.js";
 import { shellQuote } from "../khctl.js";
+import { spawnerDisruptionBudgetArgs } from "./cluster-specs.js";
 import {
   type ClusterObject,
   type ClusterObservation,
@@ -15,6 +16,9 @@ import {
 } from "./observe.js";
 import {
   dispatcherCronJobArgs,
+  MINIKUBE_POD_SOURCE,
+  type PodSource,
+  podSourceFor,
   REACH_CHECK_POD,
   reachCheckArgs,
   reachCheckPodOverrides,
@@ -89,34 +93,65 @@ export function reachCheckScript(args: ReachCheckArgs): string {
   ].join("\n");
 }
 
+/** The reachability check from the namespace (hybrid: the pods reach the host's containers). */
+export interface ReachCheckSettings {
+  /** Where pods reach Postgres and LocalStack (`name=host:port`), checked from the namespace first. */
+  readonly targets: readonly string[];
+  /** minikube profile and context. */
+  readonly minikubeProfile: string;
+  readonly kubeContext: string;
+  /** The minikube start's restore entry: the check runs again when minikube was started again. */
+  readonly startRestore: { readonly environment: Record<string, string>; readonly ignoreChanges: string[] };
+}
+
+/** How the pods are run: how images are found, spawner replicas, account annotations. */
+export interface SchedulerPods {
+  readonly imagePullPolicy: PodSource["imagePullPolicy"];
+  /** Spawner replicas; more than one get a PodDisruptionBudget and spread across nodes. */
+  readonly spawnerReplicas: number;
+  /** Annotations of the spawner's and the runners' ServiceAccounts (IRSA, Pod Identity). */
+  readonly serviceAccountAnnotations: Readonly<Record<string, string>>;
+}
+
+/** hybrid's pods: images loaded into minikube, one spawner, plain accounts. */
+export const MINIKUBE_PODS: SchedulerPods = {
+  imagePullPolicy: MINIKUBE_POD_SOURCE.imagePullPolicy,
+  spawnerReplicas: 1,
+  serviceAccountAnnotations: {},
+};
+
 export interface SchedulerArgs {
   readonly provider: k8s.Provider;
   /** The namespace resource; every object is created in it. */
   readonly namespace: k8s.core.v1.Namespace;
-  /** keeperhub-scheduler and keeperhub-runner references (content tags), as the image resources hold them. */
+  /**
+   * keeperhub-scheduler and keeperhub-runner references as the image resources hold them: content tags
+   * (hybrid) or `repo@sha256:…` digests (cluster).
+   */
   readonly images: { readonly scheduler: pulumi.Output<string>; readonly runner: pulumi.Output<string> };
-  /** The `minikube image load` commands: the Deployment and CronJob start only after them. */
+  /** The `minikube image load` commands (none for a registry): the Deployment and CronJob start after them. */
   readonly imageLoads: pulumi.Resource[];
   readonly settings: SchedulerSettings;
   /** DATABASE_URL as pods see it (secret). */
   readonly databaseUrl: pulumi.Input<string>;
   /** INTEGRATION_ENCRYPTION_KEY (secret). */
   readonly encryptionKey: pulumi.Input<string>;
-  /** LocalStack credentials (dummy values, kept in the Secret all the same). */
-  readonly awsCredentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /** Static AWS credentials for the Secret (LocalStack's, or from config); undefined: none. */
+  readonly awsCredentials: SchedulerSecretsInput["awsCredentials"];
   readonly spawnerProbes: SpawnerProbes;
   readonly dispatcherStartingDeadlineSeconds: number;
-  /** Where pods reach Postgres and LocalStack (`name=host:port`), checked from the namespace first. */
-  readonly reachTargets: readonly string[];
-  /** minikube profile and context, for the reachability check. */
-  readonly minikubeProfile: string;
-  readonly kubeContext: string;
-  /** The minikube start's restore entry: the check runs again when minikube was started again. */
-  readonly startRestore: { readonly environment: Record<string, string>; readonly ignoreChanges: string[] };
-  /** What this run saw in the cluster: objects deleted behind Pulumi's back are created again. */
-  readonly observed: ClusterObservation;
-  readonly observedAt: Date;
+  /** The reachability check (hybrid); undefined: none (cluster: the preflight checks from the host). */
+  readonly reachCheck?: ReachCheckSettings;
+  /** Default MINIKUBE_PODS. */
+  readonly pods?: SchedulerPods;
+  /**
+   * What this run saw in the cluster: objects deleted behind Pulumi's back are created again (hybrid);
+   * undefined: not looked at, no restore tokens (cluster).
+   */
+  readonly observed?: { readonly cluster: ClusterObservation; readonly at: Date };
 }
+
+type SchedulerSecretsInput = Parameters<typeof schedulerSecretData>[0];
 
 /** A Scheduler's child options and metadata for each object, with its restore token (objectRestore). */
 interface ObjectFactory {
@@ -126,6 +161,8 @@ interface ObjectFactory {
   metadata(object: ClusterObject, name: string): k8s.types.input.meta.v1.ObjectMeta;
   /** The restore annotations alone (for builders that make their own metadata). */
   annotations(object: ClusterObject): Record<string, string>;
+  /** The options of an object nothing restores (one hybrid never declares): provider and parent. */
+  plain(more?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions;
 }
 
 function objectFactory(
@@ -134,9 +171,12 @@ function objectFactory(
   opts: pulumi.ComponentResourceOptions | undefined,
 ): ObjectFactory {
   const refs = clusterObjectRefs(args.settings.namespace);
+  const observed = args.observed;
   // Each object's restore token and options: one deleted from the cluster is created again.
   const restore = (object: ClusterObject) =>
-    objectRestore(seenObject(args.observed, refs[object]), args.observedAt);
+    observed
+      ? objectRestore(seenObject(observed.cluster, refs[object]), observed.at)
+      : { annotations: {}, options: {} };
   return {
     options: (object, more = {}) =>
       childOf(parent, opts, { provider: args.provider, ...restore(object).options, ...more }),
@@ -146,14 +186,30 @@ function objectFactory(
       annotations: restore(object).annotations,
     }),
     annotations: (object) => restore(object).annotations,
+    plain: (more = {}) => childOf(parent, opts, { provider: args.provider, ...more }),
   };
 }
 
+/** Metadata with the accounts' annotations (IRSA, Pod Identity) beside the restore token. */
+function accountMetadata(
+  objects: ObjectFactory,
+  object: ClusterObject,
+  name: string,
+  annotations: Readonly<Record<string, string>>,
+): k8s.types.input.meta.v1.ObjectMeta {
+  const metadata = objects.metadata(object, name);
+  return { ...metadata, annotations: { ...annotations, ...objects.annotations(object) } };
+}
+
 /** The spawner's ServiceAccount, Role and RoleBinding, and the runner's ServiceAccount. */
-function createAccounts(name: string, objects: ObjectFactory, namespace: pulumi.Input<string>) {
+function createAccounts(name: string, objects: ObjectFactory, args: SchedulerArgs) {
+  const namespace = args.namespace.metadata.name;
+  const annotations = (args.pods ?? MINIKUBE_PODS).serviceAccountAnnotations;
   const spawnerAccount = new k8s.core.v1.ServiceAccount(
     `${name}-spawner-account`,
-    spawnerServiceAccountArgs(objects.metadata("spawnerAccount", K8S.spawnerServiceAccount)),
+    spawnerServiceAccountArgs(
+      accountMetadata(objects, "spawnerAccount", K8S.spawnerServiceAccount, annotations),
+    ),
     objects.options("spawnerAccount"),
   );
   const spawnerRole = new k8s.rbac.v1.Role(
@@ -173,7 +229,9 @@ function createAccounts(name: string, objects: ObjectFactory, namespace: pulumi.
   );
   const runnerAccount = new k8s.core.v1.ServiceAccount(
     `${name}-runner-account`,
-    runnerServiceAccountArgs(objects.metadata("runnerAccount", K8S.runnerServiceAccount)),
+    runnerServiceAccountArgs(
+      accountMetadata(objects, "runnerAccount", K8S.runnerServiceAccount, annotations),
+    ),
     objects.options("runnerAccount"),
   );
   return { spawnerBinding, runnerAccount };
@@ -186,27 +244,29 @@ function createReachCheck(
   args: SchedulerArgs,
   opts: pulumi.ComponentResourceOptions | undefined,
   runnerAccount: pulumi.Resource,
-): command.local.Command {
+): command.local.Command | undefined {
+  const reach = args.reachCheck;
+  if (!reach) return undefined;
   const script = args.images.scheduler.apply((image) =>
     reachCheckScript({
-      profile: args.minikubeProfile,
-      context: args.kubeContext,
+      profile: reach.minikubeProfile,
+      context: reach.kubeContext,
       namespace: args.settings.namespace,
       image,
-      targets: args.reachTargets,
+      targets: reach.targets,
     }),
   );
   return new command.local.Command(
     `${name}-reach-check`,
     {
       create: script,
-      environment: args.startRestore.environment,
+      environment: reach.startRestore.environment,
       // Runs again for a new image or new addresses (a replace), and when minikube was started again.
-      triggers: [args.images.scheduler, ...args.reachTargets],
+      triggers: [args.images.scheduler, ...reach.targets],
     },
     childOf(parent, opts, {
       dependsOn: [...args.imageLoads, args.namespace, runnerAccount],
-      ignoreChanges: args.startRestore.ignoreChanges,
+      ignoreChanges: reach.startRestore.ignoreChanges,
     }),
   );
 }
@@ -222,8 +282,10 @@ function createReachCheck(
 export class Scheduler extends pulumi.ComponentResource {
   readonly configMap: k8s.core.v1.ConfigMap;
   readonly secret: k8s.core.v1.Secret;
-  readonly reachCheck: command.local.Command;
+  readonly reachCheck: command.local.Command | undefined;
   readonly spawner: k8s.apps.v1.Deployment;
+  /** With more than one spawner: a drain never takes them all. */
+  readonly spawnerBudget: k8s.policy.v1.PodDisruptionBudget | undefined;
   readonly dispatcher: k8s.batch.v1.CronJob;
 
   constructor(name: string, args: SchedulerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -244,15 +306,22 @@ export class Scheduler extends pulumi.ComponentResource {
       ),
       objects.options("secret"),
     );
-    const { spawnerBinding, runnerAccount } = createAccounts(name, objects, args.namespace.metadata.name);
+    const { spawnerBinding, runnerAccount } = createAccounts(name, objects, args);
     this.reachCheck = createReachCheck(this, name, args, opts, runnerAccount);
-    const podInputs = [...args.imageLoads, this.configMap, this.secret, this.reachCheck];
+    const podInputs = [
+      ...args.imageLoads,
+      this.configMap,
+      this.secret,
+      ...(this.reachCheck ? [this.reachCheck] : []),
+    ];
     const configHash = podInputsHash(configData, secretData);
-    this.spawner = createSpawner(name, args, objects, configHash, [
+    const source = podSource(args);
+    this.spawner = createSpawner(name, args, objects, { configHash, source }, [
       ...podInputs,
       spawnerBinding,
       runnerAccount,
     ]);
+    this.spawnerBudget = createSpawnerBudget(name, args, objects);
     this.dispatcher = new k8s.batch.v1.CronJob(
       `${name}-dispatcher`,
       dispatcherCronJobArgs({
@@ -261,6 +330,7 @@ export class Scheduler extends pulumi.ComponentResource {
         image: args.images.scheduler,
         startingDeadlineSeconds: args.dispatcherStartingDeadlineSeconds,
         configHash,
+        source,
       }),
       objects.options("dispatcher", { dependsOn: podInputs }),
     );
@@ -268,12 +338,31 @@ export class Scheduler extends pulumi.ComponentResource {
   }
 }
 
+/** The pods' PodSource: the pull policy asked for, and the Secret's keys as schedulerSecretData writes them. */
+function podSource(args: SchedulerArgs): PodSource {
+  return podSourceFor((args.pods ?? MINIKUBE_PODS).imagePullPolicy, args.awsCredentials !== undefined);
+}
+
+/** PodDisruptionBudget `job-spawner`, only with more than one spawner (with one it would block every drain). */
+function createSpawnerBudget(
+  name: string,
+  args: SchedulerArgs,
+  objects: ObjectFactory,
+): k8s.policy.v1.PodDisruptionBudget | undefined {
+  if ((args.pods ?? MINIKUBE_PODS).spawnerReplicas < 2) return undefined;
+  return new k8s.policy.v1.PodDisruptionBudget(
+    `${name}-spawner-budget`,
+    spawnerDisruptionBudgetArgs({ namespace: args.namespace.metadata.name }),
+    objects.plain(),
+  );
+}
+
 /** Deployment `job-spawner`, after `dependsOn`; a stuck rollout fails within SPAWNER_WAIT. */
 function createSpawner(
   name: string,
   args: SchedulerArgs,
   objects: ObjectFactory,
-  configHash: pulumi.Output<string>,
+  pods: { readonly configHash: pulumi.Output<string>; readonly source: PodSource },
   dependsOn: pulumi.Resource[],
 ): k8s.apps.v1.Deployment {
   return new k8s.apps.v1.Deployment(
@@ -284,7 +373,9 @@ function createSpawner(
       image: args.images.scheduler,
       runnerImage: args.images.runner,
       probes: args.spawnerProbes,
-      configHash,
+      configHash: pods.configHash,
+      source: pods.source,
+      replicas: (args.pods ?? MINIKUBE_PODS).spawnerReplicas,
     }),
     objects.options("spawner", {
       dependsOn,

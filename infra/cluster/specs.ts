@@ -37,8 +37,8 @@ export interface SpawnerProbes {
 export const AWS_CREDENTIAL_ENV = [ENV.awsAccessKeyId, ENV.awsSecretAccessKey] as const;
 
 export interface SchedulerSettings {
-  /** SQS endpoint from pods (http://host.minikube.internal:4566). */
-  readonly awsEndpointUrl: string;
+  /** SQS endpoint from pods (http://host.minikube.internal:4566); undefined: AWS itself (cluster profile). */
+  readonly awsEndpointUrl: string | undefined;
   readonly awsRegion: string;
   readonly queueUrl: Input<string>;
   readonly namespace: string;
@@ -53,7 +53,7 @@ export interface SchedulerSettings {
 /** ConfigMap `scheduler-env`: every non-secret setting, passed whole with envFrom (the runner Jobs use it too). */
 export function schedulerConfigData(settings: SchedulerSettings): Record<string, Input<string>> {
   return {
-    [ENV.awsEndpointUrl]: settings.awsEndpointUrl,
+    ...(settings.awsEndpointUrl === undefined ? {} : { [ENV.awsEndpointUrl]: settings.awsEndpointUrl }),
     [ENV.awsRegion]: settings.awsRegion,
     [ENV.sqsQueueUrl]: settings.queueUrl,
     [ENV.k8sNamespace]: settings.namespace,
@@ -83,8 +83,16 @@ export function schedulerSecretArgs(
   return { metadata, type: "Opaque", stringData };
 }
 
+/**
+ * The Secret's keys: SECRET_ENV, and the AWS keys when the stack holds static credentials (LocalStack's
+ * dummy ones, or the cluster profile's from config); without them the SDK finds the pod's own identity.
+ */
+export function schedulerSecretKeys(withAwsCredentials: boolean): string[] {
+  return [...SECRET_ENV, ...(withAwsCredentials ? AWS_CREDENTIAL_ENV : [])];
+}
+
 /** Env entries that read each secret key from Secret `keeperhub-secrets`: never a literal value. */
-export function secretEnv(keys: readonly string[] = [...SECRET_ENV, ...AWS_CREDENTIAL_ENV]): EnvVar[] {
+export function secretEnv(keys: readonly string[] = schedulerSecretKeys(true)): EnvVar[] {
   return keys.map((name) => ({ name, valueFrom: { secretKeyRef: { name: K8S.secret, key: name } } }));
 }
 
@@ -144,8 +152,13 @@ export interface SchedulerSecrets {
   /** DATABASE_URL as pods see it. */
   readonly databaseUrl: Input<string>;
   readonly encryptionKey: Input<string>;
-  /** LocalStack's credentials (dummy values, kept in the Secret all the same). */
-  readonly awsCredentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
+  /**
+   * Static AWS credentials: LocalStack's (dummy values, kept in the Secret all the same) or the cluster
+   * profile's from config. Undefined: none in the Secret (the ServiceAccounts' identity gives them).
+   */
+  readonly awsCredentials:
+    | { readonly accessKeyId: Input<string>; readonly secretAccessKey: Input<string> }
+    | undefined;
 }
 
 /**
@@ -153,11 +166,13 @@ export interface SchedulerSecrets {
  * be there, or they fail with CreateContainerConfigError.
  */
 export function schedulerSecretData(secrets: SchedulerSecrets): Record<string, Input<string>> {
+  const aws = secrets.awsCredentials;
   const data: Record<string, Input<string>> = {
     [ENV.databaseUrl]: secrets.databaseUrl,
     [ENV.integrationEncryptionKey]: secrets.encryptionKey,
-    [AWS_CREDENTIAL_ENV[0]]: secrets.awsCredentials.accessKeyId,
-    [AWS_CREDENTIAL_ENV[1]]: secrets.awsCredentials.secretAccessKey,
+    ...(aws
+      ? { [AWS_CREDENTIAL_ENV[0]]: aws.accessKeyId, [AWS_CREDENTIAL_ENV[1]]: aws.secretAccessKey }
+      : {}),
   };
   for (const key of SECRET_ENV) if (!(key in data)) throw new Error(`Secret is missing key ${key}`);
   return data;
@@ -177,15 +192,42 @@ export function containerSecurityContext(): k8s.types.input.core.v1.SecurityCont
   };
 }
 
-function serviceContainer(name: string, image: Input<string>, args: string[], extraEnv: EnvVar[]): Container {
+/**
+ * How the scheduler's pods get their images and secrets, per profile. hybrid: loaded into minikube by
+ * content tag, never pulled (`Never`), LocalStack's keys in the Secret; cluster: pulled from the registry
+ * by digest, so a present image is the right one (`IfNotPresent`), AWS keys only when configured.
+ */
+export interface PodSource {
+  readonly imagePullPolicy: "Never" | "IfNotPresent";
+  /** The Secret's keys the containers read (schedulerSecretKeys). */
+  readonly secretKeys: readonly string[];
+}
+
+/** The PodSource of a pull policy, the Secret's keys as schedulerSecretData writes them. Pure. */
+export function podSourceFor(
+  imagePullPolicy: PodSource["imagePullPolicy"],
+  withAwsCredentials: boolean,
+): PodSource {
+  return { imagePullPolicy, secretKeys: schedulerSecretKeys(withAwsCredentials) };
+}
+
+/** hybrid's PodSource (LocalStack's keys in the Secret): what every spec builder defaults to. */
+export const MINIKUBE_POD_SOURCE: PodSource = podSourceFor("Never", true);
+
+function serviceContainer(
+  name: string,
+  image: Input<string>,
+  args: string[],
+  extraEnv: EnvVar[],
+  source: PodSource,
+): Container {
   return {
     name,
     image,
-    // Images are loaded into minikube by content tag and never pulled from a registry.
-    imagePullPolicy: "Never",
+    imagePullPolicy: source.imagePullPolicy,
     args,
     envFrom: [{ configMapRef: { name: K8S.configMap } }],
-    env: [...secretEnv(), ...extraEnv],
+    env: [...secretEnv(source.secretKeys), ...extraEnv],
     // A container that exits with an error reports its last log lines as its status, which Pulumi shows.
     terminationMessagePolicy: "FallbackToLogsOnError",
     securityContext: containerSecurityContext(),
@@ -252,16 +294,50 @@ export interface SpawnerDeploymentInput {
    * change to either must roll the pods.
    */
   readonly configHash: Input<string>;
+  /** Where images and secrets come from. Default MINIKUBE_POD_SOURCE. */
+  readonly source?: PodSource;
+  /**
+   * Spawner pods. Default 1, replaced all at once (Recreate); more roll one at a time and are spread
+   * across nodes (spawnerSpread).
+   */
+  readonly replicas?: number;
 }
 
-/** Deployment `job-spawner` (`khctl spawner`): one replica, probes, resources, non-root. */
+/**
+ * Spawner pods on different nodes where there are several (a node's loss stops one spawner, not all);
+ * on a one-node cluster they still schedule (ScheduleAnyway).
+ */
+export function spawnerSpread(): k8s.types.input.core.v1.TopologySpreadConstraint[] {
+  return [
+    {
+      maxSkew: 1,
+      topologyKey: "kubernetes.io/hostname",
+      whenUnsatisfiable: "ScheduleAnyway",
+      labelSelector: { matchLabels: { [LABELS.app]: SPAWNER_APP_LABEL } },
+    },
+  ];
+}
+
+/**
+ * One spawner replaces another at once (Recreate) so MAX_CONCURRENT_JOBS stays meaningful during a
+ * rollout; several are rolled one at a time and never all down: each lists the namespace's active Jobs
+ * before it takes work, so they share the cap (an overshoot is bounded by the messages in flight).
+ */
+function spawnerStrategy(replicas: number): k8s.types.input.apps.v1.DeploymentStrategy {
+  if (replicas === 1) return { type: "Recreate" };
+  return { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } };
+}
+
+/** Deployment `job-spawner` (`khctl spawner`): `replicas` (default one), probes, resources, non-root. */
 export function spawnerDeploymentArgs(input: SpawnerDeploymentInput): k8s.apps.v1.DeploymentArgs {
   const labels = { [LABELS.app]: SPAWNER_APP_LABEL };
+  const replicas = input.replicas ?? 1;
   const container = serviceContainer(
     "spawner",
     input.image,
     ["spawner"],
     [{ name: ENV.runnerImage, value: input.runnerImage }],
+    input.source ?? MINIKUBE_POD_SOURCE,
   );
   const probe = (path: string, periodSeconds: number) => ({
     httpGet: { path, port: "http" },
@@ -277,17 +353,17 @@ export function spawnerDeploymentArgs(input: SpawnerDeploymentInput): k8s.apps.v
       annotations: input.annotations,
     },
     spec: {
-      replicas: 1,
+      replicas,
       progressDeadlineSeconds: SPAWNER_PROGRESS_DEADLINE_SECONDS,
       selector: { matchLabels: labels },
-      // One consumer at a time keeps MAX_CONCURRENT_JOBS meaningful during a rollout.
-      strategy: { type: "Recreate" },
+      strategy: spawnerStrategy(replicas),
       template: {
         metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: input.configHash } },
         spec: {
           serviceAccountName: K8S.spawnerServiceAccount,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 30,
+          ...(replicas > 1 ? { topologySpreadConstraints: spawnerSpread() } : {}),
           securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
           volumes: [{ name: "tmp", emptyDir: {} }],
           containers: [
@@ -321,6 +397,8 @@ export interface DispatcherCronJobInput {
   readonly image: Input<string>;
   /** Seconds a tick may start late before it is skipped. */
   readonly startingDeadlineSeconds: number;
+  /** Where images and secrets come from. Default MINIKUBE_POD_SOURCE. */
+  readonly source?: PodSource;
 }
 
 /** CronJob `schedule-dispatcher` (`khctl dispatch`, every minute, never two at once). */
@@ -356,7 +434,13 @@ export function dispatcherCronJobArgs(input: DispatcherCronJobInput): k8s.batch.
               volumes: [{ name: "tmp", emptyDir: {} }],
               containers: [
                 {
-                  ...serviceContainer("dispatcher", input.image, ["dispatch"], []),
+                  ...serviceContainer(
+                    "dispatcher",
+                    input.image,
+                    ["dispatch"],
+                    [],
+                    input.source ?? MINIKUBE_POD_SOURCE,
+                  ),
                   resources: {
                     requests: { cpu: "50m", memory: "96Mi" },
                     limits: { cpu: "500m", memory: "256Mi" },

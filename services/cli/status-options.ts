@@ -24,7 +24,7 @@ export interface StatusFlags {
 }
 
 export const PROFILE_HELP =
-  "embedded (khctl dev), dev or minikube (default: embedded when khctl dev runs in this checkout, else from the running stack's containers, else dev)";
+  "embedded (khctl dev), dev, minikube or cluster (default: embedded when khctl dev runs in this checkout, else from the running stack's containers, else dev); cluster reads KUBE_CONTEXT, K8S_NAMESPACE, DATABASE_URL, SQS_QUEUE_URL and AWS_* as the stack's nextCommands export them";
 
 export async function statusOptionsFor(
   flags: StatusFlags,
@@ -49,9 +49,13 @@ export async function statusOptionsFor(
     namespace: env[ENV.k8sNamespace] || DEFAULT_NAMESPACE,
     databaseUrl: env[ENV.databaseUrl] || devConnection?.databaseUrl,
     queueUrl: env[ENV.sqsQueueUrl] || devConnection?.sqsQueueUrl || DEFAULT_QUEUE_URL,
-    sqs: {
-      ...connection,
-      endpoint: connection.endpoint ?? devConnection?.awsEndpointUrl ?? DEFAULT_ENDPOINT,
-    },
+    // The cluster profile's SQS is AWS itself unless AWS_ENDPOINT_URL names an emulator: no LocalStack default.
+    sqs:
+      profile === "cluster"
+        ? connection
+        : {
+            ...connection,
+            endpoint: connection.endpoint ?? devConnection?.awsEndpointUrl ?? DEFAULT_ENDPOINT,
+          },
   };
 }

@@ -137,6 +137,7 @@ export function buildJobTemplate(input: JobTemplateInput): V1Job {
     spec: {
       // One attempt: a retry would run the workflow's side effects twice; the runner records the outcome.
       backoffLimit: 0,
+      podFailurePolicy: runnerPodFailurePolicy(),
       activeDeadlineSeconds: config.jobActiveDeadlineSeconds,
       ttlSecondsAfterFinished: config.jobTtlSeconds,
       template: {
@@ -161,6 +162,21 @@ export function buildJobTemplate(input: JobTemplateInput): V1Job {
         },
       },
     },
+  };
+}
+
+/**
+ * Every way a runner pod can fail ends the Job at once: a non-zero exit of the runner and a disruption
+ * (eviction, preemption, a drained node) alike. backoffLimit 0 already allows no second pod; the policy
+ * says so per cause and keeps a disruption from being retried should the limit ever be raised: the runner
+ * (or the spawner's reconciler) records the end, Kubernetes never runs a workflow's side effects twice.
+ */
+export function runnerPodFailurePolicy(): NonNullable<NonNullable<V1Job["spec"]>["podFailurePolicy"]> {
+  return {
+    rules: [
+      { action: "FailJob", onExitCodes: { containerName: RUNNER_CONTAINER, operator: "NotIn", values: [0] } },
+      { action: "FailJob", onPodConditions: [{ type: "DisruptionTarget", status: "True" }] },
+    ],
   };
 }
 

@@ -135,10 +135,18 @@ export type TriggerType = (typeof TRIGGER_TYPES)[number];
 /** Ids are 21-character lowercase nanoids, valid inside Kubernetes names. */
 export const ID_PATTERN = /^[0-9a-z]{21}$/;
 
-/** The two Pulumi stacks and the profile each runs (`khctl doctor --profile`, `khctl status --profile`). */
-export const PROFILES = ["dev", "minikube"] as const;
+/**
+ * The three Pulumi stacks and the profile each runs (`khctl doctor --profile`, `khctl status --profile`):
+ * `local` everything in Docker, `hybrid` Docker and minikube, `cluster` any Kubernetes context with a
+ * registry, a database and a queue of the team's own (no Docker containers, no minikube).
+ */
+export const PROFILES = ["dev", "minikube", "cluster"] as const;
 export type Profile = (typeof PROFILES)[number];
-export const STACK_OF_PROFILE: Readonly<Record<Profile, string>> = { dev: "local", minikube: "hybrid" };
+export const STACK_OF_PROFILE: Readonly<Record<Profile, string>> = {
+  dev: "local",
+  minikube: "hybrid",
+  cluster: "cluster",
+};
 
 /** Docker objects the Pulumi stacks create (one set at a time: both stacks publish the same ports). */
 export const DOCKER = {

@@ -3,8 +3,9 @@ import { errorMessage } from "../core/errors.js";
 import type { ContainerInfo, ContainerRestarts } from "../doctor/docker.js";
 import { type StatusPart, unreachable } from "./parts.js";
 
-/** The containers each profile needs running; the app is optional in both. */
+/** The containers each profile needs running; the app is optional in both Docker profiles, cluster has none. */
 export function requiredContainers(profile: Profile): string[] {
+  if (profile === "cluster") return [];
   return profile === "dev"
     ? [DOCKER.postgres, DOCKER.localstack, DOCKER.dispatcher, DOCKER.executor]
     : [DOCKER.postgres, DOCKER.localstack];

@@ -121,6 +121,7 @@ export async function collectStatus(
 ): Promise<StatusReport> {
   const ms = options.partTimeoutMs ?? 15_000;
   if (options.profile === "embedded") return collectEmbedded(options, deps, ms);
+  if (options.profile === "cluster") return collectCluster(options, deps, ms);
   const listed = await listContainers(deps.exec).catch((error: unknown) => new Error(errorMessage(error)));
   // Without --profile, the stack label of the Postgres container tells which stack is up.
   const stackOf = Array.isArray(listed)
@@ -133,19 +134,7 @@ export async function collectStatus(
     const pending: Promise<StatusPart>[] = [containersWithRestarts(deps.exec, profile, listed)];
     if (profile === "minikube") {
       pending.push(withTimeout("minikube", ms, minikubePart(deps.exec, options.minikubeProfile)));
-      let source: KubeSource | Error;
-      try {
-        source = deps.kube(options.kubeContext);
-      } catch (error) {
-        source = new Error(errorMessage(error));
-      }
-      pending.push(
-        withTimeout(
-          "kubernetes",
-          ms,
-          kubernetesPart(source, { namespace: options.namespace, context: options.kubeContext }),
-        ),
-      );
+      pending.push(kubernetesPartFor(options, deps, ms));
     }
     pending.push(withTimeout("queue", ms, queuePart(sqsClient, options.queueUrl)));
     pending.push(
@@ -157,6 +146,43 @@ export async function collectStatus(
     );
     const parts = await Promise.all(pending);
     return { profile, parts, down: parts.filter((p) => p.required && !p.ok).map((p) => p.name) };
+  } finally {
+    sqsClient.destroy();
+  }
+}
+
+/** The kubernetes part through the options' context; a context that cannot be loaded is its one line. */
+function kubernetesPartFor(options: StatusOptions, deps: StatusDeps, ms: number): Promise<StatusPart> {
+  let source: KubeSource | Error;
+  try {
+    source = deps.kube(options.kubeContext);
+  } catch (error) {
+    source = new Error(errorMessage(error));
+  }
+  return withTimeout(
+    "kubernetes",
+    ms,
+    kubernetesPart(source, { namespace: options.namespace, context: options.kubeContext }),
+  );
+}
+
+/**
+ * The cluster profile: no containers and no minikube (the database, the queue and the cluster are the
+ * team's), so the objects through the stack's context, the queues and the executions.
+ */
+async function collectCluster(options: StatusOptions, deps: StatusDeps, ms: number): Promise<StatusReport> {
+  const sqsClient = deps.sqs(options.sqs);
+  try {
+    const parts = await Promise.all([
+      kubernetesPartFor(options, deps, ms),
+      withTimeout("queue", ms, queuePart(sqsClient, options.queueUrl)),
+      withTimeout(
+        "executions",
+        ms,
+        databasePart(options.databaseUrl, deadLettered(sqsClient, options.queueUrl)),
+      ),
+    ]);
+    return { profile: "cluster", parts, down: parts.filter((p) => p.required && !p.ok).map((p) => p.name) };
   } finally {
     sqsClient.destroy();
   }

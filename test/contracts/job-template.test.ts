@@ -25,6 +25,23 @@ describe("buildJobTemplate", () => {
     expect(jobProblems(buildJobTemplate({ ...input, scheduleId: null }))).toEqual([]);
   });
 
+  it("fails the Job at once for every pod failure: a non-zero runner exit and a disruption", () => {
+    const job = buildJobTemplate(input);
+    const rules = job.spec?.podFailurePolicy?.rules ?? [];
+    const runnerExit = rules.find((rule) => rule.onExitCodes);
+    expect(runnerExit).toEqual({
+      action: "FailJob",
+      onExitCodes: { containerName: RUNNER_CONTAINER, operator: "NotIn", values: [0] },
+    });
+    const disruption = rules.find((rule) => rule.onPodConditions);
+    expect(disruption?.action).toBe("FailJob");
+    expect(disruption?.onPodConditions).toEqual([{ type: "DisruptionTarget", status: "True" }]);
+    // No rule may let Kubernetes start a second pod ("Ignore" or "Count" with a backoff above 0).
+    expect(rules.every((rule) => rule.action === "FailJob")).toBe(true);
+    // The API requires restartPolicy Never for a podFailurePolicy.
+    expect(job.spec?.template.spec?.restartPolicy).toBe("Never");
+  });
+
   it("sizes and places the runner pod when asked: resources and a nodeSelector, any node by default", () => {
     expect(buildJobTemplate(input).spec?.template.spec?.nodeSelector).toBeUndefined();
     const job = buildJobTemplate({

@@ -271,10 +271,17 @@ describe("khctl doctor on this machine", () => {
     expect(result.stderr).toMatch(/^khctl: \d required check\(s\) failed: docker, minikube/m);
   });
 
+  it("asks for the cluster profile's targets as a usage error (exit 2)", async () => {
+    const result = await spawnCli(["doctor", "--profile", "cluster", "--registry", "127.0.0.1:5000/kh"], {})
+      .result;
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--profile cluster needs --context, --queue-url, --dlq-url");
+  });
+
   it("rejects an unknown profile as a usage error (exit 2)", async () => {
     const result = await spawnCli(["doctor", "--profile", "prod"], {}).result;
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('--profile must be one of dev, minikube (got "prod")');
+    expect(result.stderr).toContain('--profile must be one of dev, minikube, cluster (got "prod")');
   });
 });
 

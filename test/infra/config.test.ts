@@ -115,10 +115,10 @@ describe("stack config", () => {
     expect(parseStackConfig({ dbPassword: "x", encryptionKey: "y" }, "local").profile).toBe("dev");
   });
 
-  it("asks for a profile on a stack other than local and hybrid", () => {
+  it("asks for a profile on a stack other than local, hybrid and cluster", () => {
     expect(problems({}, "staging")).toMatch(/keeperhub:profile must be set for stack "staging"/);
     expect(problems({ profile: "prod" }, "local")).toMatch(
-      /keeperhub:profile must be one of dev, minikube \(got "prod"\)/,
+      /keeperhub:profile must be one of dev, minikube, cluster \(got "prod"\)/,
     );
     expect(parseStackConfig({ profile: "minikube" }, "staging").profile).toBe("minikube");
   });

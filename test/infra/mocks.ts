@@ -5,6 +5,7 @@
  * requests themselves (the mocks' newResource callback sees neither), and every invoke, in one timeline.
  * The machine the program reads (the doctor's report, LocalStack's queues, minikube) is a MockMachine.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { clusterObjectRefs } from "../../infra/cluster/observe.js";
@@ -155,12 +156,23 @@ function mockState(type: string, name: string, inputs: Json): Json {
     case "docker:index/remoteImage:RemoteImage":
       return { ...inputs, imageId: `sha256:${name}`, repoDigest: `${inputs.name}@sha256:0` };
     case "docker:index/image:Image":
-      return { ...inputs, repoDigest: `${inputs.imageName}@sha256:0`, baseImageName: inputs.imageName };
+      return { ...inputs, repoDigest: imageDigest(inputs), baseImageName: inputs.imageName };
     case "command:local:Command":
       return { ...inputs, stdout: "", stderr: "" };
     default:
       return inputs;
   }
+}
+
+/**
+ * The repoDigest the docker provider returns: for a pushed image `repository@sha256:<64 hex>`, here a
+ * hash of the name it was pushed as (so each content tag has its own digest); for a local one, as before.
+ */
+export function imageDigest(inputs: Json): string {
+  const name = String(inputs.imageName);
+  if (inputs.skipPush !== false) return `${name}@sha256:0`;
+  const repository = name.slice(0, name.lastIndexOf(":"));
+  return `${repository}@sha256:${createHash("sha256").update(name).digest("hex")}`;
 }
 
 /** Unwraps a value that is itself an Output (resolved) for reading outputs. */
@@ -353,6 +365,22 @@ export function secretPaths(value: unknown, path = ""): string[] {
   }
   return [];
 }
+
+/**
+ * A stub configuration of stack `cluster` (no secret among them is real): what the bench's preview and the
+ * PR checks' `pulumi preview -s cluster` set, so the program declares every object it would.
+ */
+export const CLUSTER_STUB_CONFIG: Readonly<Record<string, string>> = {
+  "keeperhub:kubeContext": "kind-keeperhub",
+  "keeperhub:registry": "127.0.0.1:5000/keeperhub",
+  "keeperhub:databaseUrl": "postgres://keeperhub:keeperhub@127.0.0.1:5432/keeperhub",
+  "keeperhub:queueUrl": "http://localhost:4566/000000000000/keeperhub-workflow-queue",
+  "keeperhub:dlqUrl": "http://localhost:4566/000000000000/keeperhub-workflow-dlq",
+  "keeperhub:sqsEndpoint": "http://localhost:4566",
+  "keeperhub:createQueues": "true",
+  "keeperhub:awsAccessKeyId": "test",
+  "keeperhub:awsSecretAccessKey": "test",
+};
 
 export const COMMAND = "command:local:Command";
 export const CONTAINER = "docker:index/container:Container";

@@ -137,6 +137,36 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
+describe("khctl status, cluster", () => {
+  it("shows the objects through the stack's context, the queue and the executions; never Docker or minikube", async () => {
+    const contexts: (string | undefined)[] = [];
+    // Docker and minikube answer nothing: the cluster profile must not ask them.
+    const report = await collectStatus(
+      options({ profile: "cluster", kubeContext: "team-staging" }),
+      deps(fakeExec({}), (context) => {
+        contexts.push(context);
+        return withObjects(kubeSource(k8s.kubeConfig()), {
+          deployment: async (_ns, name) =>
+            name === K8S.spawnerDeployment ? { desired: 2, ready: 2 } : undefined,
+          cronJob: async () => ({
+            schedule: "* * * * *",
+            suspended: false,
+            lastScheduleTime: new Date(),
+            lastSuccessfulTime: new Date(),
+            active: 0,
+          }),
+        });
+      }),
+    );
+    expect(report.profile).toBe("cluster");
+    expect(report.parts.map((p) => p.name)).toEqual(["kubernetes", "queue", "executions"]);
+    expect(report.down).toEqual([]);
+    expect(contexts).toEqual(["team-staging"]);
+    expect(renderStatus(report)).toMatch(/^profile cluster \(stack cluster\)$/m);
+    expect(renderStatus(report)).toMatch(/deployment job-spawner: 2\/2 ready/);
+  });
+});
+
 describe("khctl status, hybrid", () => {
   it("shows every part when everything is up: containers, minikube, Kubernetes objects, queue, executions", async () => {
     const lastSchedule = new Date(Date.now() - 20_000);

@@ -28,7 +28,7 @@ const HELP = `${envHelp([
     "its queue, whose DLQ its RedrivePolicy names; else the stacks' LocalStack queue",
   ),
   ...SQS_CONNECTION,
-  [ENV.k8sNamespace, "the runner Jobs' namespace (profile minikube), default local"],
+  [ENV.k8sNamespace, "the runner Jobs' namespace (profiles minikube and cluster), default local"],
   [ENV.kubeContext, "kubeconfig context when --context is not given"],
 ])}
 

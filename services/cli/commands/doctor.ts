@@ -1,7 +1,9 @@
 import type { Command } from "commander";
 import {
   DEFAULT_LOCALSTACK_IMAGE,
+  DEFAULT_NAMESPACE,
   DEFAULT_PORTS,
+  ENV,
   HOSTS_LINE,
   LAST_FREE_LOCALSTACK_VERSION,
   LOCALSTACK_AUTH_TOKEN_ENV,
@@ -20,6 +22,13 @@ import {
   runReachChecks,
   systemProbes,
 } from "../../doctor/checks.js";
+import {
+  type ClusterProbes,
+  type ClusterTarget,
+  runClusterChecks,
+  systemClusterProbes,
+} from "../../doctor/cluster-checks.js";
+import { loadSqsConnection } from "../../queue/client.js";
 import { COMMAND_LIST } from "../command-list.js";
 import { CliError } from "../errors.js";
 import { printJson } from "../shared.js";
@@ -34,6 +43,33 @@ interface DoctorFlags {
   localstackToken?: boolean;
   reach: string[];
   json?: boolean;
+  context?: string;
+  kubeconfig?: string;
+  namespace: string;
+  registry?: string;
+  queueUrl?: string;
+  dlqUrl?: string;
+  createQueues?: boolean;
+}
+
+/** The cluster profile's target from the flags and env (DATABASE_URL, AWS_*). */
+function clusterTarget(flags: DoctorFlags, env: NodeJS.ProcessEnv = process.env): ClusterTarget {
+  const missing = (["context", "registry", "queueUrl", "dlqUrl"] as const).filter((key) => !flags[key]);
+  if (missing.length > 0) {
+    const names = missing.map((key) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    throw new CliError(`--profile cluster needs ${names.join(", ")}`, 2);
+  }
+  return {
+    context: flags.context ?? "",
+    ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+    namespace: flags.namespace,
+    registry: flags.registry ?? "",
+    databaseUrl: env[ENV.databaseUrl] || undefined,
+    queueUrl: flags.queueUrl ?? "",
+    dlqUrl: flags.dlqUrl ?? "",
+    sqs: loadSqsConnection(env),
+    createQueues: flags.createQueues === true,
+  };
 }
 
 function port(flag: string, value: string): number {
@@ -61,6 +97,14 @@ Checks, each one line with how to fix it when it fails:
   localstack       (a warning) a LocalStack image after ${LAST_FREE_LOCALSTACK_VERSION}, the last community
                    release, has an auth token: without ${LOCALSTACK_AUTH_TOKEN_ENV} it exits with code 55
 
+Profile cluster (stack cluster), instead of the above, each against the stack's own targets:
+  context          the API server answers through --context (and --kubeconfig)
+  rbac             the context's user may do what pulumi up and destroy do (one SelfSubjectAccessReview each)
+  registry         --registry's /v2/ answers (200, or 401: the push logs in)
+  database         DATABASE_URL accepts a connection
+  queue            --queue-url and --dlq-url exist (with --create-queues: SQS answers)
+It reads DATABASE_URL, AWS_REGION, AWS_ENDPOINT_URL and the AWS credentials from the environment.
+
 With --reach name=host:port (repeatable) only those addresses are checked, each must accept a TCP
 connection within 5 s: \`pulumi up -s hybrid\` runs \`khctl doctor --reach ...\` in a pod of the namespace
 to check that pods reach Postgres and LocalStack through host.minikube.internal.
@@ -70,13 +114,42 @@ No environment settings are read, but whether ${LOCALSTACK_AUTH_TOKEN_ENV} is se
 --localstack-token).
 `;
 
+/** The checks the flags ask for: the reach checks, the cluster profile's, or a Docker profile's. */
+async function checksFor(
+  flags: DoctorFlags,
+  which: { readonly profile: Profile; readonly stack: string },
+  probes: DoctorProbes,
+  clusterProbes: ClusterProbes,
+): Promise<CheckResult[]> {
+  if (flags.reach.length > 0) return runReachChecks(flags.reach.map(reachTarget), probes);
+  if (which.profile === "cluster") return runClusterChecks(clusterTarget(flags), clusterProbes);
+  const ports: Record<string, number> = {
+    postgres: port("--postgres-port", flags.postgresPort),
+    localstack: port("--localstack-port", flags.localstackPort),
+    ...(flags.appPort ? { app: port("--app-port", flags.appPort) } : {}),
+  };
+  const localstack = {
+    image: flags.localstackImage,
+    authTokenSet: flags.localstackToken === true || Boolean(process.env[LOCALSTACK_AUTH_TOKEN_ENV]),
+  };
+  return runDoctor({ ...which, ports, localstack }, probes);
+}
+
 /** `khctl doctor`; `probes` stand in for the machine in tests. */
-export function register(program: Command, probes: DoctorProbes = systemProbes()): void {
+export function register(
+  program: Command,
+  probes: DoctorProbes = systemProbes(),
+  clusterProbes: ClusterProbes = systemClusterProbes(),
+): void {
   program
     .command("doctor")
     .description(COMMAND_LIST.doctor.summary)
-    .option("--profile <profile>", `dev (stack local) or minikube (stack hybrid)`, "dev")
-    .option("--stack <name>", "the stack being brought up (default: local for dev, hybrid for minikube)")
+    .option(
+      "--profile <profile>",
+      `dev (stack local), minikube (stack hybrid) or cluster (stack cluster)`,
+      "dev",
+    )
+    .option("--stack <name>", "the stack being brought up (default: the profile's: local, hybrid, cluster)")
     .option("--postgres-port <port>", "host port of Postgres", String(DEFAULT_PORTS.postgres))
     .option("--localstack-port <port>", "host port of LocalStack", String(DEFAULT_PORTS.localstack))
     .option("--app-port <port>", "host port of the app, checked only when given")
@@ -88,6 +161,16 @@ export function register(program: Command, probes: DoctorProbes = systemProbes()
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option("--context <name>", "profile cluster: the kubeconfig context")
+    .option(
+      "--kubeconfig <file>",
+      "profile cluster: the kubeconfig file (default KUBECONFIG, ~/.kube/config)",
+    )
+    .option("--namespace <name>", "profile cluster: the stack's namespace", DEFAULT_NAMESPACE)
+    .option("--registry <host/path>", "profile cluster: where the images are pushed")
+    .option("--queue-url <url>", "profile cluster: the workflow queue")
+    .option("--dlq-url <url>", "profile cluster: the dead-letter queue")
+    .option("--create-queues", "profile cluster: pulumi up creates the queues (missing ones are fine)")
     .option("--json", "print the results as JSON")
     .addHelpText("after", HELP)
     .action(async (flags: DoctorFlags) => {
@@ -96,21 +179,7 @@ export function register(program: Command, probes: DoctorProbes = systemProbes()
       }
       const profile = flags.profile as Profile;
       const stack = flags.stack ?? STACK_OF_PROFILE[profile];
-      let results: CheckResult[];
-      if (flags.reach.length > 0) {
-        results = await runReachChecks(flags.reach.map(reachTarget), probes);
-      } else {
-        const ports: Record<string, number> = {
-          postgres: port("--postgres-port", flags.postgresPort),
-          localstack: port("--localstack-port", flags.localstackPort),
-          ...(flags.appPort ? { app: port("--app-port", flags.appPort) } : {}),
-        };
-        const localstack = {
-          image: flags.localstackImage,
-          authTokenSet: flags.localstackToken === true || Boolean(process.env[LOCALSTACK_AUTH_TOKEN_ENV]),
-        };
-        results = await runDoctor({ profile, stack, ports, localstack }, probes);
-      }
+      const results = await checksFor(flags, { profile, stack }, probes, clusterProbes);
       const failed = failedRequired(results);
       if (flags.json) printJson({ profile, stack, ok: failed.length === 0, checks: results });
       else process.stdout.write(`${renderDoctor(results)}\n`);

@@ -26,7 +26,7 @@ Parts of the stacks' profiles (each one line; one that cannot be reached says wh
   containers   keeperhub-* containers: state, health, ports (docker ps)
   minikube     host, kubelet and API server (profile minikube)
   kubernetes   Deployment job-spawner ready replicas, CronJob schedule-dispatcher last schedule,
-               runner Jobs by state (profile minikube)
+               runner Jobs by state (profiles minikube and cluster; cluster has no containers part)
   queue        queue and dead-letter queue depths
   executions   executions by status in the last 24 h, and the latest five
 
