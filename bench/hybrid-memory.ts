@@ -1,16 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { localstackSpec, localstackUrlHost, postgresSpec, postgresUrl } from "../infra/containers.js";
-import { DEFAULT_LOCALSTACK_IMAGE, jobNameFor } from "../services/contracts/names.js";
-import { migrate } from "../services/db/migrate.js";
-import { createPool } from "../services/db/pool.js";
-import { freePort } from "../services/embedded/postgres.js";
-import { afterFile, runAfterFileCleanups } from "../test/helpers/after-file.js";
-import type { TestDatabase } from "../test/helpers/database.js";
+import { jobNameFor } from "../services/contracts/names.js";
+import { runAfterFileCleanups } from "../test/helpers/after-file.js";
 import { createTestSqs } from "../test/helpers/sqs.js";
-import { createTestDocker, docker, untilHealthy } from "../test/real/docker/docker.js";
-import { runSpec } from "../test/real/docker/specs.js";
+import { startDataContainers } from "../test/real/docker/data-containers.js";
+import { createTestDocker, docker } from "../test/real/docker/docker.js";
 import { kubectl } from "../test/real/kube/cluster.js";
 import { enqueue, gatedExecution, startGate } from "../test/real/kube/fixtures.js";
 import { podUrl } from "../test/real/node/node.js";
@@ -141,51 +135,6 @@ async function runnerPodUids(namespace: string, executionIds: readonly string[])
   return pods.filter((p) => jobs.has(p.metadata.labels?.["job-name"] ?? "")).map((p) => p.metadata.uid);
 }
 
-/** The profile's containers as the program declares them (infra/containers.ts), each by its own name. */
-interface ProfileContainers {
-  /** The Postgres container's database, migrated, published on 127.0.0.1 (the runs use it). */
-  readonly db: TestDatabase;
-  readonly postgres: string;
-  readonly localstack: string;
-}
-
-/**
- * Starts the hybrid profile's Postgres and LocalStack containers (the real Docker engine, the stand-in
- * images at the tags the stack names) and migrates the schema, as `pulumi up` does; removed at the end.
- */
-async function startProfileContainers(): Promise<ProfileContainers> {
-  const testDocker = createTestDocker();
-  const password = randomBytes(12).toString("hex");
-  const network = testDocker.name("network");
-  const ports = { postgres: await freePort(), localstack: await freePort() };
-  const postgres = postgresSpec(password);
-  const localstack = localstackSpec(localstackUrlHost("minikube", ports.localstack));
-  await docker(["network", "create", ...testDocker.labelArgs, network]);
-  for (const [spec, image, port] of [
-    [postgres, "postgres:16.9-bookworm", ports.postgres],
-    [localstack, DEFAULT_LOCALSTACK_IMAGE, ports.localstack],
-  ] as const) {
-    const volume = testDocker.name(`${spec.name}-data`);
-    await docker(["volume", "create", ...testDocker.labelArgs, volume]);
-    const name = testDocker.name(spec.name);
-    await runSpec(spec, {
-      name,
-      image,
-      network,
-      labels: testDocker.labelArgs,
-      volume,
-      publish: `127.0.0.1:${port}`,
-    });
-  }
-  const names = { postgres: testDocker.name(postgres.name), localstack: testDocker.name(localstack.name) };
-  await Promise.all([untilHealthy(names.postgres), untilHealthy(names.localstack, 180_000)]);
-  const url = postgresUrl("127.0.0.1", ports.postgres, password);
-  await migrate(url);
-  const pool = createPool(url, { max: 10 });
-  afterFile(() => pool.end());
-  return { db: { url, pool }, ...names };
-}
-
 const UNITS: Record<string, number> = {
   B: 1,
   KiB: 1024,
@@ -222,7 +171,7 @@ async function containerMemory(names: readonly string[]): Promise<number[]> {
 
 /** RUNS runs held in their step; the reading; then the runs released. */
 async function measure(): Promise<{ own: Part[]; cluster: Part[] }> {
-  const containers = await startProfileContainers();
+  const containers = await startDataContainers(createTestDocker(), "minikube");
   const sqs = await createTestSqs();
   const { space, queues, spawnerPod } = await realNodeSpawnerPodSetup(containers.db, sqs, RUNS * 2);
   const gate = await startGate();

@@ -98,3 +98,15 @@ export async function checkKubeNode(): Promise<void> {
     throw new EngineMissingError(`Kubernetes node: ${KUBE_NODE_NAME} is not Ready; start it with: ${start}`);
   }
 }
+
+/** Debian's docker-registry (distribution 2.8): each file of test/real/registry starts its own. */
+export const DOCKER_REGISTRY = "/usr/bin/docker-registry";
+
+/** Resolves when the registry binary is installed; else says how to install it. */
+export async function checkRegistry(): Promise<void> {
+  if (!existsSync(DOCKER_REGISTRY)) {
+    throw new EngineMissingError(
+      `Image registry: ${DOCKER_REGISTRY} is not installed; install it with: apt-get install docker-registry`,
+    );
+  }
+}

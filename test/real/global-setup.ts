@@ -1,11 +1,11 @@
-import { checkDocker, checkKubeNode, checkKubernetes } from "./engines.js";
+import { checkDocker, checkKubeNode, checkKubernetes, checkRegistry } from "./engines.js";
 
 /**
- * The real tier needs both engines and the real worker node; it fails at once, naming each one missing and
+ * The real tier needs both engines, the real worker node and the registry binary; it fails at once, naming each one missing and
  * how to start it.
  */
 export async function setup(): Promise<void> {
-  const checks = [checkKubernetes().then(checkKubeNode), checkDocker()];
+  const checks = [checkKubernetes().then(checkKubeNode), checkDocker(), checkRegistry()];
   const problems = (await Promise.allSettled(checks)).flatMap((result) =>
     result.status === "rejected" ? [(result.reason as Error).message] : [],
   );

@@ -12,7 +12,7 @@ import { K8S, LABELS, SPAWNER_APP_LABEL, SPAWNER_HEALTH } from "../../../service
 import { afterFile } from "../../helpers/after-file.js";
 import type { TestDatabase } from "../../helpers/database.js";
 import type { TestQueues, TestSqs } from "../../helpers/sqs.js";
-import { scaled } from "../../helpers/wait.js";
+import { scaled, until } from "../../helpers/wait.js";
 import { createTestDocker } from "../docker/docker.js";
 import { type BuiltImage, buildServiceImage } from "../docker/images.js";
 import { ADMIN_KUBECONFIG, KUBE_NODE_NAME, KUBECTL, POD_HOST_ADDRESS, TOOLS_DIR } from "../engines.js";
@@ -262,8 +262,12 @@ export function nodeSpawnerDeployment(input: {
 const isReady = (pod: PodJson) =>
   pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
 
-/** Waits for the spawner Deployment's rollout; resolves its one pod that is Ready and not going away. */
-export async function spawnerRolledOut(namespace: string, timeoutMs = 120_000): Promise<PodJson> {
+/** Waits for the spawner Deployment's rollout; resolves its first pod that is Ready and not going away. */
+export async function spawnerRolledOut(
+  namespace: string,
+  timeoutMs = 120_000,
+  replicas = 1,
+): Promise<PodJson> {
   await kubectl([
     "-n",
     namespace,
@@ -272,8 +276,11 @@ export async function spawnerRolledOut(namespace: string, timeoutMs = 120_000): 
     `deployment/${K8S.spawnerDeployment}`,
     `--timeout=${Math.round(scaled(timeoutMs) / 1000)}s`,
   ]);
-  const pods = await podsIn(namespace, `${LABELS.app}=${SPAWNER_APP_LABEL}`);
-  const ready = pods.filter((pod) => !pod.metadata.deletionTimestamp && isReady(pod));
-  if (ready.length !== 1) throw new Error(`the spawner rollout left ${ready.length} Ready pods, not 1`);
+  // The rollout is done when the old pods are told to go: wait for them to be gone too.
+  const ready = await until(`${replicas} spawner pods Ready, none going away`, async () => {
+    const pods = await podsIn(namespace, `${LABELS.app}=${SPAWNER_APP_LABEL}`);
+    const serving = pods.filter((pod) => !pod.metadata.deletionTimestamp && isReady(pod));
+    return serving.length === replicas && pods.length === replicas ? serving : undefined;
+  });
   return ready[0] as PodJson;
 }

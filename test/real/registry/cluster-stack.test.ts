@@ -1,0 +1,282 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { DEFAULT_NODE_IMAGE } from "../../../infra/config.js";
+import { QUEUE_ENSURE_ARGS } from "../../../infra/queue.js";
+import { jobNameFor, LABELS, SPAWNER_APP_LABEL } from "../../../services/contracts/names.js";
+import { createWorkflow } from "../../../services/db/workflows.js";
+import {
+  type ClusterTarget,
+  runClusterChecks,
+  systemClusterProbes,
+} from "../../../services/doctor/cluster-checks.js";
+import { freePort } from "../../../services/embedded/postgres.js";
+import { validateWorkflow } from "../../../services/workflow/definition.js";
+import { spawnCli } from "../../helpers/cli-process.js";
+import { createTempDir } from "../../helpers/temp.js";
+import { scaled, until } from "../../helpers/wait.js";
+import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
+import { startDataContainers } from "../docker/data-containers.js";
+import { createTestDocker } from "../docker/docker.js";
+import { ADMIN_KUBECONFIG, KUBECTL, TOOLS_DIR } from "../engines.js";
+import {
+  applyObjects,
+  createTestNamespace,
+  kubectl,
+  spawnerToken,
+  tokenKubeConfig,
+  writeKubeconfig,
+} from "../kube/cluster.js";
+import { ON_REAL_NODE, podsIn, podUrl, spawnerRolledOut } from "../node/node.js";
+import { buildAndPush, changeLine, clusterObjects, contentTags, copyBuildInputs } from "./cluster.js";
+import { startTestRegistry } from "./registry.js";
+
+// The cluster stack on real parts: a real registry (Debian's distribution 2.8 on 127.0.0.1), the real API
+// server, the real worker node pulling from the registry by digest, and Postgres and the LocalStack
+// stand-in as the team's "external" database and SQS (containers of the file's own, reached by pods
+// through the pods' gateway). The images are built from a copy of the build inputs and pushed; the objects
+// are the program's own (test/real/registry/cluster.ts); `khctl queue ensure` makes the queues as the
+// stack's `createQueues` does.
+
+const run = promisify(execFile);
+const REPLICAS = 2;
+const CHANGED_FILE = "services/runner/run-execution.ts";
+
+const registry = await startTestRegistry();
+const testDocker = createTestDocker();
+const data = await startDataContainers(testDocker, "minikube");
+const aws = {
+  AWS_ENDPOINT_URL: data.sqsEndpoint,
+  AWS_REGION: "us-east-1",
+  AWS_ACCESS_KEY_ID: "test",
+  AWS_SECRET_ACCESS_KEY: "test",
+};
+const ensured = await spawnCli([...QUEUE_ENSURE_ARGS, "--json"], aws).result;
+if (ensured.code !== 0) throw new Error(`khctl queue ensure failed: ${ensured.stderr}`);
+const queues = JSON.parse(ensured.stdout) as { queueUrl: string; deadLetterQueueUrl: string };
+
+const root = await copyBuildInputs("kh-cluster-stack");
+const uploadsBefore = registry.blobUploads();
+const images = await buildAndPush(testDocker, root, contentTags(root, DEFAULT_NODE_IMAGE), registry);
+const namespace = await createTestNamespace();
+
+/** The stack's objects for `images`, with the addresses pods reach the database and LocalStack at. */
+async function objectsFor(refs: typeof images) {
+  return clusterObjects({
+    namespace,
+    images: refs,
+    replicas: REPLICAS,
+    databaseUrl: await podUrl(data.db.url),
+    settings: {
+      awsEndpointUrl: (await podUrl(data.sqsEndpoint)).replace(/\/$/, ""),
+      awsRegion: "us-east-1",
+      queueUrl: queues.queueUrl,
+      jobTtlSeconds: 600,
+      jobActiveDeadlineSeconds: 120,
+      maxConcurrentJobs: 10,
+      logLevel: "info",
+      runnerNodeSelector: ON_REAL_NODE,
+    },
+  });
+}
+
+/** Whether the node's runtime has an image by this reference (`crictl inspecti`). */
+async function nodeHas(ref: string): Promise<boolean> {
+  try {
+    await run("bash", [path.join(TOOLS_DIR, "kube", "node.sh"), "crictl", "inspecti", ref], {
+      timeout: scaled(30_000),
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** khctl as the stack's next commands set it up: the external database and SQS, the admin context. */
+const khctl = (args: string[]) =>
+  spawnCli(args, {
+    ...aws,
+    DATABASE_URL: data.db.url,
+    SQS_QUEUE_URL: queues.queueUrl,
+    KUBECONFIG: ADMIN_KUBECONFIG,
+    KUBERNETES_SERVICE_HOST: undefined,
+    K8S_NAMESPACE: namespace,
+  }).result;
+
+const spawnerPods = () => podsIn(namespace, `${LABELS.app}=${SPAWNER_APP_LABEL}`);
+
+/** The images the Deployment's Ready pods run, and their pull policy. */
+async function servingImages() {
+  const pods = (await spawnerPods()).filter((pod) => !pod.metadata.deletionTimestamp);
+  return pods.map((pod) => ({
+    image: pod.spec.containers[0]?.image,
+    pullPolicy: (pod.spec.containers[0] as { imagePullPolicy?: string }).imagePullPolicy,
+    imageID: (pod.status.containerStatuses?.[0] as { imageID?: string } | undefined)?.imageID,
+  }));
+}
+
+async function conditionWorkflow(): Promise<string> {
+  const definition = workflow(
+    [trigger(), action("check", "Condition", { condition: "1 + 1 == 2" })],
+    edges("t->check"),
+    "cluster stack",
+  );
+  return (await createWorkflow(data.db.pool, { definition: validateWorkflow(definition) })).workflow.id;
+}
+
+/** Until every spawner pod runs `image`: the rolling update done, each new pod Ready. */
+async function rolledOutOn(image: string) {
+  await spawnerRolledOut(namespace, 180_000, REPLICAS);
+  const serving = await servingImages();
+  expect(serving.map((pod) => pod.image)).toEqual(Array(REPLICAS).fill(image));
+  return serving;
+}
+
+describe("the cluster stack on a real registry, API server and node", () => {
+  it(
+    "pushes both images by digest; every pod names its digest and the node pulls a digest it did not have (IfNotPresent)",
+    async () => {
+      for (const ref of Object.values(images)) {
+        expect(ref).toMatch(
+          new RegExp(`^${registry.host}/keeperhub/keeperhub-(scheduler|runner)@sha256:[0-9a-f]{64}$`),
+        );
+        expect(await nodeHas(ref), `${ref} on the node before`).toBe(false);
+      }
+      expect(registry.blobUploads() - uploadsBefore).toBeGreaterThan(0);
+      await applyObjects(await objectsFor(images));
+      const serving = await rolledOutOn(images.scheduler);
+      for (const pod of serving) {
+        expect(pod.pullPolicy).toBe("IfNotPresent");
+        expect(pod.imageID).toContain(images.scheduler.split("@")[1]);
+      }
+      const { stdout: events } = await kubectl([
+        "-n",
+        namespace,
+        "get",
+        "events",
+        "-o",
+        "jsonpath={.items[*].message}",
+      ]);
+      expect(events).toContain(`Pulling image "${images.scheduler}"`);
+      expect(await nodeHas(images.scheduler)).toBe(true);
+      // The disruption budget counts both spawners (a drain may take one at a time).
+      await until("the budget counting both spawners", async () => {
+        const { stdout } = await kubectl([
+          "-n",
+          namespace,
+          "get",
+          "pdb",
+          "job-spawner",
+          "-o",
+          "jsonpath={.status.currentHealthy}",
+        ]);
+        return Number(stdout) === REPLICAS;
+      });
+    },
+    scaled(420_000),
+  );
+
+  it(
+    "khctl trigger --wait succeeds through the spawners; the runner pod ran the runner's digest, pulled from the registry",
+    async () => {
+      const workflowId = await conditionWorkflow();
+      const result = await khctl(["trigger", workflowId, "--wait", "--json"]);
+      expect(result.code, result.stderr).toBe(0);
+      const executionId = (JSON.parse(result.stdout) as { execution: { id: string } }).execution.id;
+      const [runner, ...others] = await podsIn(namespace, `job-name=${jobNameFor(executionId)}`);
+      expect(others).toEqual([]);
+      expect(runner?.spec.containers[0]?.image).toBe(images.runner);
+      expect(runner?.spec.nodeName).toBe("kube-node-0");
+      expect(await nodeHas(images.runner)).toBe(true);
+    },
+    scaled(240_000),
+  );
+
+  it(
+    "a one-line change changes exactly the two digests and the pods' templates; the rollout runs the new code",
+    async () => {
+      const before = await objectsFor(images);
+      const unchanged = registry.blobUploads();
+      const again = await buildAndPush(testDocker, root, contentTags(root, DEFAULT_NODE_IMAGE), registry);
+      expect(again).toEqual(images);
+      expect(registry.blobUploads(), "an unchanged push sends no layer").toBe(unchanged);
+
+      await changeLine(root, CHANGED_FILE, '"execution finished"', '"execution finished (changed)"');
+      const changed = await buildAndPush(testDocker, root, contentTags(root, DEFAULT_NODE_IMAGE), registry);
+      expect(changed.scheduler).not.toBe(images.scheduler);
+      expect(changed.runner).not.toBe(images.runner);
+      const after = await objectsFor(changed);
+      // Only the image references differ, and only in the pods' templates (and RUNNER_IMAGE).
+      const swap = (text: string) =>
+        text.replaceAll(changed.scheduler, images.scheduler).replaceAll(changed.runner, images.runner);
+      expect(JSON.parse(swap(JSON.stringify(after)))).toEqual(before);
+      const differing = after.filter((object, i) => JSON.stringify(object) !== JSON.stringify(before[i]));
+      expect(differing.map((object) => object.kind)).toEqual(["Deployment", "CronJob"]);
+
+      await applyObjects(after);
+      await rolledOutOn(changed.scheduler);
+      const workflowId = await conditionWorkflow();
+      const result = await khctl(["trigger", workflowId, "--wait", "--json"]);
+      expect(result.code, result.stderr).toBe(0);
+      const executionId = (JSON.parse(result.stdout) as { execution: { id: string } }).execution.id;
+      const [runner] = await podsIn(namespace, `job-name=${jobNameFor(executionId)}`);
+      expect(runner?.spec.containers[0]?.image).toBe(changed.runner);
+      const { stdout: log } = await kubectl(["-n", namespace, "logs", `job/${jobNameFor(executionId)}`]);
+      expect(log).toContain("execution finished (changed)");
+    },
+    scaled(480_000),
+  );
+
+  it(
+    "the preflight passes against the real API server, registry, database and queues, and names what is missing with a fix",
+    async () => {
+      const { stdout: context } = await run(KUBECTL, [
+        "--kubeconfig",
+        ADMIN_KUBECONFIG,
+        "config",
+        "current-context",
+      ]);
+      const target: ClusterTarget = {
+        context: context.trim(),
+        kubeconfig: ADMIN_KUBECONFIG,
+        namespace,
+        registry: registry.push.repository,
+        databaseUrl: data.db.url,
+        queueUrl: queues.queueUrl,
+        dlqUrl: queues.deadLetterQueueUrl,
+        sqs: { endpoint: data.sqsEndpoint, region: "us-east-1" },
+        createQueues: false,
+      };
+      const passing = await runClusterChecks(target, systemClusterProbes());
+      expect(passing.filter((check) => !check.ok)).toEqual([]);
+
+      // The job-spawner's own token: RBAC lets it create Jobs, not the stack's objects; a registry that is gone.
+      const spawnerKubeconfig = await writeKubeconfig(
+        path.join(await createTempDir("kh-cluster-preflight"), "kubeconfig"),
+        tokenKubeConfig(await spawnerToken(namespace), namespace),
+      );
+      const failing = await runClusterChecks(
+        {
+          ...target,
+          context: "spawner",
+          kubeconfig: spawnerKubeconfig,
+          registry: `127.0.0.1:${await freePort()}/keeperhub`,
+        },
+        systemClusterProbes(),
+      );
+      const byName = new Map(failing.map((check) => [check.name, check]));
+      expect(
+        [...byName.values()]
+          .filter((check) => !check.ok)
+          .map((check) => check.name)
+          .sort(),
+      ).toEqual(["rbac", "registry"]);
+      expect(byName.get("rbac")?.message).toMatch(/create apps\/deployments/);
+      expect(byName.get("rbac")?.fix).toBeTruthy();
+      expect(byName.get("registry")?.message).toMatch(/ECONNREFUSED/);
+      expect(byName.get("registry")?.fix).toBeTruthy();
+    },
+    scaled(120_000),
+  );
+});
