@@ -1,7 +1,5 @@
-import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
 import { DEFAULT_NODE_IMAGE } from "../infra/config.js";
-import { buildInputs, type ImageKind, imageTag } from "../infra/images.js";
+import type { ImageKind } from "../infra/images.js";
 import { jobNameFor, K8S } from "../services/contracts/names.js";
 import { newId } from "../services/core/ids.js";
 import { createExecution } from "../services/db/executions.js";
@@ -9,9 +7,9 @@ import { createWorkflow } from "../services/db/workflows.js";
 import { validateWorkflow } from "../services/workflow/definition.js";
 import { runAfterFileCleanups } from "../test/helpers/after-file.js";
 import { createTestSqs } from "../test/helpers/sqs.js";
-import { createTempDir } from "../test/helpers/temp.js";
+import { changeLine, contentTags, copyBuildInputs, KINDS } from "../test/real/docker/build-copy.js";
 import { createTestDocker } from "../test/real/docker/docker.js";
-import { buildServiceImage, REPO_ROOT } from "../test/real/docker/images.js";
+import { buildServiceImage } from "../test/real/docker/images.js";
 import { applyObjects, jobReaches, kubectl } from "../test/real/kube/cluster.js";
 import { enqueue, statusOf } from "../test/real/kube/fixtures.js";
 import { routeKubernetesServiceToPods } from "../test/real/node/api-service-setup.js";
@@ -45,7 +43,6 @@ const GOAL_MS = 30_000;
 /** The file changed, and the line the runner logs at the end of every run (services/runner/run-execution.ts). */
 const CHANGED_FILE = "services/runner/run-execution.ts";
 const CHANGED_LINE = '"execution finished"';
-const KINDS: readonly ImageKind[] = ["scheduler", "runner"];
 
 export interface RolloutResult {
   readonly name: "rollout";
@@ -54,33 +51,6 @@ export interface RolloutResult {
   readonly steps: readonly { step: string; ms: number }[];
   readonly totalMs: number;
   readonly figures: Figure[];
-}
-
-/** A copy of everything the image build reads, plus the run's marker; resolves its root. */
-async function copyBuildInputs(): Promise<string> {
-  const root = await createTempDir("kh-rollout");
-  for (const file of buildInputs(REPO_ROOT)) {
-    await mkdir(path.dirname(path.join(root, file)), { recursive: true });
-    await cp(path.join(REPO_ROOT, file), path.join(root, file));
-  }
-  await writeFile(path.join(root, "services", "rollout-bench.txt"), `${newId()}\n`);
-  return root;
-}
-
-/** The one-line change: the runner's last log line says `marker` too. */
-async function changeOneLine(root: string, marker: string): Promise<void> {
-  const file = path.join(root, CHANGED_FILE);
-  const source = await readFile(file, "utf8");
-  if (!source.includes(CHANGED_LINE)) throw new Error(`${CHANGED_FILE} no longer logs ${CHANGED_LINE}`);
-  await writeFile(file, source.replace(CHANGED_LINE, `"execution finished (${marker})"`));
-}
-
-/** The stack's image references for the inputs under `root`. */
-function contentTags(root: string): Record<ImageKind, string> {
-  return Object.fromEntries(KINDS.map((kind) => [kind, imageTag(kind, DEFAULT_NODE_IMAGE, root)])) as Record<
-    ImageKind,
-    string
-  >;
 }
 
 /** Builds both images (as the program does: in parallel) and resolves their references. */
@@ -172,18 +142,18 @@ async function measure(
   stack: BenchStack,
 ): Promise<{ steps: { step: string; ms: number }[]; totalMs: number }> {
   const pipeline = await startPipeline(stack);
-  const root = await copyBuildInputs();
+  const root = await copyBuildInputs("kh-rollout");
   // Before: the stack up on the current code (not timed; a cold build takes minutes).
-  await deploy(pipeline, await buildBoth(root, contentTags(root)));
+  await deploy(pipeline, await buildBoth(root, contentTags(root, DEFAULT_NODE_IMAGE)));
   await runOnce(pipeline);
 
   const marker = `rollout-${newId().slice(0, 8)}`;
   const started = performance.now();
-  await changeOneLine(root, marker);
+  await changeLine(root, CHANGED_FILE, CHANGED_LINE, `"execution finished (${marker})"`);
   let tags = {} as Record<ImageKind, string>;
   let refs = {} as Record<ImageKind, string>;
   const steps = await timed([
-    ["content tags (hash of the build inputs)", async () => (tags = contentTags(root))],
+    ["content tags (hash of the build inputs)", async () => (tags = contentTags(root, DEFAULT_NODE_IMAGE))],
     ["build both images (BuildKit, cache warm)", async () => (refs = await buildBoth(root, tags))],
   ]);
   await deploy(pipeline, refs, steps);

@@ -3,7 +3,6 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_NODE_IMAGE } from "../../../infra/config.js";
-import { QUEUE_ENSURE_ARGS } from "../../../infra/queue.js";
 import { jobNameFor, LABELS, SPAWNER_APP_LABEL } from "../../../services/contracts/names.js";
 import { createWorkflow } from "../../../services/db/workflows.js";
 import {
@@ -17,20 +16,11 @@ import { spawnCli } from "../../helpers/cli-process.js";
 import { createTempDir } from "../../helpers/temp.js";
 import { scaled, until } from "../../helpers/wait.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
-import { startDataContainers } from "../docker/data-containers.js";
-import { createTestDocker } from "../docker/docker.js";
+import { changeLine, contentTags, copyBuildInputs } from "../docker/build-copy.js";
 import { ADMIN_KUBECONFIG, KUBECTL, TOOLS_DIR } from "../engines.js";
-import {
-  applyObjects,
-  createTestNamespace,
-  kubectl,
-  spawnerToken,
-  tokenKubeConfig,
-  writeKubeconfig,
-} from "../kube/cluster.js";
-import { ON_REAL_NODE, podsIn, podUrl, spawnerRolledOut } from "../node/node.js";
-import { buildAndPush, changeLine, clusterObjects, contentTags, copyBuildInputs } from "./cluster.js";
-import { startTestRegistry } from "./registry.js";
+import { applyObjects, kubectl, spawnerToken, tokenKubeConfig, writeKubeconfig } from "../kube/cluster.js";
+import { podsIn, spawnerRolledOut } from "../node/node.js";
+import { buildAndPush, startClusterParts } from "./cluster.js";
 
 // The cluster stack on real parts: a real registry (Debian's distribution 2.8 on 127.0.0.1), the real API
 // server, the real worker node pulling from the registry by digest, and Postgres and the LocalStack
@@ -43,43 +33,11 @@ const run = promisify(execFile);
 const REPLICAS = 2;
 const CHANGED_FILE = "services/runner/run-execution.ts";
 
-const registry = await startTestRegistry();
-const testDocker = createTestDocker();
-const data = await startDataContainers(testDocker, "minikube");
-const aws = {
-  AWS_ENDPOINT_URL: data.sqsEndpoint,
-  AWS_REGION: "us-east-1",
-  AWS_ACCESS_KEY_ID: "test",
-  AWS_SECRET_ACCESS_KEY: "test",
-};
-const ensured = await spawnCli([...QUEUE_ENSURE_ARGS, "--json"], aws).result;
-if (ensured.code !== 0) throw new Error(`khctl queue ensure failed: ${ensured.stderr}`);
-const queues = JSON.parse(ensured.stdout) as { queueUrl: string; deadLetterQueueUrl: string };
-
+const parts = await startClusterParts(REPLICAS);
+const { registry, testDocker, data, aws, queues, namespace, objectsFor } = parts;
 const root = await copyBuildInputs("kh-cluster-stack");
 const uploadsBefore = registry.blobUploads();
 const images = await buildAndPush(testDocker, root, contentTags(root, DEFAULT_NODE_IMAGE), registry);
-const namespace = await createTestNamespace();
-
-/** The stack's objects for `images`, with the addresses pods reach the database and LocalStack at. */
-async function objectsFor(refs: typeof images) {
-  return clusterObjects({
-    namespace,
-    images: refs,
-    replicas: REPLICAS,
-    databaseUrl: await podUrl(data.db.url),
-    settings: {
-      awsEndpointUrl: (await podUrl(data.sqsEndpoint)).replace(/\/$/, ""),
-      awsRegion: "us-east-1",
-      queueUrl: queues.queueUrl,
-      jobTtlSeconds: 600,
-      jobActiveDeadlineSeconds: 120,
-      maxConcurrentJobs: 10,
-      logLevel: "info",
-      runnerNodeSelector: ON_REAL_NODE,
-    },
-  });
-}
 
 /** Whether the node's runtime has an image by this reference (`crictl inspecti`). */
 async function nodeHas(ref: string): Promise<boolean> {

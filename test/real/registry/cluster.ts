@@ -1,5 +1,3 @@
-import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
 import {
   limitRangeArgs,
   type QuotaSettings,
@@ -13,57 +11,25 @@ import {
   spawnerDeploymentArgs,
 } from "../../../infra/cluster/specs.js";
 import { CONFIG_DEFAULTS } from "../../../infra/config.js";
-import { buildInputs, type ImageKind, imageTag } from "../../../infra/images.js";
+import type { ImageKind } from "../../../infra/images.js";
+import { QUEUE_ENSURE_ARGS } from "../../../infra/queue.js";
 import { SPAWNER_HEALTH } from "../../../services/contracts/names.js";
-import { newId } from "../../../services/core/ids.js";
-import { createTempDir } from "../../helpers/temp.js";
-import type { TestDocker } from "../docker/docker.js";
-import { buildServiceImage, REPO_ROOT } from "../docker/images.js";
-import { manifest, stackObjects } from "../kube/cluster.js";
-import { ON_REAL_NODE } from "../node/node.js";
-import { pushImage, type TestRegistry } from "./registry.js";
+import { spawnCli } from "../../helpers/cli-process.js";
+import { KINDS } from "../docker/build-copy.js";
+import { type DataContainers, startDataContainers } from "../docker/data-containers.js";
+import { createTestDocker, type TestDocker } from "../docker/docker.js";
+import { buildServiceImage } from "../docker/images.js";
+import { createTestNamespace, manifest, stackObjects } from "../kube/cluster.js";
+import { ON_REAL_NODE, podUrl } from "../node/node.js";
+import { pushImage, startTestRegistry, type TestRegistry } from "./registry.js";
 
 /**
- * The cluster stack as the real tier declares it: its images built from a copy of the build inputs (so a
- * test can change a line without touching the checkout; a marker file of the copy's own keeps its content
- * tags apart from any a stack built) and pushed to a registry by digest, and the objects its program
+ * The cluster stack as the real tier declares it: its images built from a copy of the build inputs
+ * (test/real/docker/build-copy.ts) and pushed to a registry by digest, and the objects its program
  * declares (infra/cluster-stack.ts, infra/cluster/existing.ts, scheduler.ts), from the same builders, with
  * the pods' pull policy IfNotPresent, static keys in the Secret and two spawner replicas. The test's own
  * changes: the spawner and dispatcher pods pinned to the real node, the dispatcher suspended.
  */
-
-export const KINDS: readonly ImageKind[] = ["scheduler", "runner"];
-
-/** A copy of everything the image build reads, plus the copy's marker; resolves its root. */
-export async function copyBuildInputs(prefix: string): Promise<string> {
-  const root = await createTempDir(prefix);
-  for (const file of buildInputs(REPO_ROOT)) {
-    await mkdir(path.dirname(path.join(root, file)), { recursive: true });
-    await cp(path.join(REPO_ROOT, file), path.join(root, file));
-  }
-  await writeFile(path.join(root, "services", "real-tier-copy.txt"), `${newId()}\n`);
-  return root;
-}
-
-/** Replaces `line` in `file` of the copy (one line: the change a developer makes). */
-export async function changeLine(
-  root: string,
-  file: string,
-  line: string,
-  replacement: string,
-): Promise<void> {
-  const source = await readFile(path.join(root, file), "utf8");
-  if (!source.includes(line)) throw new Error(`${file} no longer has ${line}`);
-  await writeFile(path.join(root, file), source.replace(line, replacement));
-}
-
-/** The content tags of the copy's images, as the program computes them. */
-export function contentTags(root: string, nodeImage: string): Record<ImageKind, string> {
-  return Object.fromEntries(KINDS.map((kind) => [kind, imageTag(kind, nodeImage, root)])) as Record<
-    ImageKind,
-    string
-  >;
-}
 
 /**
  * Both images built from the copy (in parallel, as the program builds them) and pushed; resolves their
@@ -154,4 +120,55 @@ export function clusterObjects(input: ClusterObjectsInput): Record<string, unkno
       : []),
     cronJob,
   ];
+}
+
+/** What the cluster stack runs against, for a file or a bench: all its own, removed when it ends. */
+export interface ClusterParts {
+  readonly registry: TestRegistry;
+  readonly testDocker: TestDocker;
+  /** Postgres and LocalStack as the team's database and SQS. */
+  readonly data: DataContainers;
+  /** The env khctl needs for that SQS (static keys, as the stack's Secret holds them). */
+  readonly aws: Readonly<Record<string, string>>;
+  /** The queue pair, made by `khctl queue ensure` as the stack's `createQueues` does. */
+  readonly queues: { readonly queueUrl: string; readonly deadLetterQueueUrl: string };
+  /** The stack's namespace (PodSecurity restricted). */
+  readonly namespace: string;
+  /** The stack's objects for `images`, with the addresses pods reach the database and LocalStack at. */
+  objectsFor(images: Record<ImageKind, string>): Promise<Record<string, unknown>[]>;
+}
+
+/** A registry, the external database and SQS with the queue pair, and a namespace, for `replicas` spawners. */
+export async function startClusterParts(replicas: number): Promise<ClusterParts> {
+  const registry = await startTestRegistry();
+  const testDocker = createTestDocker();
+  const data = await startDataContainers(testDocker, "minikube");
+  const aws = {
+    AWS_ENDPOINT_URL: data.sqsEndpoint,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+  };
+  const ensured = await spawnCli([...QUEUE_ENSURE_ARGS, "--json"], aws).result;
+  if (ensured.code !== 0) throw new Error(`khctl queue ensure failed: ${ensured.stderr}`);
+  const queues = JSON.parse(ensured.stdout) as ClusterParts["queues"];
+  const namespace = await createTestNamespace();
+  const objectsFor = async (images: Record<ImageKind, string>) =>
+    clusterObjects({
+      namespace,
+      images,
+      replicas,
+      databaseUrl: await podUrl(data.db.url),
+      settings: {
+        awsEndpointUrl: (await podUrl(data.sqsEndpoint)).replace(/\/$/, ""),
+        awsRegion: "us-east-1",
+        queueUrl: queues.queueUrl,
+        jobTtlSeconds: 600,
+        jobActiveDeadlineSeconds: 120,
+        maxConcurrentJobs: 10,
+        logLevel: "info",
+        runnerNodeSelector: ON_REAL_NODE,
+      },
+    });
+  return { registry, testDocker, data, aws, queues, namespace, objectsFor };
 }
