@@ -121,6 +121,14 @@ const BENCHES: BenchModule[] = [
       return { figures: result.figures, table: formatRolloutBench(result) };
     },
   },
+  {
+    name: "cluster",
+    async run() {
+      const { runClusterBench, formatClusterBench } = await import("./cluster.js");
+      const result = await runClusterBench();
+      return { figures: result.figures, table: formatClusterBench(result) };
+    },
+  },
 ];
 
 export interface BenchRecord {
