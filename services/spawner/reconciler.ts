@@ -86,7 +86,7 @@ export type ReconcileAction =
 
 export interface ReconcileFix {
   readonly executionId: string;
-  /** DeadlineExceeded, BackoffLimitExceeded, ImagePullBackOff, ErrImagePull, JobDeleted, RunnerLost, ... */
+  /** DeadlineExceeded, PodFailurePolicy, ImagePullBackOff, ErrImagePull, JobDeleted, RunnerLost, ... */
   readonly reason: string;
   readonly error: string;
 }
@@ -109,7 +109,7 @@ export function decide(observed: Observed, now: number, options: ReconcilerOptio
 
 /**
  * A failed Job, with why its runner container ended when the pod still says (OOMKilled, exit 137): the
- * Job's own reason (BackoffLimitExceeded) says only that its one attempt failed.
+ * Job's own reason (PodFailurePolicy, BackoffLimitExceeded) says only that its one attempt failed.
  */
 function failedJob(
   name: string,

@@ -98,7 +98,13 @@ export interface KubernetesStatus {
 /** The Kubernetes part: the spawner Deployment, the dispatcher CronJob and the runner Jobs by state. */
 export async function kubernetesPart(
   source: KubeSource | Error,
-  options: { namespace: string; context: string | undefined; now?: Date },
+  options: {
+    namespace: string;
+    context: string | undefined;
+    /** The stack whose `pulumi up` puts the objects back (hybrid, cluster). */
+    stack: string;
+    now?: Date;
+  },
 ): Promise<StatusPart<KubernetesStatus>> {
   const where = `context ${options.context ?? "(current)"}, namespace ${options.namespace}`;
   if (source instanceof Error) return unreachable("kubernetes", true, `${where}: ${errorMessage(source)}`);
@@ -118,7 +124,7 @@ export async function kubernetesPart(
       name: "kubernetes",
       required: true,
       ok: problems.length === 0,
-      summary: problems.length === 0 ? where : `${where}: ${problems.join("; ")} (pulumi up -s hybrid)`,
+      summary: problems.length === 0 ? where : `${where}: ${problems.join("; ")} (pulumi up -s ${options.stack})`,
       lines: [
         `deployment ${K8S.spawnerDeployment}: ${deployment ? `${deployment.ready}/${deployment.desired} ready` : "not found"}`,
         `cronjob ${K8S.dispatcherCronJob}: ${

@@ -162,7 +162,11 @@ function kubernetesPartFor(options: StatusOptions, deps: StatusDeps, ms: number)
   return withTimeout(
     "kubernetes",
     ms,
-    kubernetesPart(source, { namespace: options.namespace, context: options.kubeContext }),
+    kubernetesPart(source, {
+      namespace: options.namespace,
+      context: options.kubeContext,
+      stack: options.profile === "cluster" ? "cluster" : "hybrid",
+    }),
   );
 }
 

@@ -165,6 +165,21 @@ describe("khctl status, cluster", () => {
     expect(renderStatus(report)).toMatch(/^profile cluster \(stack cluster\)$/m);
     expect(renderStatus(report)).toMatch(/deployment job-spawner: 2\/2 ready/);
   });
+
+  it("names the cluster stack's own `pulumi up` as the fix for missing objects", async () => {
+    const report = await collectStatus(
+      options({ profile: "cluster", kubeContext: "team-staging" }),
+      deps(fakeExec({}), () =>
+        withObjects(kubeSource(k8s.kubeConfig()), {
+          deployment: async () => undefined,
+          cronJob: async () => undefined,
+        }),
+      ),
+    );
+    expect(report.down).toEqual(["kubernetes"]);
+    const part = report.parts.find((p) => p.name === "kubernetes");
+    expect(part?.summary).toMatch(/Deployment job-spawner not found; .* \(pulumi up -s cluster\)$/);
+  });
 });
 
 describe("khctl status, hybrid", () => {

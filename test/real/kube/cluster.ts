@@ -16,7 +16,7 @@ import {
   spawnerRoleBindingArgs,
   spawnerServiceAccountArgs,
 } from "../../../infra/cluster/specs.js";
-import { K8S } from "../../../services/contracts/names.js";
+import { jobNameFor, K8S } from "../../../services/contracts/names.js";
 import { newId } from "../../../services/core/ids.js";
 import { afterFile } from "../../helpers/after-file.js";
 import { scaled, until } from "../../helpers/wait.js";
@@ -189,6 +189,11 @@ export async function canI(
     },
   });
   return review.status?.allowed === true;
+}
+
+/** Deletes an execution's runner Job as a user would (`kubectl delete job`), without waiting for it to go. */
+export async function deleteRunnerJob(namespace: string, executionId: string): Promise<void> {
+  await kubectl(["-n", namespace, "delete", "job", jobNameFor(executionId), "--wait=false"]);
 }
 
 /** Labels and state of a Job, as admin; undefined when it does not exist. */

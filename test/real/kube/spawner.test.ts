@@ -5,7 +5,7 @@ import { getQueueStats } from "../../../services/queue/stats.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
 import { until, within } from "../../helpers/wait.js";
-import { getJob, jobCondition, jobReaches, kubectl } from "./cluster.js";
+import { deleteRunnerJob, getJob, jobCondition, jobReaches, kubectl } from "./cluster.js";
 import {
   enqueue,
   gatedExecution,
@@ -56,7 +56,7 @@ describe("the spawner on a real control plane", () => {
     await until("the message deleted", queueEmpty);
   });
 
-  it("a runner that exits 1 fails its Job (BackoffLimitExceeded): the execution is recorded as error", async () => {
+  it("a runner that exits 1 fails its Job at once (its podFailurePolicy): the execution is recorded as error", async () => {
     // The runners' Secret points at a database that does not exist: `khctl run` cannot start and exits 1.
     const wrong = new URL(db.url);
     wrong.pathname = "/no_such_database";
@@ -65,7 +65,8 @@ describe("the spawner on a real control plane", () => {
       const execution = await gatedExecution(db.pool, gate);
       await enqueue(sqs, queues, execution);
       const job = await jobReaches(space.namespace, jobNameFor(execution.executionId), "Failed");
-      expect(jobCondition(job, "Failed")?.reason).toBe("BackoffLimitExceeded");
+      // The template's podFailurePolicy fails the Job on the runner's non-zero exit, never a second pod.
+      expect(jobCondition(job, "Failed")?.reason).toBe("PodFailurePolicy");
       const { stdout } = await kubectl([
         "-n",
         space.namespace,
@@ -79,7 +80,7 @@ describe("the spawner on a real control plane", () => {
       expect(stdout.trim()).toBe("1");
       // Nothing was recorded by the runner; the reconciler records the Job's failure.
       const failed = await statusOf(db.pool, execution.executionId, "error");
-      expect(failed.error).toMatch(/runner Job wf-\w+ failed: BackoffLimitExceeded/);
+      expect(failed.error).toMatch(/runner Job wf-\w+ failed: PodFailurePolicy: .*failed with exit code 1 /);
     } finally {
       await space.setRunnerDatabaseUrl(db.url);
     }
@@ -93,14 +94,7 @@ describe("the spawner on a real control plane", () => {
       jobNameFor(execution.executionId),
     );
 
-    await kubectl([
-      "-n",
-      space.namespace,
-      "delete",
-      "job",
-      jobNameFor(execution.executionId),
-      "--wait=false",
-    ]);
+    await deleteRunnerJob(space.namespace, execution.executionId);
     const cancelled = await statusOf(db.pool, execution.executionId, "cancelled");
     expect(cancelled.error).toBe("cancelled: SIGTERM");
     await until("the runner's request dropped", () => gate.dropped(execution.key));
@@ -117,7 +111,7 @@ describe("the spawner on a real control plane", () => {
     process.kill(pid, "SIGKILL");
 
     const failed = await statusOf(db.pool, execution.executionId, "error");
-    expect(failed.error).toMatch(/runner Job wf-\w+ failed: BackoffLimitExceeded/);
+    expect(failed.error).toMatch(/runner Job wf-\w+ failed: PodFailurePolicy: .*failed with exit code 137 /);
     await jobReaches(space.namespace, jobNameFor(execution.executionId), "Failed");
   });
 

@@ -16,7 +16,7 @@ import { createTestSqs, type TestQueues } from "../../helpers/sqs.js";
 import { scaled, until, within } from "../../helpers/wait.js";
 import { createPending } from "../../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
-import { applyObjects, jobReaches, kubectl, manifest } from "../kube/cluster.js";
+import { applyObjects, deleteRunnerJob, jobReaches, kubectl, manifest } from "../kube/cluster.js";
 import { enqueue, namespaceKhctl, startGate, statusOf } from "../kube/fixtures.js";
 import {
   adminContext,
@@ -281,14 +281,7 @@ describe("the hybrid pipeline on a real kubelet", () => {
       const execution = await createPending(db.pool, definition);
       await enqueue(sqs, loaded.queues, execution);
       await within(gate.reached(key), 60_000, "the runner pod reaching its step");
-      await kubectl([
-        "-n",
-        space.namespace,
-        "delete",
-        "job",
-        jobNameFor(execution.executionId),
-        "--wait=false",
-      ]);
+      await deleteRunnerJob(space.namespace, execution.executionId);
       const cancelled = await statusOf(db.pool, execution.executionId, "cancelled", 60_000);
       expect(cancelled?.status).toBe("cancelled");
       // The runner let go of its step when it was told to stop (SIGTERM to the container's process).

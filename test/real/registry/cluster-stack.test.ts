@@ -3,7 +3,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_NODE_IMAGE } from "../../../infra/config.js";
-import { jobNameFor, LABELS, SPAWNER_APP_LABEL } from "../../../services/contracts/names.js";
+import { jobNameFor, K8S, LABELS, SPAWNER_APP_LABEL } from "../../../services/contracts/names.js";
 import { createWorkflow } from "../../../services/db/workflows.js";
 import {
   type ClusterTarget,
@@ -18,7 +18,14 @@ import { scaled, until } from "../../helpers/wait.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
 import { changeLine, contentTags, copyBuildInputs } from "../docker/build-copy.js";
 import { ADMIN_KUBECONFIG, KUBECTL, TOOLS_DIR } from "../engines.js";
-import { applyObjects, kubectl, spawnerToken, tokenKubeConfig, writeKubeconfig } from "../kube/cluster.js";
+import {
+  applyObjects,
+  jobReaches,
+  kubectl,
+  spawnerToken,
+  tokenKubeConfig,
+  writeKubeconfig,
+} from "../kube/cluster.js";
 import { podsIn, spawnerRolledOut } from "../node/node.js";
 import { buildAndPush, startClusterParts } from "./cluster.js";
 
@@ -51,13 +58,18 @@ async function nodeHas(ref: string): Promise<boolean> {
   }
 }
 
-/** khctl as the stack's next commands set it up: the external database and SQS, the admin context. */
+const adminContext = (
+  await run(KUBECTL, ["--kubeconfig", ADMIN_KUBECONFIG, "config", "current-context"])
+).stdout.trim();
+
+/** khctl as the stack's next commands set it up: the external database and SQS, the stack's context. */
 const khctl = (args: string[]) =>
   spawnCli(args, {
     ...aws,
     DATABASE_URL: data.db.url,
     SQS_QUEUE_URL: queues.queueUrl,
     KUBECONFIG: ADMIN_KUBECONFIG,
+    KUBE_CONTEXT: adminContext,
     KUBERNETES_SERVICE_HOST: undefined,
     K8S_NAMESPACE: namespace,
   }).result;
@@ -147,6 +159,39 @@ describe("the cluster stack on a real registry, API server and node", () => {
       expect(runner?.spec.containers[0]?.image).toBe(images.runner);
       expect(runner?.spec.nodeName).toBe("kube-node-0");
       expect(await nodeHas(images.runner)).toBe(true);
+
+      // khctl logs and khctl status through the stack's context, as its next commands set them up.
+      await until("the runner's Job complete", async () => {
+        const { stdout } = await kubectl([
+          "-n",
+          namespace,
+          "get",
+          "job",
+          jobNameFor(executionId),
+          "-o",
+          "jsonpath={.status.succeeded}",
+        ]);
+        return stdout === "1";
+      });
+      const logs = await khctl(["logs", executionId]);
+      expect(logs.code, logs.stderr).toBe(0);
+      expect(logs.stderr).not.toContain("showing the step log");
+      expect(logs.stdout).toContain("execution finished");
+      // Through the same context: both spawners ready, the run listed, and the one thing the test changed
+      // (its CronJob suspended) reported as down with the cluster stack's own fix.
+      const status = await khctl(["status", "--profile", "cluster", "--json"]);
+      const report = JSON.parse(status.stdout) as {
+        profile: string;
+        down: string[];
+        parts: { name: string; summary: string }[];
+      };
+      expect(report, status.stderr).toMatchObject({ profile: "cluster", down: ["kubernetes"] });
+      expect(report.parts.find((part) => part.name === "kubernetes")?.summary).toMatch(
+        /: CronJob schedule-dispatcher is suspended \(pulumi up -s cluster\)$/,
+      );
+      expect(status.code).toBe(1);
+      expect(status.stdout).toContain(`deployment ${K8S.spawnerDeployment}: ${REPLICAS}/${REPLICAS} ready`);
+      expect(status.stdout).toContain(executionId);
     },
     scaled(240_000),
   );
@@ -180,6 +225,8 @@ describe("the cluster stack on a real registry, API server and node", () => {
       const executionId = (JSON.parse(result.stdout) as { execution: { id: string } }).execution.id;
       const [runner] = await podsIn(namespace, `job-name=${jobNameFor(executionId)}`);
       expect(runner?.spec.containers[0]?.image).toBe(changed.runner);
+      // The run is recorded before the runner exits: its log is whole once the Job is complete.
+      await jobReaches(namespace, jobNameFor(executionId), "Complete");
       const { stdout: log } = await kubectl(["-n", namespace, "logs", `job/${jobNameFor(executionId)}`]);
       expect(log).toContain("execution finished (changed)");
     },
@@ -189,14 +236,8 @@ describe("the cluster stack on a real registry, API server and node", () => {
   it(
     "the preflight passes against the real API server, registry, database and queues, and names what is missing with a fix",
     async () => {
-      const { stdout: context } = await run(KUBECTL, [
-        "--kubeconfig",
-        ADMIN_KUBECONFIG,
-        "config",
-        "current-context",
-      ]);
       const target: ClusterTarget = {
-        context: context.trim(),
+        context: adminContext,
         kubeconfig: ADMIN_KUBECONFIG,
         namespace,
         registry: registry.push.repository,
