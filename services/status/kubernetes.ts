@@ -124,7 +124,8 @@ export async function kubernetesPart(
       name: "kubernetes",
       required: true,
       ok: problems.length === 0,
-      summary: problems.length === 0 ? where : `${where}: ${problems.join("; ")} (pulumi up -s ${options.stack})`,
+      summary:
+        problems.length === 0 ? where : `${where}: ${problems.join("; ")} (pulumi up -s ${options.stack})`,
       lines: [
         `deployment ${K8S.spawnerDeployment}: ${deployment ? `${deployment.ready}/${deployment.desired} ready` : "not found"}`,
         `cronjob ${K8S.dispatcherCronJob}: ${
