@@ -12,7 +12,7 @@ import { changeLine, contentTags, copyBuildInputs } from "../test/real/docker/bu
 import { applyObjects, kubectl } from "../test/real/kube/cluster.js";
 import { routeKubernetesServiceToPods } from "../test/real/node/api-service-setup.js";
 import { spawnerRolledOut } from "../test/real/node/node.js";
-import { buildAndPush, type ClusterParts, startClusterParts } from "../test/real/registry/cluster.js";
+import { type ClusterParts, startClusterParts } from "../test/real/registry/cluster.js";
 import { action, edges, trigger, workflow } from "../test/workflow/fixtures.js";
 import { type Figure, figure, percentile } from "./figures.js";
 import { realNodeUnavailable } from "./real-node.js";
@@ -54,12 +54,7 @@ type Step = ClusterBenchResult["steps"][number];
 async function buildPush(parts: ClusterParts, root: string, what: string, steps: Step[]) {
   const uploads = parts.registry.blobUploads();
   const started = performance.now();
-  const images = await buildAndPush(
-    parts.testDocker,
-    root,
-    contentTags(root, DEFAULT_NODE_IMAGE),
-    parts.registry,
-  );
+  const images = await parts.buildAndPush(root, contentTags(root, DEFAULT_NODE_IMAGE));
   steps.push({
     step: `${what}: build + push both`,
     ms: Math.round(performance.now() - started),

@@ -37,7 +37,9 @@ export function kubeNodeImageLoader(nodeScript: string): ImageLoader {
   return {
     name: "node.sh",
     load: (ref) => `${script} load ${shellQuote(ref)}`,
-    unload: (ref) => `${script} ctr images rm ${shellQuote(qualifiedRef(ref))} >/dev/null 2>&1 || true`,
+    // Through the CRI (crictl rmi): it removes the image with every name it has there, the id the CRI adds
+    // included; `ctr images rm` of the name alone would leave that id and the layers behind.
+    unload: (ref) => `${script} crictl rmi ${shellQuote(qualifiedRef(ref))} >/dev/null 2>&1 || true`,
   };
 }
 

@@ -216,7 +216,7 @@ describe("command steps", () => {
     );
     // containerd names it with its registry; removing one that is not there (or a node that is down) is fine.
     expect(imageUnloadScript(node, "keeperhub-runner:abc")).toBe(
-      "bash /tools/kube/node.sh ctr images rm docker.io/library/keeperhub-runner:abc >/dev/null 2>&1 || true",
+      "bash /tools/kube/node.sh crictl rmi docker.io/library/keeperhub-runner:abc >/dev/null 2>&1 || true",
     );
     expect(imageLoadScript(kubeNodeImageLoader("/my tools/node.sh"), "a:b")).toBe(
       "bash '/my tools/node.sh' load a:b",

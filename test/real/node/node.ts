@@ -49,9 +49,12 @@ async function sh(script: string, timeoutMs = 120_000): Promise<string> {
 /** Loads an image from the Docker engine into the node, as the stack loads it into minikube; unloaded after the file. */
 export async function loadIntoNode(ref: string): Promise<void> {
   await sh(imageLoadScript(loader, ref), 300_000);
-  afterFile(async () => {
-    await sh(imageUnloadScript(loader, ref));
-  });
+  afterFile(() => unloadFromNode(ref));
+}
+
+/** Removes an image from the node by the stack's unload command (a digest reference too); never fails. */
+export async function unloadFromNode(ref: string): Promise<void> {
+  await sh(imageUnloadScript(loader, ref));
 }
 
 /**

@@ -27,7 +27,7 @@ import {
   writeKubeconfig,
 } from "../kube/cluster.js";
 import { podsIn, spawnerRolledOut } from "../node/node.js";
-import { buildAndPush, startClusterParts } from "./cluster.js";
+import { startClusterParts } from "./cluster.js";
 
 // The cluster stack on real parts: a real registry (Debian's distribution 2.8 on 127.0.0.1), the real API
 // server, the real worker node pulling from the registry by digest, and Postgres and the LocalStack
@@ -41,10 +41,10 @@ const REPLICAS = 2;
 const CHANGED_FILE = "services/runner/run-execution.ts";
 
 const parts = await startClusterParts(REPLICAS);
-const { registry, testDocker, data, aws, queues, namespace, objectsFor } = parts;
+const { registry, data, aws, queues, namespace, objectsFor } = parts;
 const root = await copyBuildInputs("kh-cluster-stack");
 const uploadsBefore = registry.blobUploads();
-const images = await buildAndPush(testDocker, root, contentTags(root, DEFAULT_NODE_IMAGE), registry);
+const images = await parts.buildAndPush(root, contentTags(root, DEFAULT_NODE_IMAGE));
 
 /** Whether the node's runtime has an image by this reference (`crictl inspecti`). */
 async function nodeHas(ref: string): Promise<boolean> {
@@ -201,12 +201,12 @@ describe("the cluster stack on a real registry, API server and node", () => {
     async () => {
       const before = await objectsFor(images);
       const unchanged = registry.blobUploads();
-      const again = await buildAndPush(testDocker, root, contentTags(root, DEFAULT_NODE_IMAGE), registry);
+      const again = await parts.buildAndPush(root, contentTags(root, DEFAULT_NODE_IMAGE));
       expect(again).toEqual(images);
       expect(registry.blobUploads(), "an unchanged push sends no layer").toBe(unchanged);
 
       await changeLine(root, CHANGED_FILE, '"execution finished"', '"execution finished (changed)"');
-      const changed = await buildAndPush(testDocker, root, contentTags(root, DEFAULT_NODE_IMAGE), registry);
+      const changed = await parts.buildAndPush(root, contentTags(root, DEFAULT_NODE_IMAGE));
       expect(changed.scheduler).not.toBe(images.scheduler);
       expect(changed.runner).not.toBe(images.runner);
       const after = await objectsFor(changed);

@@ -14,13 +14,15 @@ import { CONFIG_DEFAULTS } from "../../../infra/config.js";
 import type { ImageKind } from "../../../infra/images.js";
 import { QUEUE_ENSURE_ARGS } from "../../../infra/queue.js";
 import { SPAWNER_HEALTH } from "../../../services/contracts/names.js";
+import { afterFile } from "../../helpers/after-file.js";
 import { spawnCli } from "../../helpers/cli-process.js";
+import { scaled, until } from "../../helpers/wait.js";
 import { KINDS } from "../docker/build-copy.js";
 import { type DataContainers, startDataContainers } from "../docker/data-containers.js";
 import { createTestDocker, type TestDocker } from "../docker/docker.js";
 import { buildServiceImage } from "../docker/images.js";
-import { createTestNamespace, manifest, stackObjects } from "../kube/cluster.js";
-import { ON_REAL_NODE, podUrl } from "../node/node.js";
+import { createTestNamespace, kubectl, manifest, stackObjects } from "../kube/cluster.js";
+import { ON_REAL_NODE, podUrl, unloadFromNode } from "../node/node.js";
 import { pushImage, startTestRegistry, type TestRegistry } from "./registry.js";
 
 /**
@@ -35,7 +37,7 @@ import { pushImage, startTestRegistry, type TestRegistry } from "./registry.js";
  * Both images built from the copy (in parallel, as the program builds them) and pushed; resolves their
  * digests. One `testDocker` per file: its labels are in the image, so the same inputs give the same digest.
  */
-export async function buildAndPush(
+async function buildAndPush(
   testDocker: TestDocker,
   root: string,
   tags: Record<ImageKind, string>,
@@ -136,6 +138,24 @@ export interface ClusterParts {
   readonly namespace: string;
   /** The stack's objects for `images`, with the addresses pods reach the database and LocalStack at. */
   objectsFor(images: Record<ImageKind, string>): Promise<Record<string, unknown>[]>;
+  /**
+   * Both images built from the copy at `root` and pushed (buildAndPush); what the node pulls of them is
+   * removed from it at the end, once the namespace and its pods are gone (an image in use stays).
+   */
+  buildAndPush(root: string, tags: Record<ImageKind, string>): Promise<Record<ImageKind, string>>;
+}
+
+/** Once the namespace is gone (its pods with it), removes `refs` from the node. */
+async function unloadWhenGone(namespace: string, refs: readonly string[]): Promise<void> {
+  await until(
+    `namespace ${namespace} gone`,
+    async () => {
+      const { stdout } = await kubectl(["get", "namespace", namespace, "--ignore-not-found", "-o", "name"]);
+      return stdout.trim() === "";
+    },
+    180_000,
+  );
+  for (const ref of refs) await unloadFromNode(ref);
 }
 
 /** A registry, the external database and SQS with the queue pair, and a namespace, for `replicas` spawners. */
@@ -152,7 +172,14 @@ export async function startClusterParts(replicas: number): Promise<ClusterParts>
   const ensured = await spawnCli([...QUEUE_ENSURE_ARGS, "--json"], aws).result;
   if (ensured.code !== 0) throw new Error(`khctl queue ensure failed: ${ensured.stderr}`);
   const queues = JSON.parse(ensured.stdout) as ClusterParts["queues"];
+  // Registered before the namespace: cleanups run last first, so this one runs after its deletion.
+  const pushed: string[] = [];
+  let created: string | undefined;
+  afterFile(async () => {
+    if (created) await unloadWhenGone(created, pushed);
+  }, scaled(240_000));
   const namespace = await createTestNamespace();
+  created = namespace;
   const objectsFor = async (images: Record<ImageKind, string>) =>
     clusterObjects({
       namespace,
@@ -170,5 +197,10 @@ export async function startClusterParts(replicas: number): Promise<ClusterParts>
         runnerNodeSelector: ON_REAL_NODE,
       },
     });
-  return { registry, testDocker, data, aws, queues, namespace, objectsFor };
+  const push = async (root: string, tags: Record<ImageKind, string>) => {
+    const images = await buildAndPush(testDocker, root, tags, registry);
+    pushed.push(...Object.values(images));
+    return images;
+  };
+  return { registry, testDocker, data, aws, queues, namespace, objectsFor, buildAndPush: push };
 }
