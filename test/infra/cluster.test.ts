@@ -11,6 +11,7 @@ import {
   imageDigest,
   inputs,
   invokedCommands,
+  K8S_TYPES,
   type ProgramRun,
   plainOccurrences,
   type Registration,
@@ -60,20 +61,6 @@ let run: ProgramRun;
 beforeAll(async () => {
   run = await runProgram("cluster", CONFIG, SECRET_KEYS);
 });
-
-const K8S_TYPES = {
-  namespace: "kubernetes:core/v1:Namespace",
-  quota: "kubernetes:core/v1:ResourceQuota",
-  limitRange: "kubernetes:core/v1:LimitRange",
-  configMap: "kubernetes:core/v1:ConfigMap",
-  secret: "kubernetes:core/v1:Secret",
-  serviceAccount: "kubernetes:core/v1:ServiceAccount",
-  role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
-  roleBinding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-  deployment: "kubernetes:apps/v1:Deployment",
-  cronJob: "kubernetes:batch/v1:CronJob",
-  pdb: "kubernetes:policy/v1:PodDisruptionBudget",
-};
 
 interface PodContainer {
   readonly name: string;

@@ -20,6 +20,7 @@ import {
   IMAGE,
   inputs,
   invokedCommands,
+  K8S_TYPES,
   type ProgramRun,
   plainOccurrences,
   runProgram,
@@ -47,17 +48,6 @@ let run: ProgramRun;
 beforeAll(async () => {
   run = await runProgram("hybrid", CONFIG, ["keeperhub:encryptionKey", "keeperhub:localstackAuthToken"]);
 });
-
-const K8S_TYPES = {
-  namespace: "kubernetes:core/v1:Namespace",
-  configMap: "kubernetes:core/v1:ConfigMap",
-  secret: "kubernetes:core/v1:Secret",
-  serviceAccount: "kubernetes:core/v1:ServiceAccount",
-  role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
-  roleBinding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
-  deployment: "kubernetes:apps/v1:Deployment",
-  cronJob: "kubernetes:batch/v1:CronJob",
-};
 
 describe("stack hybrid: resources", () => {
   it("declares exactly the hybrid set: no executor or dispatcher container, no app without a checkout", () => {

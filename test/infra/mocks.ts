@@ -382,6 +382,21 @@ export const CLUSTER_STUB_CONFIG: Readonly<Record<string, string>> = {
   "keeperhub:awsSecretAccessKey": "test",
 };
 
+/** The Kubernetes resource types the stacks declare, by what they are. */
+export const K8S_TYPES = {
+  namespace: "kubernetes:core/v1:Namespace",
+  quota: "kubernetes:core/v1:ResourceQuota",
+  limitRange: "kubernetes:core/v1:LimitRange",
+  configMap: "kubernetes:core/v1:ConfigMap",
+  secret: "kubernetes:core/v1:Secret",
+  serviceAccount: "kubernetes:core/v1:ServiceAccount",
+  role: "kubernetes:rbac.authorization.k8s.io/v1:Role",
+  roleBinding: "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+  deployment: "kubernetes:apps/v1:Deployment",
+  cronJob: "kubernetes:batch/v1:CronJob",
+  pdb: "kubernetes:policy/v1:PodDisruptionBudget",
+} as const;
+
 export const COMMAND = "command:local:Command";
 export const CONTAINER = "docker:index/container:Container";
 export const IMAGE = "docker:index/image:Image";
