@@ -1,7 +1,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { DOCKER, K8S, LABELS, RUNNER_APP_LABEL, SPAWNER_HEALTH } from "../services/contracts/names.js";
 import { AppDev } from "./app.js";
-import { Cluster, type ClusterObservation, observeCluster, Scheduler } from "./cluster/index.js";
+import {
+  Cluster,
+  type ClusterObservation,
+  MINIKUBE_PODS,
+  observeCluster,
+  Scheduler,
+} from "./cluster/index.js";
 import { createClusterStack } from "./cluster-stack.js";
 import { CONSOLE_URL, type KeeperhubOutputs, STACK_EXAMPLE, schedulerSettings } from "./stack-shared.js";
 
@@ -223,6 +229,7 @@ function declareCluster(config: StackConfig, side: DockerSide, observed: Cluster
         kubeContext: config.kubeContext,
         startRestore: cluster.startRestore,
       },
+      pods: MINIKUBE_PODS,
       observed: { cluster: observed, at },
     },
     after(side.queue, side.migrations, cluster.runnerJobsCleanup),

@@ -142,8 +142,8 @@ export interface SchedulerArgs {
   readonly dispatcherStartingDeadlineSeconds: number;
   /** The reachability check (hybrid); undefined: none (cluster: the preflight checks from the host). */
   readonly reachCheck?: ReachCheckSettings;
-  /** Default MINIKUBE_PODS. */
-  readonly pods?: SchedulerPods;
+  /** How the pods are run: MINIKUBE_PODS for hybrid. */
+  readonly pods: SchedulerPods;
   /**
    * What this run saw in the cluster: objects deleted behind Pulumi's back are created again (hybrid);
    * undefined: not looked at, no restore tokens (cluster).
@@ -204,7 +204,7 @@ function accountMetadata(
 /** The spawner's ServiceAccount, Role and RoleBinding, and the runner's ServiceAccount. */
 function createAccounts(name: string, objects: ObjectFactory, args: SchedulerArgs) {
   const namespace = args.namespace.metadata.name;
-  const annotations = (args.pods ?? MINIKUBE_PODS).serviceAccountAnnotations;
+  const annotations = args.pods.serviceAccountAnnotations;
   const spawnerAccount = new k8s.core.v1.ServiceAccount(
     `${name}-spawner-account`,
     spawnerServiceAccountArgs(
@@ -340,7 +340,7 @@ export class Scheduler extends pulumi.ComponentResource {
 
 /** The pods' PodSource: the pull policy asked for, and the Secret's keys as schedulerSecretData writes them. */
 function podSource(args: SchedulerArgs): PodSource {
-  return podSourceFor((args.pods ?? MINIKUBE_PODS).imagePullPolicy, args.awsCredentials !== undefined);
+  return podSourceFor(args.pods.imagePullPolicy, args.awsCredentials !== undefined);
 }
 
 /** PodDisruptionBudget `job-spawner`, only with more than one spawner (with one it would block every drain). */
@@ -349,7 +349,7 @@ function createSpawnerBudget(
   args: SchedulerArgs,
   objects: ObjectFactory,
 ): k8s.policy.v1.PodDisruptionBudget | undefined {
-  if ((args.pods ?? MINIKUBE_PODS).spawnerReplicas < 2) return undefined;
+  if (args.pods.spawnerReplicas < 2) return undefined;
   return new k8s.policy.v1.PodDisruptionBudget(
     `${name}-spawner-budget`,
     spawnerDisruptionBudgetArgs({ namespace: args.namespace.metadata.name }),
@@ -375,7 +375,7 @@ function createSpawner(
       probes: args.spawnerProbes,
       configHash: pods.configHash,
       source: pods.source,
-      replicas: (args.pods ?? MINIKUBE_PODS).spawnerReplicas,
+      replicas: args.pods.spawnerReplicas,
     }),
     objects.options("spawner", {
       dependsOn,
