@@ -2,18 +2,16 @@ import { DEFAULT_NODE_IMAGE } from "../infra/config.js";
 import type { ImageKind } from "../infra/images.js";
 import { jobNameFor } from "../services/contracts/names.js";
 import { createExecution } from "../services/db/executions.js";
-import { createWorkflow } from "../services/db/workflows.js";
 import { createSqsClient } from "../services/queue/client.js";
 import { sendWorkflowMessage } from "../services/queue/send.js";
-import { validateWorkflow } from "../services/workflow/definition.js";
 import { runAfterFileCleanups } from "../test/helpers/after-file.js";
 import { until } from "../test/helpers/wait.js";
 import { changeLine, contentTags, copyBuildInputs } from "../test/real/docker/build-copy.js";
 import { applyObjects, kubectl } from "../test/real/kube/cluster.js";
+import { statusOf, storeConditionWorkflow } from "../test/real/kube/fixtures.js";
 import { routeKubernetesServiceToPods } from "../test/real/node/api-service-setup.js";
 import { spawnerRolledOut } from "../test/real/node/node.js";
 import { type ClusterParts, startClusterParts } from "../test/real/registry/cluster.js";
-import { action, edges, trigger, workflow } from "../test/workflow/fixtures.js";
 import { type Figure, figure, percentile } from "./figures.js";
 import { realNodeUnavailable } from "./real-node.js";
 
@@ -102,25 +100,20 @@ async function pullOf(namespace: string, executionId: string): Promise<string> {
 /** `rounds` single slots: each one's id and sent -> first step, ms. */
 async function slots(parts: ClusterParts, rounds: number): Promise<{ executionId: string; ms: number }[]> {
   const { pool } = parts.data.db;
-  const definition = workflow(
-    [trigger(), action("check", "Condition", { condition: "1 + 1 == 2" })],
-    edges("t->check"),
-    "cluster bench",
-  );
-  const { workflow: row } = await createWorkflow(pool, { definition: validateWorkflow(definition) });
+  const workflowId = await storeConditionWorkflow(pool, "cluster bench");
   const sqs = createSqsClient({ endpoint: parts.aws.AWS_ENDPOINT_URL, region: "us-east-1" });
   const starts: { executionId: string; ms: number }[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
       const executionId = await createExecution(pool, {
-        workflowId: row.id,
+        workflowId,
         triggerType: "manual",
         input: {},
       });
       const sent = Date.now();
       await sendWorkflowMessage(sqs, parts.queues.queueUrl, {
         executionId,
-        workflowId: row.id,
+        workflowId,
         triggerType: "manual",
         triggerTime: new Date(sent).toISOString(),
       });
@@ -136,17 +129,7 @@ async function slots(parts: ClusterParts, rounds: number): Promise<{ executionId
         60_000,
       );
       starts.push({ executionId, ms: first.getTime() - sent });
-      await until(
-        `execution ${executionId} ended`,
-        async () => {
-          const { rows } = await pool.query<{ status: string }>(
-            "SELECT status FROM workflow_executions WHERE id = $1",
-            [executionId],
-          );
-          return rows[0]?.status === "success";
-        },
-        60_000,
-      );
+      await statusOf(pool, executionId, "success", 60_000);
     }
   } finally {
     sqs.destroy();

@@ -3,15 +3,12 @@ import { buildJobTemplate } from "../services/contracts/job-template.js";
 import { jobNameFor } from "../services/contracts/names.js";
 import { newId } from "../services/core/ids.js";
 import { createExecution } from "../services/db/executions.js";
-import { createWorkflow } from "../services/db/workflows.js";
-import { validateWorkflow } from "../services/workflow/definition.js";
 import { runAfterFileCleanups } from "../test/helpers/after-file.js";
 import type { TestQueues, TestSqs } from "../test/helpers/sqs.js";
 import { createTestSqs } from "../test/helpers/sqs.js";
 import { ADMIN_KUBECONFIG } from "../test/real/engines.js";
-import { enqueue, statusOf } from "../test/real/kube/fixtures.js";
+import { enqueue, statusOf, storeConditionWorkflow } from "../test/real/kube/fixtures.js";
 import { inspectContainer, ON_REAL_NODE } from "../test/real/node/node.js";
-import { action, edges, trigger, workflow } from "../test/workflow/fixtures.js";
 import { type Figure, figure, percentile } from "./figures.js";
 import { realNodeSpawnerPodSetup, realNodeUnavailable } from "./real-node.js";
 import { type BenchStack, startBenchStack } from "./stack.js";
@@ -237,17 +234,6 @@ async function slotRuns(slots: Slots, count: number): Promise<Timeline[]> {
   }));
 }
 
-/** A workflow whose one step needs no network (a Condition), as the node suite's. */
-async function conditionWorkflow(stack: BenchStack): Promise<string> {
-  const definition = workflow(
-    [trigger(), action("check", "Condition", { condition: "1 + 1 == 2" })],
-    edges("t->check"),
-    "pod-start bench",
-  );
-  const { workflow: row } = await createWorkflow(stack.pool, { definition: validateWorkflow(definition) });
-  return row.id;
-}
-
 /** The image, the namespace, the spawner and the watches; the measurements; cleanup of all of it. */
 async function measure(stack: BenchStack): Promise<Omit<PodStartResult, "name" | "figures">> {
   const sqs = await createTestSqs();
@@ -257,7 +243,13 @@ async function measure(stack: BenchStack): Promise<Omit<PodStartResult, "name" |
   const api = kc.makeApiClient(CoreV1Api);
   const watcher = await watchNamespace(kc, space.namespace);
   try {
-    const slots = { stack, sqs, queues, workflowId: await conditionWorkflow(stack), watcher };
+    const slots = {
+      stack,
+      sqs,
+      queues,
+      workflowId: await storeConditionWorkflow(stack.pool, "pod-start bench"),
+      watcher,
+    };
     // One of each first, unmeasured: the image's first start on the node reads its layers from disk.
     await slotRuns(slots, 1);
     await bareStarts(api, watcher, space.namespace, image, 1);

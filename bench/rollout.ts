@@ -3,15 +3,18 @@ import type { ImageKind } from "../infra/images.js";
 import { jobNameFor, K8S } from "../services/contracts/names.js";
 import { newId } from "../services/core/ids.js";
 import { createExecution } from "../services/db/executions.js";
-import { createWorkflow } from "../services/db/workflows.js";
-import { validateWorkflow } from "../services/workflow/definition.js";
 import { runAfterFileCleanups } from "../test/helpers/after-file.js";
 import { createTestSqs } from "../test/helpers/sqs.js";
-import { changeLine, contentTags, copyBuildInputs, KINDS } from "../test/real/docker/build-copy.js";
+import {
+  buildCopyImages,
+  changeLine,
+  contentTags,
+  copyBuildInputs,
+  KINDS,
+} from "../test/real/docker/build-copy.js";
 import { createTestDocker } from "../test/real/docker/docker.js";
-import { buildServiceImage } from "../test/real/docker/images.js";
 import { applyObjects, jobReaches, kubectl } from "../test/real/kube/cluster.js";
-import { enqueue, statusOf } from "../test/real/kube/fixtures.js";
+import { enqueue, statusOf, storeConditionWorkflow } from "../test/real/kube/fixtures.js";
 import { routeKubernetesServiceToPods } from "../test/real/node/api-service-setup.js";
 import {
   loadIntoNode,
@@ -20,7 +23,6 @@ import {
   podNamespace,
   spawnerRolledOut,
 } from "../test/real/node/node.js";
-import { action, edges, trigger, workflow } from "../test/workflow/fixtures.js";
 import { type Figure, figure } from "./figures.js";
 import { realNodeUnavailable } from "./real-node.js";
 import { type BenchStack, startBenchStack } from "./stack.js";
@@ -53,15 +55,6 @@ export interface RolloutResult {
   readonly figures: Figure[];
 }
 
-/** Builds both images (as the program does: in parallel) and resolves their references. */
-async function buildBoth(root: string, tags: Record<ImageKind, string>): Promise<Record<ImageKind, string>> {
-  const testDocker = createTestDocker();
-  const [scheduler, runner] = await Promise.all(
-    KINDS.map((kind) => buildServiceImage(testDocker, kind, { context: root, tag: tags[kind] })),
-  );
-  return { scheduler: scheduler?.ref as string, runner: runner?.ref as string };
-}
-
 /** Times each step of `steps` in order. */
 async function timed(steps: readonly [string, () => Promise<unknown>][]) {
   const times: { step: string; ms: number }[] = [];
@@ -79,13 +72,8 @@ type Pipeline = Awaited<ReturnType<typeof startPipeline>>;
 async function startPipeline(db: BenchStack) {
   const sqs = await createTestSqs();
   const { space, hostQueues } = await podNamespace(db, sqs, { runnerNodeSelector: ON_REAL_NODE });
-  const definition = workflow(
-    [trigger(), action("check", "Condition", { condition: "1 + 1 == 2" })],
-    edges("t->check"),
-    "rollout",
-  );
-  const { workflow: row } = await createWorkflow(db.pool, { definition: validateWorkflow(definition) });
-  return { db, sqs, space, queues: hostQueues, workflowId: row.id };
+  const workflowId = await storeConditionWorkflow(db.pool, "rollout");
+  return { db, sqs, space, queues: hostQueues, workflowId, testDocker: createTestDocker() };
 }
 
 /** Loads both images into the node and rolls the spawner Deployment out on them. */
@@ -144,7 +132,10 @@ async function measure(
   const pipeline = await startPipeline(stack);
   const root = await copyBuildInputs("kh-rollout");
   // Before: the stack up on the current code (not timed; a cold build takes minutes).
-  await deploy(pipeline, await buildBoth(root, contentTags(root, DEFAULT_NODE_IMAGE)));
+  await deploy(
+    pipeline,
+    await buildCopyImages(pipeline.testDocker, root, contentTags(root, DEFAULT_NODE_IMAGE)),
+  );
   await runOnce(pipeline);
 
   const marker = `rollout-${newId().slice(0, 8)}`;
@@ -154,7 +145,10 @@ async function measure(
   let refs = {} as Record<ImageKind, string>;
   const steps = await timed([
     ["content tags (hash of the build inputs)", async () => (tags = contentTags(root, DEFAULT_NODE_IMAGE))],
-    ["build both images (BuildKit, cache warm)", async () => (refs = await buildBoth(root, tags))],
+    [
+      "build both images (BuildKit, cache warm)",
+      async () => (refs = await buildCopyImages(pipeline.testDocker, root, tags)),
+    ],
   ]);
   await deploy(pipeline, refs, steps);
   const [run] = await timed([

@@ -3,7 +3,8 @@ import path from "node:path";
 import { buildInputs, type ImageKind, imageTag } from "../../../infra/images.js";
 import { newId } from "../../../services/core/ids.js";
 import { createTempDir } from "../../helpers/temp.js";
-import { REPO_ROOT } from "./images.js";
+import type { TestDocker } from "./docker.js";
+import { buildServiceImage, REPO_ROOT } from "./images.js";
 
 /**
  * A copy of the service images' build inputs (infra/images.ts buildInputs), so a test or a bench can change
@@ -42,4 +43,20 @@ export function contentTags(root: string, nodeImage: string): Record<ImageKind, 
     ImageKind,
     string
   >;
+}
+
+/**
+ * Both service images built from the copy at `root` under its content tags (in parallel, as the program
+ * builds them); resolves their local references. One `testDocker` per file or bench: its labels are in the
+ * image, so the same inputs give the same image.
+ */
+export async function buildCopyImages(
+  testDocker: TestDocker,
+  root: string,
+  tags: Record<ImageKind, string>,
+): Promise<Record<ImageKind, string>> {
+  const built = await Promise.all(
+    KINDS.map((kind) => buildServiceImage(testDocker, kind, { context: root, tag: tags[kind] })),
+  );
+  return { scheduler: built[0]?.ref as string, runner: built[1]?.ref as string };
 }

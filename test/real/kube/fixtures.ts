@@ -9,10 +9,12 @@ import type { KubernetesConfig } from "../../../services/core/config.js";
 import { newId } from "../../../services/core/ids.js";
 import { getExecution } from "../../../services/db/executions.js";
 import type { Pool, Queryable } from "../../../services/db/pool.js";
+import { createWorkflow } from "../../../services/db/workflows.js";
 import { sendWorkflowMessage } from "../../../services/queue/send.js";
 import { createKubeApi, type KubeApi } from "../../../services/spawner/kube.js";
 import { createSpawnerMetrics } from "../../../services/spawner/metrics.js";
 import { type SpawnerService, startSpawnerService } from "../../../services/spawner/service.js";
+import { validateWorkflow } from "../../../services/workflow/definition.js";
 import { afterFile } from "../../helpers/after-file.js";
 import { CLI_ENTRY, spawnCli } from "../../helpers/cli-process.js";
 import type { TestDatabase } from "../../helpers/database.js";
@@ -291,4 +293,15 @@ export async function namespaceKhctl(
       K8S_NAMESPACE: space.namespace,
       ...env,
     });
+}
+
+/** A workflow `name` whose one step needs no network (Condition `check` after trigger `t`), stored; its id. */
+export async function storeConditionWorkflow(db: Pool, name: string): Promise<string> {
+  const definition = workflow(
+    [trigger(), action("check", "Condition", { condition: "1 + 1 == 2" })],
+    edges("t->check"),
+    name,
+  );
+  const { workflow: row } = await createWorkflow(db, { definition: validateWorkflow(definition) });
+  return row.id;
 }

@@ -6,8 +6,10 @@ import {
   imageLoadScript,
   imageUnloadScript,
   kubeNodeImageLoader,
+  qualifiedRef,
 } from "../../../infra/cluster/image-loader.js";
 import { spawnerDeploymentArgs } from "../../../infra/cluster/specs.js";
+import { shellQuote } from "../../../infra/khctl.js";
 import { K8S, LABELS, SPAWNER_APP_LABEL, SPAWNER_HEALTH } from "../../../services/contracts/names.js";
 import { afterFile } from "../../helpers/after-file.js";
 import type { TestDatabase } from "../../helpers/database.js";
@@ -71,10 +73,14 @@ export async function nodeServiceImages(): Promise<{ runner: BuiltImage; schedul
   return { runner, scheduler };
 }
 
-/** Whether the node's containerd has the image (`ctr images ls`). */
+/** Whether the node's runtime has the image by this reference, a tag or a digest (`crictl inspecti`). */
 export async function nodeHasImage(ref: string): Promise<boolean> {
-  const listed = await sh(`bash '${NODE_SCRIPT}' ctr images ls -q`);
-  return listed.split("\n").some((line) => line.trim() === `docker.io/library/${ref}`);
+  try {
+    await sh(`bash '${NODE_SCRIPT}' crictl inspecti ${shellQuote(qualifiedRef(ref))}`, 30_000);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** `crictl inspect <container>` on the node: the OCI spec runc ran the container with. */

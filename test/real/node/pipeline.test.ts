@@ -17,7 +17,7 @@ import { scaled, until, within } from "../../helpers/wait.js";
 import { createPending } from "../../runner/fixtures.js";
 import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
 import { applyObjects, deleteRunnerJob, jobReaches, kubectl, manifest } from "../kube/cluster.js";
-import { enqueue, namespaceKhctl, startGate, statusOf } from "../kube/fixtures.js";
+import { enqueue, namespaceKhctl, startGate, statusOf, storeConditionWorkflow } from "../kube/fixtures.js";
 import {
   adminContext,
   inspectContainer,
@@ -91,17 +91,6 @@ const floodUrl = await startFloodServer();
 const gate = await startGate();
 const podGateBase = (await podUrl(gate.base)).replace(/\/$/, "");
 
-/** A workflow whose one step needs no network: a Condition. */
-async function conditionWorkflow(pool: Pool): Promise<string> {
-  const definition = workflow(
-    [trigger(), action("check", "Condition", { condition: "1 + 1 == 2" })],
-    edges("t->check"),
-    "real node",
-  );
-  const { workflow: row } = await createWorkflow(pool, { definition: validateWorkflow(definition) });
-  return row.id;
-}
-
 /** The runner pods of an execution, as admin. */
 const podsOf = (executionId: string) => podsIn(space.namespace, `job-name=${jobNameFor(executionId)}`);
 
@@ -130,7 +119,7 @@ describe("the hybrid pipeline on a real kubelet", () => {
     "khctl trigger --wait succeeds through spawner → Job → runner pod on the real node; the step log is in Postgres and khctl logs reads the pod's log",
     async () => {
       expect(await nodeHasImage(image.ref)).toBe(true);
-      const workflowId = await conditionWorkflow(db.pool);
+      const workflowId = await storeConditionWorkflow(db.pool, "real node");
       const run = await khctl(["trigger", workflowId, "--wait", "--json"]);
       expect(run.code, run.stderr).toBe(0);
       const executionId = (JSON.parse(run.stdout) as { execution: { id: string } }).execution.id;
@@ -242,7 +231,10 @@ describe("the hybrid pipeline on a real kubelet", () => {
     "a runner image that is not loaded ends the run error within 60 s with the fix, and leaves no Job or pod",
     async () => {
       expect(await nodeHasImage(notLoadedImage)).toBe(false);
-      const executionId = await sentExecution(notLoaded.queues, await conditionWorkflow(db.pool));
+      const executionId = await sentExecution(
+        notLoaded.queues,
+        await storeConditionWorkflow(db.pool, "real node"),
+      );
       const failed = await statusOf(db.pool, executionId, "error", 60_000);
       expect(failed?.error).toContain(`runner image ${notLoadedImage} is not in the cluster`);
       expect(failed?.error).toContain("pulumi up -s hybrid");
@@ -293,7 +285,7 @@ describe("the hybrid pipeline on a real kubelet", () => {
   it(
     "the dispatcher CronJob's pod runs a pass on the real node; its due slot succeeds through spawner → Job → runner pod",
     async () => {
-      const workflowId = await conditionWorkflow(db.pool);
+      const workflowId = await storeConditionWorkflow(db.pool, "real node");
       const scheduleId = newId();
       await db.pool.query(
         "INSERT INTO workflow_schedules (id, workflow_id, cron_expression, next_run_at) VALUES ($1, $2, '* * * * *', date_trunc('minute', now()))",

@@ -1,15 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { jobNameFor } from "../../../services/contracts/names.js";
 import { createExecution } from "../../../services/db/executions.js";
-import { createWorkflow } from "../../../services/db/workflows.js";
 import { getQueueStats } from "../../../services/queue/stats.js";
-import { validateWorkflow } from "../../../services/workflow/definition.js";
 import { createTestDatabase } from "../../helpers/database.js";
 import { createTestSqs } from "../../helpers/sqs.js";
 import { scaled, until } from "../../helpers/wait.js";
-import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
 import { applyObjects, kubectl } from "../kube/cluster.js";
-import { enqueue, namespaceKhctl, statusOf } from "../kube/fixtures.js";
+import { enqueue, namespaceKhctl, statusOf, storeConditionWorkflow } from "../kube/fixtures.js";
 import {
   killContainer,
   nodeServiceImages,
@@ -50,15 +47,6 @@ const spawnerDeployment = () =>
 const pods = (selector: string) => podsIn(space.namespace, selector);
 const rolledOut = () => spawnerRolledOut(space.namespace);
 
-async function conditionWorkflow(): Promise<string> {
-  const definition = workflow(
-    [trigger(), action("check", "Condition", { condition: "1 + 1 == 2" })],
-    edges("t->check"),
-    "spawner pod",
-  );
-  return (await createWorkflow(db.pool, { definition: validateWorkflow(definition) })).workflow.id;
-}
-
 /** Per execution of `workflowId`: its status and how many times its trigger step was recorded. */
 async function runsOf(workflowId: string) {
   const { rows } = await db.pool.query<{
@@ -88,7 +76,7 @@ async function burstAcrossASpawnerEnd(
 ): Promise<{ serving: PodJson; inFlight: string[] }> {
   await applyObjects([spawnerDeployment()]);
   const pod = await rolledOut();
-  const workflowId = await conditionWorkflow();
+  const workflowId = await storeConditionWorkflow(db.pool, "spawner pod");
   const ids: string[] = [];
   for (let i = 0; i < BURST; i++) {
     ids.push(await createExecution(db.pool, { workflowId, triggerType: "manual", input: {} }));
@@ -173,7 +161,7 @@ describe("the job-spawner Deployment on a real kubelet", () => {
       const pod = await rolledOut();
       expect(pod.spec.nodeName).toBe("kube-node-0");
 
-      const workflowId = await conditionWorkflow();
+      const workflowId = await storeConditionWorkflow(db.pool, "spawner pod");
       const run = await khctl(["trigger", workflowId, "--wait", "--json"]);
       expect(run.code, run.stderr).toBe(0);
       const executionId = (JSON.parse(run.stdout) as { execution: { id: string } }).execution.id;

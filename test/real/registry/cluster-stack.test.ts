@@ -4,20 +4,17 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_NODE_IMAGE } from "../../../infra/config.js";
 import { jobNameFor, K8S, LABELS, SPAWNER_APP_LABEL } from "../../../services/contracts/names.js";
-import { createWorkflow } from "../../../services/db/workflows.js";
 import {
   type ClusterTarget,
   runClusterChecks,
   systemClusterProbes,
 } from "../../../services/doctor/cluster-checks.js";
 import { freePort } from "../../../services/embedded/postgres.js";
-import { validateWorkflow } from "../../../services/workflow/definition.js";
 import { spawnCli } from "../../helpers/cli-process.js";
 import { createTempDir } from "../../helpers/temp.js";
 import { scaled, until } from "../../helpers/wait.js";
-import { action, edges, trigger, workflow } from "../../workflow/fixtures.js";
 import { changeLine, contentTags, copyBuildInputs } from "../docker/build-copy.js";
-import { ADMIN_KUBECONFIG, KUBECTL, TOOLS_DIR } from "../engines.js";
+import { ADMIN_KUBECONFIG, KUBECTL } from "../engines.js";
 import {
   applyObjects,
   jobReaches,
@@ -26,7 +23,8 @@ import {
   tokenKubeConfig,
   writeKubeconfig,
 } from "../kube/cluster.js";
-import { podsIn, spawnerRolledOut } from "../node/node.js";
+import { storeConditionWorkflow } from "../kube/fixtures.js";
+import { nodeHasImage, podsIn, spawnerRolledOut } from "../node/node.js";
 import { startClusterParts } from "./cluster.js";
 
 // The cluster stack on real parts: a real registry (Debian's distribution 2.8 on 127.0.0.1), the real API
@@ -45,18 +43,6 @@ const { registry, data, aws, queues, namespace, objectsFor } = parts;
 const root = await copyBuildInputs("kh-cluster-stack");
 const uploadsBefore = registry.blobUploads();
 const images = await parts.buildAndPush(root, contentTags(root, DEFAULT_NODE_IMAGE));
-
-/** Whether the node's runtime has an image by this reference (`crictl inspecti`). */
-async function nodeHas(ref: string): Promise<boolean> {
-  try {
-    await run("bash", [path.join(TOOLS_DIR, "kube", "node.sh"), "crictl", "inspecti", ref], {
-      timeout: scaled(30_000),
-    });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const adminContext = (
   await run(KUBECTL, ["--kubeconfig", ADMIN_KUBECONFIG, "config", "current-context"])
@@ -86,15 +72,6 @@ async function servingImages() {
   }));
 }
 
-async function conditionWorkflow(): Promise<string> {
-  const definition = workflow(
-    [trigger(), action("check", "Condition", { condition: "1 + 1 == 2" })],
-    edges("t->check"),
-    "cluster stack",
-  );
-  return (await createWorkflow(data.db.pool, { definition: validateWorkflow(definition) })).workflow.id;
-}
-
 /** Until every spawner pod runs `image`: the rolling update done, each new pod Ready. */
 async function rolledOutOn(image: string) {
   await spawnerRolledOut(namespace, 180_000, REPLICAS);
@@ -111,7 +88,7 @@ describe("the cluster stack on a real registry, API server and node", () => {
         expect(ref).toMatch(
           new RegExp(`^${registry.host}/keeperhub/keeperhub-(scheduler|runner)@sha256:[0-9a-f]{64}$`),
         );
-        expect(await nodeHas(ref), `${ref} on the node before`).toBe(false);
+        expect(await nodeHasImage(ref), `${ref} on the node before`).toBe(false);
       }
       expect(registry.blobUploads() - uploadsBefore).toBeGreaterThan(0);
       await applyObjects(await objectsFor(images));
@@ -129,7 +106,7 @@ describe("the cluster stack on a real registry, API server and node", () => {
         "jsonpath={.items[*].message}",
       ]);
       expect(events).toContain(`Pulling image "${images.scheduler}"`);
-      expect(await nodeHas(images.scheduler)).toBe(true);
+      expect(await nodeHasImage(images.scheduler)).toBe(true);
       // The disruption budget counts both spawners (a drain may take one at a time).
       await until("the budget counting both spawners", async () => {
         const { stdout } = await kubectl([
@@ -150,7 +127,7 @@ describe("the cluster stack on a real registry, API server and node", () => {
   it(
     "khctl trigger --wait succeeds through the spawners; the runner pod ran the runner's digest, pulled from the registry",
     async () => {
-      const workflowId = await conditionWorkflow();
+      const workflowId = await storeConditionWorkflow(data.db.pool, "cluster stack");
       const result = await khctl(["trigger", workflowId, "--wait", "--json"]);
       expect(result.code, result.stderr).toBe(0);
       const executionId = (JSON.parse(result.stdout) as { execution: { id: string } }).execution.id;
@@ -158,7 +135,7 @@ describe("the cluster stack on a real registry, API server and node", () => {
       expect(others).toEqual([]);
       expect(runner?.spec.containers[0]?.image).toBe(images.runner);
       expect(runner?.spec.nodeName).toBe("kube-node-0");
-      expect(await nodeHas(images.runner)).toBe(true);
+      expect(await nodeHasImage(images.runner)).toBe(true);
 
       // khctl logs and khctl status through the stack's context, as its next commands set them up.
       await until("the runner's Job complete", async () => {
@@ -219,7 +196,7 @@ describe("the cluster stack on a real registry, API server and node", () => {
 
       await applyObjects(after);
       await rolledOutOn(changed.scheduler);
-      const workflowId = await conditionWorkflow();
+      const workflowId = await storeConditionWorkflow(data.db.pool, "cluster stack");
       const result = await khctl(["trigger", workflowId, "--wait", "--json"]);
       expect(result.code, result.stderr).toBe(0);
       const executionId = (JSON.parse(result.stdout) as { execution: { id: string } }).execution.id;

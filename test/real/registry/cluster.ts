@@ -17,10 +17,9 @@ import { SPAWNER_HEALTH } from "../../../services/contracts/names.js";
 import { afterFile } from "../../helpers/after-file.js";
 import { spawnCli } from "../../helpers/cli-process.js";
 import { scaled, until } from "../../helpers/wait.js";
-import { KINDS } from "../docker/build-copy.js";
+import { buildCopyImages, KINDS } from "../docker/build-copy.js";
 import { type DataContainers, startDataContainers } from "../docker/data-containers.js";
 import { createTestDocker, type TestDocker } from "../docker/docker.js";
-import { buildServiceImage } from "../docker/images.js";
 import { createTestNamespace, kubectl, manifest, stackObjects } from "../kube/cluster.js";
 import { ON_REAL_NODE, podUrl, unloadFromNode } from "../node/node.js";
 import { pushImage, startTestRegistry, type TestRegistry } from "./registry.js";
@@ -33,23 +32,18 @@ import { pushImage, startTestRegistry, type TestRegistry } from "./registry.js";
  * changes: the spawner and dispatcher pods pinned to the real node, the dispatcher suspended.
  */
 
-/**
- * Both images built from the copy (in parallel, as the program builds them) and pushed; resolves their
- * digests. One `testDocker` per file: its labels are in the image, so the same inputs give the same digest.
- */
+/** Both images built from the copy and pushed; resolves their digests (`repo@sha256:…`). */
 async function buildAndPush(
   testDocker: TestDocker,
   root: string,
   tags: Record<ImageKind, string>,
   registry: TestRegistry,
 ): Promise<Record<ImageKind, string>> {
-  const refs = await Promise.all(
-    KINDS.map(async (kind) => {
-      const built = await buildServiceImage(testDocker, kind, { context: root, tag: tags[kind] });
-      return pushImage(registry, kind, built.ref, tags[kind]);
-    }),
+  const local = await buildCopyImages(testDocker, root, tags);
+  const [scheduler, runner] = await Promise.all(
+    KINDS.map((kind) => pushImage(registry, kind, local[kind], tags[kind])),
   );
-  return { scheduler: refs[0] as string, runner: refs[1] as string };
+  return { scheduler: scheduler as string, runner: runner as string };
 }
 
 export interface ClusterObjectsInput {
